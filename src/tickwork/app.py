@@ -1,0 +1,517 @@
+"""The :class:`Tickwork` application: task registry, schedules, runs, and the services."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from tickwork.clock import Clock
+from tickwork.domain import cron, inputs, triggers
+from tickwork.domain.actor import PYTHON, Actor
+from tickwork.domain.errors import InvalidInputError
+from tickwork.domain.models import Run, RunAttempt, Schedule
+from tickwork.registry import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
+from tickwork.services.firing import Condition, Firing
+from tickwork.services.run_service import RunRequest, RunService
+from tickwork.services.schedule_service import CodeSchedule, ScheduleService, SyncReport
+from tickwork.services.scheduler import SchedulerConfig, SchedulerService
+from tickwork.services.wakeup import NotificationListener, WakeupHub
+from tickwork.services.worker import WorkerConfig, WorkerService
+from tickwork.storage import migrate as migrations
+from tickwork.storage.database import DEFAULT_DATABASE_URL, Database
+from tickwork.storage.dialect import RUNS_CHANNEL, SCHEDULES_CHANNEL
+from tickwork.storage.flag_store import FlagStore
+from tickwork.storage.run_store import RunFilter, RunStore
+from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
+
+H = TypeVar("H", bound=Handler)
+
+MAX_PREVIEW_COUNT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class FireTime:
+    """One upcoming fire time of a preview, with a note when it is close to a DST change."""
+
+    at: datetime
+    local: datetime
+    dst: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CronPreview:
+    """What a cron expression means and when it fires next."""
+
+    expression: str
+    timezone: str
+    description: str
+    fire_times: list[FireTime]
+
+    @property
+    def next(self) -> list[datetime]:
+        """The fire times as timezone-aware datetimes in the preview's zone."""
+        return [f.local for f in self.fire_times]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``cron preview --json`` and ``/api/v1/cron/preview`` body."""
+        return {
+            "expression": self.expression,
+            "timezone": self.timezone,
+            "description": self.description,
+            "next": [f.local.isoformat() for f in self.fire_times],
+            "dst": [f.dst for f in self.fire_times],
+        }
+
+
+class Schedules:
+    """``app.schedules``: create, read, change and run schedules.
+
+    Every method takes an optional ``actor`` (who is acting, for the audit log and tenant
+    isolation); the Python API acts as ``python`` with admin rights by default.
+    """
+
+    def __init__(self, app: Tickwork) -> None:
+        self._app = app
+
+    @property
+    def _service(self) -> ScheduleService:
+        return self._app.schedule_service
+
+    def create(self, *, actor: Actor = PYTHON, **fields: Any) -> Schedule:
+        """Create a schedule.
+
+        Example::
+
+            app.schedules.create(name="Weekly report", task="report.publish",
+                                 cron="0 9 * * 1", timezone="Europe/London",
+                                 payload={"report_id": "weekly"})
+        """
+        return self._service.create(actor, fields)
+
+    def get(self, schedule_id: int | str, *, actor: Actor = PYTHON) -> Schedule:
+        """A schedule by id (or by name)."""
+        return self._service.find(schedule_id, actor)
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        task: str | None = None,
+        tenant_id: str | None = None,
+        source: str | None = None,
+        text: str | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+        actor: Actor = PYTHON,
+    ) -> list[Schedule]:
+        """Schedules in id order; pass the last id as ``after_id`` for the next page."""
+        filters = ScheduleFilter(
+            status=status, task=task, tenant_id=tenant_id, source=source, text=text
+        )
+        return self._service.list(actor, filters, after_id=after_id, limit=limit)
+
+    def update(
+        self,
+        schedule_id: int,
+        *,
+        version: int | None = None,
+        actor: Actor = PYTHON,
+        **changes: Any,
+    ) -> Schedule:
+        """Change fields of a schedule; with ``version``, refuse if it changed meanwhile."""
+        return self._service.update(actor, schedule_id, changes, expected_version=version)
+
+    def pause(
+        self,
+        schedule_id: int,
+        *,
+        note: str | None = None,
+        until: datetime | str | None = None,
+        actor: Actor = PYTHON,
+    ) -> Schedule:
+        """Stop firing, with an optional note and an end time after which it resumes."""
+        return self._service.pause(actor, schedule_id, note=note, until=until)
+
+    def resume(self, schedule_id: int, *, misfire: str = "policy", actor: Actor = PYTHON) -> Schedule:
+        """Fire again; fire times missed while paused follow ``misfire``."""
+        return self._service.resume(actor, schedule_id, misfire=misfire)
+
+    def cancel(self, schedule_id: int, *, actor: Actor = PYTHON) -> Schedule:
+        """End the schedule for good and cancel its pending runs."""
+        return self._service.cancel(actor, schedule_id)
+
+    def delete(self, schedule_id: int, *, actor: Actor = PYTHON) -> None:
+        """Delete the schedule (its run history stays)."""
+        self._service.delete(actor, schedule_id)
+
+    def run_now(
+        self, schedule_id: int, *, payload: dict[str, Any] | None = None, actor: Actor = PYTHON
+    ) -> Run:
+        """Queue a run now without touching ``next_run_at``."""
+        return self._service.run_now(actor, schedule_id, payload)
+
+
+class Runs:
+    """``app.runs``: read run history, cancel and retry runs."""
+
+    def __init__(self, app: Tickwork) -> None:
+        self._app = app
+
+    @property
+    def _service(self) -> RunService:
+        return self._app.run_service
+
+    def get(self, run_id: int, *, actor: Actor = PYTHON) -> Run:
+        """A run with its payload, result, logs and traceback."""
+        return self._service.get(run_id, actor)
+
+    def attempts(self, run_id: int, *, actor: Actor = PYTHON) -> list[RunAttempt]:
+        """Earlier attempts of a run."""
+        return self._service.attempts(run_id, actor)
+
+    def list(
+        self,
+        *,
+        schedule_id: int | None = None,
+        task: str | None = None,
+        status: str | list[str] | None = None,
+        trigger: str | None = None,
+        tenant_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+        actor: Actor = PYTHON,
+    ) -> list[Run]:
+        """Runs newest first; pass the last id as ``before_id`` for the next page."""
+        statuses = [status] if isinstance(status, str) else status
+        filters = RunFilter(
+            schedule_id=schedule_id,
+            task=task,
+            status=statuses,
+            trigger=trigger,
+            tenant_id=tenant_id,
+            since=since,
+            until=until,
+        )
+        return self._service.list(actor, filters, before_id=before_id, limit=limit)
+
+    def cancel(self, run_id: int, *, actor: Actor = PYTHON) -> Run:
+        """Cancel a pending run, or ask a running one to stop."""
+        return self._service.cancel(actor, run_id)
+
+    def retry(self, run_id: int, *, actor: Actor = PYTHON) -> Run:
+        """Queue a failed or cancelled run again."""
+        return self._service.retry(actor, run_id)
+
+    def wait(self, run_id: int, timeout: float = 30.0) -> Run:
+        """Block until the run is final (or ``timeout`` passes) and return it."""
+        return self._service.wait(run_id, timeout)
+
+
+class Tickwork:
+    """A tickwork application: the registry of tasks and the door to schedules and runs.
+
+    Example::
+
+        app = Tickwork()          # TICKWORK_DATABASE_URL, else sqlite:///tickwork.db
+
+        @app.task("report.publish", max_attempts=3, timeout=600, config=ReportConfig)
+        def publish(ctx: Context, config: ReportConfig) -> dict | None: ...
+
+        app.periodic("nightly-sync", task="sync.all", cron="0 2 * * *")
+    """
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        clock: Clock | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        pool_size: int = 10,
+    ) -> None:
+        self.database_url = database_url or os.environ.get("TICKWORK_DATABASE_URL") or DEFAULT_DATABASE_URL
+        self.clock = clock
+        self.max_payload_bytes = max_payload_bytes
+        self.pool_size = pool_size
+        self.registry = TaskRegistry()
+        self.conditions: dict[str, Condition] = {}
+        self.code_schedules: dict[str, CodeSchedule] = {}
+        self.hub = WakeupHub()
+        self.schedules = Schedules(self)
+        self.runs = Runs(self)
+        self._db: Database | None = None
+        self._listener: NotificationListener | None = None
+        self._lock = threading.Lock()
+        self._services: dict[str, Any] = {}
+
+    # -- configuration -----------------------------------------------------------------
+
+    def configure(self, *, database_url: str | None = None, clock: Clock | None = None) -> None:
+        """Change the database or clock before first use (the CLI's ``--db`` does this)."""
+        if self._db is not None:
+            raise RuntimeError("configure() must be called before the database is used")
+        if database_url:
+            self.database_url = database_url
+        if clock is not None:
+            self.clock = clock
+
+    @property
+    def db(self) -> Database:
+        """The database, connected on first use."""
+        if self._db is None:
+            with self._lock:
+                if self._db is None:
+                    self._db = Database(self.database_url, clock=self.clock, pool_size=self.pool_size)
+        return self._db
+
+    def _service(self, name: str, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if name not in self._services:
+                self._services[name] = build()
+            return self._services[name]
+
+    @property
+    def firing(self) -> Firing:
+        """Writes runs for due schedules (shared by the scheduler and resume)."""
+        db = self.db
+        return self._service(  # type: ignore[no-any-return]
+            "firing",
+            lambda: Firing(
+                ScheduleStore(db.dialect),
+                RunStore(db.dialect),
+                FlagStore(db.dialect),
+                self.registry,
+                self.conditions,
+            ),
+        )
+
+    @property
+    def schedule_service(self) -> ScheduleService:
+        """Schedule operations (validated and audited)."""
+        firing = self.firing
+        return self._service(  # type: ignore[no-any-return]
+            "schedules",
+            lambda: ScheduleService(
+                self.db,
+                self.registry,
+                firing,
+                max_payload_bytes=self.max_payload_bytes,
+                on_change=lambda: self.hub.publish(SCHEDULES_CHANNEL),
+            ),
+        )
+
+    @property
+    def run_service(self) -> RunService:
+        """Run operations (validated and audited)."""
+        return self._service(  # type: ignore[no-any-return]
+            "runs",
+            lambda: RunService(
+                self.db,
+                self.registry,
+                max_payload_bytes=self.max_payload_bytes,
+                on_enqueue=lambda: self.hub.publish(RUNS_CHANNEL),
+            ),
+        )
+
+    # -- declaring ---------------------------------------------------------------------
+
+    def task(
+        self,
+        name: str,
+        *,
+        max_attempts: int = 1,
+        timeout: float | None = None,
+        config: type[Any] | None = None,
+        queue: str = "default",
+        priority: int = 0,
+        retry_backoff: float = 2.0,
+        retry_backoff_max: float = 600.0,
+        description: str | None = None,
+        admin_only: bool = False,
+    ) -> Callable[[H], H]:
+        """Register the decorated function as the handler of task ``name``.
+
+        The handler receives a :class:`~tickwork.Context` and, when it takes a second
+        argument, the payload validated as ``config`` (a pydantic model) or as a dict.
+        """
+
+        def register(handler: H) -> H:
+            self.registry.register(
+                make_task(
+                    name,
+                    handler,
+                    max_attempts=max_attempts,
+                    timeout=timeout,
+                    config=config,
+                    queue=queue,
+                    priority=priority,
+                    retry_backoff=retry_backoff,
+                    retry_backoff_max=retry_backoff_max,
+                    description=description,
+                    admin_only=admin_only,
+                )
+            )
+            return handler
+
+        return register
+
+    def periodic(self, name: str, *, task: str, enabled: bool = False, **fields: Any) -> None:
+        """Declare a schedule in code; it is synced to the database when services start.
+
+        It is created paused unless ``enabled=True``. Its definition is read-only through
+        the API and UI; its status (the enable toggle) is the operator's.
+        """
+        if name in self.code_schedules:
+            raise InvalidInputError(f"periodic schedule {name!r} is declared twice", field="name")
+        self.code_schedules[name] = CodeSchedule(name, {**fields, "task": task}, enabled)
+
+    def condition(self, name: str) -> Callable[[Condition], Condition]:
+        """Register a predicate schedules may name as their ``condition``."""
+
+        def register(predicate: Condition) -> Condition:
+            self.conditions[name] = predicate
+            return predicate
+
+        return register
+
+    # -- using -------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        task: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        run_at: datetime | str | None = None,
+        key: str | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+        tenant_id: str | None = None,
+        actor: Actor = PYTHON,
+    ) -> Run:
+        """Queue a run of ``task``; with ``key``, at most one pending run has that key."""
+        request = RunRequest(
+            task=task,
+            payload=payload,
+            run_at=run_at,
+            queue=queue,
+            priority=priority,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            tenant_id=tenant_id,
+        )
+        return self.run_service.enqueue(actor, request, key=key)
+
+    def enqueue_many(self, requests: list[RunRequest], *, actor: Actor = PYTHON) -> list[int]:
+        """Queue many runs in one transaction; return their ids."""
+        return self.run_service.enqueue_many(actor, requests)
+
+    def preview(
+        self,
+        expression: str,
+        *,
+        timezone: str = "UTC",
+        count: int = 10,
+        start: datetime | str | None = None,
+    ) -> CronPreview:
+        """Describe a cron expression and list its next ``count`` fire times after ``start``."""
+        text = cron.validate(expression, "expr")
+        cron.zone(timezone)
+        count = inputs.integer(count, "count", minimum=1, maximum=MAX_PREVIEW_COUNT)
+        after = (
+            (self._db.now() if self._db is not None else datetime.now().astimezone())
+            if start is None
+            else inputs.moment(start, "from", timezone)
+        )
+        zone = cron.zone(timezone)
+        times = [
+            FireTime(
+                at=t,
+                local=t.astimezone(zone),
+                dst=None if (note := cron.dst_note(t, timezone)) is None else note.message,
+            )
+            for t in cron.fire_times(text, timezone, after, count)
+        ]
+        return CronPreview(expression.strip(), timezone, cron.describe(text), times)
+
+    def describe(self, schedule: Schedule) -> str:
+        """A schedule's timing in words."""
+        return triggers.describe(schedule)
+
+    def migrate(self) -> None:
+        """Create or upgrade the database schema."""
+        migrations.upgrade(self.db)
+
+    def sync_schedules(self) -> SyncReport:
+        """Write the code-defined schedules to the database (services do this at start)."""
+        return self.schedule_service.sync_code(list(self.code_schedules.values()))
+
+    # -- services ----------------------------------------------------------------------
+
+    def start_listener(self) -> None:
+        """Start relaying PostgreSQL notifications to this process's services (once)."""
+        with self._lock:
+            if self._listener is None and self.db.dialect.supports_notify:
+                self._listener = NotificationListener(self.db.url, self.hub)
+                self._listener.start()
+
+    def scheduler(self, config: SchedulerConfig | None = None) -> SchedulerService:
+        """A scheduler service on this app (call ``tick()`` or ``run(stop)``)."""
+        return SchedulerService(
+            self.db,
+            self.firing,
+            self.schedule_service,
+            self.hub.subscribe(SCHEDULES_CHANNEL),
+            config,
+        )
+
+    def worker(self, config: WorkerConfig | None = None, **options: Any) -> WorkerService:
+        """A worker service on this app (call ``run(stop)`` or ``run_until_idle()``)."""
+        if config is None:
+            config = WorkerConfig(**options)
+        return WorkerService(self.db, self.registry, self.hub.subscribe(RUNS_CHANNEL), config)
+
+    def run_worker(
+        self,
+        *,
+        concurrency: int = 10,
+        queues: list[str] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Run a worker in this thread until ``stop`` is set (or SIGTERM/SIGINT)."""
+        from tickwork.services.runner import ServiceRunner
+
+        runner = ServiceRunner(self, stop=stop)
+        runner.add_worker(WorkerConfig(concurrency=concurrency, queues=tuple(queues) if queues else None))
+        runner.run()
+
+    def run_scheduler(self, *, stop: threading.Event | None = None) -> None:
+        """Run a scheduler in this thread until ``stop`` is set (or SIGTERM/SIGINT)."""
+        from tickwork.services.runner import ServiceRunner
+
+        runner = ServiceRunner(self, stop=stop)
+        runner.add_scheduler()
+        runner.run()
+
+    def close(self) -> None:
+        """Stop the listener and close database connections."""
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+        if self._db is not None:
+            self._db.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Tickwork]:
+        """Use the app in a ``with`` block that closes it afterwards."""
+        try:
+            yield self
+        finally:
+            self.close()

@@ -1,0 +1,1 @@
+"""The domain: pure rules about schedules and runs, with no I/O."""

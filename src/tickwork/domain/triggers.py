@@ -1,0 +1,157 @@
+"""Fire times of a schedule's trigger, bounded by ``start_at`` and ``end_at``.
+
+Fire times are always derived from the previous *intended* fire time, never from "now"
+or from when a run finished, so schedules do not drift. Interval schedules are anchored:
+their fire times are ``anchor_at + k * interval`` for whole ``k``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from cronsim import CronSim
+
+from tickwork.domain import cron
+from tickwork.domain.models import TriggerType
+
+_EPSILON = timedelta(microseconds=1)
+
+
+class Timing(Protocol):
+    """The fields of a schedule that decide its fire times."""
+
+    @property
+    def trigger(self) -> TriggerType: ...
+    @property
+    def cron(self) -> str | None: ...
+    @property
+    def interval(self) -> float | None: ...
+    @property
+    def run_at(self) -> datetime | None: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def start_at(self) -> datetime | None: ...
+    @property
+    def end_at(self) -> datetime | None: ...
+    @property
+    def anchor_at(self) -> datetime | None: ...
+
+
+def _micros(seconds: float) -> int:
+    return max(1, round(seconds * 1_000_000))
+
+
+def _interval_after(anchor: datetime, step_us: int, after: datetime) -> datetime:
+    if after < anchor:
+        return anchor
+    elapsed = (after - anchor) // _EPSILON
+    return anchor + timedelta(microseconds=(elapsed // step_us + 1) * step_us)
+
+
+def _interval_at_or_before(anchor: datetime, step_us: int, moment: datetime) -> datetime | None:
+    if moment < anchor:
+        return None
+    elapsed = (moment - anchor) // _EPSILON
+    return anchor + timedelta(microseconds=(elapsed // step_us) * step_us)
+
+
+def next_after(timing: Timing, after: datetime) -> datetime | None:
+    """The first fire time strictly after ``after``, or ``None`` when none is left."""
+    if timing.start_at is not None and after < timing.start_at:
+        after = timing.start_at - _EPSILON
+    found: datetime | None
+    match timing.trigger:
+        case TriggerType.CRON:
+            assert timing.cron is not None
+            found = cron.next_fire(timing.cron, timing.timezone, after)
+        case TriggerType.INTERVAL:
+            assert timing.interval is not None and timing.anchor_at is not None
+            found = _interval_after(timing.anchor_at, _micros(timing.interval), after)
+        case TriggerType.ONCE:
+            found = timing.run_at if timing.run_at is not None and timing.run_at > after else None
+        case _:
+            found = None
+    if found is not None and timing.end_at is not None and found > timing.end_at:
+        return None
+    return found
+
+
+def latest_at_or_before(timing: Timing, moment: datetime) -> datetime | None:
+    """The last fire time at or before ``moment`` (used to jump over long downtimes)."""
+    found: datetime | None
+    match timing.trigger:
+        case TriggerType.CRON:
+            assert timing.cron is not None
+            text = cron.validate(timing.cron)
+            local = (moment + timedelta(seconds=1)).astimezone(cron.zone(timing.timezone))
+            try:
+                found = next(CronSim(text, local.replace(microsecond=0), reverse=True)).astimezone(
+                    UTC
+                )
+            except StopIteration:
+                found = None
+        case TriggerType.INTERVAL:
+            assert timing.interval is not None and timing.anchor_at is not None
+            found = _interval_at_or_before(timing.anchor_at, _micros(timing.interval), moment)
+        case TriggerType.ONCE:
+            found = timing.run_at if timing.run_at is not None and timing.run_at <= moment else None
+        case _:
+            found = None
+    if found is not None and timing.start_at is not None and found < timing.start_at:
+        return None
+    if found is not None and found > moment:
+        return None
+    return found
+
+
+def count_between(timing: Timing, first: datetime, last: datetime) -> int | None:
+    """How many fire times lie in ``[first, last]``, when that can be computed directly."""
+    if timing.trigger is TriggerType.INTERVAL and timing.interval is not None:
+        return (last - first) // timedelta(microseconds=_micros(timing.interval)) + 1
+    return None
+
+
+def first_fire(timing: Timing, now: datetime) -> datetime | None:
+    """The fire time a new or re-timed schedule starts from.
+
+    A ``once`` schedule keeps its ``run_at`` even when it has passed, so the misfire policy
+    decides what happens; other triggers start strictly after ``now``.
+    """
+    if timing.trigger is TriggerType.ONCE:
+        run_at = timing.run_at
+        if run_at is None or (timing.end_at is not None and run_at > timing.end_at):
+            return None
+        return run_at
+    return next_after(timing, now)
+
+
+def describe(timing: Timing) -> str:
+    """The schedule in words, such as "At 09:00 on Monday through Friday (Europe/London)"."""
+    match timing.trigger:
+        case TriggerType.CRON:
+            assert timing.cron is not None
+            text = cron.describe(timing.cron)
+            return f"{text} ({timing.timezone})"
+        case TriggerType.INTERVAL:
+            assert timing.interval is not None
+            return f"Every {describe_seconds(timing.interval)}"
+        case TriggerType.ONCE:
+            assert timing.run_at is not None
+            local = timing.run_at.astimezone(cron.zone(timing.timezone))
+            return f"Once at {local:%Y-%m-%d %H:%M:%S} ({timing.timezone})"
+        case _:
+            return "Manually only"
+
+
+def describe_seconds(seconds: float) -> str:
+    """A duration in the largest whole unit, such as "5 minutes", "hour" or "90 seconds"."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            amount = int(seconds // size)
+            return unit if amount == 1 else f"{amount} {unit}s"
+    if seconds == int(seconds):
+        amount = int(seconds)
+        return "second" if amount == 1 else f"{amount} seconds"
+    return f"{seconds:g} seconds"

@@ -1,0 +1,151 @@
+"""The task registry: what can run, with what config, and how it is retried."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+
+from tickwork.domain.errors import InvalidInputError, PayloadError, UnknownTaskError
+
+DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024
+
+Handler = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A registered task: a handler plus the defaults for runs of it."""
+
+    name: str
+    handler: Handler
+    config: type[pydantic.BaseModel] | None = None
+    description: str | None = None
+    max_attempts: int = 1
+    timeout: float | None = None
+    queue: str = "default"
+    priority: int = 0
+    retry_backoff: float = 2.0
+    retry_backoff_max: float = 600.0
+    admin_only: bool = False
+    is_async: bool = False
+    wants_config: bool = True
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the task's payload (its config model), for forms and docs."""
+        if self.config is None:
+            return {"type": "object", "additionalProperties": True}
+        return self.config.model_json_schema()
+
+    def validate_payload(
+        self, payload: Any, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES, field: str = "payload"
+    ) -> dict[str, Any]:
+        """Check ``payload`` against the config model; return it as stored (JSON values).
+
+        Only the fields the caller set are stored, so defaults changed later in code apply
+        to existing schedules.
+        """
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            raise PayloadError("payload must be a JSON object", field=field)
+        try:
+            size = len(json.dumps(payload, separators=(",", ":"), allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise PayloadError(f"payload is not JSON-serializable: {exc}", field=field) from exc
+        if size > max_bytes:
+            raise PayloadError(
+                f"payload is {size} bytes; the limit is {max_bytes} bytes", field=field
+            )
+        if self.config is None:
+            return payload
+        try:
+            model = self.config.model_validate(payload)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            location = ".".join(str(part) for part in first["loc"])
+            where = f"{field}.{location}" if location else field
+            raise PayloadError(f"{where}: {first['msg']}", field=where) from exc
+        stored: dict[str, Any] = model.model_dump(mode="json", exclude_unset=True)
+        return stored
+
+    def build_argument(self, payload: dict[str, Any]) -> Any:
+        """What the handler receives after the context: the config model, or the payload."""
+        if self.config is None:
+            return payload
+        return self.config.model_validate(payload)
+
+
+class TaskRegistry:
+    """Tasks by name. The app owns one; built-in tasks are added to it on demand."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+
+    def register(self, task: Task) -> Task:
+        """Add ``task``; a second task with the same name is an error."""
+        if task.name in self._tasks and self._tasks[task.name].handler is not task.handler:
+            raise InvalidInputError(f"task {task.name!r} is already registered", field="name")
+        self._tasks[task.name] = task
+        return task
+
+    def get(self, name: str, field: str = "task") -> Task:
+        """The task called ``name``, or :class:`UnknownTaskError` naming ``field``."""
+        try:
+            return self._tasks[name]
+        except (KeyError, TypeError):
+            raise UnknownTaskError(f"unknown task {name!r}", field=field) from None
+
+    def find(self, name: str) -> Task | None:
+        """The task called ``name``, or ``None``."""
+        return self._tasks.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tasks
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(sorted(self._tasks.values(), key=lambda t: t.name))
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+
+def make_task(name: str, handler: Handler, **options: Any) -> Task:
+    """Build a :class:`Task`, reading what it can from the handler itself."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise InvalidInputError("task name must be a non-empty string", field="name")
+    max_attempts = int(options.get("max_attempts", 1))
+    if max_attempts < 1:
+        raise InvalidInputError("max_attempts must be at least 1", field="max_attempts")
+    config = options.get("config")
+    if config is not None and not (
+        isinstance(config, type) and issubclass(config, pydantic.BaseModel)
+    ):
+        raise InvalidInputError("config must be a pydantic model class", field="config")
+    parameters = [
+        p
+        for p in inspect.signature(handler).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    description = options.get("description") or inspect.getdoc(handler)
+    return Task(
+        name=name,
+        handler=handler,
+        config=config,
+        description=description.strip().splitlines()[0] if description else None,
+        max_attempts=max_attempts,
+        timeout=options.get("timeout"),
+        queue=options.get("queue", "default"),
+        priority=int(options.get("priority", 0)),
+        retry_backoff=float(options.get("retry_backoff", 2.0)),
+        retry_backoff_max=float(options.get("retry_backoff_max", 600.0)),
+        admin_only=bool(options.get("admin_only", False)),
+        is_async=inspect.iscoroutinefunction(handler),
+        wants_config=len(parameters) >= 2,
+        tags=tuple(options.get("tags", ())),
+    )

@@ -1,0 +1,1 @@
+"""Long-running duties (scheduler, worker, rescuer) and the operations behind every interface."""

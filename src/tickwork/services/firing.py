@@ -1,0 +1,282 @@
+"""Turning a due schedule's fire times into runs (or recorded skips), in the caller's transaction.
+
+The scheduler fires locked due schedules through :class:`Firing`, and ``resume`` uses it to
+apply the operator's misfire choice, so both write the same rows: a ``queued`` run per fire
+time that may run, a ``skipped`` entry with its reason per fire time that may not (window,
+blackout, condition, overlap) and one ``skipped`` entry summarising missed fire times.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from tickwork.domain import windows
+from tickwork.domain.models import (
+    PENDING_RUN_STATUSES,
+    MisfirePolicy,
+    OverlapPolicy,
+    RunStatus,
+    Schedule,
+    ScheduleStatus,
+    SkipReason,
+)
+from tickwork.domain.planning import FirePlan, plan_fires
+from tickwork.registry import TaskRegistry
+from tickwork.storage.flag_store import FlagStore
+from tickwork.storage.run_store import RunStore
+from tickwork.storage.schedule_store import FireUpdate, ScheduleStore
+
+log = logging.getLogger("tickwork.scheduler")
+
+# A condition predicate: given the schedule and the fire time, may it run?
+Condition = Callable[[Schedule, datetime], bool]
+
+
+@dataclass(slots=True)
+class FireReport:
+    """What one batch of firing wrote."""
+
+    schedules: int = 0
+    runs: int = 0
+    skipped: int = 0
+    completed: int = 0
+    fire_times: list[datetime] = field(default_factory=list)
+
+
+def run_defaults(schedule: Schedule, registry: TaskRegistry) -> dict[str, Any]:
+    """Queue, priority, retry and timeout settings for runs of ``schedule``.
+
+    The schedule's own settings win over the task's; a task this process does not know
+    (deployed elsewhere) gets the general defaults.
+    """
+    task = registry.find(schedule.task)
+    return {
+        "queue": schedule.queue or (task.queue if task else "default"),
+        "priority": schedule.priority
+        if schedule.priority is not None
+        else (task.priority if task else 0),
+        "max_attempts": schedule.max_attempts or (task.max_attempts if task else 1),
+        "retry_backoff": schedule.retry_backoff or (task.retry_backoff if task else 2.0),
+        "retry_backoff_max": schedule.retry_backoff_max
+        or (task.retry_backoff_max if task else 600.0),
+        "timeout": schedule.timeout if schedule.timeout is not None else (task.timeout if task else None),
+    }
+
+
+class Firing:
+    """Writes the runs and skips of due schedules."""
+
+    def __init__(
+        self,
+        schedules: ScheduleStore,
+        runs: RunStore,
+        flags: FlagStore,
+        registry: TaskRegistry,
+        conditions: dict[str, Condition],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.schedules = schedules
+        self.runs = runs
+        self.flags = flags
+        self.registry = registry
+        self.conditions = conditions
+        self.rng = rng or random.Random()
+
+    def fire_due(self, conn: Connection, due: list[Schedule], now: datetime) -> FireReport:
+        """Fire every schedule in ``due`` (locked by the caller) as of ``now``."""
+        report = FireReport()
+        rows: list[dict[str, Any]] = []
+        updates: list[FireUpdate] = []
+        for schedule in due:
+            try:
+                plan = plan_fires(schedule, now)
+            except Exception:
+                log.exception("cannot compute fire times of schedule %s; marking it failed", schedule.id)
+                updates.append(
+                    FireUpdate(schedule.id, None, ScheduleStatus.FAILED.value, schedule.run_count, None)
+                )
+                continue
+            updates.append(self._collect(conn, schedule, plan, now, rows, report))
+        report.schedules = len(due)
+        self.runs.insert_fired(conn, rows)
+        self.schedules.apply_fires(conn, updates, now)
+        return report
+
+    def fire_one(
+        self,
+        conn: Connection,
+        schedule: Schedule,
+        now: datetime,
+        *,
+        policy: MisfirePolicy | None = None,
+        grace: float | None = None,
+    ) -> tuple[FireReport, FireUpdate]:
+        """Fire one schedule with an optional misfire policy and grace (used by resume)."""
+        report = FireReport(schedules=1)
+        rows: list[dict[str, Any]] = []
+        update = self._collect(conn, schedule, plan_fires(schedule, now, policy=policy, grace=grace), now, rows, report)
+        self.runs.insert_fired(conn, rows)
+        return report, update
+
+    def _collect(
+        self,
+        conn: Connection,
+        schedule: Schedule,
+        plan: FirePlan,
+        now: datetime,
+        rows: list[dict[str, Any]],
+        report: FireReport,
+    ) -> FireUpdate:
+        base = self._base_row(schedule, now)
+        if plan.missed is not None:
+            rows.append(
+                {
+                    **base,
+                    "status": RunStatus.SKIPPED.value,
+                    "scheduled_for": plan.missed.first,
+                    "run_at": plan.missed.first,
+                    "finished_at": now,
+                    "skip_reason": SkipReason.MISSED.value,
+                    "details": plan.missed.details(),
+                }
+            )
+            report.skipped += 1
+        pending, running = self._active_runs(conn, schedule)
+        created = 0
+        last_run_at: datetime | None = None
+        for index, fire_time in enumerate(plan.fires):
+            reason, details = self._exclusion(conn, schedule, fire_time)
+            if reason is None:
+                reason, pending, running = self._overlap(
+                    conn, schedule, now, pending, running, last_in_plan=index == len(plan.fires) - 1
+                )
+                details = None if reason is None else {"policy": schedule.overlap_policy.value}
+            if reason is not None:
+                rows.append(
+                    {
+                        **base,
+                        "status": RunStatus.SKIPPED.value,
+                        "scheduled_for": fire_time,
+                        "run_at": fire_time,
+                        "finished_at": now,
+                        "skip_reason": reason,
+                        "details": details,
+                    }
+                )
+                report.skipped += 1
+                continue
+            jitter = self.rng.uniform(0, schedule.jitter) if schedule.jitter else 0.0
+            details = {"late": True} if fire_time in plan.late_fires else None
+            rows.append(
+                {
+                    **base,
+                    "status": RunStatus.QUEUED.value,
+                    "scheduled_for": fire_time,
+                    "run_at": fire_time + timedelta(seconds=jitter),
+                    "details": details,
+                }
+            )
+            pending += 1
+            created += 1
+            last_run_at = fire_time
+            report.fire_times.append(fire_time)
+        report.runs += created
+        status = schedule.status.value
+        if plan.completed:
+            status = ScheduleStatus.COMPLETED.value
+            report.completed += 1
+        return FireUpdate(
+            id=schedule.id,
+            next_run_at=None if plan.completed else plan.next_run_at,
+            status=status,
+            run_count=schedule.run_count + created,
+            last_run_at=last_run_at,
+        )
+
+    def _base_row(self, schedule: Schedule, now: datetime) -> dict[str, Any]:
+        return {
+            "schedule_id": schedule.id,
+            "task": schedule.task,
+            "payload": schedule.payload,
+            "trigger": schedule.trigger.value,
+            "tenant_id": schedule.tenant_id,
+            "created_at": now,
+            "created_by": "scheduler",
+            "finished_at": None,
+            "skip_reason": None,
+            "details": None,
+            **run_defaults(schedule, self.registry),
+        }
+
+    def _active_runs(self, conn: Connection, schedule: Schedule) -> tuple[int, int]:
+        if schedule.overlap_policy is OverlapPolicy.ALLOW:
+            return 0, 0
+        active = self.runs.active_for_schedule(conn, schedule.id)
+        pending = sum(1 for r in active if r.status.value in PENDING_RUN_STATUSES)
+        return pending, len(active) - pending
+
+    def _overlap(
+        self,
+        conn: Connection,
+        schedule: Schedule,
+        now: datetime,
+        pending: int,
+        running: int,
+        *,
+        last_in_plan: bool,
+    ) -> tuple[str | None, int, int]:
+        policy = schedule.overlap_policy
+        overlap = SkipReason.OVERLAP.value
+        if policy is OverlapPolicy.ALLOW:
+            return None, pending, running
+        if policy is OverlapPolicy.SKIP:
+            return (overlap if pending or running else None), pending, running
+        if policy is OverlapPolicy.QUEUE_ONE:
+            return (overlap if pending else None), pending, running
+        # cancel_previous: only the newest fire time of this batch runs; earlier ones in
+        # the same batch would be cancelled straight away, so they are recorded as skipped.
+        if not last_in_plan:
+            return overlap, pending, running
+        if pending or running:
+            self.runs.cancel_for_schedule(
+                conn, schedule.id, now, "cancelled: a newer fire time replaced it (cancel_previous)"
+            )
+        return None, 0, 0
+
+    def _exclusion(
+        self, conn: Connection, schedule: Schedule, fire_time: datetime
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        reason = windows.exclusion(
+            fire_time, schedule.timezone, schedule.windows, schedule.blackout_dates
+        )
+        if reason is not None:
+            return reason, {"timezone": schedule.timezone}
+        if schedule.condition:
+            allowed, note = self._condition(conn, schedule, fire_time)
+            if not allowed:
+                return SkipReason.CONDITION.value, {"condition": schedule.condition, "note": note}
+        return None, None
+
+    def _condition(
+        self, conn: Connection, schedule: Schedule, fire_time: datetime
+    ) -> tuple[bool, str]:
+        name = schedule.condition
+        assert name is not None
+        predicate = self.conditions.get(name)
+        if predicate is not None:
+            try:
+                return bool(predicate(schedule, fire_time)), "predicate returned false"
+            except Exception as exc:
+                log.exception("condition %r of schedule %s failed", name, schedule.id)
+                return False, f"predicate raised {type(exc).__name__}: {exc}"
+        flag = self.flags.get(conn, name)
+        if flag is None:
+            return False, f"no condition or flag named {name!r}"
+        return flag, "flag is off"

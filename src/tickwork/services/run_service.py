@@ -1,0 +1,214 @@
+"""Operations on runs: enqueue, cancel, retry, and reading history. Audited, one transaction each."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from tickwork.domain import inputs
+from tickwork.domain.actor import Actor
+from tickwork.domain.errors import InvalidInputError, PermissionDeniedError
+from tickwork.domain.models import Run, RunAttempt, RunStatus, RunTrigger
+from tickwork.registry import Task, TaskRegistry
+from tickwork.storage.audit_store import AuditStore
+from tickwork.storage.database import Database
+from tickwork.storage.run_store import RunFilter, RunStore
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunRequest:
+    """One run to enqueue, as :meth:`RunService.enqueue_many` takes it."""
+
+    task: str
+    payload: dict[str, Any] | None = None
+    run_at: datetime | str | None = None
+    queue: str | None = None
+    priority: int | None = None
+    max_attempts: int | None = None
+    timeout: float | None = None
+    tenant_id: str | None = None
+
+
+class RunService:
+    """Enqueues, cancels and retries runs, and reads their history."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: TaskRegistry,
+        *,
+        max_payload_bytes: int,
+        on_enqueue: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.store = RunStore(db.dialect)
+        self.audit = AuditStore()
+        self.max_payload_bytes = max_payload_bytes
+        self._on_enqueue = on_enqueue
+
+    def _values(self, actor: Actor, request: RunRequest, now: datetime) -> dict[str, Any]:
+        task: Task = self.registry.get(request.task)
+        if task.admin_only and actor.role.value != "admin":
+            raise PermissionDeniedError(f"only admins may run {task.name!r}", field="task")
+        tenant = request.tenant_id
+        if actor.tenant_id is not None:
+            if tenant not in (None, actor.tenant_id):
+                raise PermissionDeniedError(
+                    f"you may only use tenant {actor.tenant_id!r}", field="tenant_id"
+                )
+            tenant = actor.tenant_id
+        run_at = now if request.run_at is None else inputs.moment(request.run_at, "run_at")
+        return {
+            "task": task.name,
+            "payload": task.validate_payload(request.payload, max_bytes=self.max_payload_bytes),
+            "status": RunStatus.QUEUED.value,
+            "trigger": RunTrigger.API.value,
+            "tenant_id": tenant,
+            "queue": task.queue if request.queue is None else inputs.text(request.queue, "queue", max_length=100),
+            "priority": task.priority
+            if request.priority is None
+            else inputs.integer(request.priority, "priority", minimum=-1000, maximum=1000),
+            "max_attempts": task.max_attempts
+            if request.max_attempts is None
+            else inputs.integer(request.max_attempts, "max_attempts", minimum=1, maximum=1000),
+            "retry_backoff": task.retry_backoff,
+            "retry_backoff_max": task.retry_backoff_max,
+            "timeout": task.timeout
+            if request.timeout is None
+            else inputs.duration(request.timeout, "timeout", minimum=0.001),
+            "run_at": run_at,
+            "created_at": now,
+            "created_by": actor.name,
+        }
+
+    def enqueue(self, actor: Actor, request: RunRequest, *, key: str | None = None) -> Run:
+        """Queue one run; with ``key``, return the pending run holding that key if there is one."""
+        if key is not None:
+            key = inputs.text(key, "key")
+        with self.db.write() as conn:
+            now = self.db.now()
+            values = self._values(actor, request, now)
+            run, created = self.store.enqueue(conn, {**values, "key": key})
+            if created:
+                self.audit.record(
+                    conn,
+                    at=now,
+                    actor=actor.name,
+                    source=actor.source,
+                    action="run.enqueue",
+                    target_type="run",
+                    target_id=run.id,
+                    tenant_id=run.tenant_id,
+                    after={"task": run.task, "payload": run.payload, "key": key},
+                )
+        if created:
+            self._on_enqueue()
+        return run
+
+    def enqueue_many(self, actor: Actor, requests: Sequence[RunRequest]) -> list[int]:
+        """Queue many runs in one transaction (one audit entry for the batch); return their ids."""
+        if not requests:
+            return []
+        with self.db.write() as conn:
+            now = self.db.now()
+            rows = []
+            for index, request in enumerate(requests):
+                try:
+                    rows.append(self._values(actor, request, now))
+                except InvalidInputError as exc:
+                    raise type(exc)(f"runs[{index}]: {exc.message}", field=f"runs[{index}].{exc.field}") from exc
+            ids = self.store.enqueue_many(conn, rows)
+            self.audit.record(
+                conn,
+                at=now,
+                actor=actor.name,
+                source=actor.source,
+                action="run.enqueue_many",
+                target_type="run",
+                target_id=None,
+                tenant_id=actor.tenant_id,
+                after={"count": len(ids), "first_id": min(ids), "last_id": max(ids)},
+            )
+        self._on_enqueue()
+        return ids
+
+    def get(self, run_id: int, actor: Actor) -> Run:
+        """One run with its payload, result, logs and traceback."""
+        with self.db.read() as conn:
+            return self.store.get(conn, run_id, restrict_tenant=actor.tenant_id)
+
+    def attempts(self, run_id: int, actor: Actor) -> list[RunAttempt]:
+        """Earlier attempts of a run."""
+        with self.db.read() as conn:
+            self.store.get(conn, run_id, restrict_tenant=actor.tenant_id)
+            return self.store.attempts(conn, run_id)
+
+    def list(
+        self,
+        actor: Actor,
+        filters: RunFilter | None = None,
+        *,
+        before_id: int | None = None,
+        limit: int = 50,
+        offset: int | None = None,
+    ) -> list[Run]:
+        """Runs newest first, keyset-paginated by ``before_id``."""
+        filters = dataclasses.replace(filters or RunFilter(), restrict_tenant=actor.tenant_id)
+        with self.db.read() as conn:
+            return self.store.list(conn, filters, before_id=before_id, limit=limit, offset=offset)
+
+    def cancel(self, actor: Actor, run_id: int) -> Run:
+        """Cancel a pending run, or ask a running one to stop (its handler sees ``ctx.cancelled``)."""
+        with self.db.write() as conn:
+            now = self.db.now()
+            before = self.store.get(conn, run_id, lock=True, restrict_tenant=actor.tenant_id)
+            after = self.store.cancel(conn, before, now, f"cancelled by {actor.name}")
+            self._audit_change(conn, actor, "run.cancel", before, after, now)
+        return after
+
+    def retry(self, actor: Actor, run_id: int) -> Run:
+        """Queue a failed or cancelled run again as its next attempt."""
+        with self.db.write() as conn:
+            now = self.db.now()
+            before = self.store.get(conn, run_id, lock=True, restrict_tenant=actor.tenant_id)
+            after = self.store.retry(conn, before, now, actor.name)
+            self._audit_change(conn, actor, "run.retry", before, after, now)
+        self._on_enqueue()
+        return after
+
+    def _audit_change(
+        self, conn: Any, actor: Actor, action: str, before: Run, after: Run, now: datetime
+    ) -> None:
+        self.audit.record(
+            conn,
+            at=now,
+            actor=actor.name,
+            source=actor.source,
+            action=action,
+            target_type="run",
+            target_id=before.id,
+            tenant_id=before.tenant_id,
+            before={"status": before.status.value, "attempt": before.attempt},
+            after={
+                "status": after.status.value,
+                "attempt": after.attempt,
+                "cancel_requested": after.cancel_requested,
+            },
+        )
+
+    def wait(self, run_id: int, timeout: float = 30.0, poll: float = 0.02) -> Run:
+        """Block until the run reaches a final status (or ``timeout``); return it."""
+        deadline = time.monotonic() + timeout
+        actor = Actor()
+        while True:
+            run = self.get(run_id, actor)
+            if run.status.is_final or time.monotonic() >= deadline:
+                return run
+            time.sleep(poll)
+
+
+__all__ = ["RunRequest", "RunService", "RunStatus"]

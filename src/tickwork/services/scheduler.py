@@ -1,0 +1,187 @@
+"""The scheduler: turns due schedules into runs, exactly once per fire time.
+
+Each tick locks due schedules (``SKIP LOCKED`` on PostgreSQL, so several schedulers share
+the work), writes their runs and advances them in the same transaction, then sleeps until
+the next due time, bounded by the poll interval and cut short by a notification that
+schedules changed. Any number of schedulers may run against one database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tickwork.domain import triggers
+from tickwork.domain.errors import DatabaseUnavailableError
+from tickwork.domain.models import ScheduleStatus
+from tickwork.services.firing import FireReport, Firing
+from tickwork.services.schedule_service import ScheduleService
+from tickwork.services.wakeup import Wakeup
+from tickwork.storage.database import Database
+from tickwork.storage.schedule_store import ScheduleStore
+
+log = logging.getLogger("tickwork.scheduler")
+
+DEFAULT_POLL_INTERVAL = 1.0
+DEFAULT_BATCH_SIZE = 500
+DEFAULT_MAX_PER_TICK = 10_000
+DEFAULT_MAINTENANCE_EVERY = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    """How the scheduler paces itself."""
+
+    # Longest sleep between ticks; a notification or the next due time ends it sooner.
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    # Schedules locked and fired per transaction: bounds lock time and commit latency.
+    batch_size: int = DEFAULT_BATCH_SIZE
+    # Schedules fired per tick at most; the rest wait for the next tick (catch-up rate limit).
+    max_per_tick: int = DEFAULT_MAX_PER_TICK
+    # How often to repair invariants and auto-resume schedules paused "until".
+    maintenance_every: float = DEFAULT_MAINTENANCE_EVERY
+
+    def __post_init__(self) -> None:
+        if self.poll_interval <= 0:
+            raise ValueError("poll_interval must be positive")
+        if self.batch_size < 1 or self.max_per_tick < 1:
+            raise ValueError("batch_size and max_per_tick must be at least 1")
+
+
+@dataclass(slots=True)
+class TickReport:
+    """What one tick did."""
+
+    schedules: int = 0
+    runs: int = 0
+    skipped: int = 0
+    completed: int = 0
+    repaired: int = 0
+    resumed: int = 0
+    duration: float = 0.0
+    lateness: list[float] = field(default_factory=list)
+
+
+class SchedulerService:
+    """One scheduler. ``tick()`` does one pass; ``run()`` loops until stopped."""
+
+    def __init__(
+        self,
+        db: Database,
+        firing: Firing,
+        schedules: ScheduleService,
+        wakeup: Wakeup,
+        config: SchedulerConfig | None = None,
+        *,
+        on_tick: Callable[[TickReport], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.firing = firing
+        self.schedule_service = schedules
+        self.store = ScheduleStore(db.dialect)
+        self.wakeup = wakeup
+        self.config = config or SchedulerConfig()
+        self.on_tick = on_tick
+        self.ticked = threading.Event()
+        self._last_maintenance = float("-inf")
+
+    def tick(self, *, maintenance: bool | None = None) -> TickReport:
+        """Fire everything due now; occasionally (or when asked) repair invariants too."""
+        started = time.perf_counter()
+        report = TickReport()
+        while report.schedules < self.config.max_per_tick:
+            batch = min(self.config.batch_size, self.config.max_per_tick - report.schedules)
+            with self.db.write() as conn:
+                now = self.db.now()
+                due = self.store.lock_due(conn, now, batch)
+                if not due:
+                    break
+                fired = self.firing.fire_due(conn, due, now)
+            self._add(report, fired)
+            if len(due) < batch:
+                break
+        if maintenance or (
+            maintenance is None
+            and time.monotonic() - self._last_maintenance > self.config.maintenance_every
+        ):
+            self._last_maintenance = time.monotonic()
+            report.repaired = self.repair_missing_next_run()
+            report.resumed = self.resume_expired_pauses()
+        report.duration = time.perf_counter() - started
+        if self.on_tick is not None:
+            self.on_tick(report)
+        self.ticked.set()
+        return report
+
+    def _add(self, report: TickReport, fired: FireReport) -> None:
+        committed = self.db.now()
+        report.schedules += fired.schedules
+        report.runs += fired.runs
+        report.skipped += fired.skipped
+        report.completed += fired.completed
+        report.lateness.extend((committed - t).total_seconds() for t in fired.fire_times)
+
+    def repair_missing_next_run(self) -> int:
+        """Give every active schedule without ``next_run_at`` one again (with a warning)."""
+        with self.db.write() as conn:
+            now = self.db.now()
+            broken = self.store.lock_missing_next_run(conn)
+            for schedule in broken:
+                next_run = triggers.first_fire(schedule, now)
+                log.warning(
+                    "active schedule %s (%s) had no next_run_at; recomputed it as %s",
+                    schedule.id,
+                    schedule.name,
+                    next_run,
+                )
+                values: dict[str, object] = {"next_run_at": next_run}
+                if next_run is None:
+                    values["status"] = ScheduleStatus.COMPLETED.value
+                self.store.update(conn, schedule.id, values, bump_version=False)
+        return len(broken)
+
+    def resume_expired_pauses(self) -> int:
+        """Resume schedules whose pause had an end time that has passed (missed times skipped)."""
+        with self.db.read() as conn:
+            expired = self.store.lock_resumable(conn, self.db.now())
+        from tickwork.domain.actor import SYSTEM
+
+        for schedule in expired:
+            try:
+                self.schedule_service.resume(SYSTEM, schedule.id, misfire="skip")
+            except Exception:
+                log.exception("could not resume schedule %s after its pause ended", schedule.id)
+        return len(expired)
+
+    def seconds_until_due(self) -> float:
+        """How long the loop may sleep: until the next due time, at most the poll interval."""
+        with self.db.read() as conn:
+            next_due: datetime | None = self.store.next_due_at(conn)
+        if next_due is None:
+            return self.config.poll_interval
+        delay = (next_due - self.db.now()).total_seconds()
+        return max(0.0, min(delay, self.config.poll_interval))
+
+    def run(self, stop: threading.Event) -> None:
+        """Tick until ``stop`` is set. Database outages are waited out, never fatal."""
+        log.info("scheduler started")
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                self.tick()
+                delay = self.seconds_until_due()
+                backoff = 0.5
+            except DatabaseUnavailableError as exc:
+                log.warning("scheduler cannot reach the database (%s); retrying in %.1fs", exc, backoff)
+                delay = backoff
+                backoff = min(backoff * 2, 10.0)
+            except Exception:
+                log.exception("scheduler tick failed; retrying")
+                delay = self.config.poll_interval
+            if delay > 0 and not stop.is_set():
+                self.wakeup.wait(delay)
+        log.info("scheduler stopped")

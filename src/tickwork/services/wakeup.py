@@ -1,0 +1,132 @@
+"""Waking sleeping services early: in-process signals, fed by PostgreSQL LISTEN/NOTIFY.
+
+Services sleep on a :class:`Wakeup` with a timeout, so polling always works; a
+notification only shortens the sleep. :class:`NotificationListener` holds one LISTEN
+connection per process and reconnects (LISTEN included) when the database comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from tickwork.storage.dialect import RUNS_CHANNEL, SCHEDULES_CHANNEL
+
+log = logging.getLogger("tickwork.listener")
+
+
+class Wakeup:
+    """A flag a sleeping service waits on; setting it ends the wait early."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        """Wake the waiter (or make its next wait return at once)."""
+        self._event.set()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Sleep up to ``timeout`` seconds or until woken; return whether woken."""
+        woken = self._event.wait(timeout)
+        self._event.clear()
+        return woken
+
+
+class WakeupHub:
+    """Channels to wake-ups: every service subscribes its own :class:`Wakeup`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, list[Wakeup]] = defaultdict(list)
+
+    def subscribe(self, channel: str) -> Wakeup:
+        """A new wake-up that ``publish(channel)`` sets."""
+        wakeup = Wakeup()
+        with self._lock:
+            self._subscribers[channel].append(wakeup)
+        return wakeup
+
+    def add(self, channel: str, wakeup: Wakeup) -> None:
+        """Also wake ``wakeup`` on ``channel``."""
+        with self._lock:
+            self._subscribers[channel].append(wakeup)
+
+    def publish(self, channel: str) -> None:
+        """Wake every subscriber of ``channel``."""
+        with self._lock:
+            targets = list(self._subscribers.get(channel, ()))
+        for wakeup in targets:
+            wakeup.set()
+
+    def publish_all(self) -> None:
+        """Wake everyone (after a reconnect, notifications may have been missed)."""
+        with self._lock:
+            targets = [w for group in self._subscribers.values() for w in group]
+        for wakeup in targets:
+            wakeup.set()
+
+
+def libpq_conninfo(sqlalchemy_url: str) -> str:
+    """The libpq connection string of a SQLAlchemy PostgreSQL URL."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+class NotificationListener(threading.Thread):
+    """Relays PostgreSQL notifications on tickwork's channels to a :class:`WakeupHub`."""
+
+    def __init__(
+        self,
+        url: str,
+        hub: WakeupHub,
+        channels: tuple[str, ...] = (SCHEDULES_CHANNEL, RUNS_CHANNEL),
+        *,
+        retry_delay: float = 1.0,
+    ) -> None:
+        super().__init__(name="tickwork-listener", daemon=True)
+        self.conninfo = libpq_conninfo(url)
+        self.hub = hub
+        self.channels = channels
+        self.retry_delay = retry_delay
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def stop(self) -> None:
+        """Stop listening and close the connection."""
+        self._stop.set()
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.cancel_safe() if hasattr(conn, "cancel_safe") else conn.cancel()
+            except Exception:
+                log.debug("cancel of the listener connection failed", exc_info=True)
+
+    def run(self) -> None:
+        delay = self.retry_delay
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                    self._conn = conn
+                    for channel in self.channels:
+                        conn.execute(f"LISTEN {channel}")
+                    self.connected.set()
+                    # Anything sent while we were away is lost: let everyone look once.
+                    self.hub.publish_all()
+                    delay = self.retry_delay
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self.hub.publish(note.channel)
+            except Exception as exc:
+                self.connected.clear()
+                self._conn = None
+                if self._stop.is_set():
+                    break
+                log.warning("notification listener lost its connection (%s); retrying", exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+        self._conn = None

@@ -1,0 +1,553 @@
+"""The worker: claims runnable runs in batches, executes them, records outcomes in batches.
+
+Threads of one worker:
+
+- the claim loop (the caller of :meth:`WorkerService.run`) claims up to the number of free
+  slots in one statement and hands each run to a handler thread or the event loop;
+- the recorder writes finished attempts in batches, each fenced by its claim token, so an
+  attempt that was superseded (its worker stalled and the run was rescued) records nothing;
+- the heartbeat thread refreshes the heartbeat of running runs, learns of cancellations and
+  of runs this worker lost, and rescues runs of dead workers;
+- the watchdog fails attempts that exceed their timeout.
+
+No handler runs inside a database transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tickwork.context import Context
+from tickwork.domain.errors import DatabaseUnavailableError
+from tickwork.domain.models import Run, RunStatus
+from tickwork.registry import Task, TaskRegistry
+from tickwork.services.execution import (
+    DaemonThreadPool,
+    EventLoopThread,
+    Stopped,
+    outcome_of,
+)
+from tickwork.services.rescuer import DEFAULT_STALL_TIMEOUT, StallRescuer
+from tickwork.services.wakeup import Wakeup
+from tickwork.storage.database import Database
+from tickwork.storage.run_store import FinishedRun, Outcome, RunStore
+from tickwork.storage.schedule_store import ScheduleStore
+
+log = logging.getLogger("tickwork.worker")
+
+DEFAULT_CONCURRENCY = 10
+DEFAULT_POLL_INTERVAL = 1.0
+DEFAULT_HEARTBEAT_INTERVAL = 5.0
+DEFAULT_SHUTDOWN_GRACE = 30.0
+RECORD_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """How a worker runs."""
+
+    # Handlers running at once (threads for ``def`` handlers; ``async def`` share one loop).
+    concurrency: int = DEFAULT_CONCURRENCY
+    # Queues to take runs from; ``None`` means all.
+    queues: tuple[str, ...] | None = None
+    # Longest sleep when idle; a notification or a run becoming due ends it sooner.
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    # Most runs claimed in one statement (default: the concurrency).
+    claim_batch: int | None = None
+    # How often running runs and this worker's node row are heartbeated.
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+    # A run whose heartbeat is older than this belonged to a dead worker.
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    # How long a stopping worker waits for running handlers before releasing their runs.
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.heartbeat_interval <= 0 or self.poll_interval <= 0:
+            raise ValueError("heartbeat_interval and poll_interval must be positive")
+        if self.stall_timeout <= self.heartbeat_interval:
+            raise ValueError("stall_timeout must be longer than heartbeat_interval")
+        if self.shutdown_grace < 0:
+            raise ValueError("shutdown_grace must not be negative")
+
+    @property
+    def batch(self) -> int:
+        """Most runs claimed per statement."""
+        return max(1, min(self.claim_batch or self.concurrency, self.concurrency))
+
+
+@dataclass(eq=False, slots=True)
+class InFlight:
+    """A claimed run on this worker, from claim until its outcome is recorded."""
+
+    run: Run
+    ctx: Context
+    task: Task | None
+    # Set once an outcome is decided (handler returned, timed out, released or lost);
+    # whatever happens to the run afterwards on this worker is ignored.
+    decided: bool = False
+    # Set once the handler's thread or coroutine has returned (its slot is then free).
+    returned: bool = False
+    stopped: Stopped | None = None
+    deadline: float | None = None
+    async_task: asyncio.Task[Any] | None = None
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    """Counters a worker keeps for tests, metrics and the node row."""
+
+    claimed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    cancelled: int = 0
+    refused: int = 0
+    lost: int = 0
+    released: int = 0
+    rescued: int = 0
+    durations: list[float] = field(default_factory=list)
+
+
+class WorkerService:
+    """One worker process's duties. ``run(stop)`` blocks until ``stop`` is set."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: TaskRegistry,
+        wakeup: Wakeup,
+        config: WorkerConfig | None = None,
+        *,
+        worker_id: str | None = None,
+        on_finished: Callable[[Sequence[FinishedRun], Sequence[Outcome]], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.wakeup = wakeup
+        self.config = config or WorkerConfig()
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+        self.store = RunStore(db.dialect)
+        self.schedules = ScheduleStore(db.dialect)
+        self.rescuer = StallRescuer(db, self.config.stall_timeout)
+        self.on_finished = on_finished
+        self.stats = WorkerStats()
+        self._lock = threading.Condition()
+        self._inflight: dict[int, InFlight] = {}
+        self._busy = 0
+        self._outcomes: queue.SimpleQueue[tuple[InFlight, Outcome] | None] = queue.SimpleQueue()
+        self._deadlines: list[tuple[float, int, InFlight]] = []
+        self._deadline_seq = 0
+        self._stopping = threading.Event()
+        self._pool: DaemonThreadPool | None = None
+        self._loop: EventLoopThread | None = None
+        self._threads: list[threading.Thread] = []
+        # Signals tests and the all-in-one runner wait on.
+        self.started = threading.Event()
+        self.recorded = threading.Event()
+
+    # -- public ------------------------------------------------------------------------
+
+    @property
+    def running(self) -> int:
+        """Handlers currently executing."""
+        with self._lock:
+            return self._busy
+
+    def info(self) -> dict[str, Any]:
+        """What the node row shows about this worker."""
+        return {
+            "worker_id": self.worker_id,
+            "concurrency": self.config.concurrency,
+            "queues": list(self.config.queues) if self.config.queues else None,
+            "running": self.running,
+            "succeeded": self.stats.succeeded,
+            "failed": self.stats.failed,
+        }
+
+    def run(self, stop: threading.Event) -> None:
+        """Claim and execute runs until ``stop`` is set, then shut down gracefully."""
+        self._start_threads()
+        self.started.set()
+        log.info(
+            "worker %s started (concurrency %d, queues %s)",
+            self.worker_id,
+            self.config.concurrency,
+            ",".join(self.config.queues) if self.config.queues else "all",
+        )
+        try:
+            self._claim_loop(stop)
+        finally:
+            self._shutdown()
+
+    def run_until_idle(self, timeout: float = 30.0) -> None:
+        """Process runnable runs until none is left and nothing is executing (for tests)."""
+        stop = threading.Event()
+        self._start_threads()
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                claimed = self._claim_once()
+                if not claimed:
+                    with self._lock:
+                        idle = not self._inflight
+                    if idle:
+                        break
+                    with self._lock:
+                        self._lock.wait(0.01)
+        finally:
+            stop.set()
+            self._shutdown()
+
+    # -- threads -----------------------------------------------------------------------
+
+    def _start_threads(self) -> None:
+        self._stopping.clear()
+        self._pool = DaemonThreadPool(self.config.concurrency)
+        self._loop = EventLoopThread()
+        self._threads = [
+            threading.Thread(target=self._record_loop, name="tickwork-recorder", daemon=True),
+            threading.Thread(target=self._heartbeat_loop, name="tickwork-run-heartbeat", daemon=True),
+            threading.Thread(target=self._watchdog_loop, name="tickwork-watchdog", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _claim_loop(self, stop: threading.Event) -> None:
+        backoff = 0.25
+        while not stop.is_set():
+            with self._lock:
+                while self._busy >= self.config.concurrency and not stop.is_set():
+                    self._lock.wait(0.5)
+            if stop.is_set():
+                break
+            try:
+                claimed = self._claim_once()
+                backoff = 0.25
+            except DatabaseUnavailableError as exc:
+                log.warning("worker cannot reach the database (%s); retrying in %.1fs", exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            except Exception:
+                log.exception("claiming runs failed; retrying")
+                stop.wait(self.config.poll_interval)
+                continue
+            if claimed == 0:
+                self.wakeup.wait(self._idle_delay())
+
+    def _idle_delay(self) -> float:
+        try:
+            with self.db.read() as conn:
+                next_at = self.store.next_run_at(conn, self.config.queues)
+        except DatabaseUnavailableError:
+            return self.config.poll_interval
+        if next_at is None:
+            return self.config.poll_interval
+        delay = (next_at - self.db.now()).total_seconds()
+        return max(0.001, min(delay, self.config.poll_interval))
+
+    def _claim_once(self) -> int:
+        with self._lock:
+            free = self.config.concurrency - self._busy
+        if free <= 0:
+            return 0
+        token = uuid.uuid4().hex
+        with self.db.write() as conn:
+            runs = self.store.claim(
+                conn,
+                worker_id=self.worker_id,
+                token=token,
+                now=self.db.now(),
+                limit=min(free, self.config.batch),
+                queues=self.config.queues,
+            )
+        for run in runs:
+            self._dispatch(run)
+        self.stats.claimed += len(runs)
+        return len(runs)
+
+    def _dispatch(self, run: Run) -> None:
+        task = self.registry.find(run.task)
+        ctx = Context(
+            run_id=run.id,
+            task=run.task,
+            attempt=run.attempt,
+            max_attempts=run.max_attempts,
+            payload=run.payload,
+            trigger=run.trigger.value,
+            queue=run.queue,
+            scheduled_for=run.scheduled_for,
+            schedule_id=run.schedule_id,
+            tenant_id=run.tenant_id,
+        )
+        item = InFlight(run=run, ctx=ctx, task=task)
+        with self._lock:
+            self._inflight[run.id] = item
+            self._busy += 1
+        if run.cancel_requested:
+            ctx.cancel()
+        if task is None:
+            self._finish(item, error=LookupError(f"unknown task {run.task!r}: not registered in this worker"))
+            self._returned(item)
+            return
+        if run.timeout:
+            item.deadline = time.monotonic() + run.timeout
+        assert self._pool is not None and self._loop is not None
+        if task.is_async:
+            self._loop.submit(self._execute_async(item))
+        else:
+            if item.deadline is not None:
+                self._watch(item)
+            self._pool.submit(lambda: self._execute_sync(item))
+
+    def _arguments(self, item: InFlight) -> tuple[Any, ...]:
+        assert item.task is not None
+        if not item.task.wants_config:
+            return (item.ctx,)
+        return (item.ctx, item.task.build_argument(item.run.payload))
+
+    def _execute_sync(self, item: InFlight) -> None:
+        try:
+            result = item.task.handler(*self._arguments(item))  # type: ignore[union-attr]
+        except BaseException as exc:
+            self._finish(item, error=exc)
+        else:
+            self._finish(item, result=result)
+        finally:
+            self._returned(item)
+
+    async def _execute_async(self, item: InFlight) -> None:
+        try:
+            assert item.task is not None
+            task = asyncio.ensure_future(item.task.handler(*self._arguments(item)))
+            item.async_task = task
+            if item.ctx.cancelled:
+                task.cancel()
+            timeout = None if item.deadline is None else max(0.0, item.deadline - time.monotonic())
+            try:
+                result = await asyncio.wait_for(task, timeout)
+            except TimeoutError:
+                self._stop_item(item, Stopped("timeout", f"timed out after {item.run.timeout:g}s"))
+                self._finish(item, error=TimeoutError())
+            except asyncio.CancelledError as exc:
+                self._finish(item, error=exc)
+            except BaseException as exc:
+                self._finish(item, error=exc)
+            else:
+                self._finish(item, result=result)
+        finally:
+            self._returned(item)
+
+    # -- outcomes ----------------------------------------------------------------------
+
+    def _finish(self, item: InFlight, *, result: Any = None, error: BaseException | None = None) -> None:
+        with self._lock:
+            if item.decided:
+                return
+            item.decided = True
+        outcome = outcome_of(
+            item.run, item.ctx, self.db.now(), result=result, error=error, stopped=item.stopped
+        )
+        self._outcomes.put((item, outcome))
+
+    def _returned(self, item: InFlight) -> None:
+        with self._lock:
+            if not item.returned:
+                item.returned = True
+                self._busy -= 1
+                self._lock.notify_all()
+
+    def _stop_item(self, item: InFlight, stopped: Stopped) -> None:
+        """Tell a handler to stop (timeout, cancellation); for ``async def``, cancel its task."""
+        if item.stopped is None:
+            item.stopped = stopped
+        item.ctx.cancel()
+        task = item.async_task
+        if task is not None and self._loop is not None:
+            self._loop.call(task.cancel)
+
+    def _record_loop(self) -> None:
+        while True:
+            first = self._outcomes.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < RECORD_BATCH:
+                try:
+                    more = self._outcomes.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._record(batch)
+                    return
+                batch.append(more)
+            self._record(batch)
+
+    def _record(self, batch: list[tuple[InFlight, Outcome]]) -> None:
+        outcomes = [outcome for _, outcome in batch]
+        backoff = 0.25
+        while True:
+            try:
+                with self.db.write() as conn:
+                    accepted = self.store.finish(conn, outcomes)
+                    last = {
+                        f.schedule_id: f.status
+                        for f in accepted
+                        if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
+                    }
+                    self.schedules.set_last_status(conn, last)
+                break
+            except DatabaseUnavailableError as exc:
+                # Outcomes are fenced by token, so writing them again later is safe.
+                log.warning("cannot record %d outcomes (%s); retrying", len(outcomes), exc)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("recording %d outcomes failed; their runs will be rescued", len(outcomes))
+                accepted = []
+                break
+        accepted_ids = {f.id for f in accepted}
+        self._count(outcomes, accepted_ids)
+        with self._lock:
+            for item, _ in batch:
+                self._inflight.pop(item.run.id, None)
+            self._lock.notify_all()
+        if self.on_finished is not None:
+            self.on_finished(accepted, outcomes)
+        self.recorded.set()
+
+    def _count(self, outcomes: list[Outcome], accepted: set[int]) -> None:
+        for outcome in outcomes:
+            if outcome.run_id not in accepted:
+                self.stats.refused += 1
+                log.warning(
+                    "outcome of run %s refused: the attempt was superseded (this worker stalled?)",
+                    outcome.run_id,
+                )
+                continue
+            match outcome.status:
+                case RunStatus.SUCCEEDED:
+                    self.stats.succeeded += 1
+                case RunStatus.RETRYING:
+                    self.stats.retried += 1
+                case RunStatus.CANCELLED:
+                    self.stats.cancelled += 1
+                case _:
+                    self.stats.failed += 1
+
+    # -- heartbeats, cancellations, rescue -------------------------------------------------
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stopping.wait(self.config.heartbeat_interval):
+            try:
+                self.heartbeat()
+                self.stats.rescued += self.rescuer.rescue()
+            except DatabaseUnavailableError as exc:
+                log.warning("run heartbeat failed (%s)", exc)
+            except Exception:
+                log.exception("run heartbeat failed")
+
+    def heartbeat(self) -> None:
+        """Refresh heartbeats of this worker's runs; act on cancellations and lost runs."""
+        with self._lock:
+            items = [i for i in self._inflight.values() if i.run.token is not None]
+        if not items:
+            return
+        fences = [(i.run.id, i.run.token) for i in items if i.run.token is not None]
+        with self.db.write() as conn:
+            owned, cancel = self.store.heartbeat(conn, fences, self.db.now())
+        for item in items:
+            if item.run.id in cancel:
+                self._stop_item(item, Stopped("cancel", "cancelled by an operator"))
+            if item.run.id not in owned:
+                with self._lock:
+                    if item.decided or self._inflight.get(item.run.id) is not item:
+                        continue
+                    item.decided = True
+                    self._inflight.pop(item.run.id, None)
+                self.stats.lost += 1
+                log.warning(
+                    "run %s is no longer this worker's (it was rescued after a stall); "
+                    "its outcome will not be recorded",
+                    item.run.id,
+                )
+                self._stop_item(item, Stopped("lost", "superseded"))
+
+    def _watch(self, item: InFlight) -> None:
+        assert item.deadline is not None
+        with self._lock:
+            self._deadline_seq += 1
+            heapq.heappush(self._deadlines, (item.deadline, self._deadline_seq, item))
+            self._lock.notify_all()
+
+    def _watchdog_loop(self) -> None:
+        while not self._stopping.is_set():
+            expired: list[InFlight] = []
+            with self._lock:
+                now = time.monotonic()
+                while self._deadlines and self._deadlines[0][0] <= now:
+                    expired.append(heapq.heappop(self._deadlines)[2])
+                wait = self._deadlines[0][0] - now if self._deadlines else 0.5
+                if not expired:
+                    self._lock.wait(min(wait, 0.5))
+            for item in expired:
+                if item.decided:
+                    continue
+                timeout = item.run.timeout or 0
+                self._stop_item(item, Stopped("timeout", f"timed out after {timeout:g}s"))
+                # The thread cannot be killed; its slot stays taken until the handler
+                # returns, but the attempt is recorded as failed now.
+                self._finish(item, error=TimeoutError(f"timed out after {timeout:g}s"))
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        deadline = time.monotonic() + self.config.shutdown_grace
+        with self._lock:
+            while self._busy and time.monotonic() < deadline:
+                self._lock.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+            unfinished = [i for i in self._inflight.values() if not i.decided]
+            for item in unfinished:
+                item.decided = True
+        if unfinished:
+            self._release(unfinished)
+        self._outcomes.put(None)
+        for thread in self._threads[:1]:
+            thread.join(timeout=30)
+        self._stopping.set()
+        with self._lock:
+            self._lock.notify_all()
+        for thread in self._threads[1:]:
+            thread.join(timeout=5)
+        if self._pool is not None:
+            self._pool.shutdown()
+        if self._loop is not None:
+            self._loop.shutdown()
+        log.info("worker %s stopped", self.worker_id)
+
+    def _release(self, items: list[InFlight]) -> None:
+        for item in items:
+            item.ctx.cancel()
+        fences = [(i.run.id, i.run.token) for i in items if i.run.token is not None]
+        try:
+            with self.db.write() as conn:
+                released = self.store.release(conn, fences, self.db.now())
+        except DatabaseUnavailableError as exc:
+            log.warning("could not release %d runs (%s); they will be rescued", len(items), exc)
+            return
+        self.stats.released += released
+        with self._lock:
+            for item in items:
+                self._inflight.pop(item.run.id, None)
+        log.warning("released %d unfinished runs back to the queue", released)

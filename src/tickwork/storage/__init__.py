@@ -1,0 +1,1 @@
+"""Storage: the schema, the migrations and every SQL query tickwork runs."""

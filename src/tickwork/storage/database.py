@@ -1,0 +1,139 @@
+"""Connections and transactions for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from tickwork.clock import Clock, DatabaseClock, SystemClock
+from tickwork.domain.errors import DatabaseUnavailableError
+from tickwork.storage.dialect import Dialect, dialect_for
+
+DEFAULT_DATABASE_URL = "sqlite:///tickwork.db"
+
+
+def normalize_url(url: str) -> str:
+    """Accept the spellings users paste (``postgres://``) and pick the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    # pysqlite's own transaction handling would defer BEGIN and hide it from us; turn it off
+    # and issue BEGIN (or BEGIN IMMEDIATE for writers) ourselves.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """An engine plus the rules for using it: short transactions, writers serialised on SQLite.
+
+    Use :meth:`write` for any transaction that changes data and :meth:`read` for the rest.
+    Connection failures surface as :class:`DatabaseUnavailableError`.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_DATABASE_URL,
+        *,
+        clock: Clock | None = None,
+        pool_size: int = 10,
+        echo: bool = False,
+    ) -> None:
+        self.url = normalize_url(url)
+        options: dict[str, Any] = {"echo": echo, "future": True}
+        if self.url.startswith("sqlite"):
+            self._ensure_sqlite_folder()
+            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            options["poolclass"] = sa.pool.QueuePool
+            options["pool_size"] = pool_size
+            options["max_overflow"] = pool_size
+        else:
+            options["pool_size"] = pool_size
+            options["max_overflow"] = pool_size * 2
+            options["pool_pre_ping"] = True
+            options["pool_recycle"] = 1800
+        self.engine: Engine = sa.create_engine(self.url, **options)
+        self.dialect: Dialect = dialect_for(self.engine.dialect.name)
+        if self.dialect.is_sqlite:
+            _sqlite_setup(self.engine)
+        if clock is not None:
+            self.clock: Clock = clock
+        elif self.dialect.has_server_clock:
+            self.clock = DatabaseClock(self._server_time)
+        else:
+            self.clock = SystemClock()
+
+    def _ensure_sqlite_folder(self) -> None:
+        path = sa.engine.make_url(self.url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+
+    def _server_time(self) -> datetime:
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+            conn.rollback()
+        assert isinstance(value, datetime)
+        return value
+
+    def now(self) -> datetime:
+        """The current time by this database's clock (see :mod:`tickwork.clock`)."""
+        return self.clock.now()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that may change data; committed when the block exits cleanly."""
+        with self._translate_errors(), self.engine.connect() as conn:
+            if self.dialect.is_sqlite:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (rolled back at the end)."""
+        with self._translate_errors(), self.engine.connect() as conn:
+            with conn.begin() as transaction:
+                yield conn
+                transaction.rollback()
+
+    @contextlib.contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailableError(f"database error: {exc.orig}") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise DatabaseUnavailableError(f"database connection lost: {exc.orig}") from exc
+            raise
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"

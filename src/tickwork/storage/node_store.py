@@ -1,0 +1,74 @@
+"""Heartbeat rows of schedulers, workers and web servers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tickwork.domain.models import Node
+from tickwork.storage.dialect import Dialect
+from tickwork.storage.rows import node_from_row
+from tickwork.storage.tables import nodes
+
+
+class NodeStore:
+    """Reads and writes ``nodes``."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    def beat(
+        self,
+        conn: Connection,
+        *,
+        node_id: str,
+        kind: str,
+        hostname: str,
+        pid: int,
+        started_at: datetime,
+        now: datetime,
+        info: dict[str, Any],
+    ) -> None:
+        """Create or refresh a node's row."""
+        statement = self.dialect.insert(nodes).values(
+            id=node_id,
+            kind=kind,
+            hostname=hostname,
+            pid=pid,
+            started_at=started_at,
+            heartbeat_at=now,
+            stopped_at=None,
+            info=info,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={"heartbeat_at": now, "info": info, "stopped_at": None},
+        )
+        conn.execute(statement)
+
+    def stop(self, conn: Connection, node_id: str, now: datetime) -> None:
+        """Mark a node as cleanly stopped."""
+        conn.execute(nodes.update().where(nodes.c.id == node_id).values(stopped_at=now))
+
+    def list(self, conn: Connection, *, since: datetime | None = None) -> list[Node]:
+        """Nodes, most recently seen first; with ``since``, only those seen after it."""
+        query = sa.select(nodes).order_by(nodes.c.heartbeat_at.desc())
+        if since is not None:
+            query = query.where(nodes.c.heartbeat_at >= since)
+        return [node_from_row(r) for r in conn.execute(query)]
+
+    def latest_heartbeat(self, conn: Connection, kind: str) -> datetime | None:
+        """The freshest heartbeat of a running node of ``kind``."""
+        value: datetime | None = conn.execute(
+            sa.select(sa.func.max(nodes.c.heartbeat_at)).where(
+                nodes.c.kind == kind, nodes.c.stopped_at.is_(None)
+            )
+        ).scalar_one_or_none()
+        return value
+
+    def forget_before(self, conn: Connection, cutoff: datetime) -> int:
+        """Delete rows of nodes not seen since ``cutoff``."""
+        return conn.execute(nodes.delete().where(nodes.c.heartbeat_at < cutoff)).rowcount

@@ -1,0 +1,583 @@
+"""Every query on the ``runs`` and ``run_attempts`` tables: the queue and its history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tickwork.domain.errors import InvalidTransitionError, NotFoundError
+from tickwork.domain.models import (
+    PENDING_RUN_STATUSES,
+    RUNNABLE_RUN_STATUSES,
+    Run,
+    RunAttempt,
+    RunStatus,
+)
+from tickwork.storage import dialect as dialect_sql
+from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
+from tickwork.storage.rows import attempt_from_row, run_from_row
+from tickwork.storage.tables import run_attempts, runs
+
+_RUNNING = RunStatus.RUNNING.value
+
+# What a worker needs to execute a claimed run; the list views need more.
+CLAIM_COLUMNS = (
+    runs.c.id,
+    runs.c.task,
+    runs.c.payload,
+    runs.c.status,
+    runs.c.trigger,
+    runs.c.schedule_id,
+    runs.c.tenant_id,
+    runs.c.queue,
+    runs.c.priority,
+    runs.c.attempt,
+    runs.c.max_attempts,
+    runs.c.retry_backoff,
+    runs.c.retry_backoff_max,
+    runs.c.timeout,
+    runs.c.run_at,
+    runs.c.scheduled_for,
+    runs.c.started_at,
+    runs.c.worker_id,
+    runs.c.token,
+    runs.c.key,
+    runs.c.cancel_requested,
+)
+
+# Columns of the list views: everything but the bulky ones.
+LIST_COLUMNS = tuple(
+    c for c in runs.c if c.name not in ("payload", "traceback", "logs", "result", "details")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Filters for listing runs; ``None`` means "any"."""
+
+    schedule_id: int | None = None
+    task: str | None = None
+    status: Sequence[str] | None = None
+    trigger: str | None = None
+    tenant_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    queue: str | None = None
+    restrict_tenant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt ended, as the worker reports it."""
+
+    run_id: int
+    token: str
+    status: RunStatus
+    finished_at: datetime
+    result: Any = None
+    logs: list[dict[str, Any]] | None = None
+    error: str | None = None
+    traceback: str | None = None
+    retry_at: datetime | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        """The outcome as :func:`tickwork.storage.dialect.finish_runs` takes it."""
+        retrying = self.status is RunStatus.RETRYING
+        return {
+            "id": self.run_id,
+            "token": self.token,
+            "status": self.status.value,
+            "finished_at": None if retrying else self.finished_at,
+            "result": self.result,
+            "logs": self.logs,
+            "error": self.error,
+            "traceback": self.traceback,
+            "run_at": self.retry_at if retrying else None,
+            "next_attempt": 1 if retrying else 0,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRun:
+    """A run whose outcome was accepted."""
+
+    id: int
+    schedule_id: int | None
+    status: str
+    attempt: int
+    started_at: datetime | None
+    worker_id: str | None
+
+
+class RunStore:
+    """Reads and writes runs. Every method takes the connection of the caller's transaction."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    # -- creating runs -----------------------------------------------------------------
+
+    def insert_fired(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert runs for schedule fire times; a fire time that already has a run is skipped.
+
+        The unique ``(schedule_id, scheduled_for)`` key makes this safe even if two
+        schedulers somehow fired the same schedule. Returns how many rows were inserted.
+        """
+        if not rows:
+            return 0
+        statement = (
+            self.dialect.insert(runs)
+            .on_conflict_do_nothing(index_elements=["schedule_id", "scheduled_for"])
+            .returning(runs.c.id)
+        )
+        inserted = len(conn.execute(statement, list(rows)).all())
+        if inserted and any(row["status"] in RUNNABLE_RUN_STATUSES for row in rows):
+            self.dialect.notify(conn, RUNS_CHANNEL)
+        return inserted
+
+    def enqueue(self, conn: Connection, values: dict[str, Any]) -> tuple[Run, bool]:
+        """Insert one run; with a ``key``, return the pending run holding that key instead.
+
+        Returns the run and whether it was created.
+        """
+        statement = self.dialect.insert(runs).values(**values)
+        if values.get("key") is not None:
+            statement = statement.on_conflict_do_nothing(
+                index_elements=["key"],
+                index_where=sa.text(
+                    "key IS NOT NULL AND status IN ('waiting', 'queued', 'retrying')"
+                ),
+            )
+        row = conn.execute(statement.returning(runs)).one_or_none()
+        if row is None:
+            existing = conn.execute(
+                sa.select(runs).where(
+                    runs.c.key == values["key"], runs.c.status.in_(PENDING_RUN_STATUSES)
+                )
+            ).one_or_none()
+            if existing is not None:
+                return run_from_row(existing), False
+            # The holder finished between the insert and the select: try once more.
+            row = conn.execute(statement.returning(runs)).one()
+        self.dialect.notify(conn, RUNS_CHANNEL, str(values.get("queue", "default")))
+        return run_from_row(row), True
+
+    def enqueue_many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert many keyless runs in one round trip; return their ids."""
+        if not rows:
+            return []
+        ids = [r[0] for r in conn.execute(runs.insert().returning(runs.c.id), list(rows))]
+        self.dialect.notify(conn, RUNS_CHANNEL)
+        return ids
+
+    # -- the worker's side -------------------------------------------------------------
+
+    def claim(
+        self,
+        conn: Connection,
+        *,
+        worker_id: str,
+        token: str,
+        now: datetime,
+        limit: int,
+        queues: Sequence[str] | None = None,
+    ) -> list[Run]:
+        """Claim up to ``limit`` runnable runs for ``worker_id`` under a fresh ``token``.
+
+        Highest priority first, then earliest ``run_at``. On PostgreSQL, rows other workers
+        are claiming are skipped; on SQLite the write transaction holds the file lock.
+        """
+        candidates = (
+            sa.select(runs.c.id)
+            .where(runs.c.status.in_(RUNNABLE_RUN_STATUSES), runs.c.run_at <= now)
+            .order_by(runs.c.priority.desc(), runs.c.run_at, runs.c.id)
+            .limit(limit)
+        )
+        if queues:
+            candidates = candidates.where(runs.c.queue.in_(list(queues)))
+        candidates = self.dialect.lock_skip_locked(candidates)
+        statement = (
+            runs.update()
+            .where(runs.c.id.in_(candidates.scalar_subquery()))
+            .values(
+                status=_RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                finished_at=None,
+                worker_id=worker_id,
+                token=token,
+            )
+            .returning(*CLAIM_COLUMNS)
+        )
+        claimed = [run_from_row(r) for r in conn.execute(statement)]
+        claimed.sort(key=lambda r: (-r.priority, r.run_at or now, r.id))
+        return claimed
+
+    def next_run_at(self, conn: Connection, queues: Sequence[str] | None = None) -> datetime | None:
+        """When the earliest queued or retrying run becomes runnable."""
+        query = sa.select(sa.func.min(runs.c.run_at)).where(
+            runs.c.status.in_(RUNNABLE_RUN_STATUSES)
+        )
+        if queues:
+            query = query.where(runs.c.queue.in_(list(queues)))
+        value: datetime | None = conn.execute(query).scalar_one_or_none()
+        return value
+
+    def heartbeat(
+        self, conn: Connection, fences: Sequence[tuple[int, str]], now: datetime
+    ) -> tuple[set[int], set[int]]:
+        """Refresh the heartbeat of running attempts the caller still owns.
+
+        Returns the ids still owned, and among them those an operator asked to cancel.
+        Attempts that were superseded (rescued after a stall) are not touched.
+        """
+        if not fences:
+            return set(), set()
+        ids = [run_id for run_id, _ in fences]
+        tokens = sorted({token for _, token in fences})
+        statement = (
+            runs.update()
+            .where(
+                runs.c.id.in_(ids),
+                runs.c.token.in_(tokens),
+                runs.c.status == _RUNNING,
+            )
+            .values(heartbeat_at=now)
+            .returning(runs.c.id, runs.c.token, runs.c.cancel_requested)
+        )
+        wanted = set(fences)
+        owned: set[int] = set()
+        cancel: set[int] = set()
+        for run_id, token, cancel_requested in conn.execute(statement):
+            if (run_id, token) in wanted:
+                owned.add(run_id)
+                if cancel_requested:
+                    cancel.add(run_id)
+        return owned, cancel
+
+    def finish(self, conn: Connection, outcomes: Sequence[Outcome]) -> list[FinishedRun]:
+        """Record attempts' outcomes in one statement; return those that were accepted."""
+        rows = dialect_sql.finish_runs(conn, self.dialect, [o.as_row() for o in outcomes])
+        finished = [
+            FinishedRun(r.id, r.schedule_id, r.status, r.attempt, r.started_at, r.worker_id)
+            for r in rows
+        ]
+        by_id = {o.run_id: o for o in outcomes}
+        retried = [f for f in finished if f.status == RunStatus.RETRYING.value]
+        if retried:
+            self.record_attempts(
+                conn,
+                [
+                    {
+                        "run_id": f.id,
+                        "attempt": f.attempt - 1,
+                        "status": RunStatus.FAILED.value,
+                        "worker_id": f.worker_id,
+                        "started_at": f.started_at,
+                        "finished_at": by_id[f.id].finished_at,
+                        "error": by_id[f.id].error,
+                        "traceback": by_id[f.id].traceback,
+                    }
+                    for f in retried
+                ],
+            )
+            self.dialect.notify(conn, RUNS_CHANNEL)
+        return finished
+
+    def record_attempts(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Keep the story of attempts that did not end their run."""
+        if rows:
+            conn.execute(run_attempts.insert(), list(rows))
+
+    def release(self, conn: Connection, fences: Sequence[tuple[int, str]], now: datetime) -> int:
+        """Put runs a stopping worker did not finish back in the queue, same attempt."""
+        released = 0
+        for run_id, token in fences:
+            row = conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.token == token, runs.c.status == _RUNNING)
+                .values(
+                    status=RunStatus.QUEUED.value,
+                    run_at=now,
+                    token=None,
+                    worker_id=None,
+                    heartbeat_at=None,
+                )
+                .returning(runs.c.attempt, runs.c.worker_id, runs.c.started_at)
+            ).one_or_none()
+            if row is not None:
+                released += 1
+        if released:
+            self.dialect.notify(conn, RUNS_CHANNEL)
+        return released
+
+    def lock_stalled(self, conn: Connection, cutoff: datetime, limit: int = 100) -> list[Run]:
+        """Running runs whose heartbeat is older than ``cutoff``, locked for rescue."""
+        query = (
+            sa.select(*CLAIM_COLUMNS, runs.c.heartbeat_at)
+            .where(runs.c.status == _RUNNING, runs.c.heartbeat_at < cutoff)
+            .order_by(runs.c.heartbeat_at)
+            .limit(limit)
+        )
+        return [run_from_row(r) for r in conn.execute(self.dialect.lock_skip_locked(query))]
+
+    def rescue(self, conn: Connection, run: Run, now: datetime) -> str:
+        """Re-queue a stalled run as its next attempt, or fail it when attempts are exhausted.
+
+        The new attempt gets no token until a worker claims it, so anything the stalled
+        attempt still reports is refused. Returns the new status.
+        """
+        error = (
+            f"worker {run.worker_id} stopped heartbeating "
+            f"(last heartbeat {run.heartbeat_at.isoformat() if run.heartbeat_at else 'never'})"
+        )
+        self.record_attempts(
+            conn,
+            [
+                {
+                    "run_id": run.id,
+                    "attempt": run.attempt,
+                    "status": "stalled",
+                    "worker_id": run.worker_id,
+                    "started_at": run.started_at,
+                    "finished_at": now,
+                    "error": error,
+                    "traceback": None,
+                }
+            ],
+        )
+        if run.attempt < run.max_attempts:
+            values: dict[str, Any] = {
+                "status": RunStatus.QUEUED.value,
+                "attempt": run.attempt + 1,
+                "run_at": now,
+                "token": None,
+                "worker_id": None,
+                "heartbeat_at": None,
+                "error": error,
+            }
+        else:
+            values = {
+                "status": RunStatus.FAILED.value,
+                "finished_at": now,
+                "token": None,
+                "error": error,
+            }
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == run.id, runs.c.token == run.token, runs.c.status == _RUNNING)
+            .values(**values)
+        )
+        if values["status"] == RunStatus.QUEUED.value:
+            self.dialect.notify(conn, RUNS_CHANNEL)
+        return str(values["status"])
+
+    # -- operators' actions ------------------------------------------------------------
+
+    def get(
+        self,
+        conn: Connection,
+        run_id: int,
+        *,
+        lock: bool = False,
+        restrict_tenant: str | None = None,
+    ) -> Run:
+        """The run with ``run_id``, or :class:`NotFoundError`."""
+        query = sa.select(runs).where(runs.c.id == run_id)
+        if restrict_tenant is not None:
+            query = query.where(runs.c.tenant_id == restrict_tenant)
+        if lock:
+            query = self.dialect.lock(query)
+        row = conn.execute(query).one_or_none()
+        if row is None:
+            raise NotFoundError(f"run {run_id} not found", field="id")
+        return run_from_row(row)
+
+    def attempts(self, conn: Connection, run_id: int) -> list[RunAttempt]:
+        """Earlier attempts of a run, oldest first."""
+        query = (
+            sa.select(run_attempts)
+            .where(run_attempts.c.run_id == run_id)
+            .order_by(run_attempts.c.attempt, run_attempts.c.id)
+        )
+        return [attempt_from_row(r) for r in conn.execute(query)]
+
+    def cancel(self, conn: Connection, run: Run, now: datetime, reason: str) -> Run:
+        """Cancel a pending run at once, or ask its worker to stop a running one."""
+        if run.status.value in PENDING_RUN_STATUSES:
+            values: dict[str, Any] = {
+                "status": RunStatus.CANCELLED.value,
+                "finished_at": now,
+                "error": reason,
+                "token": None,
+            }
+            condition = runs.c.status.in_(PENDING_RUN_STATUSES)
+        elif run.status is RunStatus.RUNNING:
+            values = {"cancel_requested": True}
+            condition = runs.c.status == _RUNNING
+        else:
+            raise InvalidTransitionError(
+                f"run {run.id} is {run.status.value}; only pending or running runs can be cancelled",
+                field="status",
+            )
+        row = conn.execute(
+            runs.update().where(runs.c.id == run.id, condition).values(**values).returning(runs)
+        ).one_or_none()
+        if row is None:
+            return self.cancel(conn, self.get(conn, run.id, lock=True), now, reason)
+        return run_from_row(row)
+
+    def cancel_for_schedule(
+        self, conn: Connection, schedule_id: int, now: datetime, reason: str
+    ) -> list[int]:
+        """Cancel a schedule's pending runs and ask its running ones to stop."""
+        pending = conn.execute(
+            runs.update()
+            .where(runs.c.schedule_id == schedule_id, runs.c.status.in_(PENDING_RUN_STATUSES))
+            .values(status=RunStatus.CANCELLED.value, finished_at=now, error=reason)
+            .returning(runs.c.id)
+        ).all()
+        running = conn.execute(
+            runs.update()
+            .where(runs.c.schedule_id == schedule_id, runs.c.status == _RUNNING)
+            .values(cancel_requested=True)
+            .returning(runs.c.id)
+        ).all()
+        return [r[0] for r in pending] + [r[0] for r in running]
+
+    def retry(self, conn: Connection, run: Run, now: datetime, actor: str) -> Run:
+        """Queue a finished failed or cancelled run again, as one more attempt."""
+        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+            raise InvalidTransitionError(
+                f"run {run.id} is {run.status.value}; only failed or cancelled runs can be retried",
+                field="status",
+            )
+        self.record_attempts(
+            conn,
+            [
+                {
+                    "run_id": run.id,
+                    "attempt": run.attempt,
+                    "status": run.status.value,
+                    "worker_id": run.worker_id,
+                    "started_at": run.started_at,
+                    "finished_at": run.finished_at,
+                    "error": run.error,
+                    "traceback": run.traceback,
+                }
+            ],
+        )
+        row = conn.execute(
+            runs.update()
+            .where(runs.c.id == run.id, runs.c.status == run.status.value)
+            .values(
+                status=RunStatus.QUEUED.value,
+                attempt=run.attempt + 1,
+                max_attempts=self.dialect.greatest(runs.c.max_attempts, run.attempt + 1),
+                run_at=now,
+                finished_at=None,
+                token=None,
+                worker_id=None,
+                error=None,
+                traceback=None,
+                result=None,
+                cancel_requested=False,
+            )
+            .returning(runs)
+        ).one_or_none()
+        if row is None:
+            raise InvalidTransitionError(f"run {run.id} changed meanwhile; try again")
+        self.dialect.notify(conn, RUNS_CHANNEL, run.queue)
+        return run_from_row(row)
+
+    # -- the read side -----------------------------------------------------------------
+
+    def _filtered(self, query: sa.Select[Any], filters: RunFilter) -> sa.Select[Any]:
+        c = runs.c
+        if filters.schedule_id is not None:
+            query = query.where(c.schedule_id == filters.schedule_id)
+        if filters.task:
+            query = query.where(c.task == filters.task)
+        if filters.status:
+            query = query.where(c.status.in_(list(filters.status)))
+        if filters.trigger:
+            query = query.where(c.trigger == filters.trigger)
+        if filters.tenant_id:
+            query = query.where(c.tenant_id == filters.tenant_id)
+        if filters.queue:
+            query = query.where(c.queue == filters.queue)
+        if filters.since is not None:
+            query = query.where(c.created_at >= filters.since)
+        if filters.until is not None:
+            query = query.where(c.created_at < filters.until)
+        if filters.restrict_tenant is not None:
+            query = query.where(c.tenant_id == filters.restrict_tenant)
+        return query
+
+    def list(
+        self,
+        conn: Connection,
+        filters: RunFilter,
+        *,
+        before_id: int | None = None,
+        limit: int = 50,
+        offset: int | None = None,
+        full: bool = False,
+    ) -> list[Run]:
+        """Runs newest first; pass the last id seen as ``before_id`` for the next page."""
+        columns = (runs,) if full else LIST_COLUMNS
+        query = self._filtered(sa.select(*columns), filters).order_by(runs.c.id.desc())
+        if before_id is not None:
+            query = query.where(runs.c.id < before_id)
+        if offset:
+            query = query.offset(offset)
+        return [run_from_row(r) for r in conn.execute(query.limit(limit))]
+
+    def count(self, conn: Connection, filters: RunFilter, cap: int | None = None) -> int:
+        """How many runs match ``filters`` (counting stops at ``cap`` when given)."""
+        inner = self._filtered(sa.select(runs.c.id), filters)
+        if cap is not None:
+            inner = inner.limit(cap)
+        query = sa.select(sa.func.count()).select_from(inner.subquery())
+        return int(conn.execute(query).scalar_one())
+
+    def active_for_schedule(self, conn: Connection, schedule_id: int) -> list[Run]:
+        """A schedule's pending and running runs (for its overlap policy)."""
+        query = (
+            sa.select(*LIST_COLUMNS)
+            .where(
+                runs.c.schedule_id == schedule_id,
+                runs.c.status.in_((*PENDING_RUN_STATUSES, _RUNNING)),
+            )
+            .order_by(runs.c.id)
+        )
+        return [run_from_row(r) for r in conn.execute(query)]
+
+    def delete_finished_before(self, conn: Connection, cutoff: datetime, limit: int) -> int:
+        """Delete up to ``limit`` finished runs older than ``cutoff``; return how many."""
+        victims = (
+            sa.select(runs.c.id)
+            .where(
+                runs.c.finished_at < cutoff,
+                runs.c.status.in_([s.value for s in RunStatus if s.is_final]),
+            )
+            .limit(limit)
+        )
+        ids = [r[0] for r in conn.execute(victims)]
+        if not ids:
+            return 0
+        conn.execute(run_attempts.delete().where(run_attempts.c.run_id.in_(ids)))
+        conn.execute(runs.delete().where(runs.c.id.in_(ids)))
+        return len(ids)
+
+    def oldest_running_heartbeat(self, conn: Connection, now: datetime) -> timedelta | None:
+        """How long ago the stalest running run last heartbeated."""
+        value = conn.execute(
+            sa.select(sa.func.min(runs.c.heartbeat_at)).where(runs.c.status == _RUNNING)
+        ).scalar_one_or_none()
+        return None if value is None else now - value

@@ -1,0 +1,304 @@
+"""Every query on the ``schedules`` table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from tickwork.domain.errors import DuplicateNameError, NotFoundError, VersionConflictError
+from tickwork.domain.models import Schedule, ScheduleStatus, TriggerType
+from tickwork.storage.dialect import Dialect
+from tickwork.storage.rows import schedule_from_row
+from tickwork.storage.tables import schedules
+
+_ACTIVE = ScheduleStatus.ACTIVE.value
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleFilter:
+    """Filters for listing schedules; ``None`` means "any"."""
+
+    status: str | None = None
+    task: str | None = None
+    tenant_id: str | None = None
+    source: str | None = None
+    text: str | None = None
+    # A principal bound to a tenant sees only that tenant's rows.
+    restrict_tenant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FireUpdate:
+    """How the scheduler leaves one schedule after firing it."""
+
+    id: int
+    next_run_at: datetime | None
+    status: str
+    run_count: int
+    last_run_at: datetime | None
+
+
+class ScheduleStore:
+    """Reads and writes schedules. Every method takes the connection of the caller's transaction."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    def insert(self, conn: Connection, values: dict[str, Any]) -> Schedule:
+        """Insert a schedule; a taken name raises :class:`DuplicateNameError`."""
+        try:
+            with conn.begin_nested():
+                row = conn.execute(schedules.insert().values(**values).returning(schedules)).one()
+        except IntegrityError as exc:
+            raise DuplicateNameError(
+                f"a schedule named {values.get('name')!r} already exists", field="name"
+            ) from exc
+        return schedule_from_row(row)
+
+    def get(
+        self,
+        conn: Connection,
+        schedule_id: int,
+        *,
+        lock: bool = False,
+        restrict_tenant: str | None = None,
+    ) -> Schedule:
+        """The schedule with ``schedule_id``, or :class:`NotFoundError`."""
+        query = sa.select(schedules).where(schedules.c.id == schedule_id)
+        if restrict_tenant is not None:
+            query = query.where(schedules.c.tenant_id == restrict_tenant)
+        if lock:
+            query = self.dialect.lock(query)
+        row = conn.execute(query).one_or_none()
+        if row is None:
+            raise NotFoundError(f"schedule {schedule_id} not found", field="id")
+        return schedule_from_row(row)
+
+    def find_by_name(self, conn: Connection, name: str) -> Schedule | None:
+        """The schedule called ``name``, if any."""
+        row = conn.execute(sa.select(schedules).where(schedules.c.name == name)).one_or_none()
+        return None if row is None else schedule_from_row(row)
+
+    def _filtered(self, query: sa.Select[Any], filters: ScheduleFilter) -> sa.Select[Any]:
+        c = schedules.c
+        if filters.status:
+            query = query.where(c.status == filters.status)
+        if filters.task:
+            query = query.where(c.task == filters.task)
+        if filters.tenant_id:
+            query = query.where(c.tenant_id == filters.tenant_id)
+        if filters.source:
+            query = query.where(c.source == filters.source)
+        if filters.text:
+            pattern = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_"
+            ) + "%"
+            query = query.where(
+                sa.or_(
+                    c.name.ilike(pattern, escape="\\"),
+                    c.task.ilike(pattern, escape="\\"),
+                    c.description.ilike(pattern, escape="\\"),
+                )
+            )
+        if filters.restrict_tenant is not None:
+            query = query.where(c.tenant_id == filters.restrict_tenant)
+        return query
+
+    def list(
+        self,
+        conn: Connection,
+        filters: ScheduleFilter,
+        *,
+        after_id: int | None = None,
+        limit: int = 50,
+        offset: int | None = None,
+    ) -> list[Schedule]:
+        """Schedules in id order, after ``after_id`` (keyset) or from ``offset``."""
+        query = self._filtered(sa.select(schedules), filters).order_by(schedules.c.id)
+        if after_id is not None:
+            query = query.where(schedules.c.id > after_id)
+        if offset:
+            query = query.offset(offset)
+        return [schedule_from_row(r) for r in conn.execute(query.limit(limit))]
+
+    def count(self, conn: Connection, filters: ScheduleFilter) -> int:
+        """How many schedules match ``filters``."""
+        query = self._filtered(sa.select(sa.func.count()).select_from(schedules), filters)
+        return int(conn.execute(query).scalar_one())
+
+    def counts_by_status(self, conn: Connection, restrict_tenant: str | None = None) -> dict[str, int]:
+        """Schedules per status."""
+        query = sa.select(schedules.c.status, sa.func.count()).group_by(schedules.c.status)
+        if restrict_tenant is not None:
+            query = query.where(schedules.c.tenant_id == restrict_tenant)
+        return {status: int(n) for status, n in conn.execute(query)}
+
+    def update(
+        self,
+        conn: Connection,
+        schedule_id: int,
+        values: dict[str, Any],
+        *,
+        expected_version: int | None = None,
+        bump_version: bool = True,
+    ) -> Schedule:
+        """Change a schedule; with ``expected_version``, refuse if someone else changed it."""
+        query = schedules.update().where(schedules.c.id == schedule_id)
+        if expected_version is not None:
+            query = query.where(schedules.c.version == expected_version)
+        if bump_version:
+            values = {**values, "version": schedules.c.version + 1}
+        try:
+            with conn.begin_nested():
+                row = conn.execute(query.values(**values).returning(schedules)).one_or_none()
+        except IntegrityError as exc:
+            raise DuplicateNameError(
+                f"a schedule named {values.get('name')!r} already exists", field="name"
+            ) from exc
+        if row is None:
+            self.get(conn, schedule_id)
+            raise VersionConflictError(
+                f"schedule {schedule_id} was changed since version {expected_version}; "
+                "reload it and try again",
+                field="version",
+            )
+        return schedule_from_row(row)
+
+    def delete(self, conn: Connection, schedule_id: int) -> None:
+        """Remove a schedule row (its runs stay as history)."""
+        conn.execute(schedules.delete().where(schedules.c.id == schedule_id))
+
+    def lock_due(self, conn: Connection, now: datetime, limit: int) -> list[Schedule]:
+        """Lock up to ``limit`` active schedules due at ``now``, earliest first.
+
+        Rows another scheduler holds are skipped, so schedulers share the work instead of
+        queueing behind each other.
+        """
+        query = (
+            sa.select(schedules)
+            .where(schedules.c.status == _ACTIVE, schedules.c.next_run_at <= now)
+            .order_by(schedules.c.next_run_at)
+            .limit(limit)
+        )
+        return [schedule_from_row(r) for r in conn.execute(self.dialect.lock_skip_locked(query))]
+
+    def next_due_at(self, conn: Connection) -> datetime | None:
+        """The earliest ``next_run_at`` of any active schedule."""
+        query = sa.select(sa.func.min(schedules.c.next_run_at)).where(
+            schedules.c.status == _ACTIVE, schedules.c.next_run_at.is_not(None)
+        )
+        value: datetime | None = conn.execute(query).scalar_one_or_none()
+        return value
+
+    def lock_missing_next_run(self, conn: Connection, limit: int = 100) -> list[Schedule]:
+        """Active schedules that should have a ``next_run_at`` but have none (to repair)."""
+        query = (
+            sa.select(schedules)
+            .where(
+                schedules.c.status == _ACTIVE,
+                schedules.c.next_run_at.is_(None),
+                schedules.c.trigger != TriggerType.MANUAL.value,
+            )
+            .limit(limit)
+        )
+        return [schedule_from_row(r) for r in conn.execute(self.dialect.lock_skip_locked(query))]
+
+    def count_missing_next_run(self, conn: Connection) -> int:
+        """How many active schedules lack ``next_run_at`` (the health check reports them)."""
+        query = sa.select(sa.func.count()).where(
+            schedules.c.status == _ACTIVE,
+            schedules.c.next_run_at.is_(None),
+            schedules.c.trigger != TriggerType.MANUAL.value,
+        )
+        return int(conn.execute(query).scalar_one())
+
+    def overdue(self, conn: Connection, now: datetime, limit: int = 50) -> list[Schedule]:
+        """Active schedules whose ``next_run_at`` is older than their misfire grace."""
+        query = (
+            sa.select(schedules)
+            .where(schedules.c.status == _ACTIVE, schedules.c.next_run_at <= now)
+            .order_by(schedules.c.next_run_at)
+            .limit(limit * 20)
+        )
+        late = []
+        for row in conn.execute(query):
+            schedule = schedule_from_row(row)
+            assert schedule.next_run_at is not None
+            if (now - schedule.next_run_at).total_seconds() > schedule.misfire_grace:
+                late.append(schedule)
+                if len(late) >= limit:
+                    break
+        return late
+
+    def lock_resumable(self, conn: Connection, now: datetime, limit: int = 100) -> list[Schedule]:
+        """Paused schedules whose ``paused_until`` has passed."""
+        query = (
+            sa.select(schedules)
+            .where(
+                schedules.c.status == ScheduleStatus.PAUSED.value,
+                schedules.c.paused_until.is_not(None),
+                schedules.c.paused_until <= now,
+            )
+            .limit(limit)
+        )
+        return [schedule_from_row(r) for r in conn.execute(self.dialect.lock_skip_locked(query))]
+
+    def apply_fires(self, conn: Connection, updates: Sequence[FireUpdate], now: datetime) -> None:
+        """Advance fired schedules in one round trip."""
+        if not updates:
+            return
+        c = schedules.c
+        statement = (
+            schedules.update()
+            .where(c.id == sa.bindparam("b_id"))
+            .values(
+                next_run_at=sa.bindparam("b_next_run_at", type_=c.next_run_at.type),
+                status=sa.bindparam("b_status"),
+                run_count=sa.bindparam("b_run_count"),
+                last_run_at=sa.func.coalesce(
+                    sa.bindparam("b_last_run_at", type_=c.last_run_at.type), c.last_run_at
+                ),
+            )
+        )
+        conn.execute(
+            statement,
+            [
+                {
+                    "b_id": u.id,
+                    "b_next_run_at": u.next_run_at,
+                    "b_status": u.status,
+                    "b_run_count": u.run_count,
+                    "b_last_run_at": u.last_run_at,
+                }
+                for u in updates
+            ],
+        )
+
+    def set_last_status(self, conn: Connection, statuses: dict[int, str]) -> None:
+        """Record the outcome of each schedule's latest finished run."""
+        if not statuses:
+            return
+        statement = (
+            schedules.update()
+            .where(schedules.c.id == sa.bindparam("b_id"))
+            .values(last_status=sa.bindparam("b_status"))
+        )
+        conn.execute(
+            statement, [{"b_id": sid, "b_status": status} for sid, status in statuses.items()]
+        )
+
+    def code_defined(self, conn: Connection) -> list[Schedule]:
+        """Every schedule whose definition comes from code."""
+        query = sa.select(schedules).where(schedules.c.source == "code").order_by(schedules.c.id)
+        return [schedule_from_row(r) for r in conn.execute(query)]
+
+    def tasks_in_use(self, conn: Connection) -> list[str]:
+        """Distinct task names of all schedules."""
+        query = sa.select(schedules.c.task).distinct().order_by(schedules.c.task)
+        return [r[0] for r in conn.execute(query)]

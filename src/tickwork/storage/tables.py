@@ -1,0 +1,250 @@
+"""The database schema, as SQLAlchemy Core tables. Alembic's target metadata."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from tickwork.storage.types import UTCDateTime, json_type
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid), not a BIGINT one.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _where(condition: str) -> dict[str, object]:
+    """A partial-index predicate for both dialects."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("tenant_id", String(100)),
+    Column("task", String(200), nullable=False),
+    Column("payload", json_type(), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("cron", String(200)),
+    Column("interval", Float),
+    Column("run_at", UTCDateTime()),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("description", Text),
+    Column("start_at", UTCDateTime()),
+    Column("end_at", UTCDateTime()),
+    Column("anchor_at", UTCDateTime()),
+    Column("jitter", Float, nullable=False, server_default="0"),
+    Column("misfire_policy", String(16), nullable=False),
+    Column("misfire_grace", Float, nullable=False),
+    Column("misfire_cap", Integer, nullable=False),
+    Column("overlap_policy", String(16), nullable=False),
+    Column("max_runs", Integer),
+    Column("run_count", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer),
+    Column("retry_backoff", Float),
+    Column("retry_backoff_max", Float),
+    Column("timeout", Float),
+    Column("queue", String(100)),
+    Column("priority", Integer),
+    Column("windows", json_type()),
+    Column("blackout_dates", json_type()),
+    Column("condition", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("next_run_at", UTCDateTime()),
+    Column("last_run_at", UTCDateTime()),
+    Column("last_status", String(16)),
+    Column("pause_note", Text),
+    Column("paused_by", String(200)),
+    Column("paused_at", UTCDateTime()),
+    Column("paused_until", UTCDateTime()),
+    Column("source", String(8), nullable=False),
+    Column("orphaned", Boolean, nullable=False, server_default=text("false")),
+    Column("code_hash", String(64)),
+    Column("created_by", String(200)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("name"),
+    # The scheduler's only scan: due active schedules, cheapest first. Its cost follows
+    # the number of due schedules, not the size of the table.
+    Index("ix_schedules_due", "next_run_at", **_where("status = 'active'")),
+    Index(
+        "ix_schedules_paused_until",
+        "paused_until",
+        **_where("status = 'paused' AND paused_until IS NOT NULL"),
+    ),
+    Index("ix_schedules_task", "task"),
+    Index("ix_schedules_tenant_id", "tenant_id"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("schedule_id", BigInteger),
+    Column("task", String(200), nullable=False),
+    Column("payload", json_type(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("tenant_id", String(100)),
+    Column("queue", String(100), nullable=False, server_default="default"),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("max_attempts", Integer, nullable=False, server_default="1"),
+    Column("retry_backoff", Float, nullable=False, server_default="2"),
+    Column("retry_backoff_max", Float, nullable=False, server_default="600"),
+    Column("timeout", Float),
+    Column("run_at", UTCDateTime(), nullable=False),
+    Column("scheduled_for", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("finished_at", UTCDateTime()),
+    Column("heartbeat_at", UTCDateTime()),
+    Column("worker_id", String(200)),
+    Column("token", String(64)),
+    Column("key", String(200)),
+    Column("flow_id", String(64)),
+    Column("error", Text),
+    Column("traceback", Text),
+    Column("result", json_type()),
+    Column("logs", json_type()),
+    Column("skip_reason", String(32)),
+    Column("details", json_type()),
+    Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
+    Column("created_by", String(200)),
+    # Exactly once per fire time: a second insert for the same fire time is a no-op.
+    UniqueConstraint("schedule_id", "scheduled_for"),
+    # The claim path: runnable runs by priority, then due time.
+    Index(
+        "ix_runs_claim",
+        text("priority DESC"),
+        "run_at",
+        "id",
+        **_where("status IN ('queued', 'retrying')"),
+    ),
+    # Stall detection looks only at running runs.
+    Index("ix_runs_running", "heartbeat_at", **_where("status = 'running'")),
+    # At most one pending run per key.
+    Index(
+        "ux_runs_key",
+        "key",
+        unique=True,
+        **_where("key IS NOT NULL AND status IN ('waiting', 'queued', 'retrying')"),
+    ),
+    Index("ix_runs_schedule_id", "schedule_id", "id"),
+    Index("ix_runs_status", "status", "id"),
+    Index("ix_runs_task", "task", "id"),
+    Index("ix_runs_tenant_id", "tenant_id", "id", **_where("tenant_id IS NOT NULL")),
+    Index("ix_runs_finished_at", "finished_at"),
+)
+
+run_attempts = Table(
+    "run_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("worker_id", String(200)),
+    Column("started_at", UTCDateTime()),
+    Column("finished_at", UTCDateTime()),
+    Column("error", Text),
+    Column("traceback", Text),
+    Index("ix_run_attempts_run_id", "run_id", "attempt"),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("hostname", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
+    Column("stopped_at", UTCDateTime()),
+    Column("info", json_type(), nullable=False),
+    Index("ix_nodes_heartbeat_at", "heartbeat_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=False),
+    Column("target_id", String(64)),
+    Column("tenant_id", String(100)),
+    Column("before", json_type()),
+    Column("after", json_type()),
+    Index("ix_audit_log_target", "target_type", "target_id"),
+    Index("ix_audit_log_tenant_id", "tenant_id", "id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(200), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("tenant_id", String(100)),
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(200)),
+    Column("last_login_at", UTCDateTime()),
+    UniqueConstraint("username"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("user_id", BigInteger),
+    Column("token_hash", String(128), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("tenant_id", String(100)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(200)),
+    Column("last_used_at", UTCDateTime()),
+    Column("expires_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
+    UniqueConstraint("token_hash"),
+)
+
+flags = Table(
+    "flags",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("description", Text),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(200)),
+)
