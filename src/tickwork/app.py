@@ -137,7 +137,9 @@ class Schedules:
         """Stop firing, with an optional note and an end time after which it resumes."""
         return self._service.pause(actor, schedule_id, note=note, until=until)
 
-    def resume(self, schedule_id: int, *, misfire: str = "policy", actor: Actor = PYTHON) -> Schedule:
+    def resume(
+        self, schedule_id: int, *, misfire: str = "policy", actor: Actor = PYTHON
+    ) -> Schedule:
         """Fire again; fire times missed while paused follow ``misfire``."""
         return self._service.resume(actor, schedule_id, misfire=misfire)
 
@@ -235,7 +237,9 @@ class Tickwork:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         pool_size: int = 10,
     ) -> None:
-        self.database_url = database_url or os.environ.get("TICKWORK_DATABASE_URL") or DEFAULT_DATABASE_URL
+        self.database_url = (
+            database_url or os.environ.get("TICKWORK_DATABASE_URL") or DEFAULT_DATABASE_URL
+        )
         self.clock = clock
         self.max_payload_bytes = max_payload_bytes
         self.pool_size = pool_size
@@ -267,7 +271,9 @@ class Tickwork:
         if self._db is None:
             with self._lock:
                 if self._db is None:
-                    self._db = Database(self.database_url, clock=self.clock, pool_size=self.pool_size)
+                    self._db = Database(
+                        self.database_url, clock=self.clock, pool_size=self.pool_size
+                    )
         return self._db
 
     def _service(self, name: str, build: Callable[[], Any]) -> Any:
@@ -489,7 +495,9 @@ class Tickwork:
         from tickwork.services.runner import ServiceRunner
 
         runner = ServiceRunner(self, stop=stop)
-        runner.add_worker(WorkerConfig(concurrency=concurrency, queues=tuple(queues) if queues else None))
+        runner.add_worker(
+            WorkerConfig(concurrency=concurrency, queues=tuple(queues) if queues else None)
+        )
         runner.run()
 
     def run_scheduler(self, *, stop: threading.Event | None = None) -> None:

@@ -81,7 +81,7 @@ class RunLog:
                     {
                         "ts": datetime.now(UTC).isoformat(),
                         "level": "warning",
-                        "message": f"{self.dropped} more lines were dropped (limit {MAX_LOG_LINES})",
+                        "message": f"{self.dropped} more lines dropped (limit {MAX_LOG_LINES})",
                     }
                 )
             return lines

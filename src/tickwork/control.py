@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 
-class Retry(Exception):  # noqa: N818 - a control signal, not an error
+class Retry(Exception):
     """Ask for another attempt after ``delay`` seconds (default: the task's backoff)."""
 
     def __init__(self, delay: float | None = None, reason: str | None = None) -> None:
@@ -16,7 +16,7 @@ class Retry(Exception):  # noqa: N818 - a control signal, not an error
         super().__init__(self.reason)
 
 
-class Cancel(Exception):  # noqa: N818 - a control signal, not an error
+class Cancel(Exception):
     """End the run as ``cancelled`` with ``reason``."""
 
     def __init__(self, reason: str | None = None) -> None:

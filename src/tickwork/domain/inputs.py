@@ -10,11 +10,16 @@ from typing import Any
 from tickwork.domain import cron
 from tickwork.domain.errors import InvalidInputError
 
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*"
-                       r"(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s?)?\s*$", re.IGNORECASE)
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*"
+    r"(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s?)?\s*$",
+    re.IGNORECASE,
+)
 
 
-def duration(value: Any, field: str, *, minimum: float = 0.0, maximum: float | None = None) -> float:
+def duration(
+    value: Any, field: str, *, minimum: float = 0.0, maximum: float | None = None
+) -> float:
     """Seconds from a number, a ``timedelta`` or text such as ``"90"``, ``"5m"``, ``"1h30m"``."""
     seconds: float
     if isinstance(value, bool):
@@ -41,7 +46,9 @@ def duration(value: Any, field: str, *, minimum: float = 0.0, maximum: float | N
     return seconds
 
 
-def moment(value: Any, field: str, timezone: str = "UTC", *, strict_local: bool = False) -> datetime:
+def moment(
+    value: Any, field: str, timezone: str = "UTC", *, strict_local: bool = False
+) -> datetime:
     """A timezone-aware UTC datetime from a ``datetime`` or ISO 8601 text.
 
     A value without an offset is read as local time in ``timezone``. With ``strict_local``,
@@ -83,7 +90,9 @@ def moment(value: Any, field: str, timezone: str = "UTC", *, strict_local: bool 
     return first.astimezone(UTC)
 
 
-def integer(value: Any, field: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def integer(
+    value: Any, field: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     """An integer within bounds (booleans and fractions are refused)."""
     if isinstance(value, bool):
         raise InvalidInputError("expected an integer", field=field)

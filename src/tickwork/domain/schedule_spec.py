@@ -69,7 +69,7 @@ def _trigger(data: dict[str, Any]) -> TriggerType:
     given = {k for k in ("cron", "interval", "run_at") if _optional(data, k) is not None}
     explicit = _optional(data, "trigger")
     if explicit is not None:
-        trigger = inputs.choice(explicit, "trigger", TriggerType)
+        trigger: TriggerType = inputs.choice(explicit, "trigger", TriggerType)
         expected = {
             TriggerType.CRON: {"cron"},
             TriggerType.INTERVAL: {"interval"},
@@ -79,7 +79,9 @@ def _trigger(data: dict[str, Any]) -> TriggerType:
         extra = given - expected
         if extra:
             field = sorted(extra)[0]
-            raise InvalidInputError(f"{field} does not apply to a {trigger.value} trigger", field=field)
+            raise InvalidInputError(
+                f"{field} does not apply to a {trigger.value} trigger", field=field
+            )
         missing = expected - given
         if missing:
             field = sorted(missing)[0]
@@ -122,7 +124,9 @@ def validate_definition(
         None if description is None else inputs.text(description, "description", max_length=2000)
     )
     tenant = _optional(data, "tenant_id")
-    values["tenant_id"] = None if tenant is None else inputs.text(tenant, "tenant_id", max_length=100)
+    values["tenant_id"] = (
+        None if tenant is None else inputs.text(tenant, "tenant_id", max_length=100)
+    )
 
     timezone = _optional(data, "timezone") or "UTC"
     cron.zone(inputs.text(timezone, "timezone", max_length=64))

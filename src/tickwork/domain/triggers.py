@@ -67,7 +67,8 @@ def next_after(timing: Timing, after: datetime) -> datetime | None:
             assert timing.cron is not None
             found = cron.next_fire(timing.cron, timing.timezone, after)
         case TriggerType.INTERVAL:
-            assert timing.interval is not None and timing.anchor_at is not None
+            assert timing.interval is not None
+            assert timing.anchor_at is not None
             found = _interval_after(timing.anchor_at, _micros(timing.interval), after)
         case TriggerType.ONCE:
             found = timing.run_at if timing.run_at is not None and timing.run_at > after else None
@@ -93,7 +94,8 @@ def latest_at_or_before(timing: Timing, moment: datetime) -> datetime | None:
             except StopIteration:
                 found = None
         case TriggerType.INTERVAL:
-            assert timing.interval is not None and timing.anchor_at is not None
+            assert timing.interval is not None
+            assert timing.anchor_at is not None
             found = _interval_at_or_before(timing.anchor_at, _micros(timing.interval), moment)
         case TriggerType.ONCE:
             found = timing.run_at if timing.run_at is not None and timing.run_at <= moment else None

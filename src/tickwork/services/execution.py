@@ -74,7 +74,7 @@ class EventLoopThread:
         """Schedule ``coroutine`` on the loop."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
-    def call(self, callback: Callable[[], None]) -> None:
+    def call(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop's thread."""
         self.loop.call_soon_threadsafe(callback)
 
@@ -101,7 +101,9 @@ def json_result(value: Any, ctx: Context) -> Any:
         ctx.log.warning("result is not JSON (%s); stored its repr instead", exc)
         return {"repr": repr(value)[:2000]}
     if len(text) > MAX_RESULT_BYTES:
-        ctx.log.warning("result is %d bytes (limit %d); stored a truncated repr", len(text), MAX_RESULT_BYTES)
+        ctx.log.warning(
+            "result is %d bytes (limit %d); stored a truncated repr", len(text), MAX_RESULT_BYTES
+        )
         return {"truncated": True, "repr": text[:2000]}
     return json.loads(text)
 
@@ -142,14 +144,18 @@ def outcome_of(
     ``Cancel`` or an operator's cancellation ends the run as cancelled.
     """
     assert run.token is not None
-    base = {"run_id": run.id, "token": run.token, "finished_at": now}
     logs = ctx.log.snapshot()
+
+    def ended(status: RunStatus, **fields: Any) -> Outcome:
+        assert run.token is not None
+        return Outcome(run.id, run.token, status, now, logs=logs, **fields)
+
     if stopped is not None and stopped.reason == "cancel" and error is not None:
-        return Outcome(status=RunStatus.CANCELLED, logs=logs, error=stopped.message, **base)
+        return ended(RunStatus.CANCELLED, error=stopped.message)
     if isinstance(error, Cancel):
-        return Outcome(status=RunStatus.CANCELLED, logs=logs, error=error.reason, **base)
+        return ended(RunStatus.CANCELLED, error=error.reason)
     if error is None and stopped is None:
-        return Outcome(status=RunStatus.SUCCEEDED, logs=logs, result=json_result(result, ctx), **base)
+        return ended(RunStatus.SUCCEEDED, result=json_result(result, ctx))
     if stopped is not None and stopped.reason == "timeout":
         message, trace = stopped.message, None
     else:
@@ -161,14 +167,12 @@ def outcome_of(
             delay = max(0.0, float(error.delay)) if math.isfinite(error.delay) else 0.0
         else:
             delay = RetryPolicy(run.retry_backoff, run.retry_backoff_max).delay(run.attempt)
-        return Outcome(
-            status=RunStatus.RETRYING,
-            logs=logs,
+        return ended(
+            RunStatus.RETRYING,
             error=message,
             traceback=trace,
             retry_at=now + timedelta(seconds=delay),
-            **base,
         )
     if run.max_attempts > 1:
         message = f"{message} (attempt {run.attempt} of {run.max_attempts}; no attempts left)"
-    return Outcome(status=RunStatus.FAILED, logs=logs, error=message, traceback=trace, **base)
+    return ended(RunStatus.FAILED, error=message, traceback=trace)

@@ -66,7 +66,9 @@ def run_defaults(schedule: Schedule, registry: TaskRegistry) -> dict[str, Any]:
         "retry_backoff": schedule.retry_backoff or (task.retry_backoff if task else 2.0),
         "retry_backoff_max": schedule.retry_backoff_max
         or (task.retry_backoff_max if task else 600.0),
-        "timeout": schedule.timeout if schedule.timeout is not None else (task.timeout if task else None),
+        "timeout": schedule.timeout
+        if schedule.timeout is not None
+        else (task.timeout if task else None),
     }
 
 
@@ -98,9 +100,13 @@ class Firing:
             try:
                 plan = plan_fires(schedule, now)
             except Exception:
-                log.exception("cannot compute fire times of schedule %s; marking it failed", schedule.id)
+                log.exception(
+                    "cannot compute fire times of schedule %s; marking it failed", schedule.id
+                )
                 updates.append(
-                    FireUpdate(schedule.id, None, ScheduleStatus.FAILED.value, schedule.run_count, None)
+                    FireUpdate(
+                        schedule.id, None, ScheduleStatus.FAILED.value, schedule.run_count, None
+                    )
                 )
                 continue
             updates.append(self._collect(conn, schedule, plan, now, rows, report))
@@ -121,7 +127,9 @@ class Firing:
         """Fire one schedule with an optional misfire policy and grace (used by resume)."""
         report = FireReport(schedules=1)
         rows: list[dict[str, Any]] = []
-        update = self._collect(conn, schedule, plan_fires(schedule, now, policy=policy, grace=grace), now, rows, report)
+        update = self._collect(
+            conn, schedule, plan_fires(schedule, now, policy=policy, grace=grace), now, rows, report
+        )
         self.runs.insert_fired(conn, rows)
         return report, update
 

@@ -67,7 +67,9 @@ class NodeHeartbeat:
             self.beat()
         except DatabaseUnavailableError as exc:
             log.warning("first heartbeat of %s failed: %s", self.node_id, exc)
-        self._thread = threading.Thread(target=self._loop, name=f"tickwork-{self.kind}-heartbeat", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"tickwork-{self.kind}-heartbeat", daemon=True
+        )
         self._thread.start()
 
     def _loop(self) -> None:

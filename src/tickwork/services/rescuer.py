@@ -27,7 +27,9 @@ class StallRescuer:
         """Rescue up to ``limit`` stalled runs; return how many."""
         with self.db.write() as conn:
             now = self.db.now()
-            stalled = self.store.lock_stalled(conn, now - timedelta(seconds=self.stall_timeout), limit)
+            stalled = self.store.lock_stalled(
+                conn, now - timedelta(seconds=self.stall_timeout), limit
+            )
             for run in stalled:
                 status = self.store.rescue(conn, run, now)
                 log.warning(

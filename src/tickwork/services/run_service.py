@@ -1,7 +1,8 @@
-"""Operations on runs: enqueue, cancel, retry, and reading history. Audited, one transaction each."""
+"""Operations on runs: enqueue, cancel, retry, and reading history; audited."""
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -68,7 +69,9 @@ class RunService:
             "status": RunStatus.QUEUED.value,
             "trigger": RunTrigger.API.value,
             "tenant_id": tenant,
-            "queue": task.queue if request.queue is None else inputs.text(request.queue, "queue", max_length=100),
+            "queue": task.queue
+            if request.queue is None
+            else inputs.text(request.queue, "queue", max_length=100),
             "priority": task.priority
             if request.priority is None
             else inputs.integer(request.priority, "priority", minimum=-1000, maximum=1000),
@@ -109,7 +112,7 @@ class RunService:
             self._on_enqueue()
         return run
 
-    def enqueue_many(self, actor: Actor, requests: Sequence[RunRequest]) -> list[int]:
+    def enqueue_many(self, actor: Actor, requests: Sequence[RunRequest]) -> builtins.list[int]:
         """Queue many runs in one transaction (one audit entry for the batch); return their ids."""
         if not requests:
             return []
@@ -120,7 +123,9 @@ class RunService:
                 try:
                     rows.append(self._values(actor, request, now))
                 except InvalidInputError as exc:
-                    raise type(exc)(f"runs[{index}]: {exc.message}", field=f"runs[{index}].{exc.field}") from exc
+                    raise type(exc)(
+                        f"runs[{index}]: {exc.message}", field=f"runs[{index}].{exc.field}"
+                    ) from exc
             ids = self.store.enqueue_many(conn, rows)
             self.audit.record(
                 conn,
@@ -141,7 +146,7 @@ class RunService:
         with self.db.read() as conn:
             return self.store.get(conn, run_id, restrict_tenant=actor.tenant_id)
 
-    def attempts(self, run_id: int, actor: Actor) -> list[RunAttempt]:
+    def attempts(self, run_id: int, actor: Actor) -> builtins.list[RunAttempt]:
         """Earlier attempts of a run."""
         with self.db.read() as conn:
             self.store.get(conn, run_id, restrict_tenant=actor.tenant_id)
@@ -155,14 +160,14 @@ class RunService:
         before_id: int | None = None,
         limit: int = 50,
         offset: int | None = None,
-    ) -> list[Run]:
+    ) -> builtins.list[Run]:
         """Runs newest first, keyset-paginated by ``before_id``."""
         filters = dataclasses.replace(filters or RunFilter(), restrict_tenant=actor.tenant_id)
         with self.db.read() as conn:
             return self.store.list(conn, filters, before_id=before_id, limit=limit, offset=offset)
 
     def cancel(self, actor: Actor, run_id: int) -> Run:
-        """Cancel a pending run, or ask a running one to stop (its handler sees ``ctx.cancelled``)."""
+        """Cancel a pending run, or ask a running one to stop (its handler sees it)."""
         with self.db.write() as conn:
             now = self.db.now()
             before = self.store.get(conn, run_id, lock=True, restrict_tenant=actor.tenant_id)

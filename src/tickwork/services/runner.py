@@ -85,7 +85,8 @@ class ServiceRunner:
         server = uvicorn.Server(
             uvicorn.Config(asgi_app, host=host, port=port, log_config=None, **uvicorn_options)
         )
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # uvicorn installs signal handlers only on the main thread; this server runs on
+        # another, so SIGTERM/SIGINT stay with the runner.
 
         def serve(stop: threading.Event) -> None:
             server.run()
@@ -139,7 +140,9 @@ class ServiceRunner:
         rescuer_thread = None
         if not self.workers and self.schedulers:
             # Schedulers also rescue stalled runs, so a worker-less deployment still recovers.
-            rescuer_thread = threading.Thread(target=self._rescue_loop, name="tickwork-rescuer", daemon=True)
+            rescuer_thread = threading.Thread(
+                target=self._rescue_loop, name="tickwork-rescuer", daemon=True
+            )
             rescuer_thread.start()
         for service in self.services:
             service.thread = threading.Thread(

@@ -7,6 +7,7 @@ came through.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -160,7 +161,7 @@ class ScheduleService:
         after_id: int | None = None,
         limit: int = 50,
         offset: int | None = None,
-    ) -> list[Schedule]:
+    ) -> builtins.list[Schedule]:
         """Schedules in id order, keyset-paginated by ``after_id``."""
         filters = dataclasses.replace(filters or ScheduleFilter(), restrict_tenant=actor.tenant_id)
         with self.db.read() as conn:
@@ -277,7 +278,11 @@ class ScheduleService:
         with self.db.write() as conn:
             now = self.db.now()
             before = self.store.get(conn, schedule_id, lock=True, restrict_tenant=actor.tenant_id)
-            if before.status not in (ScheduleStatus.ACTIVE, ScheduleStatus.PAUSED, ScheduleStatus.FAILED):
+            if before.status not in (
+                ScheduleStatus.ACTIVE,
+                ScheduleStatus.PAUSED,
+                ScheduleStatus.FAILED,
+            ):
                 raise InvalidTransitionError(
                     f"schedule {before.id} is {before.status.value}; it cannot be paused",
                     field="status",
@@ -290,7 +295,9 @@ class ScheduleService:
                 schedule_id,
                 {
                     "status": ScheduleStatus.PAUSED.value,
-                    "pause_note": None if note is None else inputs.text(note, "note", max_length=2000, allow_empty=True) or None,
+                    "pause_note": None
+                    if note is None
+                    else inputs.text(note, "note", max_length=2000, allow_empty=True) or None,
                     "paused_by": actor.name,
                     "paused_at": now,
                     "paused_until": until_at,
@@ -303,7 +310,9 @@ class ScheduleService:
         self._on_change()
         return after
 
-    def resume(self, actor: Actor, schedule_id: int, *, misfire: ResumeChoice = "policy") -> Schedule:
+    def resume(
+        self, actor: Actor, schedule_id: int, *, misfire: ResumeChoice = "policy"
+    ) -> Schedule:
         """Let a paused schedule fire again.
 
         Fire times that passed while it was paused follow ``misfire``: ``"policy"`` (the
@@ -324,7 +333,9 @@ class ScheduleService:
         self._on_change()
         return after
 
-    def _activate(self, conn: Connection, before: Schedule, now: datetime, misfire: str) -> Schedule:
+    def _activate(
+        self, conn: Connection, before: Schedule, now: datetime, misfire: str
+    ) -> Schedule:
         if before.status not in (ScheduleStatus.PAUSED, ScheduleStatus.FAILED):
             raise InvalidTransitionError(
                 f"schedule {before.id} is {before.status.value}; it cannot be resumed",
@@ -346,9 +357,7 @@ class ScheduleService:
         after = self.store.update(conn, before.id, values, bump_version=False)
         if fresh_start or misfire == "policy":
             return after
-        report, update = self.firing.fire_one(
-            conn, after, now, policy=MisfirePolicy(misfire), grace=0.0
-        )
+        _, update = self.firing.fire_one(conn, after, now, policy=MisfirePolicy(misfire), grace=0.0)
         self.store.apply_fires(conn, [update], now)
         return self.store.get(conn, before.id)
 
@@ -359,7 +368,9 @@ class ScheduleService:
             before = self.store.get(conn, schedule_id, lock=True, restrict_tenant=actor.tenant_id)
             if before.status is ScheduleStatus.CANCELLED:
                 return before
-            self.runs.cancel_for_schedule(conn, schedule_id, now, f"schedule cancelled by {actor.name}")
+            self.runs.cancel_for_schedule(
+                conn, schedule_id, now, f"schedule cancelled by {actor.name}"
+            )
             after = self.store.update(
                 conn,
                 schedule_id,
@@ -384,7 +395,9 @@ class ScheduleService:
                     f"schedule {before.name!r} is defined in code; remove it from code first",
                     field="source",
                 )
-            self.runs.cancel_for_schedule(conn, schedule_id, now, f"schedule deleted by {actor.name}")
+            self.runs.cancel_for_schedule(
+                conn, schedule_id, now, f"schedule deleted by {actor.name}"
+            )
             self.store.delete(conn, schedule_id)
             self._record(conn, actor, "schedule.delete", before, before, None, now)
             self._changed(conn)
@@ -431,7 +444,7 @@ class ScheduleService:
 
     # -- code-defined schedules --------------------------------------------------------
 
-    def sync_code(self, declared: list[CodeSchedule]) -> SyncReport:
+    def sync_code(self, declared: builtins.list[CodeSchedule]) -> SyncReport:
         """Bring code-defined schedules in the database in line with the code.
 
         New ones are created paused unless declared ``enabled=True``; changed ones are
@@ -443,7 +456,8 @@ class ScheduleService:
         validated = []
         for item in declared:
             values = schedule_spec.validate_definition(
-                {**item.fields, "name": item.name}, self.registry,
+                {**item.fields, "name": item.name},
+                self.registry,
                 max_payload_bytes=self.max_payload_bytes,
             )
             validated.append((item, values, schedule_spec.code_hash(values)))
@@ -483,14 +497,20 @@ class ScheduleService:
                             "pause_note": ORPHANED_NOTE
                             if current.status is ScheduleStatus.ACTIVE
                             else current.pause_note,
-                            "paused_at": now if current.status is ScheduleStatus.ACTIVE else current.paused_at,
-                            "paused_by": "code" if current.status is ScheduleStatus.ACTIVE else current.paused_by,
+                            "paused_at": now
+                            if current.status is ScheduleStatus.ACTIVE
+                            else current.paused_at,
+                            "paused_by": "code"
+                            if current.status is ScheduleStatus.ACTIVE
+                            else current.paused_by,
                             "updated_at": now,
                         },
                         bump_version=False,
                     )
                     self._record(conn, actor, "schedule.orphan", after, current, after, now)
-                    log.warning("schedule %r is no longer defined in code: paused and marked orphaned", name)
+                    log.warning(
+                        "schedule %r is no longer defined in code: paused and marked orphaned", name
+                    )
                     report.orphaned.append(name)
             if report.created or report.updated or report.orphaned:
                 self._changed(conn)
@@ -510,7 +530,12 @@ class ScheduleService:
         status = ScheduleStatus.ACTIVE if item.enabled else ScheduleStatus.PAUSED
         extra: dict[str, Any] = {}
         if not item.enabled:
-            extra = {"next_run_at": None, "pause_note": CODE_PAUSED_NOTE, "paused_by": "code", "paused_at": now}
+            extra = {
+                "next_run_at": None,
+                "pause_note": CODE_PAUSED_NOTE,
+                "paused_by": "code",
+                "paused_at": now,
+            }
         try:
             schedule = self.store.insert(
                 conn,
@@ -569,4 +594,3 @@ class ScheduleService:
         after = self.store.update(conn, current.id, changes)
         self._record(conn, actor, "schedule.sync", after, current, after, now)
         return True
-

@@ -176,7 +176,9 @@ class SchedulerService:
                 delay = self.seconds_until_due()
                 backoff = 0.5
             except DatabaseUnavailableError as exc:
-                log.warning("scheduler cannot reach the database (%s); retrying in %.1fs", exc, backoff)
+                log.warning(
+                    "scheduler cannot reach the database (%s); retrying in %.1fs", exc, backoff
+                )
                 delay = backoff
                 backoff = min(backoff * 2, 10.0)
             except Exception:

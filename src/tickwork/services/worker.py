@@ -217,7 +217,9 @@ class WorkerService:
         self._loop = EventLoopThread()
         self._threads = [
             threading.Thread(target=self._record_loop, name="tickwork-recorder", daemon=True),
-            threading.Thread(target=self._heartbeat_loop, name="tickwork-run-heartbeat", daemon=True),
+            threading.Thread(
+                target=self._heartbeat_loop, name="tickwork-run-heartbeat", daemon=True
+            ),
             threading.Thread(target=self._watchdog_loop, name="tickwork-watchdog", daemon=True),
         ]
         for thread in self._threads:
@@ -235,7 +237,9 @@ class WorkerService:
                 claimed = self._claim_once()
                 backoff = 0.25
             except DatabaseUnavailableError as exc:
-                log.warning("worker cannot reach the database (%s); retrying in %.1fs", exc, backoff)
+                log.warning(
+                    "worker cannot reach the database (%s); retrying in %.1fs", exc, backoff
+                )
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
@@ -298,12 +302,15 @@ class WorkerService:
         if run.cancel_requested:
             ctx.cancel()
         if task is None:
-            self._finish(item, error=LookupError(f"unknown task {run.task!r}: not registered in this worker"))
+            self._finish(
+                item, error=LookupError(f"unknown task {run.task!r}: not registered in this worker")
+            )
             self._returned(item)
             return
         if run.timeout:
             item.deadline = time.monotonic() + run.timeout
-        assert self._pool is not None and self._loop is not None
+        assert self._pool is not None
+        assert self._loop is not None
         if task.is_async:
             self._loop.submit(self._execute_async(item))
         else:
@@ -351,7 +358,9 @@ class WorkerService:
 
     # -- outcomes ----------------------------------------------------------------------
 
-    def _finish(self, item: InFlight, *, result: Any = None, error: BaseException | None = None) -> None:
+    def _finish(
+        self, item: InFlight, *, result: Any = None, error: BaseException | None = None
+    ) -> None:
         with self._lock:
             if item.decided:
                 return
@@ -414,7 +423,9 @@ class WorkerService:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             except Exception:
-                log.exception("recording %d outcomes failed; their runs will be rescued", len(outcomes))
+                log.exception(
+                    "recording %d outcomes failed; their runs will be rescued", len(outcomes)
+                )
                 accepted = []
                 break
         accepted_ids = {f.id for f in accepted}

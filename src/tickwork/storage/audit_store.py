@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,7 +79,7 @@ class AuditStore:
         *,
         before_id: int | None = None,
         limit: int = 50,
-    ) -> list[AuditEntry]:
+    ) -> builtins.list[AuditEntry]:
         """Entries newest first, keyset-paginated by id."""
         c = audit_log.c
         query = sa.select(audit_log).order_by(c.id.desc()).limit(limit)

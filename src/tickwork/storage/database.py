@@ -104,21 +104,30 @@ class Database:
         return self.clock.now()
 
     @contextlib.contextmanager
+    def connect(self, *, write: bool) -> Iterator[Connection]:
+        """A pooled connection; on SQLite, a writer's transactions begin IMMEDIATE."""
+        with self.engine.connect() as raw:
+            if write and self.dialect.is_sqlite:
+                yield raw.execution_options(sqlite_begin="IMMEDIATE")
+            else:
+                yield raw
+
+    @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that may change data; committed when the block exits cleanly."""
-        with self._translate_errors(), self.engine.connect() as conn:
-            if self.dialect.is_sqlite:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+        with self._translate_errors(), self.connect(write=True) as conn, conn.begin():
+            yield conn
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction (rolled back at the end)."""
-        with self._translate_errors(), self.engine.connect() as conn:
-            with conn.begin() as transaction:
-                yield conn
-                transaction.rollback()
+        with (
+            self._translate_errors(),
+            self.connect(write=False) as conn,
+            conn.begin() as transaction,
+        ):
+            yield conn
+            transaction.rollback()
 
     @contextlib.contextmanager
     def _translate_errors(self) -> Iterator[None]:

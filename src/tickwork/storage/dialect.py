@@ -85,10 +85,13 @@ class Dialect:
     def notify(self, conn: Connection, channel: str, payload: str = "") -> None:
         """Send a wake-up to listeners once this transaction commits (PostgreSQL only)."""
         if self.supports_notify:
-            conn.execute(text("SELECT pg_notify(:channel, :payload)"), {
-                "channel": channel,
-                "payload": payload,
-            })
+            conn.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {
+                    "channel": channel,
+                    "payload": payload,
+                },
+            )
 
 
 _FINISH_POSTGRESQL = text(
@@ -112,8 +115,12 @@ _FINISH_POSTGRESQL = text(
     RETURNING r.id, r.schedule_id, r.status, r.attempt, r.started_at, r.worker_id
     """
 ).columns(
-    id=BigInteger(), schedule_id=BigInteger(), status=String(), attempt=Integer(),
-    started_at=UTCDateTime(), worker_id=String(),
+    id=BigInteger(),
+    schedule_id=BigInteger(),
+    status=String(),
+    attempt=Integer(),
+    started_at=UTCDateTime(),
+    worker_id=String(),
 )
 
 _FINISH_SQLITE = text(
@@ -136,8 +143,12 @@ _FINISH_SQLITE = text(
         runs.worker_id
     """
 ).columns(
-    id=BigInteger(), schedule_id=BigInteger(), status=String(), attempt=Integer(),
-    started_at=UTCDateTime(), worker_id=String(),
+    id=BigInteger(),
+    schedule_id=BigInteger(),
+    status=String(),
+    attempt=Integer(),
+    started_at=UTCDateTime(),
+    worker_id=String(),
 )
 
 
@@ -151,7 +162,9 @@ def _timestamp(dialect: Dialect, value: datetime | None) -> str | None:
     return value.isoformat()
 
 
-def finish_runs(conn: Connection, dialect: Dialect, outcomes: Sequence[dict[str, Any]]) -> list[Row[Any]]:
+def finish_runs(
+    conn: Connection, dialect: Dialect, outcomes: Sequence[dict[str, Any]]
+) -> list[Row[Any]]:
     """Record many attempts' outcomes in one statement, fenced by their tokens.
 
     Each outcome has ``id``, ``token``, ``status``, ``finished_at``, ``result``, ``logs``,

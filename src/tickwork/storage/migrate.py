@@ -42,17 +42,14 @@ def is_current(database: Database) -> bool:
 def upgrade(database: Database, revision: str = "head") -> None:
     """Apply pending migrations. Safe to call from several processes at once."""
     config = alembic_config()
-    with database.engine.connect() as conn:
-        if database.dialect.is_sqlite:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+    with database.connect(write=True) as conn, conn.begin():
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
 
 
 def downgrade(database: Database, revision: str) -> None:
     """Revert migrations down to ``revision`` (``"base"`` for an empty schema)."""
     config = alembic_config()
-    with database.engine.connect() as conn, conn.begin():
+    with database.connect(write=True) as conn, conn.begin():
         config.attributes["connection"] = conn
         command.downgrade(config, revision)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Any
 
@@ -53,7 +54,7 @@ class NodeStore:
         """Mark a node as cleanly stopped."""
         conn.execute(nodes.update().where(nodes.c.id == node_id).values(stopped_at=now))
 
-    def list(self, conn: Connection, *, since: datetime | None = None) -> list[Node]:
+    def list(self, conn: Connection, *, since: datetime | None = None) -> builtins.list[Node]:
         """Nodes, most recently seen first; with ``since``, only those seen after it."""
         query = sa.select(nodes).order_by(nodes.c.heartbeat_at.desc())
         if since is not None:

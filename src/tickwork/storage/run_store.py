@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -167,7 +168,7 @@ class RunStore:
         self.dialect.notify(conn, RUNS_CHANNEL, str(values.get("queue", "default")))
         return run_from_row(row), True
 
-    def enqueue_many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    def enqueue_many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> builtins.list[int]:
         """Insert many keyless runs in one round trip; return their ids."""
         if not rows:
             return []
@@ -186,7 +187,7 @@ class RunStore:
         now: datetime,
         limit: int,
         queues: Sequence[str] | None = None,
-    ) -> list[Run]:
+    ) -> builtins.list[Run]:
         """Claim up to ``limit`` runnable runs for ``worker_id`` under a fresh ``token``.
 
         Highest priority first, then earliest ``run_at``. On PostgreSQL, rows other workers
@@ -260,7 +261,7 @@ class RunStore:
                     cancel.add(run_id)
         return owned, cancel
 
-    def finish(self, conn: Connection, outcomes: Sequence[Outcome]) -> list[FinishedRun]:
+    def finish(self, conn: Connection, outcomes: Sequence[Outcome]) -> builtins.list[FinishedRun]:
         """Record attempts' outcomes in one statement; return those that were accepted."""
         rows = dialect_sql.finish_runs(conn, self.dialect, [o.as_row() for o in outcomes])
         finished = [
@@ -316,7 +317,9 @@ class RunStore:
             self.dialect.notify(conn, RUNS_CHANNEL)
         return released
 
-    def lock_stalled(self, conn: Connection, cutoff: datetime, limit: int = 100) -> list[Run]:
+    def lock_stalled(
+        self, conn: Connection, cutoff: datetime, limit: int = 100
+    ) -> builtins.list[Run]:
         """Running runs whose heartbeat is older than ``cutoff``, locked for rescue."""
         query = (
             sa.select(*CLAIM_COLUMNS, runs.c.heartbeat_at)
@@ -398,7 +401,7 @@ class RunStore:
             raise NotFoundError(f"run {run_id} not found", field="id")
         return run_from_row(row)
 
-    def attempts(self, conn: Connection, run_id: int) -> list[RunAttempt]:
+    def attempts(self, conn: Connection, run_id: int) -> builtins.list[RunAttempt]:
         """Earlier attempts of a run, oldest first."""
         query = (
             sa.select(run_attempts)
@@ -416,13 +419,14 @@ class RunStore:
                 "error": reason,
                 "token": None,
             }
-            condition = runs.c.status.in_(PENDING_RUN_STATUSES)
+            condition: sa.ColumnElement[bool] = runs.c.status.in_(PENDING_RUN_STATUSES)
         elif run.status is RunStatus.RUNNING:
             values = {"cancel_requested": True}
             condition = runs.c.status == _RUNNING
         else:
             raise InvalidTransitionError(
-                f"run {run.id} is {run.status.value}; only pending or running runs can be cancelled",
+                f"run {run.id} is {run.status.value}; only pending or running runs can be "
+                "cancelled",
                 field="status",
             )
         row = conn.execute(
@@ -434,7 +438,7 @@ class RunStore:
 
     def cancel_for_schedule(
         self, conn: Connection, schedule_id: int, now: datetime, reason: str
-    ) -> list[int]:
+    ) -> builtins.list[int]:
         """Cancel a schedule's pending runs and ask its running ones to stop."""
         pending = conn.execute(
             runs.update()
@@ -528,7 +532,7 @@ class RunStore:
         limit: int = 50,
         offset: int | None = None,
         full: bool = False,
-    ) -> list[Run]:
+    ) -> builtins.list[Run]:
         """Runs newest first; pass the last id seen as ``before_id`` for the next page."""
         columns = (runs,) if full else LIST_COLUMNS
         query = self._filtered(sa.select(*columns), filters).order_by(runs.c.id.desc())
@@ -546,7 +550,7 @@ class RunStore:
         query = sa.select(sa.func.count()).select_from(inner.subquery())
         return int(conn.execute(query).scalar_one())
 
-    def active_for_schedule(self, conn: Connection, schedule_id: int) -> list[Run]:
+    def active_for_schedule(self, conn: Connection, schedule_id: int) -> builtins.list[Run]:
         """A schedule's pending and running runs (for its overlap policy)."""
         query = (
             sa.select(*LIST_COLUMNS)

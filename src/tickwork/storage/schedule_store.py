@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,9 +97,11 @@ class ScheduleStore:
         if filters.source:
             query = query.where(c.source == filters.source)
         if filters.text:
-            pattern = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace(
-                "_", "\\_"
-            ) + "%"
+            pattern = (
+                "%"
+                + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                + "%"
+            )
             query = query.where(
                 sa.or_(
                     c.name.ilike(pattern, escape="\\"),
@@ -118,7 +121,7 @@ class ScheduleStore:
         after_id: int | None = None,
         limit: int = 50,
         offset: int | None = None,
-    ) -> list[Schedule]:
+    ) -> builtins.list[Schedule]:
         """Schedules in id order, after ``after_id`` (keyset) or from ``offset``."""
         query = self._filtered(sa.select(schedules), filters).order_by(schedules.c.id)
         if after_id is not None:
@@ -132,7 +135,9 @@ class ScheduleStore:
         query = self._filtered(sa.select(sa.func.count()).select_from(schedules), filters)
         return int(conn.execute(query).scalar_one())
 
-    def counts_by_status(self, conn: Connection, restrict_tenant: str | None = None) -> dict[str, int]:
+    def counts_by_status(
+        self, conn: Connection, restrict_tenant: str | None = None
+    ) -> dict[str, int]:
         """Schedules per status."""
         query = sa.select(schedules.c.status, sa.func.count()).group_by(schedules.c.status)
         if restrict_tenant is not None:
@@ -174,7 +179,7 @@ class ScheduleStore:
         """Remove a schedule row (its runs stay as history)."""
         conn.execute(schedules.delete().where(schedules.c.id == schedule_id))
 
-    def lock_due(self, conn: Connection, now: datetime, limit: int) -> list[Schedule]:
+    def lock_due(self, conn: Connection, now: datetime, limit: int) -> builtins.list[Schedule]:
         """Lock up to ``limit`` active schedules due at ``now``, earliest first.
 
         Rows another scheduler holds are skipped, so schedulers share the work instead of
@@ -196,7 +201,7 @@ class ScheduleStore:
         value: datetime | None = conn.execute(query).scalar_one_or_none()
         return value
 
-    def lock_missing_next_run(self, conn: Connection, limit: int = 100) -> list[Schedule]:
+    def lock_missing_next_run(self, conn: Connection, limit: int = 100) -> builtins.list[Schedule]:
         """Active schedules that should have a ``next_run_at`` but have none (to repair)."""
         query = (
             sa.select(schedules)
@@ -218,7 +223,7 @@ class ScheduleStore:
         )
         return int(conn.execute(query).scalar_one())
 
-    def overdue(self, conn: Connection, now: datetime, limit: int = 50) -> list[Schedule]:
+    def overdue(self, conn: Connection, now: datetime, limit: int = 50) -> builtins.list[Schedule]:
         """Active schedules whose ``next_run_at`` is older than their misfire grace."""
         query = (
             sa.select(schedules)
@@ -236,7 +241,9 @@ class ScheduleStore:
                     break
         return late
 
-    def lock_resumable(self, conn: Connection, now: datetime, limit: int = 100) -> list[Schedule]:
+    def lock_resumable(
+        self, conn: Connection, now: datetime, limit: int = 100
+    ) -> builtins.list[Schedule]:
         """Paused schedules whose ``paused_until`` has passed."""
         query = (
             sa.select(schedules)
@@ -293,12 +300,12 @@ class ScheduleStore:
             statement, [{"b_id": sid, "b_status": status} for sid, status in statuses.items()]
         )
 
-    def code_defined(self, conn: Connection) -> list[Schedule]:
+    def code_defined(self, conn: Connection) -> builtins.list[Schedule]:
         """Every schedule whose definition comes from code."""
         query = sa.select(schedules).where(schedules.c.source == "code").order_by(schedules.c.id)
         return [schedule_from_row(r) for r in conn.execute(query)]
 
-    def tasks_in_use(self, conn: Connection) -> list[str]:
+    def tasks_in_use(self, conn: Connection) -> builtins.list[str]:
         """Distinct task names of all schedules."""
         query = sa.select(schedules.c.task).distinct().order_by(schedules.c.task)
         return [r[0] for r in conn.execute(query)]
