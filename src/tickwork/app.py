@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tickwork.clock import Clock
@@ -431,11 +431,12 @@ class Tickwork:
         text = cron.validate(expression, "expr")
         cron.zone(timezone)
         count = inputs.integer(count, "count", minimum=1, maximum=MAX_PREVIEW_COUNT)
-        after = (
-            (self._db.now() if self._db is not None else datetime.now().astimezone())
-            if start is None
-            else inputs.moment(start, "from", timezone)
-        )
+        if start is not None:
+            after = inputs.moment(start, "from", timezone)
+        elif self._db is not None:
+            after = self._db.now()
+        else:
+            after = self.clock.now() if self.clock is not None else datetime.now(UTC)
         zone = cron.zone(timezone)
         times = [
             FireTime(

@@ -1,0 +1,82 @@
+"""``email.send``: send by SMTP, or into a local outbox folder when no SMTP host is set."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from tickwork.context import Context
+
+if TYPE_CHECKING:
+    from tickwork.app import Tickwork
+    from tickwork.settings import Settings
+
+TASK = "email.send"
+
+
+class EmailConfig(BaseModel):
+    """A plain-text email."""
+
+    to: list[str] = Field(min_length=1, description="Recipients")
+    subject: str = Field(min_length=1, max_length=500, description="Subject line")
+    body: str = Field(default="", max_length=100_000, description="Plain-text body")
+    cc: list[str] = Field(default_factory=list, description="Copy recipients")
+
+    @field_validator("to", "cc")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        for value in values:
+            local, _, domain = value.partition("@")
+            if not local or not domain or " " in value:
+                raise ValueError(f"{value!r} is not an email address")
+        return values
+
+
+def build_message(config: EmailConfig, sender: str, run_id: int) -> EmailMessage:
+    """The message to send."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(config.to)
+    if config.cc:
+        message["Cc"] = ", ".join(config.cc)
+    message["Subject"] = config.subject
+    message["X-Tickwork-Run"] = str(run_id)
+    message.set_content(config.body)
+    return message
+
+
+def register(app: Tickwork, settings: Settings) -> None:
+    """Register ``email.send`` with the app's SMTP or outbox settings."""
+    if TASK in app.registry:
+        return
+
+    def send(ctx: Context, config: EmailConfig) -> dict[str, Any]:
+        """Send an email (SMTP, or the local outbox folder)."""
+        message = build_message(config, settings.smtp_from, ctx.run_id)
+        if not settings.smtp_host:
+            outbox = Path(settings.outbox_dir)
+            outbox.mkdir(parents=True, exist_ok=True)
+            path = outbox / f"run-{ctx.run_id}-{uuid.uuid4().hex[:8]}.eml"
+            path.write_bytes(bytes(message))
+            ctx.log.info("no SMTP host set: wrote the message to %s", path)
+            return {"delivered": "outbox", "path": str(path)}
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password or "")
+            refused = smtp.send_message(message)
+        ctx.log.info(
+            "sent to %d recipients via %s", len(config.to) + len(config.cc), settings.smtp_host
+        )
+        return {"delivered": "smtp", "refused": sorted(refused)}
+
+    app.task(
+        TASK, config=EmailConfig, max_attempts=3, retry_backoff=30.0, description="Send an email"
+    )(send)

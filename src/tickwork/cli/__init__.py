@@ -1,0 +1,66 @@
+"""The ``tickwork`` command line. Bad input exits 2 with one line naming the problem."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from tickwork.cli import cron, runs, schedules, services
+from tickwork.cli.common import error_console
+from tickwork.domain.errors import DatabaseUnavailableError, TickworkError
+
+cli = typer.Typer(
+    name="tickwork",
+    help="tickwork: a database-backed job scheduler. Every command has --help.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+services.register(cli)
+cli.add_typer(schedules.cli, name="schedules", help="List, create, change and run schedules.")
+cli.add_typer(runs.cli, name="runs", help="List, inspect, retry and cancel runs.")
+cli.add_typer(cron.cli, name="cron", help="Check cron expressions.")
+
+
+def _add_optional_groups() -> None:
+    try:
+        from tickwork.cli import users
+    except ImportError:
+        return
+    users.register(cli)
+
+
+_add_optional_groups()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``tickwork`` console script."""
+    try:
+        code = cli(args=argv, standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        error_console.print("aborted")
+        sys.exit(1)
+    except DatabaseUnavailableError as exc:
+        error_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        sys.exit(1)
+    except TickworkError as exc:
+        named = exc.field and not exc.message.startswith(exc.field)
+        where = f" ({exc.field})" if named else ""
+        error_console.print(f"[red]error{where}:[/red] {exc.message}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

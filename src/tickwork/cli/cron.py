@@ -1,0 +1,42 @@
+"""``tickwork cron preview``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tickwork.app import Tickwork
+from tickwork.cli.common import JsonOption, console, print_json, print_table
+
+cli = typer.Typer(no_args_is_help=True)
+
+
+@cli.command("preview")
+def preview(
+    expression: Annotated[
+        str, typer.Argument(help="Cron expression, e.g. '0 9 * * 1-5' or @daily")
+    ],
+    timezone: Annotated[str, typer.Option("--timezone", "--tz", help="IANA time zone")] = "UTC",
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="Fire times strictly after this ISO 8601 time (default now)"),
+    ] = None,
+    count: Annotated[int, typer.Option("-n", "--count", help="How many fire times (1-100)")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Describe a cron expression and list its next fire times."""
+    result = Tickwork("sqlite://").preview(expression, timezone=timezone, count=count, start=start)
+    if as_json:
+        data = result.to_json()
+        print_json({k: data[k] for k in ("expression", "timezone", "description", "next")})
+        return
+    console.print(f"[bold]{result.description}[/bold] ({result.timezone})")
+    print_table(
+        None,
+        ["#", "local time", "UTC", "note"],
+        [
+            (i + 1, f.local.isoformat(), f.at.isoformat(), f.dst or "")
+            for i, f in enumerate(result.fire_times)
+        ],
+    )

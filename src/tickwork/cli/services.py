@@ -1,0 +1,219 @@
+"""Commands that start or inspect processes: ``run``, ``scheduler``, ``worker``, ``web``,
+``migrate``, ``health`` and ``prune``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from tickwork.cli.common import (
+    AppOption,
+    DbOption,
+    JsonOption,
+    console,
+    load_app,
+    print_json,
+    settings,
+    setup_logging,
+)
+from tickwork.services.runner import ServiceRunner
+from tickwork.services.scheduler import SchedulerConfig
+from tickwork.services.worker import WorkerConfig
+
+log = logging.getLogger("tickwork.cli")
+
+LogFormat = Annotated[
+    str,
+    typer.Option(
+        "--log-format", envvar="TICKWORK_LOG_FORMAT", help="text or json [env: TICKWORK_LOG_FORMAT]"
+    ),
+]
+LogLevel = Annotated[
+    str,
+    typer.Option(
+        "--log-level",
+        envvar="TICKWORK_LOG_LEVEL",
+        help="DEBUG, INFO, WARNING [env: TICKWORK_LOG_LEVEL]",
+    ),
+]
+Concurrency = Annotated[
+    int,
+    typer.Option(
+        "--concurrency",
+        "-c",
+        envvar="TICKWORK_CONCURRENCY",
+        min=1,
+        max=10_000,
+        help="Handlers running at once [env: TICKWORK_CONCURRENCY]",
+    ),
+]
+Queues = Annotated[
+    str | None,
+    typer.Option(
+        "--queues",
+        "-q",
+        envvar="TICKWORK_QUEUES",
+        help="Comma-separated queues (default all) [env: TICKWORK_QUEUES]",
+    ),
+]
+Host = Annotated[
+    str, typer.Option("--host", envvar="TICKWORK_HOST", help="Address to bind [env: TICKWORK_HOST]")
+]
+Port = Annotated[
+    int,
+    typer.Option(
+        "--port", envvar="TICKWORK_PORT", min=1, max=65535, help="Port [env: TICKWORK_PORT]"
+    ),
+]
+Auth = Annotated[
+    str | None,
+    typer.Option(
+        "--auth", envvar="TICKWORK_AUTH", help="local, proxy or none [env: TICKWORK_AUTH]"
+    ),
+]
+
+
+def _worker_config(concurrency: int, queues: str | None) -> WorkerConfig:
+    config = settings()
+    return WorkerConfig(
+        concurrency=concurrency,
+        queues=tuple(q.strip() for q in queues.split(",") if q.strip()) if queues else None,
+        poll_interval=config.poll_interval,
+        heartbeat_interval=config.heartbeat_interval,
+        stall_timeout=config.stall_timeout,
+        shutdown_grace=config.shutdown_grace,
+    )
+
+
+def migrate(db: DbOption = None, app: AppOption = None) -> None:
+    """Create or upgrade the database schema."""
+    tickwork = load_app(app, db)
+    tickwork.migrate()
+    console.print(f"database is at the current schema ({tickwork.db})", highlight=False)
+
+
+def scheduler(
+    db: DbOption = None,
+    app: AppOption = None,
+    log_format: LogFormat = "text",
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Run a scheduler: fire due schedules until SIGTERM/SIGINT. Run as many as you like."""
+    setup_logging(log_level, log_format)
+    tickwork = load_app(app, db)
+    runner = ServiceRunner(tickwork, heartbeat_interval=settings().heartbeat_interval)
+    runner.add_scheduler(SchedulerConfig(poll_interval=settings().poll_interval))
+    runner.run()
+
+
+def worker(
+    concurrency: Concurrency = 10,
+    queues: Queues = None,
+    db: DbOption = None,
+    app: AppOption = None,
+    log_format: LogFormat = "text",
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Run a worker: execute queued runs until SIGTERM/SIGINT, then finish or release them."""
+    setup_logging(log_level, log_format)
+    tickwork = load_app(app, db)
+    runner = ServiceRunner(tickwork, heartbeat_interval=settings().heartbeat_interval)
+    runner.add_worker(_worker_config(concurrency, queues))
+    runner.run()
+
+
+def web(
+    host: Host = "127.0.0.1",
+    port: Port = 8787,
+    auth: Auth = None,
+    db: DbOption = None,
+    app: AppOption = None,
+    log_format: LogFormat = "text",
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Serve the web UI, the REST API, /metrics and health endpoints."""
+    from tickwork.web import create_app
+
+    setup_logging(log_level, log_format)
+    config = settings(database_url=db, host=host, port=port, auth=auth)
+    tickwork = load_app(app, db, config)
+    runner = ServiceRunner(tickwork, heartbeat_interval=config.heartbeat_interval)
+    runner.add_web(host, port, create_app(tickwork, config))
+    runner.run()
+
+
+def run(
+    db: DbOption = None,
+    app: AppOption = None,
+    host: Host = "127.0.0.1",
+    port: Port = 8787,
+    concurrency: Concurrency = 10,
+    queues: Queues = None,
+    auth: Auth = None,
+    log_format: LogFormat = "text",
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Run everything in one process: migrations (SQLite), scheduler, worker and web server."""
+    from tickwork.web import create_app
+
+    setup_logging(log_level, log_format)
+    config = settings(database_url=db, host=host, port=port, auth=auth)
+    tickwork = load_app(app, db, config)
+    if tickwork.db.dialect.is_sqlite:
+        tickwork.migrate()
+    web_app = create_app(tickwork, config)
+    runner = ServiceRunner(tickwork, heartbeat_interval=config.heartbeat_interval)
+    runner.add_scheduler(SchedulerConfig(poll_interval=config.poll_interval))
+    runner.add_worker(_worker_config(concurrency, queues))
+    runner.add_web(host, port, web_app)
+    console.print(f"tickwork is running: http://{host}:{port}/  (Ctrl+C to stop)", highlight=False)
+    runner.run()
+
+
+def health(
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not require a worker heartbeat")
+    ] = False,
+    stale_after: Annotated[
+        float,
+        typer.Option("--stale-after", help="Heartbeats older than this many seconds are stale"),
+    ] = 30.0,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    app: AppOption = None,
+) -> None:
+    """Exit 0 when healthy, 1 when not; print the reasons either way."""
+    from tickwork.services.health import check_health
+
+    tickwork = load_app(app, db)
+    report = check_health(tickwork.db, require_worker=not no_worker, stale_after=stale_after)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        for check in report.checks:
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
+        console.print("healthy" if report.ok else "[red]unhealthy[/red]")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def prune(
+    days: Annotated[float, typer.Option(help="Keep finished runs this many days", min=0.001)] = 30,
+    db: DbOption = None,
+    app: AppOption = None,
+) -> None:
+    """Delete finished runs older than --days."""
+    from tickwork.builtin_tasks.prune import prune as prune_history
+
+    result = prune_history(load_app(app, db), days)
+    console.print(
+        f"deleted {result['runs']} runs and {result['nodes']} stale node rows", highlight=False
+    )
+
+
+def register(cli: typer.Typer) -> None:
+    """Add these commands to the root command."""
+    for command in (run, scheduler, worker, web, migrate, health, prune):
+        cli.command(command.__name__)(command)

@@ -1,0 +1,50 @@
+"""Settings from flags or ``TICKWORK_*`` environment variables. Only the CLI and
+``create_app`` read the environment; everything else takes explicit arguments."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tickwork.registry import DEFAULT_MAX_PAYLOAD_BYTES
+from tickwork.storage.database import DEFAULT_DATABASE_URL
+
+
+class Settings(BaseSettings):
+    """Every setting, with its default. ``TICKWORK_<NAME>`` overrides each."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKWORK_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    app: str | None = Field(default=None, description="module:attribute of the Tickwork app")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=1, le=65535)
+    auth: Literal["local", "proxy", "none"] = "local"
+    secret_key: str | None = None
+    proxy_header: str = "X-Forwarded-User"
+    proxy_role_header: str = "X-Forwarded-Role"
+    proxy_tenant_header: str = "X-Forwarded-Tenant"
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    proxy_default_role: Literal["viewer", "operator", "admin"] = "viewer"
+    concurrency: int = Field(default=10, ge=1, le=10_000)
+    queues: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1024)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=4096)
+    stall_timeout: float = Field(default=30.0, gt=0)
+    heartbeat_interval: float = Field(default=5.0, gt=0)
+    poll_interval: float = Field(default=1.0, gt=0)
+    shutdown_grace: float = Field(default=30.0, ge=0)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "tickwork@localhost"
+    smtp_starttls: bool = True
+    outbox_dir: str = ".tickwork/outbox"
+    export_dir: str = ".tickwork/exports"
+    shell_enabled: bool = False
+    retention_days: int = Field(default=30, ge=1)
