@@ -114,7 +114,9 @@ def app(database_url: str, clock: FakeClock) -> Iterator[Tickwork]:
     tickwork.close()
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.01) -> object:
+def wait_for(
+    condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.01
+) -> object:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
