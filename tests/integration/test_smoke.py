@@ -25,7 +25,8 @@ def test_schedule_fires_and_worker_records(app: Tickwork, clock: FakeClock) -> N
     assert [r.status.value for r in runs] == ["succeeded", "succeeded"]
     full = app.runs.get(runs[0].id)
     assert full.result == {"x": 1}
-    assert full.logs and "echo" in full.logs[0]["message"]
+    assert full.logs
+    assert "echo" in full.logs[0]["message"]
     failed = app.runs.list(task="boom")[0]
     assert failed.status.value == "retrying"
     assert failed.attempt == 2
