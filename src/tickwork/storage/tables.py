@@ -241,6 +241,16 @@ api_tokens = Table(
     UniqueConstraint("token_hash"),
 )
 
+# Values every process must share and nobody edits by hand, such as the session signing
+# key generated when TICKWORK_SECRET_KEY is not set.
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 flags = Table(
     "flags",
     metadata,
