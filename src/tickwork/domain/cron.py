@@ -1,17 +1,28 @@
 """Cron expressions: validation, next fire times with time zones, and descriptions.
 
-Built on cronsim, which implements Vixie/Debian cron semantics across DST changes: a
-fixed-time job whose local time falls in a skipped hour runs once right after the jump,
-one whose local time repeats runs once (the first time), and wildcard-hour jobs follow the
-wall clock. Five fields, or six with seconds first; month and weekday names; ``7`` is
-Sunday; ``L``, ``LW``, ``5L`` and ``5#2``; the usual ``@`` macros.
+Parsing and matching come from cronsim. Five fields, or six with seconds first; month and
+weekday names; ``7`` is Sunday; ``L``, ``LW``, ``5L`` and ``5#2``; the usual ``@`` macros.
+
+Daylight saving time follows Vixie/Debian cron, for five- and six-field expressions alike:
+
+- a *fixed-time* expression (neither the minute nor the hour field starts with ``*``) is
+  matched against the local wall clock; a wall time the clocks skip runs once, right after
+  the jump, and a wall time that happens twice runs once, the first time;
+- any other expression (``*/15 * * * *``, ``0 * * * *``, ``* * * * * *``) follows the wall
+  clock as it is: it fires in both copies of a repeated hour and not in a skipped one.
+
+cronsim applies the fixed-time rule to five-field expressions only, so this module walks
+fixed-time expressions in naive local time itself and maps each wall time to an instant.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
+from itertools import islice
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -29,16 +40,24 @@ MACROS = {
     "@hourly": "0 * * * *",
 }
 
-# An expression that cannot fire within this span of a reference date never fires at all
-# (cronsim itself gives up after 50 years; leap-day schedules need at most 8).
+# Where validation looks for a first fire time; cronsim gives up after 50 years without
+# one, and leap-day expressions need at most 8.
 _REFERENCE = datetime(2000, 1, 1, tzinfo=UTC)
+# Wall times skipped by a DST jump map onto one instant and wall times of a repeated hour
+# may map before the start; this bounds how many such candidates are passed over.
+_MAX_PASSED_OVER = 10_000
+_MINUTE = timedelta(minutes=1)
+
+
+def zone(name: str, field: str = "timezone") -> ZoneInfo:
+    """The IANA time zone called ``name``, or :class:`UnknownTimezoneError` naming ``field``."""
+    if not isinstance(name, str) or not name or name != name.strip() or ".." in name:
+        raise UnknownTimezoneError(f"unknown time zone {name!r}", field=field)
+    return _zone(name, field)
 
 
 @lru_cache(maxsize=512)
-def zone(name: str, field: str = "timezone") -> ZoneInfo:
-    """The IANA time zone called ``name``, or :class:`UnknownTimezoneError`."""
-    if not isinstance(name, str) or not name or name != name.strip() or ".." in name:
-        raise UnknownTimezoneError(f"unknown time zone {name!r}", field=field)
+def _zone(name: str, field: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
@@ -51,7 +70,6 @@ def normalize(expr: str) -> str:
     return MACROS.get(text.lower(), text)
 
 
-@lru_cache(maxsize=4096)
 def validate(expr: str, field: str = "cron") -> str:
     """Check that ``expr`` parses and can fire at least once; return it normalized.
 
@@ -59,6 +77,11 @@ def validate(expr: str, field: str = "cron") -> str:
     """
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidCronError("cron expression is empty", field=field)
+    return _validate(expr, field)
+
+
+@lru_cache(maxsize=4096)
+def _validate(expr: str, field: str) -> str:
     text = normalize(expr)
     if text.startswith("@"):
         raise InvalidCronError(
@@ -101,28 +124,92 @@ def _day_never_exists(text: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
+def is_fixed_time(text: str) -> bool:
+    """Whether a valid expression runs at set wall times (neither minute nor hour is ``*...``)."""
+    parts = text.split()
+    if len(parts) == 6:
+        parts = parts[1:]
+    return not parts[0].startswith("*") and not parts[1].startswith("*")
+
+
+def _wall_time(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None, fold=0)
+
+
+def _exists(candidate: datetime, tz: tzinfo) -> bool:
+    return _wall_time(candidate.astimezone(UTC).astimezone(tz)) == _wall_time(candidate)
+
+
+def _instant(wall: datetime, tz: tzinfo) -> datetime:
+    """The instant a fixed-time job due at local ``wall`` runs (Vixie cron's DST rules)."""
+    first = wall.replace(tzinfo=tz, fold=0)
+    if _exists(first, tz):
+        return first.astimezone(UTC)
+    # The clocks skipped this wall time: run at the first minute after the jump.
+    probe = wall.replace(second=0)
+    for _ in range(24 * 60):
+        probe += _MINUTE
+        candidate = probe.replace(tzinfo=tz)
+        if _exists(candidate, tz):
+            return candidate.astimezone(UTC)
+    raise InvalidCronError(f"no wall time after {wall} exists in {tz}")  # pragma: no cover
+
+
+def _raw(text: str, start: datetime, reverse: bool) -> Iterator[datetime]:
+    iterator: Iterator[Any] = CronSim(text, start, reverse=reverse)
+    return iterator
+
+
+def iterate(
+    expr: str, timezone: str, start: datetime, *, reverse: bool = False
+) -> Iterator[datetime]:
+    """Fire times in UTC strictly after ``start`` (or, with ``reverse``, at or before it)."""
+    text = validate(expr)
+    tz = zone(timezone)
+    start = start.astimezone(UTC)
+    # cronsim's reverse walk begins strictly before its start; fire times have whole
+    # seconds, so beginning one second later includes ``start`` itself.
+    origin = start.replace(microsecond=0) + timedelta(seconds=1) if reverse else start
+    fixed = is_fixed_time(text)
+    local = origin.astimezone(tz)
+    if fixed:
+        wall = _wall_time(local)
+        if reverse and local.fold == 1:
+            # In the second copy of a repeated hour, the whole first copy lies before
+            # ``start`` too: walk back from the end of the repeated span.
+            first_copy = local.replace(fold=0).utcoffset()
+            second_copy = local.utcoffset()
+            if first_copy is not None and second_copy is not None:
+                wall += first_copy - second_copy
+        candidates = _raw(text, wall, reverse)
+    else:
+        candidates = _raw(text, local, reverse)
+    passed_over = 0
+    for found in candidates:
+        moment = _instant(found, tz) if fixed else found.astimezone(UTC)
+        if (moment > start) if reverse else (moment <= start):
+            passed_over += 1
+            if passed_over > _MAX_PASSED_OVER:
+                return
+            continue
+        passed_over = 0
+        yield moment
+
+
 def next_fire(expr: str, timezone: str, after: datetime) -> datetime | None:
     """The first fire time strictly after ``after`` (aware), in UTC; ``None`` if none is left."""
-    text = validate(expr)
-    local = after.astimezone(zone(timezone))
-    try:
-        found = next(CronSim(text, local))
-    except StopIteration:
-        return None
-    return found.astimezone(UTC)
+    return next(iterate(expr, timezone, after), None)
+
+
+def last_fire(expr: str, timezone: str, moment: datetime) -> datetime | None:
+    """The last fire time at or before ``moment`` (aware), in UTC; ``None`` if there is none."""
+    return next(iterate(expr, timezone, moment, reverse=True), None)
 
 
 def fire_times(expr: str, timezone: str, after: datetime, count: int) -> list[datetime]:
     """Up to ``count`` fire times strictly after ``after``, in UTC."""
-    text = validate(expr)
-    iterator = CronSim(text, after.astimezone(zone(timezone)))
-    result: list[datetime] = []
-    for _ in range(count):
-        try:
-            result.append(next(iterator).astimezone(UTC))
-        except StopIteration:
-            break
-    return result
+    return list(islice(iterate(expr, timezone, after), count))
 
 
 def describe(expr: str) -> str:
@@ -136,26 +223,41 @@ def describe(expr: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class DstNote:
-    """A DST change close to a fire time: ``forward`` (an hour is skipped) or ``back``."""
+    """A fire time on a DST change: ``forward`` (at a jump) or ``back`` (in a repeated hour)."""
 
     direction: str
     message: str
 
 
 def dst_note(fire_time: datetime, timezone: str) -> DstNote | None:
-    """Say whether the clocks change within an hour of ``fire_time`` in ``timezone``."""
+    """Say whether ``fire_time`` falls on a DST change in ``timezone``.
+
+    A fire time at the instant the clocks go forward (where jobs of the skipped hour run)
+    and one whose local time happens twice because the clocks go back are flagged.
+    """
     tz = zone(timezone)
-    before = (fire_time - timedelta(hours=1)).astimezone(tz).utcoffset()
-    at = fire_time.astimezone(tz).utcoffset()
-    after = (fire_time + timedelta(hours=1)).astimezone(tz).utcoffset()
-    if before is None or at is None or after is None:
-        return None
-    if before != at:
-        old, new = before, at
-    elif at != after:
-        old, new = at, after
-    else:
-        return None
-    if new > old:
-        return DstNote("forward", "clocks go forward near this time (an hour is skipped)")
-    return DstNote("back", "clocks go back near this time (an hour repeats)")
+    local = fire_time.astimezone(tz)
+    offset = local.utcoffset()
+    other = local.replace(fold=1 - local.fold).utcoffset()
+    if offset is not None and other is not None and other != offset:
+        which = "first" if local.fold == 0 else "second"
+        return DstNote(
+            "back",
+            f"clocks go back: {local:%H:%M} happens twice this day; this is the {which} one",
+        )
+    just_before = (fire_time - timedelta(microseconds=1)).astimezone(tz).utcoffset()
+    if offset is not None and just_before is not None and just_before < offset:
+        skipped = offset - just_before
+        return DstNote(
+            "forward",
+            f"clocks go forward at {local:%H:%M}: the {_span(skipped)} before it is skipped",
+        )
+    return None
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "hour" if hours == 1 else f"{hours} hours"
+    return f"{minutes} minutes"

@@ -3,25 +3,34 @@
 :func:`plan_fires` is pure. The scheduler calls it for every due schedule it has locked,
 and ``resume`` calls it with the policy the operator chose, so both follow one set of rules:
 
-- fire times within ``misfire_grace`` of now run normally;
+- fire times within ``misfire_grace`` of now run normally (at most
+  :data:`MAX_FIRES_PER_PLAN` at once; the rest wait for the next pass);
 - older ones are *missed* and follow the misfire policy: ``skip`` records them as one
   skipped entry, ``run_once`` runs the latest of them and records the rest, ``run_all`` runs
   them oldest first up to ``misfire_cap`` and records the rest;
-- ``max_runs`` and ``end_at`` end the schedule (``completed``).
+- a trigger with no fire time left (``once`` after its run, ``end_at`` passed) ends the
+  schedule (``completed``). ``max_runs`` is applied by the caller, which alone knows which
+  fire times really became runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Protocol
 
 from tickwork.domain import triggers
 from tickwork.domain.models import MisfirePolicy, TriggerType
 
 # Past this many missed fire times the planner stops walking them one by one and jumps
-# ahead, so a schedule firing every second that was down for a week costs milliseconds.
-MISSED_SCAN_LIMIT = 10_000
+# to the latest, so a schedule firing every second that was down for a week costs
+# milliseconds. Interval schedules still get an exact count; cron ones a lower bound.
+MISSED_SCAN_LIMIT = 1_000
+# Fire times within grace that one plan turns into runs; the rest stay due for the next
+# pass, so a long grace on a frequent schedule cannot produce one huge transaction.
+MAX_FIRES_PER_PLAN = 1_000
 _TICK = timedelta(microseconds=1)
 
 
@@ -36,10 +45,6 @@ class PlannedTiming(triggers.Timing, Protocol):
     def misfire_grace(self) -> float: ...
     @property
     def misfire_cap(self) -> int: ...
-    @property
-    def max_runs(self) -> int | None: ...
-    @property
-    def run_count(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,37 +79,50 @@ class FirePlan:
 
 @dataclass(slots=True)
 class _MissedWalk:
+    """Missed fire times, summarised while walking them."""
+
     count: int = 0
     first: datetime | None = None
     last: datetime | None = None
     before_last: datetime | None = None
     exact: bool = True
     oldest: list[datetime] = field(default_factory=list)
+    after_oldest: datetime | None = None
+
+    def add(self, moment: datetime, keep: int) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = moment
+        self.before_last, self.last = self.last, moment
+        if len(self.oldest) < keep:
+            self.oldest.append(moment)
+        elif self.after_oldest is None:
+            self.after_oldest = moment
 
 
 def _walk_missed(
-    timing: PlannedTiming, start: datetime, cutoff: datetime, keep: int
-) -> tuple[_MissedWalk, datetime | None]:
-    """Walk fire times from ``start`` up to ``cutoff``; return them summarized and the next one."""
+    timing: PlannedTiming, upcoming: Iterator[datetime], cutoff: datetime, keep: int
+) -> tuple[_MissedWalk, datetime | None, Iterator[datetime]]:
+    """Walk fire times up to ``cutoff``; return them summarised, the next one and the rest."""
     walk = _MissedWalk()
-    current: datetime | None = start
+    current = next(upcoming, None)
     while current is not None and current <= cutoff:
-        walk.count += 1
-        walk.first = walk.first or current
-        walk.before_last, walk.last = walk.last, current
-        if len(walk.oldest) < keep:
-            walk.oldest.append(current)
+        walk.add(current, keep)
         if walk.count >= MISSED_SCAN_LIMIT:
             latest = triggers.latest_at_or_before(timing, cutoff)
+            assert walk.first is not None
             if latest is not None and latest > current:
                 exact_count = triggers.count_between(timing, walk.first, latest)
                 walk.exact = exact_count is not None
                 walk.count = exact_count if exact_count is not None else walk.count + 1
                 walk.before_last = triggers.latest_at_or_before(timing, latest - _TICK)
                 walk.last = latest
-            return walk, triggers.next_after(timing, cutoff)
-        current = triggers.next_after(timing, current)
-    return walk, current
+                if walk.after_oldest is None and len(walk.oldest) >= keep:
+                    walk.after_oldest = triggers.next_after(timing, walk.oldest[-1])
+            rest = triggers.iter_after(timing, max(cutoff, current))
+            return walk, next(rest, None), rest
+        current = next(upcoming, None)
+    return walk, current, upcoming
 
 
 def plan_fires(
@@ -126,39 +144,33 @@ def plan_fires(
         return plan
     policy = policy or timing.misfire_policy
     cutoff = now - timedelta(seconds=timing.misfire_grace if grace is None else grace)
-    remaining = None if timing.max_runs is None else max(0, timing.max_runs - timing.run_count)
     keep = max(0, timing.misfire_cap) if policy is MisfirePolicy.RUN_ALL else 0
-    walk, current = _walk_missed(timing, start, cutoff, keep)
+    upcoming = chain([start], triggers.iter_after(timing, start))
+    walk, current, rest = _walk_missed(timing, upcoming, cutoff, keep)
 
     runs: list[datetime] = []
-    skipped_first = walk.first
-    skipped_last = walk.last
-    skipped_count = walk.count
+    missed_count = walk.count
+    missed_first = walk.first
+    missed_last = walk.last
     if walk.count and walk.last is not None:
         if policy is MisfirePolicy.RUN_ONCE:
             runs.append(walk.last)
-            skipped_count -= 1
-            skipped_last = walk.before_last
+            missed_count -= 1
+            missed_last = walk.before_last
         elif policy is MisfirePolicy.RUN_ALL:
             runs.extend(walk.oldest)
-            skipped_count -= len(walk.oldest)
-            skipped_first = triggers.next_after(timing, walk.oldest[-1]) if walk.oldest else None
+            missed_count -= len(walk.oldest)
+            missed_first = walk.after_oldest
     plan.late_fires = set(runs)
+    if missed_count > 0 and missed_first is not None and missed_last is not None:
+        plan.missed = Missed(missed_count, missed_first, missed_last, walk.exact)
 
-    while current is not None and current <= now:
+    in_grace = 0
+    while current is not None and current <= now and in_grace < MAX_FIRES_PER_PLAN:
         runs.append(current)
-        current = triggers.next_after(timing, current)
-
-    if remaining is not None and len(runs) >= remaining:
-        runs = runs[:remaining]
-        plan.completed = True
-        current = None
+        in_grace += 1
+        current = next(rest, None)
     plan.fires = runs
-    if skipped_count > 0 and skipped_first is not None and skipped_last is not None:
-        plan.missed = Missed(skipped_count, skipped_first, skipped_last, walk.exact)
     plan.next_run_at = current
-    if current is None:
-        plan.completed = True
-    if timing.trigger is TriggerType.MANUAL:
-        plan.completed = False
+    plan.completed = current is None and timing.trigger is not TriggerType.MANUAL
     return plan

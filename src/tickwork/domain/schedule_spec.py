@@ -154,6 +154,8 @@ def validate_definition(
     values["end_at"] = None if end is None else inputs.moment(end, "end_at", timezone)
     if values["start_at"] and values["end_at"] and values["end_at"] <= values["start_at"]:
         raise InvalidInputError("end_at must be after start_at", field="end_at")
+    if values["run_at"] and values["start_at"] and values["run_at"] < values["start_at"]:
+        raise InvalidInputError("run_at is before start_at", field="run_at")
 
     values["jitter"] = inputs.duration(data.get("jitter") or 0, "jitter", maximum=86400)
     values["misfire_policy"] = inputs.choice(
@@ -206,7 +208,8 @@ def timing_preview(values: dict[str, Any], now: datetime) -> Schedule:
     """A transient :class:`Schedule` carrying ``values``' timing (for computing fire times)."""
     anchor = values.get("anchor_at")
     if values["trigger"] == TriggerType.INTERVAL.value and anchor is None:
-        anchor = values.get("start_at") or now
+        # Whole seconds, so "every 10 seconds" fires at readable times.
+        anchor = values.get("start_at") or now.replace(microsecond=0)
     return Schedule(
         id=0,
         name=values["name"],
@@ -224,20 +227,40 @@ def timing_preview(values: dict[str, Any], now: datetime) -> Schedule:
     )
 
 
-def with_first_fire(values: dict[str, Any], now: datetime) -> dict[str, Any]:
+def with_first_fire(
+    values: dict[str, Any], now: datetime, *, allow_exhausted: bool = False
+) -> dict[str, Any]:
     """Add ``anchor_at`` and ``next_run_at`` computed from the timing, as of ``now``.
 
-    Refuses a definition that can never fire again (an ``end_at`` in the past, say).
+    Refuses a definition that can never fire again (an ``end_at`` in the past, say),
+    unless ``allow_exhausted``: then ``next_run_at`` is ``None``.
     """
     preview = timing_preview(values, now)
     values = {**values, "anchor_at": preview.anchor_at}
     if preview.trigger is TriggerType.MANUAL:
         return {**values, "next_run_at": None}
     first = triggers.first_fire(preview, now)
+    if first is None and allow_exhausted:
+        return {**values, "next_run_at": None}
     if first is None:
         field = "end_at" if values.get("end_at") else ("run_at" if values.get("run_at") else "cron")
         raise InvalidInputError("this schedule would never fire: no fire time is left", field=field)
     return {**values, "next_run_at": first}
+
+
+def keeps_anchor(old: Schedule, new_values: dict[str, Any]) -> bool:
+    """Whether an edit leaves an interval schedule's grid where it was.
+
+    Only a new interval or ``start_at`` (or another trigger) moves the grid; changing
+    ``end_at`` or the time zone of an interval schedule keeps its phase.
+    """
+    return (
+        old.trigger is TriggerType.INTERVAL
+        and old.anchor_at is not None
+        and new_values.get("trigger") == TriggerType.INTERVAL.value
+        and new_values.get("interval") == old.interval
+        and new_values.get("start_at") == old.start_at
+    )
 
 
 def timing_changed(old: Schedule, new_values: dict[str, Any]) -> bool:
@@ -286,6 +309,7 @@ __all__ = [
     "as_json",
     "code_hash",
     "definition_of",
+    "keeps_anchor",
     "timing_changed",
     "timing_preview",
     "validate_definition",

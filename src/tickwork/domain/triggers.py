@@ -7,10 +7,9 @@ their fire times are ``anchor_at + k * interval`` for whole ``k``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Protocol
-
-from cronsim import CronSim
 
 from tickwork.domain import cron
 from tickwork.domain.models import TriggerType
@@ -43,6 +42,13 @@ def _micros(seconds: float) -> int:
     return max(1, round(seconds * 1_000_000))
 
 
+def _anchor(timing: Timing) -> datetime:
+    anchor = timing.anchor_at or timing.start_at
+    if anchor is None:
+        raise ValueError("an interval schedule needs anchor_at or start_at")
+    return anchor
+
+
 def _interval_after(anchor: datetime, step_us: int, after: datetime) -> datetime:
     if after < anchor:
         return anchor
@@ -59,44 +65,57 @@ def _interval_at_or_before(anchor: datetime, step_us: int, moment: datetime) -> 
 
 def next_after(timing: Timing, after: datetime) -> datetime | None:
     """The first fire time strictly after ``after``, or ``None`` when none is left."""
+    return next(iter_after(timing, after), None)
+
+
+def iter_after(timing: Timing, after: datetime) -> Iterator[datetime]:
+    """Successive fire times strictly after ``after``, within ``start_at`` and ``end_at``.
+
+    One iterator walks a cron expression without parsing it again at every step, so
+    catching up many fire times stays cheap.
+    """
     if timing.start_at is not None and after < timing.start_at:
         after = timing.start_at - _EPSILON
-    found: datetime | None
+    found: Iterator[datetime]
     match timing.trigger:
         case TriggerType.CRON:
             assert timing.cron is not None
-            found = cron.next_fire(timing.cron, timing.timezone, after)
+            found = cron.iterate(timing.cron, timing.timezone, after)
         case TriggerType.INTERVAL:
             assert timing.interval is not None
-            assert timing.anchor_at is not None
-            found = _interval_after(timing.anchor_at, _micros(timing.interval), after)
+            found = _interval_iter(_anchor(timing), _micros(timing.interval), after)
         case TriggerType.ONCE:
-            found = timing.run_at if timing.run_at is not None and timing.run_at > after else None
+            run_at = timing.run_at
+            found = iter([run_at] if run_at is not None and run_at > after else [])
         case _:
-            found = None
-    if found is not None and timing.end_at is not None and found > timing.end_at:
-        return None
-    return found
+            found = iter([])
+    end = timing.end_at
+    for moment in found:
+        if end is not None and moment > end:
+            return
+        yield moment
+
+
+def _interval_iter(anchor: datetime, step_us: int, after: datetime) -> Iterator[datetime]:
+    current = _interval_after(anchor, step_us, after)
+    step = timedelta(microseconds=step_us)
+    while True:
+        yield current
+        current += step
 
 
 def latest_at_or_before(timing: Timing, moment: datetime) -> datetime | None:
     """The last fire time at or before ``moment`` (used to jump over long downtimes)."""
+    if timing.end_at is not None and moment > timing.end_at:
+        moment = timing.end_at
     found: datetime | None
     match timing.trigger:
         case TriggerType.CRON:
             assert timing.cron is not None
-            text = cron.validate(timing.cron)
-            local = (moment + timedelta(seconds=1)).astimezone(cron.zone(timing.timezone))
-            try:
-                found = next(CronSim(text, local.replace(microsecond=0), reverse=True)).astimezone(
-                    UTC
-                )
-            except StopIteration:
-                found = None
+            found = cron.last_fire(timing.cron, timing.timezone, moment)
         case TriggerType.INTERVAL:
             assert timing.interval is not None
-            assert timing.anchor_at is not None
-            found = _interval_at_or_before(timing.anchor_at, _micros(timing.interval), moment)
+            found = _interval_at_or_before(_anchor(timing), _micros(timing.interval), moment)
         case TriggerType.ONCE:
             found = timing.run_at if timing.run_at is not None and timing.run_at <= moment else None
         case _:

@@ -53,6 +53,8 @@ def normalize_windows(windows: Any, field: str = "windows") -> list[dict[str, An
             raise InvalidInputError(f"unknown keys {sorted(unknown)}", field=where)
         start = _parse_time(window.get("start", "00:00"), f"{where}.start")
         end = _parse_time(window.get("end", "23:59:59"), f"{where}.end")
+        if start == end:
+            raise InvalidInputError("start and end are the same time", field=f"{where}.end")
         days_value = window.get("days")
         if days_value is None:
             days = list(range(7))

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from tickwork.domain import windows
 from tickwork.domain.models import (
@@ -48,6 +49,14 @@ class FireReport:
     skipped: int = 0
     completed: int = 0
     fire_times: list[datetime] = field(default_factory=list)
+
+    def add(self, other: FireReport) -> None:
+        """Add ``other``'s counts and fire times to this report."""
+        self.schedules += other.schedules
+        self.runs += other.runs
+        self.skipped += other.skipped
+        self.completed += other.completed
+        self.fire_times.extend(other.fire_times)
 
 
 def run_defaults(schedule: Schedule, registry: TaskRegistry) -> dict[str, Any]:
@@ -92,16 +101,27 @@ class Firing:
         self.rng = rng or random.Random()
 
     def fire_due(self, conn: Connection, due: list[Schedule], now: datetime) -> FireReport:
-        """Fire every schedule in ``due`` (locked by the caller) as of ``now``."""
+        """Fire every schedule in ``due`` (locked by the caller) as of ``now``.
+
+        A schedule whose fire times cannot be computed (corrupt definition) is marked
+        ``failed`` and logged; it does not stop the others.
+        """
         report = FireReport()
         rows: list[dict[str, Any]] = []
         updates: list[FireUpdate] = []
         for schedule in due:
             try:
                 plan = plan_fires(schedule, now)
+                own_rows: list[dict[str, Any]] = []
+                own_report = FireReport()
+                update = self._collect(conn, schedule, plan, now, own_rows, own_report)
+            except SQLAlchemyError:
+                raise
             except Exception:
                 log.exception(
-                    "cannot compute fire times of schedule %s; marking it failed", schedule.id
+                    "cannot compute fire times of schedule %s (%s); marking it failed",
+                    schedule.id,
+                    schedule.name,
                 )
                 updates.append(
                     FireUpdate(
@@ -109,9 +129,17 @@ class Firing:
                     )
                 )
                 continue
-            updates.append(self._collect(conn, schedule, plan, now, rows, report))
+            rows.extend(own_rows)
+            updates.append(update)
+            report.add(own_report)
         report.schedules = len(due)
-        self.runs.insert_fired(conn, rows)
+        inserted = self.runs.insert_fired(conn, rows)
+        if inserted != len(rows):
+            log.warning(
+                "%d of %d fire times already had a run (another scheduler fired them)",
+                len(rows) - inserted,
+                len(rows),
+            )
         self.schedules.apply_fires(conn, updates, now)
         return report
 
@@ -156,14 +184,20 @@ class Firing:
                 }
             )
             report.skipped += 1
-        pending, running = self._active_runs(conn, schedule)
+        remaining = (
+            None if schedule.max_runs is None else max(0, schedule.max_runs - schedule.run_count)
+        )
+        # Fire times past max_runs (lowered by an edit, say) never happen.
+        fires = [] if remaining == 0 else plan.fires
+        completed = plan.completed or remaining == 0
+        pending, running = self._active_runs(conn, schedule) if fires else (0, 0)
         created = 0
         last_run_at: datetime | None = None
-        for index, fire_time in enumerate(plan.fires):
+        for index, fire_time in enumerate(fires):
             reason, details = self._exclusion(conn, schedule, fire_time)
             if reason is None:
                 reason, pending, running = self._overlap(
-                    conn, schedule, now, pending, running, last_in_plan=index == len(plan.fires) - 1
+                    conn, schedule, now, pending, running, last_in_plan=index == len(fires) - 1
                 )
                 details = None if reason is None else {"policy": schedule.overlap_policy.value}
             if reason is not None:
@@ -181,28 +215,31 @@ class Firing:
                 report.skipped += 1
                 continue
             jitter = self.rng.uniform(0, schedule.jitter) if schedule.jitter else 0.0
-            details = {"late": True} if fire_time in plan.late_fires else None
             rows.append(
                 {
                     **base,
                     "status": RunStatus.QUEUED.value,
                     "scheduled_for": fire_time,
                     "run_at": fire_time + timedelta(seconds=jitter),
-                    "details": details,
+                    "details": {"late": True} if fire_time in plan.late_fires else None,
                 }
             )
             pending += 1
             created += 1
             last_run_at = fire_time
             report.fire_times.append(fire_time)
+            if remaining is not None and created >= remaining:
+                # max_runs reached: later fire times of this plan never happen.
+                completed = True
+                break
         report.runs += created
         status = schedule.status.value
-        if plan.completed:
+        if completed:
             status = ScheduleStatus.COMPLETED.value
             report.completed += 1
         return FireUpdate(
             id=schedule.id,
-            next_run_at=None if plan.completed else plan.next_run_at,
+            next_run_at=None if completed else plan.next_run_at,
             status=status,
             run_count=schedule.run_count + created,
             last_run_at=last_run_at,
@@ -261,6 +298,8 @@ class Firing:
     def _exclusion(
         self, conn: Connection, schedule: Schedule, fire_time: datetime
     ) -> tuple[str | None, dict[str, Any] | None]:
+        if not (schedule.windows or schedule.blackout_dates or schedule.condition):
+            return None, None
         reason = windows.exclusion(
             fire_time, schedule.timezone, schedule.windows, schedule.blackout_dates
         )

@@ -25,6 +25,7 @@ from tickwork.domain.errors import (
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
+    VersionConflictError,
 )
 from tickwork.domain.models import (
     MisfirePolicy,
@@ -34,6 +35,7 @@ from tickwork.domain.models import (
     Schedule,
     ScheduleSource,
     ScheduleStatus,
+    TriggerType,
 )
 from tickwork.registry import TaskRegistry
 from tickwork.services.firing import Firing, run_defaults
@@ -189,10 +191,16 @@ class ScheduleService:
                 values["next_run_at"] = None
                 values["paused_at"] = now
                 values["paused_by"] = actor.name
-                values["pause_note"] = pause_note
-                values["paused_until"] = (
-                    None if paused_until is None else inputs.moment(paused_until, "paused_until")
+                values["pause_note"] = (
+                    None
+                    if pause_note is None
+                    else inputs.text(pause_note, "pause_note", max_length=2000, allow_empty=True)
+                    or None
                 )
+                values["paused_until"] = _pause_end(paused_until, "paused_until", now)
+            elif paused_until is not None or pause_note is not None:
+                field = "paused_until" if paused_until is not None else "pause_note"
+                raise InvalidInputError(f"{field} needs status 'paused'", field=field)
             schedule = self.store.insert(
                 conn,
                 {
@@ -219,7 +227,11 @@ class ScheduleService:
         *,
         expected_version: int | None = None,
     ) -> Schedule:
-        """Change a schedule's definition; a timing change recomputes ``next_run_at`` at once."""
+        """Change a schedule's definition; a timing change recomputes ``next_run_at`` at once.
+
+        With ``expected_version`` (or ``version`` among the changes) the edit is refused
+        with :class:`VersionConflictError` if someone changed the schedule meanwhile.
+        """
         changes = dict(changes)
         if "version" in changes:
             expected_version = inputs.integer(changes.pop("version"), "version", minimum=1)
@@ -229,6 +241,12 @@ class ScheduleService:
         with self.db.write() as conn:
             now = self.db.now()
             before = self.store.get(conn, schedule_id, lock=True, restrict_tenant=actor.tenant_id)
+            if expected_version is not None and before.version != expected_version:
+                raise VersionConflictError(
+                    f"schedule {schedule_id} is at version {before.version}, not "
+                    f"{expected_version}: someone changed it; reload it and try again",
+                    field="version",
+                )
             if before.source is ScheduleSource.CODE:
                 raise InvalidTransitionError(
                     f"schedule {before.name!r} is defined in code; change it there",
@@ -236,29 +254,11 @@ class ScheduleService:
                 )
             if "tenant_id" in changes:
                 changes["tenant_id"] = self._tenant_for(actor, changes["tenant_id"])
-            merged = {**schedule_spec.definition_of(before), **changes}
-            # A changed trigger type drops the other trigger fields.
-            for key in ("cron", "interval", "run_at"):
-                if key in changes and changes[key] not in (None, ""):
-                    for other in {"cron", "interval", "run_at"} - {key}:
-                        if other not in changes:
-                            merged[other] = None
-                    if "trigger" not in changes:
-                        merged["trigger"] = None
             values = schedule_spec.validate_definition(
-                merged, self.registry, max_payload_bytes=self.max_payload_bytes
+                _merged(before, changes), self.registry, max_payload_bytes=self.max_payload_bytes
             )
             self._check_admin_only_task(actor, values["task"])
-            if schedule_spec.timing_changed(before, values):
-                if before.status is ScheduleStatus.ACTIVE:
-                    values = schedule_spec.with_first_fire(values, now)
-                else:
-                    schedule_spec.with_first_fire(values, now)
-                    values["anchor_at"] = schedule_spec.timing_preview(values, now).anchor_at
-                    values["next_run_at"] = None
-                if before.status is ScheduleStatus.COMPLETED:
-                    values["status"] = ScheduleStatus.ACTIVE.value
-                    values = schedule_spec.with_first_fire(values, now)
+            values.update(_retimed(before, values, now))
             values["updated_at"] = now
             after = self.store.update(conn, schedule_id, values, expected_version=expected_version)
             self._record(conn, actor, "schedule.update", after, before, after, now)
@@ -287,9 +287,7 @@ class ScheduleService:
                     f"schedule {before.id} is {before.status.value}; it cannot be paused",
                     field="status",
                 )
-            until_at = None if until in (None, "") else inputs.moment(until, "until")
-            if until_at is not None and until_at <= now:
-                raise InvalidInputError("until must be in the future", field="until")
+            until_at = _pause_end(until, "until", now)
             after = self.store.update(
                 conn,
                 schedule_id,
@@ -355,8 +353,10 @@ class ScheduleService:
             if values["next_run_at"] is None and before.trigger.value != "manual":
                 values["status"] = ScheduleStatus.COMPLETED.value
         after = self.store.update(conn, before.id, values, bump_version=False)
-        if fresh_start or misfire == "policy":
+        if misfire == "policy" or after.status is not ScheduleStatus.ACTIVE:
             return after
+        # The operator's choice applies to every fire time up to now, with no grace (a
+        # ``once`` schedule created paused may be past its run_at).
         _, update = self.firing.fire_one(conn, after, now, policy=MisfirePolicy(misfire), grace=0.0)
         self.store.apply_fires(conn, [update], now)
         return self.store.get(conn, before.id)
@@ -526,10 +526,14 @@ class ScheduleService:
         digest: str,
         now: datetime,
     ) -> None:
-        values = schedule_spec.with_first_fire(values, now)
+        values = schedule_spec.with_first_fire(values, now, allow_exhausted=True)
         status = ScheduleStatus.ACTIVE if item.enabled else ScheduleStatus.PAUSED
         extra: dict[str, Any] = {}
-        if not item.enabled:
+        if values["next_run_at"] is None and values["trigger"] != TriggerType.MANUAL.value:
+            # Declared with no fire time left (an end_at that has passed): nothing to do,
+            # but starting the process must not fail because of it.
+            status = ScheduleStatus.COMPLETED
+        elif not item.enabled:
             extra = {
                 "next_run_at": None,
                 "pause_note": CODE_PAUSED_NOTE,
@@ -571,21 +575,43 @@ class ScheduleService:
             changes.update(values)
             changes["code_hash"] = digest
             if schedule_spec.timing_changed(current, values):
-                fresh = schedule_spec.with_first_fire(values, now)
+                if schedule_spec.keeps_anchor(current, values):
+                    values = {**values, "anchor_at": current.anchor_at}
+                fresh = schedule_spec.with_first_fire(values, now, allow_exhausted=True)
                 changes["anchor_at"] = fresh["anchor_at"]
+                status = current.status
+                if status is ScheduleStatus.COMPLETED and fresh["next_run_at"] is not None:
+                    status = ScheduleStatus.ACTIVE
+                elif (
+                    status is ScheduleStatus.ACTIVE
+                    and fresh["next_run_at"] is None
+                    and values["trigger"] != TriggerType.MANUAL.value
+                ):
+                    status = ScheduleStatus.COMPLETED
+                changes["status"] = status.value
                 changes["next_run_at"] = (
-                    fresh["next_run_at"] if current.status is ScheduleStatus.ACTIVE else None
+                    fresh["next_run_at"] if status is ScheduleStatus.ACTIVE else None
                 )
         if current.orphaned:
             changes["orphaned"] = False
             if current.pause_note == ORPHANED_NOTE and item.enabled:
+                fresh = schedule_spec.with_first_fire(
+                    {**values, "anchor_at": current.anchor_at}
+                    if schedule_spec.keeps_anchor(current, values)
+                    else values,
+                    now,
+                    allow_exhausted=True,
+                )
                 changes.update(
                     status=ScheduleStatus.ACTIVE.value,
                     pause_note=None,
                     paused_by=None,
                     paused_at=None,
-                    next_run_at=schedule_spec.with_first_fire(values, now)["next_run_at"],
+                    anchor_at=fresh["anchor_at"],
+                    next_run_at=fresh["next_run_at"],
                 )
+                if fresh["next_run_at"] is None and values["trigger"] != TriggerType.MANUAL.value:
+                    changes["status"] = ScheduleStatus.COMPLETED.value
             elif current.pause_note == ORPHANED_NOTE:
                 changes["pause_note"] = CODE_PAUSED_NOTE
         if not changes:
@@ -594,3 +620,68 @@ class ScheduleService:
         after = self.store.update(conn, current.id, changes)
         self._record(conn, actor, "schedule.sync", after, current, after, now)
         return True
+
+
+_TRIGGER_VALUES = ("cron", "interval", "run_at")
+
+
+def _merged(before: Schedule, changes: dict[str, Any]) -> dict[str, Any]:
+    """The full definition after an edit; a new trigger drops the old trigger's fields."""
+    merged = {**schedule_spec.definition_of(before), **changes}
+    given = {k for k in _TRIGGER_VALUES if changes.get(k) not in (None, "")}
+    if given or "trigger" in changes:
+        for other in set(_TRIGGER_VALUES) - given:
+            if other not in changes:
+                merged[other] = None
+        if "trigger" not in changes:
+            merged["trigger"] = None
+    return merged
+
+
+def _retimed(before: Schedule, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Runtime columns an edit changes: ``anchor_at``, ``next_run_at`` and ``status``.
+
+    A timing change recomputes the next fire time from now (an interval schedule keeps
+    its grid unless its interval or ``start_at`` changed); it revives a ``completed``
+    schedule. A ``max_runs`` at or below ``run_count`` completes an active schedule, and
+    raising it lets a cron or interval schedule that completed by it carry on.
+    """
+    status = before.status
+    extra: dict[str, Any] = {}
+    timing = schedule_spec.timing_changed(before, values)
+    if timing:
+        if schedule_spec.keeps_anchor(before, values):
+            values = {**values, "anchor_at": before.anchor_at}
+        fresh = schedule_spec.with_first_fire(values, now)
+        extra["anchor_at"] = fresh["anchor_at"]
+        if status is ScheduleStatus.COMPLETED:
+            status = ScheduleStatus.ACTIVE
+            extra["status"] = status.value
+        extra["next_run_at"] = fresh["next_run_at"] if status is ScheduleStatus.ACTIVE else None
+    max_runs = values.get("max_runs")
+    runs_left = max_runs is None or max_runs > before.run_count
+    if (
+        not timing
+        and status is ScheduleStatus.COMPLETED
+        and max_runs != before.max_runs
+        and runs_left
+        and before.trigger in (TriggerType.CRON, TriggerType.INTERVAL)
+    ):
+        kept = {**values, "anchor_at": before.anchor_at}
+        fresh = schedule_spec.with_first_fire(kept, now, allow_exhausted=True)
+        if fresh["next_run_at"] is not None:
+            status = ScheduleStatus.ACTIVE
+            extra.update(status=status.value, next_run_at=fresh["next_run_at"])
+    if status is ScheduleStatus.ACTIVE and not runs_left:
+        extra.update(status=ScheduleStatus.COMPLETED.value, next_run_at=None)
+    return extra
+
+
+def _pause_end(value: Any, field: str, now: datetime) -> datetime | None:
+    """When a pause ends by itself: ``None``, or a moment in the future."""
+    if value in (None, ""):
+        return None
+    until = inputs.moment(value, field)
+    if until <= now:
+        raise InvalidInputError(f"{field} must be in the future", field=field)
+    return until

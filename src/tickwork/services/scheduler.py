@@ -8,6 +8,7 @@ schedules changed. Any number of schedulers may run against one database.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tickwork.domain import triggers
-from tickwork.domain.errors import DatabaseUnavailableError
-from tickwork.domain.models import ScheduleStatus
+from tickwork.domain.actor import SYSTEM
+from tickwork.domain.errors import DatabaseUnavailableError, NotFoundError, TickworkError
+from tickwork.domain.models import Schedule, ScheduleStatus, TriggerType
 from tickwork.services.firing import FireReport, Firing
 from tickwork.services.schedule_service import ScheduleService
 from tickwork.services.wakeup import Wakeup
@@ -30,6 +32,8 @@ DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_PER_TICK = 10_000
 DEFAULT_MAINTENANCE_EVERY = 15.0
+# First pause when due schedules are all locked by other schedulers (doubles while it lasts).
+LOCKED_RETRY_DELAY = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,36 +130,60 @@ class SchedulerService:
         report.lateness.extend((committed - t).total_seconds() for t in fired.fire_times)
 
     def repair_missing_next_run(self) -> int:
-        """Give every active schedule without ``next_run_at`` one again (with a warning)."""
+        """Give every active schedule without ``next_run_at`` one again (with a warning).
+
+        Fire times lost with the value cannot be known, so it restarts from now; a ``once``
+        schedule that already ran is completed instead of running again.
+        """
         with self.db.write() as conn:
             now = self.db.now()
             broken = self.store.lock_missing_next_run(conn)
             for schedule in broken:
-                next_run = triggers.first_fire(schedule, now)
+                values = self._repaired(schedule, now)
                 log.warning(
-                    "active schedule %s (%s) had no next_run_at; recomputed it as %s",
+                    "active schedule %s (%s) had no next_run_at; repaired it: %s",
                     schedule.id,
                     schedule.name,
-                    next_run,
+                    ", ".join(f"{k}={v}" for k, v in values.items()),
                 )
-                values: dict[str, object] = {"next_run_at": next_run}
-                if next_run is None:
-                    values["status"] = ScheduleStatus.COMPLETED.value
                 self.store.update(conn, schedule.id, values, bump_version=False)
         return len(broken)
+
+    def _repaired(self, schedule: Schedule, now: datetime) -> dict[str, object]:
+        values: dict[str, object] = {}
+        if schedule.trigger is TriggerType.INTERVAL and schedule.anchor_at is None:
+            anchor = schedule.start_at or now.replace(microsecond=0)
+            values["anchor_at"] = anchor
+            schedule = dataclasses.replace(schedule, anchor_at=anchor)
+        try:
+            if schedule.trigger is TriggerType.ONCE and schedule.run_count > 0:
+                next_run = None
+            else:
+                next_run = triggers.first_fire(schedule, now)
+        except Exception:
+            log.exception("cannot compute fire times of schedule %s", schedule.id)
+            return {**values, "status": ScheduleStatus.FAILED.value}
+        values["next_run_at"] = next_run
+        if next_run is None:
+            values["status"] = ScheduleStatus.COMPLETED.value
+        return values
 
     def resume_expired_pauses(self) -> int:
         """Resume schedules whose pause had an end time that has passed (missed times skipped)."""
         with self.db.read() as conn:
-            expired = self.store.lock_resumable(conn, self.db.now())
-        from tickwork.domain.actor import SYSTEM
-
+            expired = self.store.resumable(conn, self.db.now())
+        resumed = 0
         for schedule in expired:
             try:
-                self.schedule_service.resume(SYSTEM, schedule.id, misfire="skip")
-            except Exception:
-                log.exception("could not resume schedule %s after its pause ended", schedule.id)
-        return len(expired)
+                after = self.schedule_service.resume(SYSTEM, schedule.id, misfire="skip")
+            except NotFoundError:
+                continue
+            except TickworkError as exc:
+                log.warning("could not resume schedule %s after its pause: %s", schedule.id, exc)
+                continue
+            if after.status is not ScheduleStatus.PAUSED:
+                resumed += 1
+        return resumed
 
     def seconds_until_due(self) -> float:
         """How long the loop may sleep: until the next due time, at most the poll interval."""
@@ -170,9 +198,10 @@ class SchedulerService:
         """Tick until ``stop`` is set. Database outages are waited out, never fatal."""
         log.info("scheduler started")
         backoff = 0.5
+        idle = 0
         while not stop.is_set():
             try:
-                self.tick()
+                report = self.tick()
                 delay = self.seconds_until_due()
                 backoff = 0.5
             except DatabaseUnavailableError as exc:
@@ -184,6 +213,14 @@ class SchedulerService:
             except Exception:
                 log.exception("scheduler tick failed; retrying")
                 delay = self.config.poll_interval
+            else:
+                if delay <= 0 and report.schedules == 0:
+                    # Due rows exist but another scheduler holds them: it commits within
+                    # milliseconds, so look again soon instead of spinning.
+                    idle += 1
+                    delay = min(self.config.poll_interval, LOCKED_RETRY_DELAY * 2 ** min(idle, 6))
+                else:
+                    idle = 0
             if delay > 0 and not stop.is_set():
                 self.wakeup.wait(delay)
         log.info("scheduler stopped")

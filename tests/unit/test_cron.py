@@ -1,0 +1,267 @@
+"""Cron expressions: validation, fire times across DST changes, previews' DST notes."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tickwork.domain import cron
+from tickwork.domain.errors import InvalidCronError, UnknownTimezoneError
+
+# (zone, spring-forward day, fall-back day) in 2030.
+DST_ZONES = [
+    ("Europe/London", date(2030, 3, 31), date(2030, 10, 27)),
+    ("America/New_York", date(2030, 3, 10), date(2030, 11, 3)),
+    ("Australia/Sydney", date(2030, 10, 6), date(2030, 4, 7)),
+]
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def fires_on(expr: str, zone_name: str, day: date) -> list[datetime]:
+    """Every fire time whose local date is ``day``, found by stepping as the scheduler does."""
+    tz = ZoneInfo(zone_name)
+    moment = datetime.combine(day - timedelta(days=1), datetime.min.time(), tz).astimezone(UTC)
+    found = []
+    while True:
+        nxt = cron.next_fire(expr, zone_name, moment)
+        assert nxt is not None
+        assert nxt > moment
+        local_day = nxt.astimezone(tz).date()
+        if local_day > day:
+            return found
+        if local_day == day:
+            found.append(nxt)
+        moment = nxt
+
+
+class TestValidate:
+    @pytest.mark.parametrize(
+        "expr",
+        [
+            "* * * * *",
+            "*/5 * * * * *",
+            "0 9 * * MON-FRI",
+            "0 0 1 JAN *",
+            "0 0 * * 7",
+            "0 0 L * *",
+            "0 0 LW * *",
+            "0 0 * * 5L",
+            "0 0 * * 5#2",
+            "0 0 29 2 *",
+            "@daily",
+            "@HOURLY",
+            "  0   9 * * 1  ",
+        ],
+    )
+    def test_accepts(self, expr: str) -> None:
+        assert cron.validate(expr) == cron.normalize(expr)
+
+    def test_macros_expand(self) -> None:
+        assert cron.validate("@weekly") == "0 0 * * 0"
+        assert cron.validate("@yearly") == "0 0 1 1 *"
+
+    def test_seven_is_sunday(self) -> None:
+        sunday = cron.next_fire("0 12 * * 7", "UTC", utc(2030, 1, 1))
+        assert sunday is not None
+        assert sunday.weekday() == 6
+
+    @pytest.mark.parametrize(
+        ("expr", "fragment"),
+        [
+            ("0 0 31 2 *", "can never fire"),
+            ("0 0 30 2 *", "can never fire"),
+            ("0 0 31 4,6 *", "can never fire"),
+            ("61 * * * *", "invalid"),
+            ("* * *", "3 fields"),
+            ("* * * * * * *", "7 fields"),
+            ("@fortnightly", "unknown cron macro"),
+            ("", "empty"),
+            ("   ", "empty"),
+            ("0 25 * * *", "invalid"),
+            ("a b c d e", "invalid"),
+        ],
+    )
+    def test_refuses_naming_the_field(self, expr: str, fragment: str) -> None:
+        with pytest.raises(InvalidCronError) as caught:
+            cron.validate(expr, "cron")
+        assert caught.value.field == "cron"
+        assert fragment in caught.value.message
+
+    def test_refuses_non_strings(self) -> None:
+        with pytest.raises(InvalidCronError):
+            cron.validate(["* * * * *"], "cron")  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("name", ["Mars/Olympus", "", " UTC", "../etc/passwd", "utc/"])
+    def test_unknown_zone(self, name: str) -> None:
+        with pytest.raises(UnknownTimezoneError) as caught:
+            cron.zone(name)
+        assert caught.value.field == "timezone"
+
+    def test_describe(self) -> None:
+        assert "09:00" in cron.describe("0 9 * * 1-5")
+
+
+class TestFireTimes:
+    def test_strictly_after(self) -> None:
+        assert cron.next_fire("0 * * * *", "UTC", utc(2030, 1, 1, 10)) == utc(2030, 1, 1, 11)
+        assert cron.next_fire("0 * * * *", "UTC", utc(2030, 1, 1, 9, 59, 59, 999999)) == utc(
+            2030, 1, 1, 10
+        )
+
+    def test_seconds_field(self) -> None:
+        assert cron.fire_times("*/20 * * * * *", "UTC", utc(2030, 1, 1), 3) == [
+            utc(2030, 1, 1, 0, 0, 20),
+            utc(2030, 1, 1, 0, 0, 40),
+            utc(2030, 1, 1, 0, 1, 0),
+        ]
+
+    def test_last_fire_includes_the_moment(self) -> None:
+        assert cron.last_fire("*/10 * * * * *", "UTC", utc(2030, 1, 1, 0, 0, 10)) == utc(
+            2030, 1, 1, 0, 0, 10
+        )
+        assert cron.last_fire("0 * * * *", "UTC", utc(2030, 1, 1, 10, 30)) == utc(2030, 1, 1, 10)
+
+    def test_time_zone(self) -> None:
+        nxt = cron.next_fire("0 9 * * *", "Europe/London", utc(2030, 7, 1))
+        assert nxt == utc(2030, 7, 1, 8)  # 09:00 BST
+
+    def test_day_of_month_or_weekday(self) -> None:
+        # Both restricted: either matches (the 13th, or any Friday).
+        days = [t.date() for t in cron.fire_times("0 0 13 * 5", "UTC", utc(2030, 1, 1), 4)]
+        assert days == [date(2030, 1, 4), date(2030, 1, 11), date(2030, 1, 13), date(2030, 1, 18)]
+        # A day field starting with * counts as unrestricted, so only the weekday decides.
+        fridays = cron.fire_times("0 0 */1 * 5", "UTC", utc(2030, 1, 1), 3)
+        assert all(t.weekday() == 4 for t in fridays)
+
+
+class TestDst:
+    """Vixie cron semantics, for five- and six-field expressions."""
+
+    @pytest.mark.parametrize(("zone", "spring", "fall"), DST_ZONES)
+    @pytest.mark.parametrize(
+        "expr", ["30 1 * * *", "30 2 * * *", "0 2 * * *", "15 30 1 * * *", "0 30 2 * * *"]
+    )
+    def test_fixed_time_runs_once_per_local_day(
+        self, zone: str, spring: date, fall: date, expr: str
+    ) -> None:
+        for day in (spring - timedelta(days=1), spring, fall, fall + timedelta(days=1)):
+            assert len(fires_on(expr, zone, day)) == 1, (zone, day)
+
+    @pytest.mark.parametrize(("zone", "spring", "fall"), DST_ZONES)
+    def test_skipped_time_runs_right_after_the_jump(
+        self, zone: str, spring: date, fall: date
+    ) -> None:
+        tz = ZoneInfo(zone)
+        # 02:30 does not exist on the spring day in New York and Sydney (clocks jump
+        # 02:00 -> 03:00), and 01:30 does not in London (01:00 -> 02:00).
+        skipped = "30 1 * * *" if zone == "Europe/London" else "30 2 * * *"
+        (fire,) = fires_on(skipped, zone, spring)
+        local = fire.astimezone(tz)
+        assert (local.hour, local.minute) == ((2, 0) if zone == "Europe/London" else (3, 0))
+        assert cron.dst_note(fire, zone) is not None
+        assert cron.dst_note(fire, zone).direction == "forward"  # type: ignore[union-attr]
+
+    @pytest.mark.parametrize(("zone", "spring", "fall"), DST_ZONES)
+    def test_repeated_time_runs_the_first_time(self, zone: str, spring: date, fall: date) -> None:
+        tz = ZoneInfo(zone)
+        repeated = "30 2 * * *" if zone == "Australia/Sydney" else "30 1 * * *"
+        (fire,) = fires_on(repeated, zone, fall)
+        local = fire.astimezone(tz)
+        assert local.fold == 0
+        assert local.replace(fold=1).utcoffset() != local.utcoffset()
+        note = cron.dst_note(fire, zone)
+        assert note is not None
+        assert note.direction == "back"
+        assert "first" in note.message
+
+    @pytest.mark.parametrize(("zone", "spring", "fall"), DST_ZONES)
+    @pytest.mark.parametrize("expr", ["0 * * * *", "0 0 * * * *"])
+    def test_wildcard_hour_follows_the_wall_clock(
+        self, zone: str, spring: date, fall: date, expr: str
+    ) -> None:
+        tz = ZoneInfo(zone)
+        spring_fires = fires_on(expr, zone, spring)
+        fall_fires = fires_on(expr, zone, fall)
+        # One hour fewer and one more: a run per real hour, on the hour of the wall clock.
+        assert len(spring_fires) == 23
+        assert len(fall_fires) == 25
+        for fires in (spring_fires, fall_fires):
+            assert all(t.astimezone(tz).minute == 0 for t in fires)
+            gaps = {b - a for a, b in itertools.pairwise(fires)}
+            assert gaps == {timedelta(hours=1)}
+
+    def test_starting_inside_the_repeated_hour_does_not_go_back(self) -> None:
+        # 01:10 EST, the second 1 o'clock hour; the 01:30 of this day already happened
+        # (in EDT), so the next is tomorrow's.
+        after = utc(2030, 11, 3, 6, 10)
+        assert cron.next_fire("30 1 * * *", "America/New_York", after) == utc(2030, 11, 4, 6, 30)
+        assert cron.last_fire("30 1 * * *", "America/New_York", after) == utc(2030, 11, 3, 5, 30)
+
+    def test_no_note_on_ordinary_days(self) -> None:
+        assert cron.dst_note(utc(2030, 6, 1, 12), "Europe/London") is None
+        assert cron.dst_note(utc(2030, 3, 31, 0, 30), "UTC") is None
+
+
+EXPRESSIONS = st.sampled_from(
+    [
+        "* * * * *",
+        "*/7 * * * *",
+        "30 1 * * *",
+        "30 2 * * *",
+        "0 */3 * * *",
+        "0 9 * * 1-5",
+        "15 30 1 * * *",
+        "*/13 * * * * *",
+        "0 0 L * *",
+        "0 0 * * 5#2",
+        "0 0,30 1,2 * * *",
+    ]
+)
+ZONES = st.sampled_from(
+    ["UTC", "Europe/London", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe"]
+)
+MOMENTS = st.datetimes(
+    min_value=datetime(2029, 1, 1), max_value=datetime(2031, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(expr=EXPRESSIONS, zone=ZONES, start=MOMENTS)
+def test_fire_times_strictly_increase_and_agree_with_reverse(
+    expr: str, zone: str, start: datetime
+) -> None:
+    times = cron.fire_times(expr, zone, start, 6)
+    assert len(times) == 6
+    assert times[0] > start
+    assert all(a < b for a, b in itertools.pairwise(times))
+    for previous, current in zip([start, *times], times, strict=False):
+        # Stepping one fire time at a time gives the same sequence as one walk.
+        assert cron.next_fire(expr, zone, previous) == current
+        # Nothing fires in between: the last fire time before ``current`` is at most
+        # ``previous``.
+        before = cron.last_fire(expr, zone, current - timedelta(microseconds=1))
+        assert before is None or before <= previous
+        assert cron.last_fire(expr, zone, current) == current
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    expr=EXPRESSIONS,
+    zone=ZONES,
+    start=MOMENTS,
+    later=st.timedeltas(timedelta(0), timedelta(days=3)),
+)
+def test_next_fire_is_monotonic(expr: str, zone: str, start: datetime, later: timedelta) -> None:
+    first = cron.next_fire(expr, zone, start)
+    second = cron.next_fire(expr, zone, start + later)
+    assert first is not None
+    assert second is not None
+    assert first <= second
