@@ -1,0 +1,235 @@
+"""Prometheus metrics: figures read from the database at scrape time, plus histograms of
+what the scheduler, workers and web server in this process observed.
+
+A fleet runs schedulers, workers and web servers as separate processes, and only web
+servers are scraped, so everything that can be derived from the database (runs by task and
+status, queue depth, schedules, node heartbeats) is read from it when ``/metrics`` is
+scraped, cached for a few seconds so frequent scrapes stay cheap. Histograms of run
+durations, fire lateness and tick durations come from services running in the same
+process (``tickwork run``) through their ``on_finished`` and ``on_tick`` hooks.
+
+Example::
+
+    metrics = metrics_for(app)
+    scheduler = app.scheduler()
+    scheduler.on_tick = metrics.observe_tick
+    body = metrics.render()
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest as _generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from tickwork.storage.insights_store import InsightsStore
+from tickwork.storage.schedule_store import ScheduleStore
+
+if TYPE_CHECKING:
+    from tickwork.app import Tickwork
+    from tickwork.services.scheduler import TickReport
+    from tickwork.storage.database import Database
+    from tickwork.storage.run_store import FinishedRun, Outcome
+
+log = logging.getLogger("tickwork.metrics")
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+DEFAULT_CACHE_SECONDS = 5.0
+DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
+TICK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+MAX_OVERDUE_COUNTED = 10_000
+
+
+class _DatabaseCollector:
+    """Reads the database's figures at scrape time (at most once per ``cache_seconds``)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self._cached: list[Metric] = []
+        self._cached_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def describe(self) -> list[Metric]:
+        return []  # the families depend on the data; nothing to pre-register
+
+    def collect(self) -> Iterable[Metric]:
+        db = self.metrics.db
+        if db is None:
+            return []
+        with self._lock:
+            if time.monotonic() - self._cached_at >= self.metrics.cache_seconds:
+                self._cached = self._read(db)
+                self._cached_at = time.monotonic()
+            return list(self._cached)
+
+    def _read(self, db: Database) -> list[Metric]:
+        up = GaugeMetricFamily(
+            "tickwork_database_up", "Whether the last scrape could read the database (1 or 0)."
+        )
+        started = time.perf_counter()
+        try:
+            families = self._families(db)
+        except Exception as exc:
+            log.warning("metrics: reading the database failed: %s", exc)
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
+        took = GaugeMetricFamily(
+            "tickwork_metrics_database_read_seconds",
+            "How long reading the database's figures took at the last scrape.",
+        )
+        took.add_metric([], time.perf_counter() - started)
+        return [up, took, *families]
+
+    def _families(self, db: Database) -> list[Metric]:
+        insights = InsightsStore(db.dialect)
+        schedules = ScheduleStore(db.dialect)
+        with db.read() as conn:
+            now = db.now()
+            by_task = insights.runs_by_task_and_status(conn)
+            queue = insights.queue_depth(conn, now)
+            schedule_counts = insights.schedules_by_status(conn)
+            overdue = len(schedules.overdue(conn, now, limit=MAX_OVERDUE_COUNTED))
+            beats = insights.heartbeats(conn)
+        runs = GaugeMetricFamily(
+            "tickwork_runs",
+            "Runs in the database by task and status (history is pruned, so this can fall).",
+            labels=["task", "status"],
+        )
+        for (task, status), count in sorted(by_task.items()):
+            runs.add_metric([task, status], count)
+        depth = GaugeMetricFamily(
+            "tickwork_queue_depth", "Runs due now and waiting for a worker.", labels=["queue"]
+        )
+        for name, count in sorted(queue.by_queue.items()):
+            depth.add_metric([name], count)
+        oldest = GaugeMetricFamily(
+            "tickwork_queue_oldest_age_seconds",
+            "How long the longest-waiting due run has waited (0 when none waits).",
+        )
+        oldest.add_metric([], queue.oldest_runnable_age or 0.0)
+        running = GaugeMetricFamily("tickwork_runs_running", "Runs executing right now.")
+        running.add_metric([], queue.running)
+        scheduled = GaugeMetricFamily(
+            "tickwork_runs_scheduled", "Queued runs whose time has not come yet."
+        )
+        scheduled.add_metric([], queue.scheduled)
+        by_status = GaugeMetricFamily(
+            "tickwork_schedules", "Schedules by status.", labels=["status"]
+        )
+        for status, count in sorted(schedule_counts.items()):
+            by_status.add_metric([status], count)
+        late = GaugeMetricFamily(
+            "tickwork_schedules_overdue",
+            "Active schedules overdue by more than their misfire grace (the dead-man check).",
+        )
+        late.add_metric([], overdue)
+        age = GaugeMetricFamily(
+            "tickwork_node_heartbeat_age_seconds",
+            "Seconds since each running scheduler, worker and web process last heartbeated.",
+            labels=["node", "kind"],
+        )
+        for node_id, kind, beat in beats:
+            age.add_metric([node_id, kind], max(0.0, (now - beat) / timedelta(seconds=1)))
+        return [runs, depth, oldest, running, scheduled, by_status, late, age]
+
+
+class Metrics:
+    """The metrics of one app, in a registry of their own (so apps and tests never clash)."""
+
+    def __init__(
+        self, db: Database | None = None, *, cache_seconds: float = DEFAULT_CACHE_SECONDS
+    ) -> None:
+        self.db = db
+        self.cache_seconds = cache_seconds
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.run_duration = Histogram(
+            "tickwork_run_duration_seconds",
+            "Duration of attempts executed by workers in this process, by outcome.",
+            ["status"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.runs_finished = Counter(
+            "tickwork_runs_finished",
+            "Attempts recorded by workers in this process, by outcome.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.fire_lateness = Histogram(
+            "tickwork_fire_lateness_seconds",
+            "How long after its fire time a scheduler in this process created each run.",
+            buckets=LATENESS_BUCKETS,
+            registry=self.registry,
+        )
+        self.tick_duration = Histogram(
+            "tickwork_scheduler_tick_duration_seconds",
+            "Duration of scheduler ticks in this process.",
+            buckets=TICK_BUCKETS,
+            registry=self.registry,
+        )
+        self.runs_fired = Counter(
+            "tickwork_scheduler_runs_created",
+            "Runs created by schedulers in this process.",
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "tickwork_http_request_duration_seconds",
+            "Duration of HTTP requests served by this process, by route and status.",
+            ["method", "route", "status"],
+            buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_DatabaseCollector(self))
+
+    def observe_tick(self, report: TickReport) -> None:
+        """The scheduler's ``on_tick`` hook."""
+        self.tick_duration.observe(report.duration)
+        if report.runs:
+            self.runs_fired.inc(report.runs)
+        for lateness in report.lateness:
+            self.fire_lateness.observe(max(0.0, lateness))
+
+    def observe_finished(
+        self, finished: Sequence[FinishedRun], outcomes: Sequence[Outcome]
+    ) -> None:
+        """The worker's ``on_finished`` hook."""
+        ended = {o.run_id: o for o in outcomes}
+        for run in finished:
+            self.runs_finished.labels(run.status).inc()
+            outcome = ended.get(run.id)
+            if outcome is not None and run.started_at is not None:
+                seconds = (outcome.finished_at - run.started_at).total_seconds()
+                self.run_duration.labels(run.status).observe(max(0.0, seconds))
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One HTTP request served (``route`` is the path template, never the raw path)."""
+        self.http_duration.labels(method, route, str(status)).observe(seconds)
+
+    def render(self) -> bytes:
+        """The exposition text a Prometheus scrape gets."""
+        return bytes(_generate_latest(self.registry))
+
+
+_by_app: weakref.WeakKeyDictionary[Any, Metrics] = weakref.WeakKeyDictionary()
+_by_app_lock = threading.Lock()
+
+
+def metrics_for(app: Tickwork) -> Metrics:
+    """The one :class:`Metrics` of ``app`` in this process (services and web share it)."""
+    with _by_app_lock:
+        metrics = _by_app.get(app)
+        if metrics is None:
+            metrics = Metrics(app.db)
+            _by_app[app] = metrics
+        return metrics

@@ -1,0 +1,418 @@
+"""The read side for statistics, dashboards and metrics: counts, rates, percentiles, lag.
+
+Nothing here writes. Windows walk ``runs.finished_at`` (indexed) and current counts walk
+the status indexes, so figures stay cheap with millions of runs. Percentiles use the
+nearest-rank method with window functions, which SQLite and PostgreSQL share.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tickwork.domain.models import (
+    FINAL_RUN_STATUSES,
+    RUNNABLE_RUN_STATUSES,
+    RunStatus,
+)
+from tickwork.storage.dialect import Dialect
+from tickwork.storage.tables import nodes, runs, schedules
+
+FINAL = sorted(s.value for s in FINAL_RUN_STATUSES)
+CURRENT = sorted(
+    s.value for s in (RunStatus.WAITING, RunStatus.QUEUED, RunStatus.RETRYING, RunStatus.RUNNING)
+)
+PERCENTILES = (50, 95, 99)
+
+
+@dataclass(frozen=True, slots=True)
+class InsightFilter:
+    """What to count: a time window and optional narrowing."""
+
+    since: datetime
+    until: datetime | None = None
+    task: str | None = None
+    schedule_id: int | None = None
+    # A principal bound to a tenant sees only that tenant's runs.
+    restrict_tenant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """Percentiles of a set of durations, in seconds (``None`` when the set is empty)."""
+
+    count: int = 0
+    avg: float | None = None
+    max: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeStats:
+    """How runs of one task or one schedule ended within a window."""
+
+    key: str | int | None
+    total: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    skipped: int
+    duration: Distribution
+    name: str | None = None
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded among runs that succeeded or failed; ``None`` before any did either."""
+        decided = self.succeeded + self.failed
+        return None if decided == 0 else self.succeeded / decided
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """The queue right now."""
+
+    runnable: int = 0  # queued or retrying, due now
+    scheduled: int = 0  # queued or retrying, due later
+    running: int = 0
+    waiting: int = 0
+    oldest_runnable_age: float | None = None  # seconds the longest-due runnable run has waited
+    by_queue: dict[str, int] = field(default_factory=dict)  # runnable now, per queue
+
+
+@dataclass(frozen=True, slots=True)
+class HourBucket:
+    """Runs that finished within one hour."""
+
+    hour: datetime
+    total: int
+    succeeded: int
+    failed: int
+
+
+class InsightsStore:
+    """Read-only queries behind ``/api/v1/stats``, the dashboard and ``/metrics``."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    # -- dialect-specific expressions --------------------------------------------------
+    # These belong in storage/dialect.py (kept here while that module is being reworked).
+
+    def _epoch(self, value: Any) -> Any:
+        if self.dialect.is_sqlite:
+            return (sa.func.julianday(value) - 2440587.5) * 86400.0
+        return sa.cast(sa.func.extract("epoch", value), sa.Float)
+
+    def _seconds_between(self, start: Any, end: Any) -> Any:
+        return self._epoch(end) - self._epoch(start)
+
+    def _hour(self, value: Any) -> Any:
+        if self.dialect.is_sqlite:
+            return sa.cast(sa.func.strftime("%s", value), sa.BigInteger) // 3600
+        return sa.cast(sa.func.floor(sa.func.extract("epoch", value) / 3600), sa.BigInteger)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    @staticmethod
+    def _window(query: sa.Select[Any], filters: InsightFilter) -> sa.Select[Any]:
+        c = runs.c
+        query = query.where(c.finished_at >= filters.since)
+        if filters.until is not None:
+            query = query.where(c.finished_at < filters.until)
+        return InsightsStore._narrow(query, filters)
+
+    @staticmethod
+    def _narrow(query: sa.Select[Any], filters: InsightFilter) -> sa.Select[Any]:
+        c = runs.c
+        if filters.task:
+            query = query.where(c.task == filters.task)
+        if filters.schedule_id is not None:
+            query = query.where(c.schedule_id == filters.schedule_id)
+        if filters.restrict_tenant is not None:
+            query = query.where(c.tenant_id == filters.restrict_tenant)
+        return query
+
+    def _distribution_query(self, key: Any, values: Any, where: sa.Select[Any]) -> sa.Select[Any]:
+        """Per ``key``: count, average, maximum and nearest-rank percentiles of ``values``."""
+        inner = where.add_columns(key.label("k"), values.label("v")).where(values.is_not(None))
+        inner_sq = inner.subquery()
+        ranked = sa.select(
+            inner_sq.c.k,
+            inner_sq.c.v,
+            sa.func.row_number().over(partition_by=inner_sq.c.k, order_by=inner_sq.c.v).label("rn"),
+            sa.func.count().over(partition_by=inner_sq.c.k).label("n"),
+        ).subquery()
+        columns = [
+            ranked.c.k,
+            sa.func.count().label("count"),
+            sa.func.avg(ranked.c.v).label("avg"),
+            sa.func.max(ranked.c.v).label("max"),
+        ]
+        for p in PERCENTILES:
+            rank = (ranked.c.n * p + 99) // 100
+            columns.append(sa.func.max(sa.case((ranked.c.rn == rank, ranked.c.v))).label(f"p{p}"))
+        return sa.select(*columns).group_by(ranked.c.k)
+
+    @staticmethod
+    def _distribution(row: Any) -> Distribution:
+        def number(value: Any) -> float | None:
+            return None if value is None else float(value)
+
+        return Distribution(
+            count=int(row.count),
+            avg=number(row.avg),
+            max=number(row.max),
+            p50=number(row.p50),
+            p95=number(row.p95),
+            p99=number(row.p99),
+        )
+
+    # -- counts ------------------------------------------------------------------------
+
+    def finished_by_status(self, conn: Connection, filters: InsightFilter) -> dict[str, int]:
+        """Runs (and recorded skips) that finished in the window, per final status."""
+        query = self._window(
+            sa.select(runs.c.status, sa.func.count()).group_by(runs.c.status), filters
+        ).where(runs.c.status.in_(FINAL))
+        counts = dict.fromkeys(FINAL, 0)
+        counts.update({status: int(n) for status, n in conn.execute(query)})
+        return counts
+
+    def current_by_status(self, conn: Connection, filters: InsightFilter) -> dict[str, int]:
+        """Runs waiting, queued, retrying or running right now."""
+        query = self._narrow(
+            sa.select(runs.c.status, sa.func.count())
+            .where(runs.c.status.in_(CURRENT))
+            .group_by(runs.c.status),
+            filters,
+        )
+        counts = dict.fromkeys(CURRENT, 0)
+        counts.update({status: int(n) for status, n in conn.execute(query)})
+        return counts
+
+    def schedules_by_status(
+        self, conn: Connection, restrict_tenant: str | None = None
+    ) -> dict[str, int]:
+        """Schedules per status."""
+        query = sa.select(schedules.c.status, sa.func.count()).group_by(schedules.c.status)
+        if restrict_tenant is not None:
+            query = query.where(schedules.c.tenant_id == restrict_tenant)
+        return {status: int(n) for status, n in conn.execute(query)}
+
+    def runs_by_task_and_status(self, conn: Connection) -> dict[tuple[str, str], int]:
+        """Every run in the table, per task and status (for ``/metrics``)."""
+        query = sa.select(runs.c.task, runs.c.status, sa.func.count()).group_by(
+            runs.c.task, runs.c.status
+        )
+        return {(task, status): int(n) for task, status, n in conn.execute(query)}
+
+    # -- outcomes per task and per schedule ----------------------------------------------
+
+    def _outcomes(
+        self, conn: Connection, filters: InsightFilter, key: Any, limit: int
+    ) -> builtins.list[OutcomeStats]:
+        c = runs.c
+        counted = self._window(
+            sa.select(
+                key.label("k"),
+                sa.func.count().label("total"),
+                *(
+                    sa.func.sum(sa.case((c.status == status, 1), else_=0)).label(status)
+                    for status in ("succeeded", "failed", "cancelled", "skipped")
+                ),
+            ).group_by(key),
+            filters,
+        ).where(c.status.in_(FINAL))
+        totals = {
+            row.k: row
+            for row in conn.execute(counted.order_by(sa.func.count().desc(), key).limit(limit))
+        }
+        if not totals:
+            return []
+        durations = self._distribution_query(
+            key,
+            self._seconds_between(c.started_at, c.finished_at),
+            self._window(sa.select(), filters).where(
+                c.status.in_(("succeeded", "failed")),
+                c.started_at.is_not(None),
+                key.in_(list(totals)),
+            ),
+        )
+        spread = {row.k: self._distribution(row) for row in conn.execute(durations)}
+        return [
+            OutcomeStats(
+                key=k,
+                total=int(row.total),
+                succeeded=int(row.succeeded or 0),
+                failed=int(row.failed or 0),
+                cancelled=int(row.cancelled or 0),
+                skipped=int(row.skipped or 0),
+                duration=spread.get(k, Distribution()),
+            )
+            for k, row in totals.items()
+        ]
+
+    def by_task(
+        self, conn: Connection, filters: InsightFilter, limit: int = 100
+    ) -> builtins.list[OutcomeStats]:
+        """Outcomes and durations per task in the window, busiest first."""
+        return self._outcomes(conn, filters, runs.c.task, limit)
+
+    def by_schedule(
+        self, conn: Connection, filters: InsightFilter, limit: int = 100
+    ) -> builtins.list[OutcomeStats]:
+        """Outcomes and durations per schedule in the window, busiest first (with names)."""
+        found = [
+            s
+            for s in self._outcomes(conn, filters, runs.c.schedule_id, limit + 1)
+            if s.key is not None
+        ][:limit]
+        if not found:
+            return []
+        names = dict(
+            conn.execute(
+                sa.select(schedules.c.id, schedules.c.name).where(
+                    schedules.c.id.in_([s.key for s in found])
+                )
+            ).all()
+        )
+        return [
+            OutcomeStats(
+                key=s.key,
+                total=s.total,
+                succeeded=s.succeeded,
+                failed=s.failed,
+                cancelled=s.cancelled,
+                skipped=s.skipped,
+                duration=s.duration,
+                name=names.get(s.key),
+            )
+            for s in found
+        ]
+
+    # -- lateness, the queue, throughput -----------------------------------------------
+
+    def fire_lateness(self, conn: Connection, filters: InsightFilter) -> Distribution:
+        """How long after their fire time scheduled runs were created (scheduler lag)."""
+        c = runs.c
+        query = self._distribution_query(
+            sa.literal(1),
+            self._seconds_between(c.scheduled_for, c.created_at),
+            self._window(sa.select(), filters).where(
+                c.scheduled_for.is_not(None), c.status != RunStatus.SKIPPED.value
+            ),
+        )
+        row = conn.execute(query).one_or_none()
+        return Distribution() if row is None else self._distribution(row)
+
+    def start_delay(self, conn: Connection, filters: InsightFilter) -> Distribution:
+        """How long runs waited in the queue between becoming due and starting."""
+        c = runs.c
+        query = self._distribution_query(
+            sa.literal(1),
+            self._seconds_between(c.run_at, c.started_at),
+            self._window(sa.select(), filters).where(c.started_at.is_not(None)),
+        )
+        row = conn.execute(query).one_or_none()
+        return Distribution() if row is None else self._distribution(row)
+
+    def queue_depth(
+        self, conn: Connection, now: datetime, restrict_tenant: str | None = None
+    ) -> QueueDepth:
+        """Runnable, scheduled, running and waiting runs now, and the oldest runnable's wait."""
+        c = runs.c
+
+        def narrow(query: sa.Select[Any]) -> sa.Select[Any]:
+            if restrict_tenant is not None:
+                query = query.where(c.tenant_id == restrict_tenant)
+            return query
+
+        runnable = c.status.in_(RUNNABLE_RUN_STATUSES)
+        by_queue = {
+            queue: int(n)
+            for queue, n in conn.execute(
+                narrow(
+                    sa.select(c.queue, sa.func.count())
+                    .where(runnable, c.run_at <= now)
+                    .group_by(c.queue)
+                )
+            )
+        }
+        oldest = conn.execute(
+            narrow(sa.select(sa.func.min(c.run_at)).where(runnable, c.run_at <= now))
+        ).scalar_one_or_none()
+        scheduled = conn.execute(
+            narrow(sa.select(sa.func.count()).where(runnable, c.run_at > now))
+        ).scalar_one()
+        others: dict[str, int] = dict(
+            conn.execute(
+                narrow(
+                    sa.select(c.status, sa.func.count())
+                    .where(c.status.in_((RunStatus.RUNNING.value, RunStatus.WAITING.value)))
+                    .group_by(c.status)
+                )
+            ).all()
+        )
+        return QueueDepth(
+            runnable=sum(by_queue.values()),
+            scheduled=int(scheduled),
+            running=int(others.get(RunStatus.RUNNING.value, 0)),
+            waiting=int(others.get(RunStatus.WAITING.value, 0)),
+            oldest_runnable_age=None
+            if oldest is None
+            else max(0.0, (now - oldest).total_seconds()),
+            by_queue=by_queue,
+        )
+
+    def per_hour(self, conn: Connection, filters: InsightFilter) -> builtins.list[HourBucket]:
+        """Finished runs per hour in the window (hours without runs are left out)."""
+        c = runs.c
+        hour = self._hour(c.finished_at)
+        query = self._window(
+            sa.select(
+                hour.label("hour"),
+                sa.func.count().label("total"),
+                sa.func.sum(sa.case((c.status == "succeeded", 1), else_=0)).label("succeeded"),
+                sa.func.sum(sa.case((c.status == "failed", 1), else_=0)).label("failed"),
+            )
+            .where(c.status.in_(FINAL))
+            .group_by(hour)
+            .order_by(hour),
+            filters,
+        )
+        return [
+            HourBucket(
+                hour=datetime.fromtimestamp(int(row.hour) * 3600, UTC),
+                total=int(row.total),
+                succeeded=int(row.succeeded or 0),
+                failed=int(row.failed or 0),
+            )
+            for row in conn.execute(query)
+        ]
+
+    # -- nodes ---------------------------------------------------------------------------
+
+    def heartbeats(self, conn: Connection) -> builtins.list[tuple[str, str, datetime]]:
+        """Every running node's id, kind and last heartbeat (for ``/metrics``)."""
+        query = sa.select(nodes.c.id, nodes.c.kind, nodes.c.heartbeat_at).where(
+            nodes.c.stopped_at.is_(None)
+        )
+        return [(r.id, r.kind, r.heartbeat_at) for r in conn.execute(query)]
+
+
+__all__: Sequence[str] = [
+    "Distribution",
+    "HourBucket",
+    "InsightFilter",
+    "InsightsStore",
+    "OutcomeStats",
+    "QueueDepth",
+]

@@ -1,0 +1,23 @@
+"""The REST API under ``/api/v1``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tickwork.web.api import accounts, catalog, runs, schedules, session
+
+API_PREFIX = "/api/v1"
+
+
+def build_router() -> APIRouter:
+    """Every API route, under ``/api/v1``."""
+    router = APIRouter(prefix=API_PREFIX)
+    router.include_router(session.router)
+    router.include_router(schedules.router)
+    router.include_router(runs.router)
+    router.include_router(catalog.router)
+    router.include_router(accounts.router)
+    return router
+
+
+__all__ = ["API_PREFIX", "build_router"]

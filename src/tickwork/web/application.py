@@ -1,0 +1,110 @@
+"""``create_app``: the ASGI application serving the REST API, the UI, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from tickwork import __version__
+from tickwork.app import Tickwork
+from tickwork.auth.passwords import Passwords
+from tickwork.auth.service import AuthService
+from tickwork.metrics import metrics_for
+from tickwork.settings import Settings
+from tickwork.web import observability
+from tickwork.web.api import API_PREFIX, build_router
+from tickwork.web.errors import install_error_handlers
+from tickwork.web.insights import Insights
+from tickwork.web.middleware import AccessLogMiddleware, RequestBodyMiddleware
+from tickwork.web.security import Authenticator
+from tickwork.web.state import WebState
+
+log = logging.getLogger("tickwork.web")
+
+DESCRIPTION = """
+The REST API of tickwork, a database-backed job scheduler.
+
+Authenticate with an API token (`Authorization: Bearer tw_...`, created with
+`tickwork tokens create` or `POST /api/v1/tokens`) or, from a browser, a session cookie
+from `POST /api/v1/auth/login` (then send the `tickwork_csrf` cookie's value as
+`X-CSRF-Token` on POST, PATCH and DELETE).
+
+Roles: `viewer` reads; `operator` also runs, pauses, resumes, retries and cancels;
+`admin` also creates, changes and deletes schedules, users and tokens. A principal bound
+to a tenant sees only that tenant's schedules and runs (others' are 404).
+
+Every error is `{"error": {"code", "message", "field"}}` with a 4xx status.
+"""
+
+
+def create_app(
+    tickwork: Tickwork,
+    settings: Settings | None = None,
+    *,
+    passwords: Passwords | None = None,
+) -> FastAPI:
+    """The web application of ``tickwork``: REST API under ``/api/v1`` (OpenAPI at
+    ``/api/openapi.json``, docs at ``/api/docs``), ``/healthz``, ``/readyz``, ``/metrics``
+    and, when installed, the admin UI.
+
+    Raises :class:`~tickwork.domain.errors.InvalidInputError` for unsafe settings (``--auth
+    none`` on a non-loopback address). ``passwords`` lets tests use cheaper hashing.
+
+    Example::
+
+        app = create_app(Tickwork("sqlite:///tickwork.db"), Settings(auth="local"))
+        uvicorn.run(app, host="127.0.0.1", port=8787)
+    """
+    settings = settings or Settings()
+    auth = AuthService(tickwork.db, passwords=passwords)
+    authenticator = Authenticator(settings, auth)
+    metrics = metrics_for(tickwork)
+    fastapi_app = FastAPI(
+        title="tickwork",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    fastapi_app.state.tickwork = WebState(
+        tickwork=tickwork,
+        settings=settings,
+        auth=auth,
+        authenticator=authenticator,
+        insights=Insights(tickwork.db, stale_after=max(30.0, 3 * settings.heartbeat_interval)),
+        metrics=metrics,
+    )
+    install_error_handlers(fastapi_app)
+    fastapi_app.include_router(observability.router)
+    fastapi_app.include_router(build_router())
+    if not _mount_ui(fastapi_app):
+
+        @fastapi_app.get("/", include_in_schema=False)
+        def root() -> Any:
+            return RedirectResponse("/api/docs")
+
+    fastapi_app.add_middleware(
+        RequestBodyMiddleware,
+        max_bytes=settings.max_request_bytes,
+        form_paths=frozenset({f"{API_PREFIX}/auth/login", f"{API_PREFIX}/auth/logout"}),
+    )
+    fastapi_app.add_middleware(AccessLogMiddleware, metrics=metrics)
+    return fastapi_app
+
+
+def _mount_ui(fastapi_app: FastAPI) -> bool:
+    """Mount the admin UI when it is installed; return whether it was."""
+    try:
+        from tickwork.web.ui import mount  # type: ignore[attr-defined,unused-ignore]
+    except ImportError as exc:
+        if exc.name != "tickwork.web.ui":
+            raise  # the UI is there but broken: say so rather than serve without it
+        log.debug("no admin UI: %s", exc)
+        return False
+    mount(fastapi_app)
+    return True
