@@ -11,6 +11,9 @@ from typing import Any
 MAX_LOG_LINES = 1000
 MAX_LOG_LINE_LENGTH = 4000
 
+# Most handlers never log, so a run's log is created on first use.
+_LOG_CREATION = threading.Lock()
+
 
 class RunLog:
     """Log lines of one run: kept with the run (shown in the UI) and sent to Python logging.
@@ -126,8 +129,21 @@ class Context:
         self.scheduled_for = scheduled_for
         self.schedule_id = schedule_id
         self.tenant_id = tenant_id
-        self.log = log or RunLog(task, run_id)
+        self._log = log
         self._cancelled = threading.Event()
+
+    @property
+    def log(self) -> RunLog:
+        """The run's log: lines are kept with the run and sent to Python logging."""
+        if self._log is None:
+            with _LOG_CREATION:
+                if self._log is None:
+                    self._log = RunLog(self.task, self.run_id)
+        return self._log
+
+    def log_lines(self) -> list[dict[str, Any]] | None:
+        """The log lines so far, or ``None`` if the handler logged nothing."""
+        return None if self._log is None else self._log.snapshot()
 
     @property
     def cancelled(self) -> bool:

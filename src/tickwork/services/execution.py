@@ -144,11 +144,10 @@ def outcome_of(
     ``Cancel`` or an operator's cancellation ends the run as cancelled.
     """
     assert run.token is not None
-    logs = ctx.log.snapshot()
 
     def ended(status: RunStatus, **fields: Any) -> Outcome:
         assert run.token is not None
-        return Outcome(run.id, run.token, status, now, logs=logs, **fields)
+        return Outcome(run.id, run.token, status, now, logs=ctx.log_lines(), key=run.key, **fields)
 
     if stopped is not None and stopped.reason == "cancel" and error is not None:
         return ended(RunStatus.CANCELLED, error=stopped.message)

@@ -16,6 +16,8 @@ No handler runs inside a database transaction.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import heapq
 import logging
 import queue
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tickwork.context import Context
-from tickwork.domain.errors import DatabaseUnavailableError
+from tickwork.domain.errors import ConflictError, DatabaseUnavailableError
 from tickwork.domain.models import Run, RunStatus
 from tickwork.registry import Task, TaskRegistry
 from tickwork.services.execution import (
@@ -49,6 +51,11 @@ DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_HEARTBEAT_INTERVAL = 5.0
 DEFAULT_SHUTDOWN_GRACE = 30.0
 RECORD_BATCH = 500
+# While runs are waiting, the claim loop lets free slots add up to half a batch (or for this
+# long) before claiming, so a busy worker claims in batches instead of once per finished run.
+CLAIM_LINGER = 0.02
+# How often a batch refused for a key conflict (a concurrent enqueue) is tried again.
+CONFLICT_RETRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,7 @@ class WorkerService:
         *,
         worker_id: str | None = None,
         on_finished: Callable[[Sequence[FinishedRun], Sequence[Outcome]], None] | None = None,
+        cancel_wakeup: Wakeup | None = None,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -145,6 +153,11 @@ class WorkerService:
         self._lock = threading.Condition()
         self._inflight: dict[int, InFlight] = {}
         self._busy = 0
+        # Free slots the waiting claim loop needs before it is worth waking (0: not waiting).
+        self._claim_need = 0
+        # Woken when an operator cancels a running run (PostgreSQL NOTIFY), so the
+        # heartbeat thread tells the handler at once instead of at its next beat.
+        self._cancel_wakeup = cancel_wakeup or Wakeup()
         self._outcomes: queue.SimpleQueue[tuple[InFlight, Outcome] | None] = queue.SimpleQueue()
         self._deadlines: list[tuple[float, int, InFlight]] = []
         self._deadline_seq = 0
@@ -197,7 +210,7 @@ class WorkerService:
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
-                claimed = self._claim_once()
+                _, claimed = self._claim_once()
                 if not claimed:
                     with self._lock:
                         idle = not self._inflight
@@ -227,14 +240,13 @@ class WorkerService:
 
     def _claim_loop(self, stop: threading.Event) -> None:
         backoff = 0.25
+        backlog = False
         while not stop.is_set():
-            with self._lock:
-                while self._busy >= self.config.concurrency and not stop.is_set():
-                    self._lock.wait(0.5)
+            self._wait_for_slots(stop, backlog)
             if stop.is_set():
                 break
             try:
-                claimed = self._claim_once()
+                asked, claimed = self._claim_once()
                 backoff = 0.25
             except DatabaseUnavailableError as exc:
                 log.warning(
@@ -247,8 +259,27 @@ class WorkerService:
                 log.exception("claiming runs failed; retrying")
                 stop.wait(self.config.poll_interval)
                 continue
+            # A full claim means more runs are waiting: claim again as slots free up.
+            backlog = claimed > 0 and claimed == asked
             if claimed == 0:
                 self.wakeup.wait(self._idle_delay())
+
+    def _wait_for_slots(self, stop: threading.Event, backlog: bool) -> None:
+        """Block until a slot is free; with a backlog, let up to half a batch free up."""
+        with self._lock:
+            while self.config.concurrency - self._busy < 1 and not stop.is_set():
+                self._claim_need = 1
+                self._lock.wait(0.5)
+            want = max(1, self.config.batch // 2)
+            if backlog and self.config.concurrency - self._busy < want:
+                deadline = time.monotonic() + CLAIM_LINGER
+                while self.config.concurrency - self._busy < want and not stop.is_set():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._claim_need = want
+                    self._lock.wait(remaining)
+            self._claim_need = 0
 
     def _idle_delay(self) -> float:
         try:
@@ -261,28 +292,56 @@ class WorkerService:
         delay = (next_at - self.db.now()).total_seconds()
         return max(0.001, min(delay, self.config.poll_interval))
 
-    def _claim_once(self) -> int:
+    def _claim_once(self) -> tuple[int, int]:
+        """Claim as many runs as there are free slots (up to a batch); dispatch them."""
         with self._lock:
             free = self.config.concurrency - self._busy
-        if free <= 0:
-            return 0
+        limit = min(free, self.config.batch)
+        if limit <= 0:
+            return 0, 0
         token = uuid.uuid4().hex
-        with self.db.write() as conn:
+        with self.db.write(queue=True) as conn:
             runs = self.store.claim(
                 conn,
                 worker_id=self.worker_id,
                 token=token,
                 now=self.db.now(),
-                limit=min(free, self.config.batch),
+                limit=limit,
                 queues=self.config.queues,
             )
-        for run in runs:
-            self._dispatch(run)
-        self.stats.claimed += len(runs)
-        return len(runs)
+        if runs:
+            self._dispatch(runs)
+            self.stats.claimed += len(runs)
+        return limit, len(runs)
 
-    def _dispatch(self, run: Run) -> None:
-        task = self.registry.find(run.task)
+    def _dispatch(self, runs: list[Run]) -> None:
+        items = [self._in_flight(run) for run in runs]
+        with self._lock:
+            for item in items:
+                self._inflight[item.run.id] = item
+            self._busy += len(items)
+        assert self._pool is not None
+        assert self._loop is not None
+        for item in items:
+            run, task = item.run, item.task
+            if run.cancel_requested:
+                item.ctx.cancel()
+            if task is None:
+                self._complete(
+                    item,
+                    error=LookupError(f"unknown task {run.task!r}: not registered in this worker"),
+                )
+                continue
+            if run.timeout:
+                item.deadline = time.monotonic() + run.timeout
+            if task.is_async:
+                self._loop.submit(self._execute_async(item))
+            else:
+                if item.deadline is not None:
+                    self._watch(item)
+                self._pool.submit(functools.partial(self._execute_sync, item))
+
+    def _in_flight(self, run: Run) -> InFlight:
         ctx = Context(
             run_id=run.id,
             task=run.task,
@@ -295,28 +354,7 @@ class WorkerService:
             schedule_id=run.schedule_id,
             tenant_id=run.tenant_id,
         )
-        item = InFlight(run=run, ctx=ctx, task=task)
-        with self._lock:
-            self._inflight[run.id] = item
-            self._busy += 1
-        if run.cancel_requested:
-            ctx.cancel()
-        if task is None:
-            self._finish(
-                item, error=LookupError(f"unknown task {run.task!r}: not registered in this worker")
-            )
-            self._returned(item)
-            return
-        if run.timeout:
-            item.deadline = time.monotonic() + run.timeout
-        assert self._pool is not None
-        assert self._loop is not None
-        if task.is_async:
-            self._loop.submit(self._execute_async(item))
-        else:
-            if item.deadline is not None:
-                self._watch(item)
-            self._pool.submit(lambda: self._execute_sync(item))
+        return InFlight(run=run, ctx=ctx, task=self.registry.find(run.task))
 
     def _arguments(self, item: InFlight) -> tuple[Any, ...]:
         assert item.task is not None
@@ -328,11 +366,9 @@ class WorkerService:
         try:
             result = item.task.handler(*self._arguments(item))  # type: ignore[union-attr]
         except BaseException as exc:
-            self._finish(item, error=exc)
+            self._complete(item, error=exc)
         else:
-            self._finish(item, result=result)
-        finally:
-            self._returned(item)
+            self._complete(item, result=result)
 
     async def _execute_async(self, item: InFlight) -> None:
         try:
@@ -361,20 +397,39 @@ class WorkerService:
     def _finish(
         self, item: InFlight, *, result: Any = None, error: BaseException | None = None
     ) -> None:
+        """Decide the attempt's outcome (once) and queue it for the recorder."""
         with self._lock:
             if item.decided:
                 return
             item.decided = True
-        outcome = outcome_of(
+        self._outcomes.put((item, self._outcome(item, result, error)))
+
+    def _complete(
+        self, item: InFlight, *, result: Any = None, error: BaseException | None = None
+    ) -> None:
+        """The handler returned (or raised): decide the outcome and free its slot."""
+        with self._lock:
+            decide = not item.decided
+            item.decided = True
+        if decide:
+            self._outcomes.put((item, self._outcome(item, result, error)))
+        self._returned(item)
+
+    def _outcome(self, item: InFlight, result: Any, error: BaseException | None) -> Outcome:
+        return outcome_of(
             item.run, item.ctx, self.db.now(), result=result, error=error, stopped=item.stopped
         )
-        self._outcomes.put((item, outcome))
 
     def _returned(self, item: InFlight) -> None:
         with self._lock:
-            if not item.returned:
-                item.returned = True
-                self._busy -= 1
+            if item.returned:
+                return
+            item.returned = True
+            self._busy -= 1
+            free = self.config.concurrency - self._busy
+            # Wake the claim loop only when enough slots are free for it to act on, and a
+            # stopping worker when the last handler returns.
+            if (self._claim_need and free >= self._claim_need) or self._busy == 0:
                 self._lock.notify_all()
 
     def _stop_item(self, item: InFlight, stopped: Stopped) -> None:
@@ -405,38 +460,70 @@ class WorkerService:
 
     def _record(self, batch: list[tuple[InFlight, Outcome]]) -> None:
         outcomes = [outcome for _, outcome in batch]
-        backoff = 0.25
-        while True:
-            try:
-                with self.db.write() as conn:
-                    accepted = self.store.finish(conn, outcomes)
-                    last = {
-                        f.schedule_id: f.status
-                        for f in accepted
-                        if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
-                    }
-                    self.schedules.set_last_status(conn, last)
-                break
-            except DatabaseUnavailableError as exc:
-                # Outcomes are fenced by token, so writing them again later is safe.
-                log.warning("cannot record %d outcomes (%s); retrying", len(outcomes), exc)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except Exception:
-                log.exception(
-                    "recording %d outcomes failed; their runs will be rescued", len(outcomes)
-                )
-                accepted = []
-                break
+        accepted = self._write_outcomes(outcomes)
         accepted_ids = {f.id for f in accepted}
         self._count(outcomes, accepted_ids)
         with self._lock:
             for item, _ in batch:
-                self._inflight.pop(item.run.id, None)
+                if self._inflight.get(item.run.id) is item:
+                    del self._inflight[item.run.id]
             self._lock.notify_all()
         if self.on_finished is not None:
             self.on_finished(accepted, outcomes)
         self.recorded.set()
+
+    def _write_outcomes(self, outcomes: list[Outcome]) -> list[FinishedRun]:
+        """Write outcomes in one transaction, retrying while the database is away.
+
+        Outcomes are fenced by their tokens, so writing one again is harmless. A batch that
+        fails for another reason is written one outcome at a time, so one unwritable outcome
+        cannot make the others' runs be executed again; an outcome that still fails is
+        written as a plain failure naming the problem.
+        """
+        backoff = 0.25
+        conflicts = 0
+        while True:
+            try:
+                return self._write(outcomes)
+            except DatabaseUnavailableError as exc:
+                log.warning("cannot record %d outcomes (%s); retrying", len(outcomes), exc)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except ConflictError:
+                conflicts += 1
+                if conflicts > CONFLICT_RETRIES:
+                    break
+            except Exception:
+                log.exception("recording %d outcomes failed", len(outcomes))
+                break
+        if len(outcomes) > 1:
+            return [f for outcome in outcomes for f in self._write_outcomes([outcome])]
+        outcome = outcomes[0]
+        if outcome.status is RunStatus.FAILED and outcome.result is None and not outcome.logs:
+            log.error("outcome of run %s cannot be recorded; it will be rescued", outcome.run_id)
+            return []
+        fallback = dataclasses.replace(
+            outcome,
+            status=RunStatus.FAILED,
+            result=None,
+            logs=None,
+            traceback=None,
+            retry_at=None,
+            error=f"the attempt's outcome ({outcome.status.value}) could not be recorded; "
+            "see the worker's log",
+        )
+        return self._write_outcomes([fallback])
+
+    def _write(self, outcomes: list[Outcome]) -> list[FinishedRun]:
+        with self.db.write(queue=True) as conn:
+            accepted = self.store.finish(conn, outcomes)
+            last = {
+                f.schedule_id: f.status
+                for f in accepted
+                if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
+            }
+            self.schedules.set_last_status(conn, last)
+        return accepted
 
     def _count(self, outcomes: list[Outcome], accepted: set[int]) -> None:
         for outcome in outcomes:
@@ -460,10 +547,16 @@ class WorkerService:
     # -- heartbeats, cancellations, rescue -------------------------------------------------
 
     def _heartbeat_loop(self) -> None:
-        while not self._stopping.wait(self.config.heartbeat_interval):
+        next_rescue = time.monotonic() + self.config.heartbeat_interval
+        while not self._stopping.is_set():
+            self._cancel_wakeup.wait(max(0.0, next_rescue - time.monotonic()))
+            if self._stopping.is_set():
+                return
             try:
                 self.heartbeat()
-                self.stats.rescued += self.rescuer.rescue()
+                if time.monotonic() >= next_rescue:
+                    next_rescue = time.monotonic() + self.config.heartbeat_interval
+                    self.stats.rescued += self.rescuer.rescue()
             except DatabaseUnavailableError as exc:
                 log.warning("run heartbeat failed (%s)", exc)
             except Exception:
@@ -476,7 +569,7 @@ class WorkerService:
         if not items:
             return
         fences = [(i.run.id, i.run.token) for i in items if i.run.token is not None]
-        with self.db.write() as conn:
+        with self.db.write(queue=True) as conn:
             owned, cancel = self.store.heartbeat(conn, fences, self.db.now())
         for item in items:
             if item.run.id in cancel:
@@ -537,6 +630,7 @@ class WorkerService:
         for thread in self._threads[:1]:
             thread.join(timeout=30)
         self._stopping.set()
+        self._cancel_wakeup.set()
         with self._lock:
             self._lock.notify_all()
         for thread in self._threads[1:]:

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Row, Select, String, Table, func, text
+from sqlalchemy import Row, Select, Table, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-
-from tickwork.storage.types import UTCDateTime
 
 SCHEDULES_CHANNEL = "tickwork_schedules"
 RUNS_CHANNEL = "tickwork_runs"
@@ -94,8 +92,73 @@ class Dialect:
             )
 
 
-_FINISH_POSTGRESQL = text(
-    """
+# -- the queue's hot path -------------------------------------------------------------
+#
+# Claims, outcomes and batch inserts are plain driver SQL (``exec_driver_sql``): statement
+# compilation and per-column type processing would cost more than the statements
+# themselves at thousands of runs per second, while SQLAlchemy still translates errors and
+# notices lost connections. Rows come back in the order of ``CLAIM_COLUMN_NAMES``.
+
+CLAIM_COLUMN_NAMES = (
+    "id",
+    "task",
+    "payload",
+    "status",
+    "trigger",
+    "schedule_id",
+    "tenant_id",
+    "queue",
+    "priority",
+    "attempt",
+    "max_attempts",
+    "retry_backoff",
+    "retry_backoff_max",
+    "timeout",
+    "run_at",
+    "scheduled_for",
+    "started_at",
+    "worker_id",
+    "token",
+    "key",
+    "cancel_requested",
+)
+_CLAIM_RETURNING = ", ".join(f"r.{name}" for name in CLAIM_COLUMN_NAMES)
+
+_CLAIM_POSTGRESQL = f"""
+    WITH picked AS (
+        SELECT id FROM runs
+        WHERE status IN ('queued', 'retrying') AND run_at <= %(now)s {{queues}}
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE runs AS r SET
+        status = 'running', started_at = %(now)s, heartbeat_at = %(now)s, finished_at = NULL,
+        worker_id = %(worker_id)s, token = %(token)s
+    FROM picked WHERE r.id = picked.id
+    RETURNING {_CLAIM_RETURNING}
+"""
+_CLAIM_POSTGRESQL_ALL = _CLAIM_POSTGRESQL.format(queues="")
+_CLAIM_POSTGRESQL_QUEUES = _CLAIM_POSTGRESQL.format(queues="AND queue = ANY(%(queues)s)")
+
+_CLAIM_SQLITE = f"""
+    UPDATE runs SET
+        status = 'running', started_at = :now, heartbeat_at = :now, finished_at = NULL,
+        worker_id = :worker_id, token = :token
+    WHERE id IN (
+        SELECT id FROM runs
+        WHERE status IN ('queued', 'retrying') AND run_at <= :now {{queues}}
+        ORDER BY priority DESC, run_at, id
+        LIMIT :limit
+    )
+    RETURNING {", ".join(CLAIM_COLUMN_NAMES)}
+"""
+_CLAIM_SQLITE_ALL = _CLAIM_SQLITE.format(queues="")
+_CLAIM_SQLITE_QUEUES = _CLAIM_SQLITE.format(
+    queues="AND queue IN (SELECT value FROM json_each(:queues))"
+)
+
+_FINISH_POSTGRESQL = """
     UPDATE runs AS r SET
         status = v.status,
         finished_at = v.finished_at,
@@ -106,25 +169,17 @@ _FINISH_POSTGRESQL = text(
         run_at = COALESCE(v.run_at, r.run_at),
         attempt = r.attempt + v.next_attempt,
         token = CASE WHEN v.next_attempt = 1 THEN NULL ELSE r.token END,
-        worker_id = CASE WHEN v.next_attempt = 1 THEN NULL ELSE r.worker_id END
-    FROM jsonb_to_recordset(CAST(:batch AS jsonb)) AS v(
+        worker_id = CASE WHEN v.next_attempt = 1 THEN NULL ELSE r.worker_id END,
+        heartbeat_at = CASE WHEN v.next_attempt = 1 THEN NULL ELSE r.heartbeat_at END
+    FROM jsonb_to_recordset(CAST(%(batch)s AS jsonb)) AS v(
         id bigint, token text, status text, finished_at timestamptz, result jsonb,
         logs jsonb, error text, traceback text, run_at timestamptz, next_attempt int
     )
     WHERE r.id = v.id AND r.token = v.token AND r.status = 'running'
     RETURNING r.id, r.schedule_id, r.status, r.attempt, r.started_at, r.worker_id
-    """
-).columns(
-    id=BigInteger(),
-    schedule_id=BigInteger(),
-    status=String(),
-    attempt=Integer(),
-    started_at=UTCDateTime(),
-    worker_id=String(),
-)
+"""
 
-_FINISH_SQLITE = text(
-    """
+_FINISH_SQLITE = """
     UPDATE runs SET
         status = v.value ->> '$.status',
         finished_at = v.value ->> '$.finished_at',
@@ -135,21 +190,70 @@ _FINISH_SQLITE = text(
         run_at = COALESCE(v.value ->> '$.run_at', runs.run_at),
         attempt = runs.attempt + (v.value ->> '$.next_attempt'),
         token = CASE WHEN (v.value ->> '$.next_attempt') = 1 THEN NULL ELSE runs.token END,
-        worker_id = CASE WHEN (v.value ->> '$.next_attempt') = 1 THEN NULL ELSE runs.worker_id END
+        worker_id = CASE WHEN (v.value ->> '$.next_attempt') = 1
+            THEN NULL ELSE runs.worker_id END,
+        heartbeat_at = CASE WHEN (v.value ->> '$.next_attempt') = 1
+            THEN NULL ELSE runs.heartbeat_at END
     FROM json_each(:batch) AS v
     WHERE runs.id = (v.value ->> '$.id') AND runs.token = (v.value ->> '$.token')
         AND runs.status = 'running'
     RETURNING runs.id, runs.schedule_id, runs.status, runs.attempt, runs.started_at,
         runs.worker_id
-    """
-).columns(
-    id=BigInteger(),
-    schedule_id=BigInteger(),
-    status=String(),
-    attempt=Integer(),
-    started_at=UTCDateTime(),
-    worker_id=String(),
+"""
+
+# Columns a batch insert of new runs sets; the rest take their defaults.
+INSERT_COLUMN_NAMES = (
+    "task",
+    "payload",
+    "status",
+    "trigger",
+    "tenant_id",
+    "queue",
+    "priority",
+    "max_attempts",
+    "retry_backoff",
+    "retry_backoff_max",
+    "timeout",
+    "run_at",
+    "created_at",
+    "created_by",
 )
+_INSERT_TYPES = (
+    "text",
+    "jsonb",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int",
+    "int",
+    "float8",
+    "float8",
+    "float8",
+    "timestamptz",
+    "timestamptz",
+    "text",
+)
+_INSERT_POSTGRESQL = f"""
+    INSERT INTO runs ({", ".join(INSERT_COLUMN_NAMES)})
+    SELECT {", ".join(INSERT_COLUMN_NAMES)}
+    FROM jsonb_to_recordset(CAST(%(batch)s AS jsonb)) AS v(
+        {", ".join(f"{n} {t}" for n, t in zip(INSERT_COLUMN_NAMES, _INSERT_TYPES, strict=True))}
+    )
+    RETURNING id
+"""
+_INSERT_SQLITE = f"""
+    INSERT INTO runs ({", ".join(INSERT_COLUMN_NAMES)})
+    SELECT {
+    ", ".join(
+        f"v.value -> '$.{n}'" if n == "payload" else f"v.value ->> '$.{n}'"
+        for n in INSERT_COLUMN_NAMES
+    )
+}
+    FROM json_each(:batch) AS v
+    ORDER BY v.key
+    RETURNING id
+"""
 
 
 def _timestamp(dialect: Dialect, value: datetime | None) -> str | None:
@@ -162,15 +266,99 @@ def _timestamp(dialect: Dialect, value: datetime | None) -> str | None:
     return value.isoformat()
 
 
+def _utc(value: Any) -> datetime | None:
+    """A timestamp from a raw row as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+    if value.tzinfo is UTC:
+        return value  # type: ignore[no-any-return]
+    return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def _json_batch(dialect: Dialect, batch: list[dict[str, Any]]) -> str:
+    text = json.dumps(batch, separators=(",", ":"), default=str)
+    if dialect.is_postgresql and "\\u0000" in text:
+        # PostgreSQL's text and jsonb cannot hold NUL characters; a handler's error
+        # message or log line containing one must not make the whole batch fail.
+        text = json.dumps(_without_nul(batch), separators=(",", ":"), default=str)
+    return text
+
+
+def _execute(conn: Connection, sql: str, params: dict[str, Any]) -> Sequence[Row[Any]]:
+    return conn.exec_driver_sql(sql, params).all()
+
+
+def claim_runs(
+    conn: Connection,
+    dialect: Dialect,
+    *,
+    worker_id: str,
+    token: str,
+    now: datetime,
+    limit: int,
+    queues: Sequence[str] | None,
+) -> list[tuple[Any, ...]]:
+    """Mark up to ``limit`` runnable runs as running under ``token``; return their rows.
+
+    Highest priority first, then earliest ``run_at``. On PostgreSQL rows other
+    transactions are claiming are skipped (``FOR UPDATE SKIP LOCKED``); on SQLite the
+    caller's ``BEGIN IMMEDIATE`` serialises claims. Timestamps in the rows are aware UTC,
+    ``payload`` is a dict and ``cancel_requested`` a bool.
+    """
+    params: dict[str, Any] = {
+        "now": _timestamp(dialect, now) if dialect.is_sqlite else now,
+        "limit": limit,
+        "worker_id": worker_id,
+        "token": token,
+    }
+    if dialect.is_postgresql:
+        if queues:
+            params["queues"] = list(queues)
+        sql = _CLAIM_POSTGRESQL_QUEUES if queues else _CLAIM_POSTGRESQL_ALL
+    else:
+        if queues:
+            params["queues"] = json.dumps(list(queues))
+        sql = _CLAIM_SQLITE_QUEUES if queues else _CLAIM_SQLITE_ALL
+    rows = _execute(conn, sql, params)
+    result = []
+    for row in rows:
+        values = list(row)
+        payload = values[2]
+        if isinstance(payload, str | bytes):
+            values[2] = json.loads(payload)
+        elif payload is None:
+            values[2] = {}
+        for index in (14, 15, 16):
+            values[index] = _utc(values[index])
+        values[20] = bool(values[20])
+        result.append(tuple(values))
+    return result
+
+
 def finish_runs(
     conn: Connection, dialect: Dialect, outcomes: Sequence[dict[str, Any]]
-) -> list[Row[Any]]:
+) -> list[tuple[Any, ...]]:
     """Record many attempts' outcomes in one statement, fenced by their tokens.
 
     Each outcome has ``id``, ``token``, ``status``, ``finished_at``, ``result``, ``logs``,
     ``error``, ``traceback``, ``run_at`` (a retry's next time) and ``next_attempt`` (1 when
     the run goes back to the queue as its next attempt). Returns the rows that were
-    accepted: an outcome whose token no longer matches (a superseded attempt) changes nothing.
+    accepted as ``(id, schedule_id, status, attempt, started_at, worker_id)``: an outcome
+    whose token no longer matches (a superseded attempt) changes nothing.
     """
     if not outcomes:
         return []
@@ -182,9 +370,32 @@ def finish_runs(
         }
         for outcome in outcomes
     ]
-    statement = _FINISH_POSTGRESQL if dialect.is_postgresql else _FINISH_SQLITE
-    payload = json.dumps(batch, separators=(",", ":"), default=str)
-    return list(conn.execute(statement, {"batch": payload}))
+    payload = _json_batch(dialect, batch)
+    sql = _FINISH_POSTGRESQL if dialect.is_postgresql else _FINISH_SQLITE
+    rows: Sequence[Any] = _execute(conn, sql, {"batch": payload})
+    return [(r[0], r[1], r[2], r[3], _utc(r[4]), r[5]) for r in rows]
+
+
+def insert_runs(conn: Connection, dialect: Dialect, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert many new runs in one statement; return their ids in the order of ``rows``.
+
+    Each row has the keys of ``INSERT_COLUMN_NAMES`` (``run_at`` and ``created_at`` as
+    aware datetimes).
+    """
+    if not rows:
+        return []
+    batch = [
+        {
+            **row,
+            "run_at": _timestamp(dialect, row["run_at"]),
+            "created_at": _timestamp(dialect, row["created_at"]),
+        }
+        for row in rows
+    ]
+    payload = _json_batch(dialect, batch)
+    sql = _INSERT_POSTGRESQL if dialect.is_postgresql else _INSERT_SQLITE
+    # Ids come from a sequence in insertion order, which follows the batch's order.
+    return sorted(int(r[0]) for r in _execute(conn, sql, {"batch": payload}))
 
 
 def dialect_for(name: str) -> Dialect:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,13 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tickwork.domain.errors import InvalidTransitionError, NotFoundError
+from tickwork.domain.errors import ConflictError, InvalidTransitionError, NotFoundError
 from tickwork.domain.models import (
     PENDING_RUN_STATUSES,
     RUNNABLE_RUN_STATUSES,
     Run,
     RunAttempt,
     RunStatus,
+    RunTrigger,
 )
 from tickwork.storage import dialect as dialect_sql
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
@@ -57,6 +59,60 @@ LIST_COLUMNS = tuple(
 )
 
 
+_STATUSES = {s.value: s for s in RunStatus}
+_TRIGGERS = {t.value: t for t in RunTrigger}
+
+
+def run_from_claim(values: tuple[Any, ...]) -> Run:
+    """A :class:`Run` from a row of :func:`tickwork.storage.dialect.claim_runs`."""
+    (
+        run_id,
+        task,
+        payload,
+        status,
+        trigger,
+        schedule_id,
+        tenant_id,
+        queue,
+        priority,
+        attempt,
+        max_attempts,
+        retry_backoff,
+        retry_backoff_max,
+        timeout,
+        run_at,
+        scheduled_for,
+        started_at,
+        worker_id,
+        token,
+        key,
+        cancel_requested,
+    ) = values
+    return Run(
+        id=run_id,
+        task=task,
+        status=_STATUSES[status],
+        trigger=_TRIGGERS[trigger],
+        payload=payload,
+        schedule_id=schedule_id,
+        tenant_id=tenant_id,
+        queue=queue,
+        priority=priority,
+        attempt=attempt,
+        max_attempts=max_attempts,
+        retry_backoff=retry_backoff,
+        retry_backoff_max=retry_backoff_max,
+        timeout=timeout,
+        run_at=run_at,
+        scheduled_for=scheduled_for,
+        started_at=started_at,
+        worker_id=worker_id,
+        token=token,
+        key=key,
+        cancel_requested=cancel_requested,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RunFilter:
     """Filters for listing runs; ``None`` means "any"."""
@@ -85,6 +141,8 @@ class Outcome:
     error: str | None = None
     traceback: str | None = None
     retry_at: datetime | None = None
+    # The run's dedupe key: a retry yields to another pending run holding it.
+    key: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         """The outcome as :func:`tickwork.storage.dialect.finish_runs` takes it."""
@@ -133,7 +191,10 @@ class RunStore:
             return 0
         statement = (
             self.dialect.insert(runs)
-            .on_conflict_do_nothing(index_elements=["schedule_id", "scheduled_for"])
+            .on_conflict_do_nothing(
+                index_elements=["schedule_id", "scheduled_for"],
+                index_where=sa.text("schedule_id IS NOT NULL AND scheduled_for IS NOT NULL"),
+            )
             .returning(runs.c.id)
         )
         inserted = len(conn.execute(statement, list(rows)).all())
@@ -169,10 +230,13 @@ class RunStore:
         return run_from_row(row), True
 
     def enqueue_many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> builtins.list[int]:
-        """Insert many keyless runs in one round trip; return their ids."""
+        """Insert many keyless runs in one statement; return their ids in order.
+
+        Each row has the keys of :data:`tickwork.storage.dialect.INSERT_COLUMN_NAMES`.
+        """
         if not rows:
             return []
-        ids = [r[0] for r in conn.execute(runs.insert().returning(runs.c.id), list(rows))]
+        ids = dialect_sql.insert_runs(conn, self.dialect, rows)
         self.dialect.notify(conn, RUNS_CHANNEL)
         return ids
 
@@ -193,29 +257,16 @@ class RunStore:
         Highest priority first, then earliest ``run_at``. On PostgreSQL, rows other workers
         are claiming are skipped; on SQLite the write transaction holds the file lock.
         """
-        candidates = (
-            sa.select(runs.c.id)
-            .where(runs.c.status.in_(RUNNABLE_RUN_STATUSES), runs.c.run_at <= now)
-            .order_by(runs.c.priority.desc(), runs.c.run_at, runs.c.id)
-            .limit(limit)
+        rows = dialect_sql.claim_runs(
+            conn,
+            self.dialect,
+            worker_id=worker_id,
+            token=token,
+            now=now,
+            limit=limit,
+            queues=queues,
         )
-        if queues:
-            candidates = candidates.where(runs.c.queue.in_(list(queues)))
-        candidates = self.dialect.lock_skip_locked(candidates)
-        statement = (
-            runs.update()
-            .where(runs.c.id.in_(candidates.scalar_subquery()))
-            .values(
-                status=_RUNNING,
-                started_at=now,
-                heartbeat_at=now,
-                finished_at=None,
-                worker_id=worker_id,
-                token=token,
-            )
-            .returning(*CLAIM_COLUMNS)
-        )
-        claimed = [run_from_row(r) for r in conn.execute(statement)]
+        claimed = [run_from_claim(row) for row in rows]
         claimed.sort(key=lambda r: (-r.priority, r.run_at or now, r.id))
         return claimed
 
@@ -262,15 +313,23 @@ class RunStore:
         return owned, cancel
 
     def finish(self, conn: Connection, outcomes: Sequence[Outcome]) -> builtins.list[FinishedRun]:
-        """Record attempts' outcomes in one statement; return those that were accepted."""
-        rows = dialect_sql.finish_runs(conn, self.dialect, [o.as_row() for o in outcomes])
-        finished = [
-            FinishedRun(r.id, r.schedule_id, r.status, r.attempt, r.started_at, r.worker_id)
-            for r in rows
-        ]
-        by_id = {o.run_id: o for o in outcomes}
+        """Record attempts' outcomes in one statement; return those that were accepted.
+
+        An outcome whose token no longer matches its run (the attempt was superseded) is
+        refused. A keyed run that would be retried while another pending run holds its key
+        fails instead, so two pending runs never share a key. Raises
+        :class:`ConflictError` if a run with such a key was enqueued concurrently (the
+        caller retries the batch).
+        """
+        outcomes = self._yield_keys(conn, outcomes)
+        try:
+            rows = dialect_sql.finish_runs(conn, self.dialect, [o.as_row() for o in outcomes])
+        except sa.exc.IntegrityError as exc:  # pragma: no cover - needs a precise race
+            raise ConflictError("a run with the same key was enqueued meanwhile") from exc
+        finished = [FinishedRun(*row) for row in rows]
         retried = [f for f in finished if f.status == RunStatus.RETRYING.value]
         if retried:
+            by_id = {o.run_id: o for o in outcomes}
             self.record_attempts(
                 conn,
                 [
@@ -290,29 +349,110 @@ class RunStore:
             self.dialect.notify(conn, RUNS_CHANNEL)
         return finished
 
+    def _yield_keys(self, conn: Connection, outcomes: Sequence[Outcome]) -> Sequence[Outcome]:
+        keyed = [o for o in outcomes if o.key is not None and o.status is RunStatus.RETRYING]
+        if not keyed:
+            return outcomes
+        holders = self.pending_key_holders(conn, [o.key for o in keyed if o.key is not None])
+        changed: dict[int, Outcome] = {}
+        for outcome in keyed:
+            holder = holders.get(outcome.key or "")
+            if holder is not None and holder != outcome.run_id:
+                changed[outcome.run_id] = dataclasses.replace(
+                    outcome,
+                    status=RunStatus.FAILED,
+                    retry_at=None,
+                    error=f"{outcome.error}; not retried: run {holder} with the same key "
+                    f"{outcome.key!r} is pending",
+                )
+        return [changed.get(o.run_id, o) for o in outcomes]
+
+    def pending_key_holders(self, conn: Connection, keys: Sequence[str]) -> dict[str, int]:
+        """For each of ``keys``, the id of the pending run holding it (if any)."""
+        if not keys:
+            return {}
+        query = sa.select(runs.c.key, runs.c.id).where(
+            runs.c.key.in_(sorted(set(keys))), runs.c.status.in_(PENDING_RUN_STATUSES)
+        )
+        return {row.key: row.id for row in conn.execute(query)}
+
     def record_attempts(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Keep the story of attempts that did not end their run."""
         if rows:
             conn.execute(run_attempts.insert(), list(rows))
 
     def release(self, conn: Connection, fences: Sequence[tuple[int, str]], now: datetime) -> int:
-        """Put runs a stopping worker did not finish back in the queue, same attempt."""
+        """Put runs a stopping worker did not finish back in the queue.
+
+        The interrupted attempt is kept in ``run_attempts`` (status ``released``) and the
+        run goes back as its next attempt with one more allowed, so a release never uses up
+        the run's retries and an attempt number is never executed twice. A keyed run whose
+        key another pending run now holds is cancelled instead. Returns how many were
+        released.
+        """
+        if not fences:
+            return 0
+        wanted = dict(fences)
+        rows = conn.execute(
+            self.dialect.lock(
+                sa.select(
+                    runs.c.id,
+                    runs.c.token,
+                    runs.c.attempt,
+                    runs.c.worker_id,
+                    runs.c.started_at,
+                    runs.c.key,
+                ).where(runs.c.id.in_(sorted(wanted)), runs.c.status == _RUNNING)
+            )
+        ).all()
+        owned = [r for r in rows if r.token is not None and wanted.get(r.id) == r.token]
+        if not owned:
+            return 0
+        holders = self.pending_key_holders(conn, [r.key for r in owned if r.key is not None])
+        self.record_attempts(
+            conn,
+            [
+                {
+                    "run_id": r.id,
+                    "attempt": r.attempt,
+                    "status": "released",
+                    "worker_id": r.worker_id,
+                    "started_at": r.started_at,
+                    "finished_at": now,
+                    "error": "released unfinished when its worker shut down",
+                    "traceback": None,
+                }
+                for r in owned
+            ],
+        )
         released = 0
-        for run_id, token in fences:
-            row = conn.execute(
-                runs.update()
-                .where(runs.c.id == run_id, runs.c.token == token, runs.c.status == _RUNNING)
-                .values(
-                    status=RunStatus.QUEUED.value,
-                    run_at=now,
-                    token=None,
-                    worker_id=None,
-                    heartbeat_at=None,
-                )
-                .returning(runs.c.attempt, runs.c.worker_id, runs.c.started_at)
-            ).one_or_none()
-            if row is not None:
+        for r in owned:
+            holder = holders.get(r.key) if r.key is not None else None
+            values: dict[str, Any]
+            if holder is not None and holder != r.id:
+                values = {
+                    "status": RunStatus.CANCELLED.value,
+                    "finished_at": now,
+                    "token": None,
+                    "error": f"released unfinished at worker shutdown; not re-queued: run "
+                    f"{holder} with the same key {r.key!r} is pending",
+                }
+            else:
                 released += 1
+                values = {
+                    "status": RunStatus.QUEUED.value,
+                    "attempt": r.attempt + 1,
+                    "max_attempts": runs.c.max_attempts + 1,
+                    "run_at": now,
+                    "token": None,
+                    "worker_id": None,
+                    "heartbeat_at": None,
+                }
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == r.id, runs.c.token == r.token, runs.c.status == _RUNNING)
+                .values(**values)
+            )
         if released:
             self.dialect.notify(conn, RUNS_CHANNEL)
         return released
@@ -354,7 +494,14 @@ class RunStore:
                 }
             ],
         )
-        if run.attempt < run.max_attempts:
+        holder = None
+        if run.key is not None and run.attempt < run.max_attempts:
+            holder = self.pending_key_holders(conn, [run.key]).get(run.key)
+            if holder == run.id:
+                holder = None
+        if holder is not None:
+            error = f"{error}; not re-queued: run {holder} with the same key {run.key!r} is pending"
+        if run.attempt < run.max_attempts and holder is None:
             values: dict[str, Any] = {
                 "status": RunStatus.QUEUED.value,
                 "attempt": run.attempt + 1,
@@ -461,6 +608,13 @@ class RunStore:
                 f"run {run.id} is {run.status.value}; only failed or cancelled runs can be retried",
                 field="status",
             )
+        if run.key is not None:
+            holder = self.pending_key_holders(conn, [run.key]).get(run.key)
+            if holder is not None:
+                raise ConflictError(
+                    f"run {holder} with the same key {run.key!r} is already pending",
+                    field="key",
+                )
         self.record_attempts(
             conn,
             [

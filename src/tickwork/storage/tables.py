@@ -137,7 +137,15 @@ runs = Table(
     Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
     Column("created_by", String(200)),
     # Exactly once per fire time: a second insert for the same fire time is a no-op.
-    UniqueConstraint("schedule_id", "scheduled_for"),
+    # Indexes are partial where they can be: each status change of a run writes an entry
+    # into every index whose predicate the new row version meets (migration 0003).
+    Index(
+        "ux_runs_fire_time",
+        "schedule_id",
+        "scheduled_for",
+        unique=True,
+        **_where("schedule_id IS NOT NULL AND scheduled_for IS NOT NULL"),
+    ),
     # The claim path: runnable runs by priority, then due time.
     Index(
         "ix_runs_claim",
@@ -155,11 +163,18 @@ runs = Table(
         unique=True,
         **_where("key IS NOT NULL AND status IN ('waiting', 'queued', 'retrying')"),
     ),
-    Index("ix_runs_schedule_id", "schedule_id", "id"),
-    Index("ix_runs_status", "status", "id"),
+    Index("ix_runs_schedule_id", "schedule_id", "id", **_where("schedule_id IS NOT NULL")),
+    # Queued runs are in the claim index, running ones in the heartbeat index, and
+    # succeeded ones are what a scan by id finds at once.
+    Index(
+        "ix_runs_status",
+        "status",
+        "id",
+        **_where("status IN ('waiting', 'retrying', 'failed', 'cancelled', 'skipped')"),
+    ),
     Index("ix_runs_task", "task", "id"),
     Index("ix_runs_tenant_id", "tenant_id", "id", **_where("tenant_id IS NOT NULL")),
-    Index("ix_runs_finished_at", "finished_at"),
+    Index("ix_runs_finished_at", "finished_at", **_where("finished_at IS NOT NULL")),
 )
 
 run_attempts = Table(
