@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, func, text
+from sqlalchemy import BigInteger, Float, Row, Select, Table, cast, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -79,6 +79,18 @@ class Dialect:
         if self.is_sqlite:
             return func.max(*values)
         return func.greatest(*values)
+
+    def epoch_seconds(self, value: Any) -> Any:
+        """The SQL expression for a timestamp as seconds since 1970 (a float)."""
+        if self.is_sqlite:
+            return (func.julianday(value) - 2440587.5) * 86400.0
+        return cast(func.extract("epoch", value), Float)
+
+    def hour_bucket(self, value: Any) -> Any:
+        """The SQL expression for the hour a timestamp falls in, as whole hours since 1970."""
+        if self.is_sqlite:
+            return cast(func.strftime("%s", value), BigInteger) // 3600
+        return cast(func.floor(func.extract("epoch", value) / 3600), BigInteger)
 
     def notify(self, conn: Connection, channel: str, payload: str = "") -> None:
         """Send a wake-up to listeners once this transaction commits (PostgreSQL only)."""

@@ -103,21 +103,8 @@ class InsightsStore:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
 
-    # -- dialect-specific expressions --------------------------------------------------
-    # These belong in storage/dialect.py (kept here while that module is being reworked).
-
-    def _epoch(self, value: Any) -> Any:
-        if self.dialect.is_sqlite:
-            return (sa.func.julianday(value) - 2440587.5) * 86400.0
-        return sa.cast(sa.func.extract("epoch", value), sa.Float)
-
     def _seconds_between(self, start: Any, end: Any) -> Any:
-        return self._epoch(end) - self._epoch(start)
-
-    def _hour(self, value: Any) -> Any:
-        if self.dialect.is_sqlite:
-            return sa.cast(sa.func.strftime("%s", value), sa.BigInteger) // 3600
-        return sa.cast(sa.func.floor(sa.func.extract("epoch", value) / 3600), sa.BigInteger)
+        return self.dialect.epoch_seconds(end) - self.dialect.epoch_seconds(start)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -375,7 +362,7 @@ class InsightsStore:
     def per_hour(self, conn: Connection, filters: InsightFilter) -> builtins.list[HourBucket]:
         """Finished runs per hour in the window (hours without runs are left out)."""
         c = runs.c
-        hour = self._hour(c.finished_at)
+        hour = self.dialect.hour_bucket(c.finished_at)
         query = self._window(
             sa.select(
                 hour.label("hour"),
