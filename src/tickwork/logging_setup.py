@@ -20,6 +20,10 @@ class JsonFormatter(logging.Formatter):
             "process": record.process,
             "thread": record.threadName,
         }
+        fields = getattr(record, "fields", None)  # structured extras: extra={"fields": {...}}
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                data.setdefault(key, value)
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data, default=str)

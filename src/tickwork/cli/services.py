@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,6 +21,7 @@ from tickwork.cli.common import (
 from tickwork.services.runner import ServiceRunner
 from tickwork.services.scheduler import SchedulerConfig
 from tickwork.services.worker import WorkerConfig
+from tickwork.settings import Settings
 
 log = logging.getLogger("tickwork.cli")
 
@@ -87,6 +88,31 @@ def _worker_config(concurrency: int, queues: str | None) -> WorkerConfig:
     )
 
 
+def _announce_initial_admin(web_app: Any, config: Settings) -> None:
+    """With local auth on a database without users, create ``admin`` and print its
+    generated password once (as Airflow's standalone mode does)."""
+    if config.auth != "local":
+        return
+    try:
+        password = web_app.state.tickwork.auth.ensure_initial_admin()
+    except Exception as exc:  # an unmigrated database: /readyz and the log say so
+        log.warning("could not check for users (is the database migrated?): %s", exc)
+        return
+    if password:
+        console.print(
+            f"created the admin user 'admin' with password: [bold]{password}[/bold]\n"
+            f"(printed only this once: log in at http://{config.host}:{config.port}/login "
+            "and keep it safe, or add users with 'tickwork users create')",
+            highlight=False,
+        )
+
+
+def _web_options(config: Settings) -> dict[str, Any]:
+    # Behind an SSO proxy the trusted-proxy check needs the TCP peer's address, which
+    # uvicorn would otherwise replace with the client's from X-Forwarded-For.
+    return {"proxy_headers": config.auth != "proxy"}
+
+
 def migrate(db: DbOption = None, app: AppOption = None) -> None:
     """Create or upgrade the database schema."""
     tickwork = load_app(app, db)
@@ -139,8 +165,10 @@ def web(
     setup_logging(log_level, log_format)
     config = settings(database_url=db, host=host, port=port, auth=auth)
     tickwork = load_app(app, db, config)
+    web_app = create_app(tickwork, config)
+    _announce_initial_admin(web_app, config)
     runner = ServiceRunner(tickwork, heartbeat_interval=config.heartbeat_interval)
-    runner.add_web(host, port, create_app(tickwork, config))
+    runner.add_web(host, port, web_app, **_web_options(config))
     runner.run()
 
 
@@ -164,10 +192,11 @@ def run(
     if tickwork.db.dialect.is_sqlite:
         tickwork.migrate()
     web_app = create_app(tickwork, config)
+    _announce_initial_admin(web_app, config)
     runner = ServiceRunner(tickwork, heartbeat_interval=config.heartbeat_interval)
     runner.add_scheduler(SchedulerConfig(poll_interval=config.poll_interval))
     runner.add_worker(_worker_config(concurrency, queues))
-    runner.add_web(host, port, web_app)
+    runner.add_web(host, port, web_app, **_web_options(config))
     console.print(f"tickwork is running: http://{host}:{port}/  (Ctrl+C to stop)", highlight=False)
     runner.run()
 

@@ -57,6 +57,10 @@ class ServiceRunner:
     def add_scheduler(self, config: SchedulerConfig | None = None) -> SchedulerService:
         """Add a scheduler."""
         scheduler = self.app.scheduler(config)
+        if scheduler.on_tick is None:
+            from tickwork.metrics import metrics_for
+
+            scheduler.on_tick = metrics_for(self.app).observe_tick
         self.schedulers.append(scheduler)
         self.services.append(
             _Service(
@@ -72,6 +76,10 @@ class ServiceRunner:
     def add_worker(self, config: WorkerConfig | None = None) -> WorkerService:
         """Add a worker."""
         worker = self.app.worker(config)
+        if worker.on_finished is None:
+            from tickwork.metrics import metrics_for
+
+            worker.on_finished = metrics_for(self.app).observe_finished
         self.workers.append(worker)
         self.services.append(
             _Service("worker", NodeKind.WORKER, worker.run, worker.wakeup.set, worker.info)

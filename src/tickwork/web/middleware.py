@@ -48,6 +48,26 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _route_template(scope: Scope) -> str:
+    """The matched route's full path template, such as ``/api/v1/runs/{run_id}``.
+
+    Routes of included routers know only their own part (``/runs/{run_id}``), so the
+    prefix is recovered from the request path.
+    """
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    regex = getattr(route, "path_regex", None)
+    if not template:
+        return "unmatched"
+    path: str = scope.get("path", "")
+    if regex is None or regex.match(path):
+        return str(template)
+    for index, char in enumerate(path):
+        if char == "/" and regex.match(path[index:]):
+            return path[:index] + str(template)
+    return str(template)
+
+
 class RequestBodyMiddleware:
     """Refuses bodies over ``max_bytes`` (413) and API bodies that are not JSON (415).
 
@@ -160,7 +180,7 @@ class AccessLogMiddleware:
 
     def _log(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
         path: str = scope.get("path", "")
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        route = _route_template(scope)
         method: str = scope.get("method", "")
         if self.metrics is not None:
             self.metrics.observe_request(method, route, status, seconds)
