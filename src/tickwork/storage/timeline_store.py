@@ -1,0 +1,250 @@
+"""Read-side queries for the admin UI: recent outcomes of schedules, pages of runs.
+
+Nothing here writes. Every query is shaped to use an index so pages stay fast with
+millions of runs: per-schedule history walks ``(schedule_id, id)`` and pages of runs are
+keyset-paginated by ``id``. Figures for the dashboard come from the insights store.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tickwork.domain.models import (
+    FINAL_RUN_STATUSES,
+    Run,
+    Schedule,
+    ScheduleStatus,
+)
+from tickwork.storage.dialect import Dialect
+from tickwork.storage.rows import run_from_row, schedule_from_row
+from tickwork.storage.run_store import LIST_COLUMNS, RunFilter, RunStore
+from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
+from tickwork.storage.tables import audit_log, runs, schedules
+
+FINAL = sorted(s.value for s in FINAL_RUN_STATUSES)
+
+# Columns of a finished run that charts, sparklines and the timeline need.
+OUTCOME_COLUMNS = (
+    runs.c.id,
+    runs.c.schedule_id,
+    runs.c.task,
+    runs.c.status,
+    runs.c.trigger,
+    runs.c.scheduled_for,
+    runs.c.created_at,
+    runs.c.started_at,
+    runs.c.finished_at,
+    runs.c.skip_reason,
+    runs.c.details,
+)
+
+SCHEDULE_SORTS = {
+    "name": (schedules.c.name, schedules.c.id),
+    "-name": (schedules.c.name.desc(), schedules.c.id.desc()),
+    "next": (schedules.c.next_run_at, schedules.c.id),
+    "last": (schedules.c.last_run_at.desc(), schedules.c.id.desc()),
+    "id": (schedules.c.id,),
+    "-id": (schedules.c.id.desc(),),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A finished run (or recorded skip), as history views show it."""
+
+    id: int
+    schedule_id: int | None
+    task: str
+    status: str
+    trigger: str
+    scheduled_for: datetime | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    skip_reason: str | None
+    details: dict[str, Any] | None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish, when it ran."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def _outcome(row: Any) -> Outcome:
+    return Outcome(**dict(row._mapping))
+
+
+class TimelineStore:
+    """Reads history and queue figures for the UI. Methods take the caller's connection."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._runs = RunStore(dialect)
+        self._schedules = ScheduleStore(dialect)
+
+    # -- schedules ---------------------------------------------------------------------
+
+    def schedule_page(
+        self,
+        conn: Connection,
+        filters: ScheduleFilter,
+        *,
+        sort: str = "name",
+        offset: int = 0,
+        limit: int = 25,
+    ) -> tuple[builtins.list[Schedule], int]:
+        """One page of schedules in the chosen order, and how many match in all."""
+        order = SCHEDULE_SORTS.get(sort, SCHEDULE_SORTS["name"])
+        query = self._schedules._filtered(sa.select(schedules), filters).order_by(*order)
+        rows = conn.execute(query.offset(offset).limit(limit)).all()
+        total = self._schedules.count(conn, filters)
+        return [schedule_from_row(r) for r in rows], total
+
+    def tenants(self, conn: Connection) -> builtins.list[str]:
+        """Tenants that own at least one schedule."""
+        query = (
+            sa.select(schedules.c.tenant_id)
+            .where(schedules.c.tenant_id.is_not(None))
+            .distinct()
+            .order_by(schedules.c.tenant_id)
+            .limit(500)
+        )
+        return [r[0] for r in conn.execute(query)]
+
+    def schedule_names(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+        """Names of the schedules with these ids (for tables of runs)."""
+        wanted = sorted({i for i in ids if i is not None})
+        if not wanted:
+            return {}
+        query = sa.select(schedules.c.id, schedules.c.name).where(schedules.c.id.in_(wanted))
+        return {int(r.id): str(r.name) for r in conn.execute(query)}
+
+    def upcoming(
+        self, conn: Connection, limit: int = 10, restrict_tenant: str | None = None
+    ) -> builtins.list[Schedule]:
+        """Active schedules that fire next, soonest first."""
+        query = (
+            sa.select(schedules)
+            .where(
+                schedules.c.status == ScheduleStatus.ACTIVE.value,
+                schedules.c.next_run_at.is_not(None),
+            )
+            .order_by(schedules.c.next_run_at)
+            .limit(limit)
+        )
+        if restrict_tenant is not None:
+            query = query.where(schedules.c.tenant_id == restrict_tenant)
+        return [schedule_from_row(r) for r in conn.execute(query)]
+
+    # -- history of schedules ----------------------------------------------------------
+
+    def recent_outcomes(
+        self, conn: Connection, schedule_ids: Sequence[int], per_schedule: int = 20
+    ) -> dict[int, builtins.list[Outcome]]:
+        """The latest finished runs of each schedule, newest first.
+
+        One query: a UNION ALL of one index walk per schedule, each stopping after
+        ``per_schedule`` rows, so the cost does not grow with the length of the history.
+        """
+        result: dict[int, builtins.list[Outcome]] = {sid: [] for sid in schedule_ids}
+        if not schedule_ids:
+            return result
+        parts = [
+            sa.select(*OUTCOME_COLUMNS)
+            .where(runs.c.schedule_id == sid, runs.c.status.in_(FINAL))
+            .order_by(runs.c.id.desc())
+            .limit(per_schedule)
+            .subquery()
+            .select()
+            for sid in schedule_ids
+        ]
+        query = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+        for row in conn.execute(query):
+            outcome = _outcome(row)
+            if outcome.schedule_id is not None:
+                result[outcome.schedule_id].append(outcome)
+        for items in result.values():
+            items.sort(key=lambda o: o.id, reverse=True)
+        return result
+
+    def schedule_outcomes(
+        self, conn: Connection, schedule_id: int, limit: int = 200
+    ) -> builtins.list[Outcome]:
+        """A schedule's latest finished runs, newest first (for its charts and timeline)."""
+        query = (
+            sa.select(*OUTCOME_COLUMNS)
+            .where(runs.c.schedule_id == schedule_id, runs.c.status.in_(FINAL))
+            .order_by(runs.c.id.desc())
+            .limit(limit)
+        )
+        return [_outcome(r) for r in conn.execute(query)]
+
+    # -- pages of runs -----------------------------------------------------------------
+
+    def run_page(
+        self,
+        conn: Connection,
+        filters: RunFilter,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> builtins.list[Run]:
+        """Runs newest first: older than ``before_id``, newer than ``after_id``, or by offset.
+
+        Asks for one row more than ``limit`` so the caller knows whether another page exists.
+        """
+        query = self._runs._filtered(sa.select(*LIST_COLUMNS), filters)
+        if after_id is not None:
+            query = query.where(runs.c.id > after_id).order_by(runs.c.id).limit(limit + 1)
+            found = [run_from_row(r) for r in conn.execute(query)]
+            return builtins.list(reversed(found))
+        if before_id is not None:
+            query = query.where(runs.c.id < before_id)
+        query = query.order_by(runs.c.id.desc()).offset(offset).limit(limit + 1)
+        return [run_from_row(r) for r in conn.execute(query)]
+
+    def count_runs(self, conn: Connection, filters: RunFilter, cap: int) -> int:
+        """How many runs match, counting no further than ``cap``."""
+        return self._runs.count(conn, filters, cap=cap)
+
+    def count_newer(self, conn: Connection, filters: RunFilter, after_id: int, cap: int) -> int:
+        """How many matching runs are newer than ``after_id`` (up to ``cap``)."""
+        inner = (
+            self._runs._filtered(sa.select(runs.c.id), filters)
+            .where(runs.c.id > after_id)
+            .limit(cap)
+        )
+        query = sa.select(sa.func.count()).select_from(inner.subquery())
+        return int(conn.execute(query).scalar_one())
+
+    def runs_by_id(
+        self, conn: Connection, ids: Sequence[int], restrict_tenant: str | None = None
+    ) -> builtins.list[Run]:
+        """These runs (list columns), newest first; others' tenants are left out."""
+        if not ids:
+            return []
+        query = sa.select(*LIST_COLUMNS).where(runs.c.id.in_(builtins.list(ids)))
+        if restrict_tenant is not None:
+            query = query.where(runs.c.tenant_id == restrict_tenant)
+        return [run_from_row(r) for r in conn.execute(query.order_by(runs.c.id.desc()))]
+
+    # -- the audit log -----------------------------------------------------------------
+
+    def audit_actions(self, conn: Connection, recent: int = 5000) -> builtins.list[str]:
+        """Distinct actions among the latest ``recent`` audit entries (for its filter)."""
+        latest = (
+            sa.select(audit_log.c.action).order_by(audit_log.c.id.desc()).limit(recent).subquery()
+        )
+        query = sa.select(latest.c.action).distinct().order_by(latest.c.action)
+        return [str(r[0]) for r in conn.execute(query)]
