@@ -1,0 +1,156 @@
+"""Small server-rendered SVG charts: the outcome sparkline of a schedule and a run timeline.
+
+They need no JavaScript, so a table of 50 schedules costs nothing to draw in the browser;
+the larger interactive charts (dashboard, schedule detail) use the vendored uPlot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
+
+from tickwork.storage.timeline_store import Outcome
+from tickwork.web.ui import formatting
+
+SPARK_BAR = 5
+SPARK_GAP = 1
+SPARK_HEIGHT = 20
+TIMELINE_WIDTH = 1000
+LANE_HEIGHT = 14
+LANE_GAP = 4
+MAX_LANES = 6
+
+
+def success_rate(outcomes: Sequence[Outcome]) -> float | None:
+    """Succeeded among runs that ran and ended (skips and cancellations do not count)."""
+    decided = [o for o in outcomes if o.status in ("succeeded", "failed")]
+    if not decided:
+        return None
+    return sum(1 for o in decided if o.status == "succeeded") / len(decided)
+
+
+def sparkline(outcomes: Sequence[Outcome], slots: int = 20) -> Markup:
+    """Bars for the latest runs, oldest on the left; height follows duration, colour status."""
+    recent = list(reversed(outcomes[:slots]))
+    width = slots * (SPARK_BAR + SPARK_GAP) - SPARK_GAP
+    durations = [o.duration for o in recent if o.duration is not None]
+    longest = max(durations) if durations else 0.0
+    counts: dict[str, int] = {}
+    bars = []
+    offset = slots - len(recent)
+    for index, outcome in enumerate(recent):
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        if outcome.duration is not None and longest > 0:
+            height = max(4.0, SPARK_HEIGHT * outcome.duration / longest)
+        else:
+            height = 4.0 if outcome.status == "skipped" else SPARK_HEIGHT * 0.5
+        x = (offset + index) * (SPARK_BAR + SPARK_GAP)
+        label = f"#{outcome.id} {outcome.status}"
+        if outcome.duration is not None:
+            label += f", {formatting.duration(outcome.duration)}"
+        if outcome.skip_reason:
+            label += f" ({outcome.skip_reason})"
+        bars.append(
+            f'<rect class="fill-{formatting.tone(outcome.status)}" x="{x}" '
+            f'y="{SPARK_HEIGHT - height:.1f}" width="{SPARK_BAR}" height="{height:.1f}" rx="1">'
+            f"<title>{escape(label)}</title></rect>"
+        )
+    for index in range(offset):
+        x = index * (SPARK_BAR + SPARK_GAP)
+        bars.append(
+            f'<rect class="fill-empty" x="{x}" y="{SPARK_HEIGHT - 2}" '
+            f'width="{SPARK_BAR}" height="2"></rect>'
+        )
+    if recent:
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        rate = success_rate(recent)
+        aria = f"Last {len(recent)} runs: {summary}"
+        if rate is not None:
+            aria += f"; success rate {formatting.percent(rate)}"
+    else:
+        aria = "No finished runs yet"
+    return Markup(
+        f'<svg class="sparkline" viewBox="0 0 {width} {SPARK_HEIGHT}" width="{width}" '
+        f'height="{SPARK_HEIGHT}" role="img" aria-label="{escape(aria)}">'
+        f"{''.join(bars)}</svg>"
+    )
+
+
+def _lanes(items: Sequence[tuple[datetime, datetime, Outcome]]) -> list[int]:
+    """Greedy lane assignment so overlapping runs do not hide each other."""
+    ends: list[datetime] = []
+    lanes = []
+    for start, end, _ in items:
+        for lane, lane_end in enumerate(ends):
+            if lane_end <= start:
+                ends[lane] = end
+                lanes.append(lane)
+                break
+        else:
+            if len(ends) < MAX_LANES:
+                ends.append(end)
+                lanes.append(len(ends) - 1)
+            else:
+                lanes.append(len(ends) - 1)
+    return lanes
+
+
+def timeline(
+    outcomes: Sequence[Outcome], zone: ZoneInfo, now: datetime, base_url: str = "/runs/"
+) -> Markup:
+    """Recent runs on a time axis: a bar from start to finish, a tick for skips."""
+    spans = []
+    for outcome in outcomes:
+        start = outcome.started_at or outcome.scheduled_for or outcome.finished_at
+        end = outcome.finished_at or now
+        if start is None:
+            continue
+        spans.append((start, max(end, start), outcome))
+    if not spans:
+        return Markup('<p class="empty">No finished runs yet.</p>')
+    spans.sort(key=lambda s: s[0])
+    first = spans[0][0]
+    last = max(*(s[1] for s in spans), first + timedelta(seconds=60))
+    total = (last - first).total_seconds()
+    lanes = _lanes(spans)
+    lane_count = max(lanes) + 1
+    height = lane_count * (LANE_HEIGHT + LANE_GAP) - LANE_GAP
+
+    def x_of(moment: datetime) -> float:
+        return (moment - first).total_seconds() / total * TIMELINE_WIDTH
+
+    parts = []
+    for (start, end, outcome), lane in zip(spans, lanes, strict=True):
+        x = x_of(start)
+        width = max(3.0, x_of(end) - x)
+        y = lane * (LANE_HEIGHT + LANE_GAP)
+        label = (
+            f"#{outcome.id} {outcome.status} · "
+            f"{formatting.absolute(start, zone, seconds=True)} · "
+            f"{formatting.duration(outcome.duration)}"
+        )
+        if outcome.skip_reason:
+            label += f" · skipped: {outcome.skip_reason}"
+        parts.append(
+            f'<a href="{base_url}{outcome.id}">'
+            f'<rect class="fill-{formatting.tone(outcome.status)}" x="{x:.1f}" y="{y}" '
+            f'width="{width:.1f}" height="{LANE_HEIGHT}" rx="2">'
+            f"<title>{escape(label)}</title></rect></a>"
+        )
+    labels = "".join(
+        f"<span>{escape(formatting.absolute(first + timedelta(seconds=total * f), zone))}</span>"
+        for f in (0.0, 0.5, 1.0)
+    )
+    aria = (
+        f"Timeline of the last {len(spans)} runs from "
+        f"{formatting.absolute(first, zone)} to {formatting.absolute(last, zone)}"
+    )
+    return Markup(
+        f'<div class="timeline"><svg viewBox="0 0 {TIMELINE_WIDTH} {height}" '
+        f'preserveAspectRatio="none" role="img" aria-label="{escape(aria)}" '
+        f'style="height:{height}px">{"".join(parts)}</svg>'
+        f'<div class="timeline-axis">{labels}</div></div>'
+    )

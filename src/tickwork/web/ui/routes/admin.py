@@ -1,0 +1,151 @@
+"""Routes of the admin pages: users and API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse, Response
+
+from tickwork.domain.errors import TickworkError
+from tickwork.web.security import PageAdmin
+from tickwork.web.ui.routes.common import blocking, form_lists, redirect, render, services
+from tickwork.web.ui.routes.common import viewer_for as _viewer
+from tickwork.web.ui.views import admin
+
+router = APIRouter(include_in_schema=False)
+
+USER_FIELDS = ("username", "password", "role", "tenant_id")
+TOKEN_FIELDS = ("name", "role", "user_id", "tenant_id", "expires_in")
+
+
+def _values(raw: dict[str, list[str]], names: tuple[str, ...]) -> dict[str, str]:
+    return {name: (raw.get(name) or [""])[-1].strip() for name in names}
+
+
+def _error_fields(exc: TickworkError, known: tuple[str, ...]) -> dict[str, str]:
+    if exc.field in known:
+        return {str(exc.field): exc.message}
+    return {"form": exc.message}
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, principal: PageAdmin) -> Response:
+    """Users: list, create, change role, disable."""
+    ui = services(request)
+    viewer = _viewer(request, principal, ui)
+    return render("pages/users.html", admin.users_context(ui, viewer))
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+async def create_user(request: Request, principal: PageAdmin) -> Response:
+    """Create a user (a generated password is shown once)."""
+    ui = services(request)
+    raw = await form_lists(request)
+    values = _values(raw, USER_FIELDS)
+
+    def work() -> Response:
+        viewer = _viewer(request, principal, ui)
+        service = admin.auth_service(ui)
+        try:
+            created = service.create_user(
+                viewer.actor,
+                values["username"],
+                role=values["role"] or "viewer",
+                tenant_id=values["tenant_id"] or None,
+                password=values["password"] or None,
+            )
+        except TickworkError as exc:
+            context = admin.users_context(
+                ui,
+                viewer,
+                values={k: v for k, v in values.items() if k != "password"},
+                errors=_error_fields(exc, USER_FIELDS),
+            )
+            return render("pages/users.html", context, status_code=exc.status_code)
+        context = admin.users_context(ui, viewer, created=created)
+        return render("pages/users.html", context)
+
+    return await blocking(work)
+
+
+async def _update_user(request: Request, principal: Any, user_id: int, **change: Any) -> Response:
+    ui = services(request)
+    raw = await form_lists(request)
+    if "role" in change:
+        change["role"] = (raw.get("role") or [""])[-1]
+
+    def work() -> Response:
+        admin.auth_service(ui).update_user(principal.actor("ui"), user_id, **change)
+        return redirect("/admin/users")
+
+    return await blocking(work)
+
+
+@router.post("/admin/users/{user_id}/role")
+async def set_role(request: Request, user_id: int, principal: PageAdmin) -> Response:
+    """Change a user's role."""
+    return await _update_user(request, principal, user_id, role="")
+
+
+@router.post("/admin/users/{user_id}/disable")
+async def disable_user(request: Request, user_id: int, principal: PageAdmin) -> Response:
+    """Disable a user: sessions and tokens stop working at once."""
+    return await _update_user(request, principal, user_id, disabled=True)
+
+
+@router.post("/admin/users/{user_id}/enable")
+async def enable_user(request: Request, user_id: int, principal: PageAdmin) -> Response:
+    """Enable a disabled user."""
+    return await _update_user(request, principal, user_id, disabled=False)
+
+
+@router.get("/admin/tokens", response_class=HTMLResponse)
+def tokens_page(request: Request, principal: PageAdmin) -> Response:
+    """API tokens: list, create, revoke."""
+    ui = services(request)
+    viewer = _viewer(request, principal, ui)
+    return render("pages/tokens.html", admin.tokens_context(ui, viewer))
+
+
+@router.post("/admin/tokens", response_class=HTMLResponse)
+async def create_token(request: Request, principal: PageAdmin) -> Response:
+    """Create a token; its secret is shown on the page that answers, and never again."""
+    ui = services(request)
+    raw = await form_lists(request)
+    values = _values(raw, TOKEN_FIELDS)
+
+    def work() -> Response:
+        viewer = _viewer(request, principal, ui)
+        service = admin.auth_service(ui)
+        try:
+            created = service.create_token(
+                viewer.actor,
+                values["name"],
+                role=values["role"] or None,
+                tenant_id=values["tenant_id"] or None,
+                user_id=int(values["user_id"]) if values["user_id"].isdigit() else None,
+                expires_in=values["expires_in"] or None,
+            )
+        except TickworkError as exc:
+            context = admin.tokens_context(
+                ui, viewer, values=values, errors=_error_fields(exc, TOKEN_FIELDS)
+            )
+            return render("pages/tokens.html", context, status_code=exc.status_code)
+        response = render("pages/tokens.html", admin.tokens_context(ui, viewer, created=created))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return await blocking(work)
+
+
+@router.post("/admin/tokens/{token_id}/revoke")
+async def revoke_token(request: Request, token_id: int, principal: PageAdmin) -> Response:
+    """Revoke a token."""
+    ui = services(request)
+
+    def work() -> Response:
+        admin.auth_service(ui).revoke_token(principal.actor("ui"), token_id)
+        return redirect("/admin/tokens")
+
+    return await blocking(work)

@@ -1,0 +1,107 @@
+"""What every UI route shares: building the viewer, rendering pages and partials, toasts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from tickwork.auth.principal import Principal
+from tickwork.domain.errors import TickworkError
+from tickwork.web.ui import formatting, templating
+from tickwork.web.ui.services import UiServices, services
+from tickwork.web.ui.viewer import ZONE_COOKIE, Viewer
+
+T = TypeVar("T")
+
+NOTICES = {
+    "created": "Schedule created.",
+    "saved": "Changes saved.",
+    "deleted": "Schedule deleted. Its run history stays under Runs.",
+    "logged-out": "You are logged out.",
+}
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether htmx sent the request (and wants a fragment back)."""
+    return request.headers.get("hx-request") == "true"
+
+
+def viewer_for(request: Request, principal: Principal | None, ui: UiServices) -> Viewer:
+    """The viewer of this request: principal, time zone from the cookie, the database's now."""
+    zone = formatting.viewer_zone(request.cookies.get(ZONE_COOKIE))
+    return Viewer(
+        principal=principal,
+        zone=zone,
+        now=ui.app.db.now(),
+        csrf_token=principal.csrf_token if principal is not None else None,
+        reloadable=request.method == "GET" and not is_htmx(request),
+    )
+
+
+def render(
+    name: str,
+    context: Mapping[str, Any],
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a template into a response."""
+    html = templating.render(name, dict(context))
+    return HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+
+
+def page(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any],
+    *,
+    title: str,
+    nav_key: str,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A full page: the context plus the layout's title, navigation and notice."""
+    notice = NOTICES.get(request.query_params.get("notice", ""))
+    full = {"title": title, "nav_key": nav_key, "notice": notice, **context}
+    return render(name, full, status_code=status_code)
+
+
+def toast_headers(message: str, tone: str = "ok") -> dict[str, str]:
+    """Headers that make the page show a toast after an htmx request."""
+    return {"HX-Trigger": json.dumps({"showToast": {"message": message, "tone": tone}})}
+
+
+def error_toast(error: TickworkError) -> Response:
+    """An htmx action's refusal: a red toast, nothing swapped."""
+    headers = toast_headers(error.message, "bad")
+    headers["HX-Reswap"] = "none"
+    return Response(status_code=error.status_code, headers=headers)
+
+
+def redirect(url: str) -> RedirectResponse:
+    """Post/redirect/get."""
+    return RedirectResponse(url, status_code=303)
+
+
+async def form_lists(request: Request) -> dict[str, list[str]]:
+    """The submitted form as lists of strings per name (files are ignored)."""
+    form = await request.form()
+    result: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            continue
+        result.setdefault(key, []).append(value)
+    return result
+
+
+async def blocking(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run database work off the event loop."""
+    return await run_in_threadpool(function, *args, **kwargs)
+
+
+__all__ = ["UiServices", "services"]

@@ -1,0 +1,281 @@
+"""Routes of the schedules pages: list, detail, create/edit form, and the actions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse, Response
+
+from tickwork.auth.principal import Principal
+from tickwork.domain import inputs
+from tickwork.domain.errors import InvalidTransitionError, TickworkError
+from tickwork.web.security import PageAdmin, PageOperator, PageViewer
+from tickwork.web.ui import config_form
+from tickwork.web.ui.routes.common import (
+    blocking,
+    error_toast,
+    form_lists,
+    is_htmx,
+    page,
+    redirect,
+    render,
+    services,
+    toast_headers,
+    viewer_for,
+)
+from tickwork.web.ui.views import schedule_detail, schedule_form, schedules
+from tickwork.web.ui.views.timing_preview import preview
+
+router = APIRouter(include_in_schema=False)
+
+
+def _one(form: dict[str, list[str]], key: str, default: str = "") -> str:
+    values = form.get(key)
+    return values[-1] if values else default
+
+
+# -- the list ------------------------------------------------------------------------------
+
+
+@router.get("/schedules", response_class=HTMLResponse)
+def schedule_list(request: Request, principal: PageViewer) -> Response:
+    """All schedules, filtered and paginated."""
+    ui = services(request)
+    viewer = viewer_for(request, principal, ui)
+    query = schedules.ScheduleQuery.from_params(request.query_params)
+    context = schedules.list_context(ui, viewer, query)
+    return page(request, "pages/schedules.html", context, title="Schedules", nav_key="schedules")
+
+
+@router.get("/ui/partials/schedules", response_class=HTMLResponse)
+def schedule_table(request: Request, principal: PageViewer) -> Response:
+    """The table of the list (filters and paging without a reload)."""
+    ui = services(request)
+    viewer = viewer_for(request, principal, ui)
+    query = schedules.ScheduleQuery.from_params(request.query_params)
+    return render("partials/schedule_table.html", schedules.list_context(ui, viewer, query))
+
+
+# -- one schedule --------------------------------------------------------------------------
+
+
+@router.get("/schedules/new", response_class=HTMLResponse)
+def new_schedule(request: Request, principal: PageAdmin) -> Response:
+    """The create form."""
+    ui = services(request)
+    viewer = viewer_for(request, principal, ui)
+    form = schedule_form.blank(ui, viewer, request.query_params.get("task"))
+    return render("pages/schedule_form.html", schedule_form.form_context(ui, viewer, form))
+
+
+@router.post("/schedules/new", response_class=HTMLResponse)
+async def create_schedule(request: Request, principal: PageAdmin) -> Response:
+    """Create the schedule, or show the form again with the errors next to their fields."""
+    ui = services(request)
+    raw = await form_lists(request)
+
+    def work() -> Response:
+        viewer = viewer_for(request, principal, ui)
+        form = schedule_form.from_submission(ui, "create", raw)
+        try:
+            created = schedule_form.save(ui, viewer, form, raw)
+        except TickworkError as exc:
+            schedule_form.attach_error(form, exc)
+            return render(
+                "pages/schedule_form.html",
+                schedule_form.form_context(ui, viewer, form),
+                status_code=422,
+            )
+        return redirect(f"/schedules/{created.id}?notice=created")
+
+    return await blocking(work)
+
+
+@router.get("/schedules/{schedule_id}", response_class=HTMLResponse)
+def schedule_page(request: Request, schedule_id: int, principal: PageViewer) -> Response:
+    """A schedule's definition, upcoming fire times, history and charts."""
+    ui = services(request)
+    viewer = viewer_for(request, principal, ui)
+    query = schedule_detail.HistoryQuery.from_params(request.query_params)
+    context = schedule_detail.detail_context(ui, viewer, schedule_id, query)
+    return page(
+        request,
+        "pages/schedule_detail.html",
+        context,
+        title=context["schedule"].name,
+        nav_key="schedules",
+    )
+
+
+@router.get("/ui/partials/schedules/{schedule_id}/history", response_class=HTMLResponse)
+def schedule_history(request: Request, schedule_id: int, principal: PageViewer) -> Response:
+    """The run history table of a schedule (filters and paging without a reload)."""
+    ui = services(request)
+    viewer = viewer_for(request, principal, ui)
+    schedule = ui.app.schedule_service.get(schedule_id, viewer.actor)
+    query = schedule_detail.HistoryQuery.from_params(request.query_params)
+    context = schedule_detail.history_context(ui, viewer, schedule, query)
+    return render("partials/schedule_history.html", context)
+
+
+@router.get("/schedules/{schedule_id}/edit", response_class=HTMLResponse)
+def edit_schedule(request: Request, schedule_id: int, principal: PageAdmin) -> Response:
+    """The edit form (code-defined schedules are read-only: back to their page)."""
+    ui = services(request)
+    viewer = viewer_for(request, principal, ui)
+    schedule = ui.app.schedule_service.get(schedule_id, viewer.actor)
+    if schedule.source.value == "code":
+        raise InvalidTransitionError(
+            f"schedule {schedule.name!r} is defined in code; change it there", field="source"
+        )
+    form = schedule_form.from_schedule(ui, schedule)
+    return render("pages/schedule_form.html", schedule_form.form_context(ui, viewer, form))
+
+
+@router.post("/schedules/{schedule_id}/edit", response_class=HTMLResponse)
+async def update_schedule(request: Request, schedule_id: int, principal: PageAdmin) -> Response:
+    """Save the edit (checked against the version the form was loaded with)."""
+    ui = services(request)
+    raw = await form_lists(request)
+
+    def work() -> Response:
+        viewer = viewer_for(request, principal, ui)
+        schedule = ui.app.schedule_service.get(schedule_id, viewer.actor)
+        form = schedule_form.from_submission(ui, "edit", raw, schedule)
+        try:
+            schedule_form.save(ui, viewer, form, raw)
+        except TickworkError as exc:
+            schedule_form.attach_error(form, exc)
+            return render(
+                "pages/schedule_form.html",
+                schedule_form.form_context(ui, viewer, form),
+                status_code=422 if exc.status_code == 422 else exc.status_code,
+            )
+        return redirect(f"/schedules/{schedule_id}?notice=saved")
+
+    return await blocking(work)
+
+
+# -- form helpers --------------------------------------------------------------------------
+
+
+@router.get("/ui/partials/config-fields", response_class=HTMLResponse)
+def config_fields(request: Request, principal: PageViewer) -> Response:
+    """The config fields of the chosen task (the form swaps them in when the task changes)."""
+    ui = services(request)
+    task_name = request.query_params.get("task", "")
+    fields = config_form.with_values(schedule_form.config_fields(ui, task_name), {})
+    return render(
+        "partials/config_fields.html",
+        {"fields": fields, "errors": {}, "task": ui.app.registry.find(task_name)},
+    )
+
+
+@router.get("/ui/partials/timing-preview", response_class=HTMLResponse)
+def timing_preview(request: Request, principal: PageViewer) -> Response:
+    """The schedule in words and its next fire times, or the error naming the field."""
+    ui = services(request)
+    viewer = viewer_for(request, principal, ui)
+    result = preview(request.query_params, viewer)
+    return render("partials/timing_preview.html", {"p": result, "view": viewer})
+
+
+# -- actions -------------------------------------------------------------------------------
+
+
+def _after_action(
+    request: Request,
+    principal: Principal,
+    schedule_id: int,
+    origin: str,
+    message: str,
+) -> Response:
+    """What an htmx action returns: the refreshed row on the list, a reload on the detail."""
+    ui = services(request)
+    headers = toast_headers(message)
+    if not is_htmx(request):
+        return redirect("/schedules" if origin == "list" else f"/schedules/{schedule_id}")
+    if origin == "list":
+        viewer = viewer_for(request, principal, ui)
+        context = schedules.row_context(ui, viewer, schedule_id)
+        return render("partials/schedule_row.html", context, headers=headers)
+    headers["HX-Refresh"] = "true"
+    return Response(status_code=204, headers=headers)
+
+
+async def _act(request: Request, principal: Principal, schedule_id: int, action: str) -> Response:
+    ui = services(request)
+    raw = await form_lists(request)
+    origin = _one(raw, "from", "detail")
+
+    def work() -> Response:
+        actor = principal.actor("ui")
+        service = ui.app.schedule_service
+        message: str
+        if action == "run":
+            run = service.run_now(actor, schedule_id)
+            message = f"Run #{run.id} queued"
+            if origin == "history" and is_htmx(request):
+                viewer = viewer_for(request, principal, ui)
+                schedule = service.get(schedule_id, actor)
+                context = schedule_detail.history_context(
+                    ui, viewer, schedule, schedule_detail.HistoryQuery()
+                )
+                return render(
+                    "partials/schedule_history.html", context, headers=toast_headers(message)
+                )
+        elif action == "pause":
+            note = _one(raw, "note").strip() or None
+            until = _one(raw, "until").strip() or None
+            if until is not None:
+                viewer = viewer_for(request, principal, ui)
+                until = until if len(until) > 16 else until + ":00"
+                until_at = inputs.moment(until, "until", viewer.zone_name)
+                schedule = service.pause(actor, schedule_id, note=note, until=until_at)
+            else:
+                schedule = service.pause(actor, schedule_id, note=note)
+            message = f"Paused “{schedule.name}”"
+        elif action == "resume":
+            misfire = _one(raw, "misfire", "skip") or "skip"
+            schedule = service.resume(actor, schedule_id, misfire=misfire)
+            message = f"Resumed “{schedule.name}”"
+        else:
+            schedule = service.get(schedule_id, actor)
+            service.delete(actor, schedule_id)
+            message = f"Deleted “{schedule.name}”"
+            if not is_htmx(request):
+                return redirect("/schedules?notice=deleted")
+            if origin == "list":
+                return Response(content="", headers=toast_headers(message))
+            return Response(status_code=204, headers={"HX-Redirect": "/schedules?notice=deleted"})
+        return _after_action(request, principal, schedule_id, origin, message)
+
+    try:
+        return await blocking(work)
+    except TickworkError as exc:
+        if is_htmx(request):
+            return error_toast(exc)
+        raise
+
+
+@router.post("/schedules/{schedule_id}/run")
+async def run_now(request: Request, schedule_id: int, principal: PageOperator) -> Response:
+    """Queue a run now (``next_run_at`` is left alone)."""
+    return await _act(request, principal, schedule_id, "run")
+
+
+@router.post("/schedules/{schedule_id}/pause")
+async def pause(request: Request, schedule_id: int, principal: PageOperator) -> Response:
+    """Stop firing (with an optional note and automatic resume time)."""
+    return await _act(request, principal, schedule_id, "pause")
+
+
+@router.post("/schedules/{schedule_id}/resume")
+async def resume(request: Request, schedule_id: int, principal: PageOperator) -> Response:
+    """Fire again; missed fire times are skipped unless the form chose otherwise."""
+    return await _act(request, principal, schedule_id, "resume")
+
+
+@router.post("/schedules/{schedule_id}/delete")
+async def delete(request: Request, schedule_id: int, principal: PageAdmin) -> Response:
+    """Delete the schedule (its history stays)."""
+    return await _act(request, principal, schedule_id, "delete")

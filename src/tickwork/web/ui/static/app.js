@@ -1,0 +1,293 @@
+// tickwork admin UI: small behaviours on top of server-rendered pages and htmx.
+// Everything is progressive: without this file, forms still post and links still work.
+(function () {
+  "use strict";
+
+  // -- theme toggle: system -> light -> dark -> system ---------------------------------
+  var THEMES = ["system", "light", "dark"];
+  function currentTheme() {
+    try { return localStorage.getItem("tw-theme") || "system"; } catch (e) { return "system"; }
+  }
+  function applyTheme(theme) {
+    var root = document.documentElement;
+    if (theme === "light" || theme === "dark") root.setAttribute("data-theme", theme);
+    else root.removeAttribute("data-theme");
+    try {
+      if (theme === "system") localStorage.removeItem("tw-theme");
+      else localStorage.setItem("tw-theme", theme);
+    } catch (e) { /* ignore */ }
+    var button = document.getElementById("theme-toggle");
+    if (button) {
+      button.setAttribute("aria-label", "Theme: " + theme + " (change)");
+      button.setAttribute("title", "Theme: " + theme);
+      button.dataset.theme = theme;
+    }
+    redrawCharts();
+  }
+
+  // -- the viewer's time zone, so the server shows times in it -------------------------
+  function syncTimeZone() {
+    var zone;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+    if (!zone) return;
+    var shown = document.body.dataset.zone;
+    var cookie = document.cookie.split("; ").find(function (c) { return c.indexOf("tw_tz=") === 0; });
+    var pinned = document.body.dataset.zonePinned === "true";
+    if (pinned) return;
+    if (!cookie || decodeURIComponent(cookie.slice(6)) !== zone) {
+      document.cookie = "tw_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+    }
+    var reloaded = false;
+    try { reloaded = sessionStorage.getItem("tw-tz-reloaded") === zone; } catch (e) { reloaded = true; }
+    if (shown && shown !== zone && !reloaded && document.body.dataset.reloadable === "true") {
+      try { sessionStorage.setItem("tw-tz-reloaded", zone); } catch (e) { return; }
+      window.location.reload();
+    }
+  }
+
+  // -- toasts (HX-Trigger: {"showToast": {"message": ..., "tone": ...}}) ----------------
+  function toast(message, tone) {
+    var box = document.getElementById("toasts");
+    if (!box || !message) return;
+    var item = document.createElement("div");
+    item.className = "toast" + (tone === "bad" ? " bad" : "");
+    item.setAttribute("role", tone === "bad" ? "alert" : "status");
+    item.textContent = message;
+    box.appendChild(item);
+    setTimeout(function () { item.remove(); }, tone === "bad" ? 8000 : 4000);
+  }
+  document.body.addEventListener("showToast", function (event) {
+    var detail = event.detail || {};
+    toast(detail.message || detail.value, detail.tone);
+  });
+  document.body.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.getResponseHeader("HX-Trigger")) return;
+    var message = "Request failed (" + (xhr ? xhr.status : "network") + ")";
+    try {
+      var body = JSON.parse(xhr.responseText);
+      if (body && body.error && body.error.message) message = body.error.message;
+    } catch (e) { /* not JSON */ }
+    toast(message, "bad");
+  });
+  document.body.addEventListener("htmx:sendError", function () {
+    toast("The server cannot be reached; retrying…", "bad");
+  });
+  // Show 4xx responses that carry HTML (validation errors) instead of dropping them.
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    if (status === 422 || status === 409) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  // -- confirmation dialogs ------------------------------------------------------------
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-open-dialog]");
+    if (opener) {
+      var dialog = document.getElementById(opener.dataset.openDialog);
+      if (dialog && dialog.showModal) {
+        event.preventDefault();
+        dialog.showModal();
+        var focus = dialog.querySelector("[autofocus]") || dialog.querySelector("button");
+        if (focus) focus.focus();
+      }
+      return;
+    }
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) {
+      var parent = closer.closest("dialog");
+      if (parent) { event.preventDefault(); parent.close(); }
+      return;
+    }
+    var preset = event.target.closest("[data-cron-preset]");
+    if (preset) {
+      event.preventDefault();
+      var input = document.getElementById(preset.dataset.target || "field-cron");
+      if (input) {
+        input.value = preset.dataset.cronPreset;
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+        input.dispatchEvent(new Event("change", { bubbles: true }));
+        input.focus();
+      }
+      return;
+    }
+    if (event.target.closest("#theme-toggle")) {
+      var next = THEMES[(THEMES.indexOf(currentTheme()) + 1) % THEMES.length];
+      applyTheme(next);
+      return;
+    }
+    var copy = event.target.closest("[data-copy]");
+    if (copy && navigator.clipboard) {
+      var source = document.getElementById(copy.dataset.copy);
+      if (source) {
+        navigator.clipboard.writeText(source.textContent.trim()).then(function () { toast("Copied"); });
+      }
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var dialog = event.target.closest && event.target.closest("dialog");
+    if (dialog && event.detail.successful && dialog.open) dialog.close();
+  });
+
+  // -- auto-submitting selects (filters, page size) ------------------------------------
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches("[data-autosubmit]") && target.form) {
+      if (target.form.requestSubmit) target.form.requestSubmit(); else target.form.submit();
+    }
+    if (target.matches("input[name='trigger']")) showTriggerSection(target.form);
+  });
+
+  // -- the schedule form: show the inputs of the chosen trigger ------------------------
+  function showTriggerSection(form) {
+    if (!form) return;
+    var chosen = form.querySelector("input[name='trigger']:checked");
+    var value = chosen ? chosen.value : "cron";
+    form.querySelectorAll("[data-trigger-section]").forEach(function (section) {
+      var on = section.dataset.triggerSection.split(" ").indexOf(value) >= 0;
+      section.hidden = !on;
+      section.querySelectorAll("input, select, textarea").forEach(function (el) {
+        if (!el.hasAttribute("data-always")) el.disabled = !on;
+      });
+    });
+  }
+
+  // -- charts (uPlot) ------------------------------------------------------------------
+  var charts = [];
+  function cssVar(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+  function fmtTime(zone) {
+    try {
+      var f = new Intl.DateTimeFormat(undefined, {
+        timeZone: zone, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false,
+      });
+      return function (s) { return f.format(new Date(s * 1000)); };
+    } catch (e) {
+      return function (s) { return new Date(s * 1000).toISOString().slice(5, 16).replace("T", " "); };
+    }
+  }
+  function buildChart(el) {
+    if (typeof uPlot === "undefined") return;
+    var spec;
+    try { spec = JSON.parse(el.querySelector("script[type='application/json']").textContent); } catch (e) { return; }
+    var zone = document.body.dataset.zone || "UTC";
+    var width = Math.max(200, el.clientWidth);
+    var height = spec.height || 220;
+    var axisColor = cssVar("--text-2");
+    var gridColor = cssVar("--border");
+    var label = fmtTime(zone);
+    var series = [{ label: "time", value: function (u, v) { return v == null ? "" : label(v); } }];
+    var data = [spec.x];
+    var bars = spec.kind === "bars";
+    var points = spec.kind === "points";
+    if (bars) {
+      // stacked: draw running totals, the tallest first, so each colour shows its share.
+      var totals = spec.x.map(function () { return 0; });
+      var stacked = spec.series.map(function (s) {
+        totals = totals.map(function (t, i) { return t + (s.values[i] || 0); });
+        return totals.slice();
+      });
+      spec.series.forEach(function (s, i) {
+        var raw = s.values;
+        series.push({
+          label: s.label,
+          fill: cssVar(s.color), stroke: cssVar(s.color), width: 0,
+          paths: uPlot.paths.bars({ size: [0.8, 40], align: 0 }),
+          value: function (u, v, si, idx) { return idx == null ? "" : String(raw[idx] || 0); },
+        });
+        data.push(stacked[i]);
+      });
+      // draw order: totals (last) first
+      var order = series.slice(1).map(function (_, i) { return i + 1; }).reverse();
+      series = [series[0]].concat(order.map(function (i) { return series[i]; }));
+      data = [data[0]].concat(order.map(function (i) { return data[i]; }));
+    } else {
+      spec.series.forEach(function (s) {
+        var color = cssVar(s.color);
+        var entry = {
+          label: s.label, stroke: color, width: points ? 0 : 2, spanGaps: true,
+          value: function (u, v) { return v == null ? "–" : (spec.unit === "%" ? v.toFixed(0) + "%" : fmtSeconds(v)); },
+          points: { show: points || s.values.length < 40, size: points ? 6 : 5, fill: color, stroke: color },
+        };
+        if (points) entry.paths = function () { return null; };
+        series.push(entry);
+        data.push(s.values);
+      });
+    }
+    var opts = {
+      width: width, height: height, series: series,
+      legend: { show: true, live: true },
+      cursor: { points: { show: !bars } },
+      scales: {
+        x: { time: true },
+        y: spec.unit === "%" ? { range: [0, 100] } : { range: function (u, min, max) { return [0, Math.max(max || 1, 1) * 1.1]; } },
+      },
+      axes: [
+        {
+          stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor },
+          values: function (u, ticks) { return ticks.map(function (t) { return label(t); }); },
+          space: 90,
+        },
+        {
+          stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 52,
+          values: function (u, ticks) {
+            return ticks.map(function (t) { return spec.unit === "%" ? t + "%" : (spec.unit === "s" ? fmtSeconds(t) : t); });
+          },
+        },
+      ],
+    };
+    var holder = el.querySelector(".chart-holder");
+    holder.innerHTML = "";
+    var chart = new uPlot(opts, data, holder);
+    charts.push({ el: el, chart: chart });
+  }
+  function fmtSeconds(v) {
+    if (v == null) return "–";
+    if (v < 1) return Math.round(v * 1000) + " ms";
+    if (v < 60) return v.toFixed(1) + " s";
+    if (v < 3600) return (v / 60).toFixed(1) + " min";
+    return (v / 3600).toFixed(1) + " h";
+  }
+  function initCharts(root) {
+    (root || document).querySelectorAll("[data-chart]").forEach(function (el) {
+      charts = charts.filter(function (c) { return c.el !== el; });
+      buildChart(el);
+    });
+  }
+  function redrawCharts() {
+    var els = charts.map(function (c) { c.chart.destroy(); return c.el; });
+    charts = [];
+    els.forEach(buildChart);
+  }
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () {
+      charts.forEach(function (c) {
+        c.chart.setSize({ width: Math.max(200, c.el.clientWidth), height: c.chart.height });
+      });
+    }, 150);
+  });
+  if (window.matchMedia) {
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", redrawCharts);
+  }
+
+  function onLoad(root) {
+    root.querySelectorAll("form[data-schedule-form]").forEach(showTriggerSection);
+    if (root.matches && root.matches("form[data-schedule-form]")) showTriggerSection(root);
+    initCharts(root);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    applyTheme(currentTheme());
+    syncTimeZone();
+  });
+  if (window.htmx) {
+    htmx.onLoad(onLoad);
+  } else {
+    document.addEventListener("DOMContentLoaded", function () { onLoad(document); });
+  }
+})();

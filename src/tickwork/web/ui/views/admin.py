@@ -1,0 +1,83 @@
+"""Context functions of the admin pages: users and API tokens (through the auth service)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tickwork.auth.models import ApiToken, User
+from tickwork.auth.service import AuthService
+from tickwork.domain.actor import Role
+from tickwork.domain.errors import PermissionDeniedError
+from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.viewer import Viewer
+
+LIST_LIMIT = 500
+EXPIRY_CHOICES = {
+    "": "Never",
+    "1d": "1 day",
+    "7d": "7 days",
+    "30d": "30 days",
+    "90d": "90 days",
+    "365d": "1 year",
+}
+
+
+def auth_service(ui: UiServices) -> AuthService:
+    """The auth service, or a refusal when this server has none (``--auth none``)."""
+    if ui.auth is None:
+        raise PermissionDeniedError("users and tokens need local or proxy auth")
+    return ui.auth
+
+
+def users_context(
+    ui: UiServices,
+    viewer: Viewer,
+    *,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    created: tuple[User, str | None] | None = None,
+) -> dict[str, Any]:
+    """The users page: the list, and the create form (with errors after a refused save)."""
+    users = auth_service(ui).list_users(viewer.actor, limit=LIST_LIMIT)
+    return {
+        "users": users,
+        "roles": [r.value for r in Role],
+        "values": dict(values or {"role": Role.VIEWER.value}),
+        "errors": dict(errors or {}),
+        "created": created,
+        "auth_mode": ui.settings.auth,
+        "view": viewer,
+        "title": "Users",
+        "nav_key": "users",
+        "notice": None,
+    }
+
+
+def tokens_context(
+    ui: UiServices,
+    viewer: Viewer,
+    *,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    created: tuple[ApiToken, str] | None = None,
+) -> dict[str, Any]:
+    """The tokens page: the list, the create form, and a new token's secret (shown once)."""
+    service = auth_service(ui)
+    actor = viewer.actor
+    tokens = service.list_tokens(actor, limit=LIST_LIMIT)
+    users = service.list_users(actor, limit=LIST_LIMIT)
+    return {
+        "tokens": sorted(tokens, key=lambda t: (t.revoked_at is not None, -t.id)),
+        "users": {u.id: u for u in users},
+        "user_choices": [u for u in users if not u.disabled],
+        "roles": [r.value for r in Role],
+        "expiries": EXPIRY_CHOICES,
+        "values": dict(values or {"role": Role.VIEWER.value}),
+        "errors": dict(errors or {}),
+        "created": created,
+        "view": viewer,
+        "title": "API tokens",
+        "nav_key": "tokens",
+        "notice": None,
+    }

@@ -1,0 +1,277 @@
+"""Context functions of the runs list (with live status) and of a run's page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from tickwork.domain import inputs
+from tickwork.domain.errors import InvalidInputError, NotFoundError
+from tickwork.domain.models import Run, RunStatus, RunTrigger, Schedule
+from tickwork.storage.run_store import RunFilter
+from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.viewer import Viewer
+
+PAGE_SIZE = 50
+NEWER_CAP = 100
+LIVE_STATUSES = frozenset({"waiting", "queued", "running", "retrying"})
+RANGES = {"1h": 1, "24h": 24, "7d": 24 * 7, "30d": 24 * 30}
+RANGE_LABELS = {
+    "": "Any time",
+    "1h": "Last hour",
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "custom": "Between…",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    """Filters and page of the runs list, from the query string."""
+
+    status: str = ""
+    task: str = ""
+    schedule: str = ""
+    trigger: str = ""
+    range: str = ""
+    since: str = ""
+    until: str = ""
+    before: int | None = None
+    after: int | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> RunQuery:
+        """Parse the query string; nonsense falls back to defaults (times are checked later)."""
+        status = params.get("status", "")
+        trigger = params.get("trigger", "")
+        span = params.get("range", "")
+        return cls(
+            status=status if status in {s.value for s in RunStatus} else "",
+            task=params.get("task", "").strip()[:200],
+            schedule=params.get("schedule", "").strip()[:200],
+            trigger=trigger if trigger in {t.value for t in RunTrigger} else "",
+            range=span if span in RANGE_LABELS else "",
+            since=params.get("since", "").strip()[:40],
+            until=params.get("until", "").strip()[:40],
+            before=_id(params.get("before")),
+            after=_id(params.get("after")),
+        )
+
+    def link(self, **changes: object) -> str:
+        """This list's query string with ``changes`` applied (paging resets unless given)."""
+        values: dict[str, object] = {
+            "status": self.status,
+            "task": self.task,
+            "schedule": self.schedule,
+            "trigger": self.trigger,
+            "range": self.range,
+            "since": self.since if self.range == "custom" else "",
+            "until": self.until if self.range == "custom" else "",
+            "before": "",
+            "after": "",
+        }
+        values.update(changes)
+        pairs = [(k, str(v)) for k, v in values.items() if v not in ("", None)]
+        return "?" + urlencode(pairs) if pairs else "?"
+
+    @property
+    def filtered(self) -> bool:
+        """Whether any filter is set."""
+        return bool(self.status or self.task or self.schedule or self.trigger or self.range)
+
+    @property
+    def first_page(self) -> bool:
+        """Whether this is the newest page (where new runs would appear)."""
+        return self.before is None and self.after is None
+
+
+def _id(value: str | None) -> int | None:
+    if value and value.isdigit() and len(value) < 19:
+        return int(value)
+    return None
+
+
+def resolve_filters(
+    ui: UiServices, viewer: Viewer, query: RunQuery
+) -> tuple[RunFilter, Schedule | None, dict[str, str]]:
+    """The store's filter for ``query``, the schedule it names, and errors by field."""
+    errors: dict[str, str] = {}
+    actor = viewer.actor
+    schedule = None
+    if query.schedule:
+        try:
+            schedule = ui.app.schedule_service.find(query.schedule, actor)
+        except NotFoundError:
+            errors["schedule"] = f"no schedule {query.schedule!r}"
+    since: datetime | None = None
+    until: datetime | None = None
+    if query.range in RANGES:
+        since = viewer.now - timedelta(hours=RANGES[query.range])
+    elif query.range == "custom":
+        try:
+            since = inputs.moment(query.since, "since", viewer.zone_name) if query.since else None
+        except InvalidInputError as exc:
+            errors["since"] = exc.message
+        try:
+            until = inputs.moment(query.until, "until", viewer.zone_name) if query.until else None
+        except InvalidInputError as exc:
+            errors["until"] = exc.message
+        if since and until and until <= since:
+            errors["until"] = "must be after the start"
+    filters = RunFilter(
+        schedule_id=schedule.id if schedule else (-1 if "schedule" in errors else None),
+        task=query.task or None,
+        status=[query.status] if query.status else None,
+        trigger=query.trigger or None,
+        since=since,
+        until=until,
+        restrict_tenant=actor.tenant_id,
+    )
+    return filters, schedule, errors
+
+
+def live_ids(runs: Sequence[Run]) -> list[int]:
+    """Runs whose status may still change (the page polls them)."""
+    return [r.id for r in runs if r.status.value in LIVE_STATUSES]
+
+
+def list_context(ui: UiServices, viewer: Viewer, query: RunQuery) -> dict[str, Any]:
+    """Everything the runs page (and its table partial) shows."""
+    filters, schedule, errors = resolve_filters(ui, viewer, query)
+    with ui.app.db.read() as conn:
+        found = ui.timeline.run_page(
+            conn, filters, before_id=query.before, after_id=query.after, limit=PAGE_SIZE
+        )
+        if query.after is not None:
+            has_newer = len(found) > PAGE_SIZE
+            found = found[-PAGE_SIZE:] if has_newer else found
+            has_older = True
+        else:
+            has_older = len(found) > PAGE_SIZE
+            found = found[:PAGE_SIZE]
+            has_newer = query.before is not None
+        names = ui.timeline.schedule_names(conn, [r.schedule_id for r in found if r.schedule_id])
+        in_use = ui.app.schedule_service.store.tasks_in_use(conn)
+    tasks = sorted({t.name for t in ui.app.registry} | set(in_use))
+    return {
+        "runs": found,
+        "query": query,
+        "errors": errors,
+        "schedule": schedule,
+        "schedule_names": names,
+        "has_older": has_older and bool(found),
+        "has_newer": has_newer and bool(found),
+        "live": live_ids(found),
+        "top_id": found[0].id if found else 0,
+        "statuses": [s.value for s in RunStatus],
+        "triggers": [t.value for t in RunTrigger],
+        "tasks": tasks,
+        "ranges": RANGE_LABELS,
+        "newer_count": 0,
+        "view": viewer,
+    }
+
+
+def live_context(
+    ui: UiServices, viewer: Viewer, query: RunQuery, ids: Sequence[int], top_id: int
+) -> dict[str, Any]:
+    """The runs that changed, and how many newer runs match, for the page's poller."""
+    filters, _, errors = resolve_filters(ui, viewer, query)
+    with ui.app.db.read() as conn:
+        refreshed = ui.timeline.runs_by_id(conn, ids, restrict_tenant=viewer.actor.tenant_id)
+        newer = (
+            ui.timeline.count_newer(conn, filters, top_id, NEWER_CAP)
+            if query.first_page and not errors
+            else 0
+        )
+        names = ui.timeline.schedule_names(
+            conn, [r.schedule_id for r in refreshed if r.schedule_id]
+        )
+    return {
+        "runs": refreshed,
+        "live": live_ids(refreshed),
+        "query": query,
+        "top_id": top_id,
+        "newer_count": newer,
+        "newer_capped": newer >= NEWER_CAP,
+        "schedule_names": names,
+        "view": viewer,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class TimingRow:
+    """One line of a run's timing table."""
+
+    label: str
+    at: datetime | None
+    note: str = ""
+
+
+def timing_rows(run: Run) -> list[TimingRow]:
+    """When the run was created, due, started, heartbeated and finished."""
+    rows = [TimingRow("Created", run.created_at, f"by {run.created_by}" if run.created_by else "")]
+    if run.scheduled_for is not None:
+        rows.append(TimingRow("Fire time", run.scheduled_for))
+    rows.append(TimingRow("Due", run.run_at))
+    if run.started_at is not None:
+        rows.append(TimingRow("Started", run.started_at))
+    if run.heartbeat_at is not None and run.status is RunStatus.RUNNING:
+        rows.append(TimingRow("Last heartbeat", run.heartbeat_at))
+    if run.finished_at is not None:
+        rows.append(TimingRow("Finished", run.finished_at))
+    return rows
+
+
+def pretty_json(value: Any) -> str | None:
+    """JSON for a ``<pre>`` block, or ``None`` for nothing."""
+    if value is None or value in ({}, []):
+        return None
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def detail_context(ui: UiServices, viewer: Viewer, run_id: int) -> dict[str, Any]:
+    """Everything a run's page shows."""
+    actor = viewer.actor
+    run = ui.app.run_service.get(run_id, actor)
+    attempts = ui.app.run_service.attempts(run_id, actor)
+    schedule_name = None
+    if run.schedule_id is not None:
+        with ui.app.db.read() as conn:
+            schedule_name = ui.timeline.schedule_names(conn, [run.schedule_id]).get(run.schedule_id)
+    task = ui.app.registry.find(run.task)
+    waited = None
+    if run.started_at is not None and run.run_at is not None:
+        waited = max(0.0, (run.started_at - run.run_at).total_seconds())
+    running_for = None
+    if run.status is RunStatus.RUNNING and run.started_at is not None:
+        running_for = (viewer.now - run.started_at).total_seconds()
+    return {
+        "run": run,
+        "attempts": attempts,
+        "schedule_name": schedule_name,
+        "task": task,
+        "timing": timing_rows(run),
+        "waited": waited,
+        "running_for": running_for,
+        "payload_json": pretty_json(run.payload),
+        "result_json": pretty_json(run.result),
+        "details_json": pretty_json(run.details),
+        "live": run.status.value in LIVE_STATUSES,
+        "can_retry": run.status in (RunStatus.FAILED, RunStatus.CANCELLED),
+        "can_cancel": run.status.value in LIVE_STATUSES and not run.cancel_requested,
+        "view": viewer,
+        "title": f"Run #{run.id}",
+        "nav_key": "runs",
+        "notice": None,
+    }
+
+
+def without_paging(query: RunQuery) -> RunQuery:
+    """The same filters on the newest page."""
+    return replace(query, before=None, after=None)

@@ -1,0 +1,201 @@
+"""Context functions of a schedule's page: definition, upcoming fire times, history, charts."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from tickwork.domain import triggers
+from tickwork.domain.models import RunStatus, RunTrigger, Schedule, ScheduleStatus
+from tickwork.storage.run_store import RunFilter
+from tickwork.storage.timeline_store import Outcome
+from tickwork.web.ui import charts
+from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views import schedules as schedule_list
+from tickwork.web.ui.views.runs import RunQuery, live_ids
+from tickwork.web.ui.views.timing_preview import UpcomingFire, upcoming
+
+HISTORY_SIZES = (10, 25, 50)
+HISTORY_COUNT_CAP = 10_000
+CHART_RUNS = 500
+TIMELINE_RUNS = 60
+TREND_DAYS = 14
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """Filters and page of a schedule's run history."""
+
+    status: str = ""
+    trigger: str = ""
+    page: int = 1
+    per_page: int = HISTORY_SIZES[0]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> HistoryQuery:
+        """Parse the query string; nonsense falls back to defaults."""
+        status = params.get("status", "")
+        trigger = params.get("trigger", "")
+        try:
+            page = max(1, min(int(params.get("page") or 1), 100_000))
+        except ValueError:
+            page = 1
+        try:
+            per_page = int(params.get("per_page") or HISTORY_SIZES[0])
+        except ValueError:
+            per_page = HISTORY_SIZES[0]
+        return cls(
+            status=status if status in {s.value for s in RunStatus} else "",
+            trigger=trigger if trigger in {t.value for t in RunTrigger} else "",
+            page=page,
+            per_page=per_page if per_page in HISTORY_SIZES else HISTORY_SIZES[0],
+        )
+
+    def link(self, **changes: object) -> str:
+        """This history's query string with ``changes`` applied."""
+        values: dict[str, object] = {
+            "status": self.status,
+            "trigger": self.trigger,
+            "per_page": self.per_page if self.per_page != HISTORY_SIZES[0] else "",
+            "page": "",
+        }
+        values.update(changes)
+        pairs = [(k, str(v)) for k, v in values.items() if v not in ("", None, 1)]
+        return "?" + urlencode(pairs) if pairs else "?"
+
+
+def next_fires(schedule: Schedule, now: datetime, count: int = 10) -> list[UpcomingFire]:
+    """The schedule's next fire times: from its ``next_run_at`` when active, else from now."""
+    if schedule.trigger.value == "manual":
+        return []
+    if schedule.status is ScheduleStatus.ACTIVE and schedule.next_run_at is not None:
+        start = schedule.next_run_at - timedelta(microseconds=1)
+    elif schedule.status in (ScheduleStatus.PAUSED, ScheduleStatus.FAILED):
+        start = now
+    else:
+        return []
+    return upcoming(schedule, start, count)
+
+
+def _day_key(moment: datetime, viewer: Viewer) -> datetime:
+    local = moment.astimezone(viewer.zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def trend_charts(outcomes: list[Outcome], viewer: Viewer) -> dict[str, Any]:
+    """Chart specs: daily success rate and per-run durations (uPlot data, x in seconds)."""
+    since = viewer.now - timedelta(days=TREND_DAYS)
+    days: dict[datetime, list[int]] = {}
+    points: dict[str, tuple[list[float], list[float | None]]] = {}
+    for outcome in reversed(outcomes):
+        if outcome.finished_at is None:
+            continue
+        if outcome.status in ("succeeded", "failed") and outcome.finished_at >= since:
+            bucket = days.setdefault(_day_key(outcome.finished_at, viewer), [0, 0])
+            bucket[0 if outcome.status == "succeeded" else 1] += 1
+        if outcome.duration is not None:
+            xs, ys = points.setdefault(outcome.status, ([], []))
+            xs.append(outcome.finished_at.timestamp())
+            ys.append(round(outcome.duration, 3))
+    day_keys = sorted(days)
+    rate = {
+        "kind": "line",
+        "unit": "%",
+        "height": 200,
+        "x": [d.timestamp() for d in day_keys],
+        "series": [
+            {
+                "label": "success rate",
+                "color": "--ok",
+                "values": [
+                    round(100 * days[d][0] / (days[d][0] + days[d][1]), 1) for d in day_keys
+                ],
+            }
+        ],
+    }
+    # One x axis shared by all statuses: merge the timestamps, leave gaps as null.
+    all_x = sorted({x for xs, _ in points.values() for x in xs})
+    index = {x: i for i, x in enumerate(all_x)}
+    series = []
+    for status, color in (("succeeded", "--ok"), ("failed", "--bad"), ("cancelled", "--muted")):
+        if status not in points:
+            continue
+        values: list[float | None] = [None] * len(all_x)
+        for x, y in zip(*points[status], strict=True):
+            values[index[x]] = y
+        series.append({"label": status, "color": color, "values": values})
+    duration = {"kind": "points", "unit": "s", "height": 200, "x": all_x, "series": series}
+    return {
+        "rate": rate if day_keys else None,
+        "duration": duration if all_x else None,
+    }
+
+
+def history_context(
+    ui: UiServices, viewer: Viewer, schedule: Schedule, query: HistoryQuery
+) -> dict[str, Any]:
+    """The run history table of a schedule (also its own partial)."""
+    filters = RunFilter(
+        schedule_id=schedule.id,
+        status=[query.status] if query.status else None,
+        trigger=query.trigger or None,
+        restrict_tenant=viewer.actor.tenant_id,
+    )
+    with ui.app.db.read() as conn:
+        found = ui.timeline.run_page(
+            conn, filters, offset=(query.page - 1) * query.per_page, limit=query.per_page
+        )
+        total = ui.timeline.count_runs(conn, filters, cap=HISTORY_COUNT_CAP)
+    pages = max(1, math.ceil(total / query.per_page))
+    shown = found[: query.per_page]
+    return {
+        "schedule": schedule,
+        "runs": shown,
+        "live": live_ids(shown),
+        "query": RunQuery(schedule=str(schedule.id), status=query.status, trigger=query.trigger),
+        "top_id": shown[0].id if shown and query.page == 1 else 0,
+        "newer_count": 0,
+        "newer_capped": False,
+        "history": query,
+        "history_total": total,
+        "history_capped": total >= HISTORY_COUNT_CAP,
+        "history_pages": pages,
+        "history_sizes": HISTORY_SIZES,
+        "run_statuses": [s.value for s in RunStatus],
+        "run_triggers": [t.value for t in RunTrigger],
+        "view": viewer,
+    }
+
+
+def detail_context(
+    ui: UiServices, viewer: Viewer, schedule_id: int, query: HistoryQuery
+) -> dict[str, Any]:
+    """Everything the schedule's page shows."""
+    schedule = ui.app.schedule_service.get(schedule_id, viewer.actor)
+    with ui.app.db.read() as conn:
+        outcomes = ui.timeline.schedule_outcomes(conn, schedule.id, CHART_RUNS)
+    row = schedule_list.build_rows(ui, viewer, [schedule], {schedule.id: outcomes[:20]})[0]
+    task = ui.app.registry.find(schedule.task)
+    context = history_context(ui, viewer, schedule, query)
+    context.update(
+        {
+            "row": row,
+            "task": task,
+            "words": triggers.describe(schedule),
+            "fires": next_fires(schedule, viewer.now),
+            "charts": trend_charts(outcomes, viewer),
+            "timeline_runs": outcomes[:TIMELINE_RUNS],
+            "rate": charts.success_rate(outcomes),
+            "payload_json": json.dumps(schedule.payload, indent=2, sort_keys=True),
+            "title": schedule.name,
+            "nav_key": "schedules",
+            "notice": None,
+        }
+    )
+    return context

@@ -1,0 +1,347 @@
+"""The create/edit schedule form: its fields, filling it, reading it back, and saving it.
+
+Saving goes through :class:`~tickwork.services.schedule_service.ScheduleService` with the
+viewer's actor, so validation, tenant rules and the audit log are the same as for the API.
+A refused save shows the form again with the message next to the field it names; nothing
+is written.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+from typing import Any
+
+from tickwork.domain import cron
+from tickwork.domain.errors import (
+    InvalidInputError,
+    TickworkError,
+    UnknownTimezoneError,
+    VersionConflictError,
+)
+from tickwork.domain.models import MisfirePolicy, OverlapPolicy, Schedule, TriggerType
+from tickwork.registry import Task
+from tickwork.web.ui import config_form, formatting
+from tickwork.web.ui.config_form import ConfigField
+from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.viewer import Viewer
+
+CRON_PRESETS = (
+    ("Every minute", "* * * * *"),
+    ("Every 5 minutes", "*/5 * * * *"),
+    ("Hourly", "0 * * * *"),
+    ("Daily at 00:00", "0 0 * * *"),
+    ("Weekdays at 09:00", "0 9 * * 1-5"),
+    ("Mondays at 09:00", "0 9 * * 1"),
+    ("1st of the month", "0 0 1 * *"),
+)
+
+TRIGGER_LABELS = {
+    "cron": "Cron",
+    "interval": "Interval",
+    "once": "Once",
+    "manual": "Manual",
+}
+
+MISFIRE_HELP = {
+    "run_once": "After downtime, run once for the latest missed time",
+    "skip": "After downtime, skip missed times (recorded as one skipped entry)",
+    "run_all": "After downtime, run every missed time, up to the catch-up cap",
+}
+OVERLAP_HELP = {
+    "allow": "Start a new run even if the previous one is still going",
+    "skip": "Skip a fire time while a run is queued or running",
+    "queue_one": "Queue at most one run behind the running one",
+    "cancel_previous": "Cancel the previous run and start the new one",
+}
+
+# Text inputs of the form, named as the service's fields.
+TEXT_FIELDS = (
+    "name",
+    "description",
+    "tenant_id",
+    "cron",
+    "interval",
+    "run_at",
+    "timezone",
+    "start_at",
+    "end_at",
+    "misfire_policy",
+    "misfire_grace",
+    "misfire_cap",
+    "overlap_policy",
+    "max_attempts",
+    "retry_backoff",
+    "timeout",
+    "priority",
+    "queue",
+    "jitter",
+    "max_runs",
+)
+MOMENT_FIELDS = ("run_at", "start_at", "end_at")
+TRIGGER_FIELD = {"cron": "cron", "interval": "interval", "once": "run_at"}
+# Where an error about a field not on the form is shown.
+FIELD_ALIASES = {"trigger": "cron", "status": "form", "source": "form", "id": "form"}
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> tuple[str, ...]:
+    """Every IANA zone name, for the time-zone picker."""
+    return tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC"))
+
+
+@dataclass(slots=True)
+class ScheduleForm:
+    """The form's state: shown values, errors by field, and the task's config fields."""
+
+    mode: str  # "create" | "edit"
+    values: dict[str, str]
+    trigger: str
+    task: str
+    config_fields: list[ConfigField]
+    errors: dict[str, str] = field(default_factory=dict)
+    form_error: str | None = None
+    start_paused: bool = False
+    schedule: Schedule | None = None
+    version: int | None = None
+
+    @property
+    def action(self) -> str:
+        """Where the form posts."""
+        if self.mode == "edit" and self.schedule is not None:
+            return f"/schedules/{self.schedule.id}/edit"
+        return "/schedules/new"
+
+    @property
+    def invalid(self) -> bool:
+        """Whether the last save was refused."""
+        return bool(self.errors or self.form_error)
+
+
+def tasks_for(ui: UiServices, viewer: Viewer) -> list[Task]:
+    """Tasks the viewer may schedule."""
+    return [t for t in ui.app.registry if not t.admin_only or viewer.can_admin]
+
+
+def config_fields(ui: UiServices, task_name: str) -> list[ConfigField]:
+    """The config fields of ``task_name`` (a free JSON box for an unknown task)."""
+    task = ui.app.registry.find(task_name) if task_name else None
+    if task is None:
+        return config_form.fields_for({})
+    return config_form.fields_for(task.json_schema())
+
+
+def blank(ui: UiServices, viewer: Viewer, task_name: str | None = None) -> ScheduleForm:
+    """An empty create form (the first task chosen, the viewer's zone)."""
+    tasks = tasks_for(ui, viewer)
+    chosen = task_name if task_name and ui.app.registry.find(task_name) else ""
+    if not chosen and tasks:
+        chosen = tasks[0].name
+    values = dict.fromkeys(TEXT_FIELDS, "")
+    values.update(
+        timezone=viewer.zone_name,
+        misfire_policy=MisfirePolicy.RUN_ONCE.value,
+        overlap_policy=OverlapPolicy.ALLOW.value,
+    )
+    if viewer.principal is not None and viewer.principal.tenant_id:
+        values["tenant_id"] = viewer.principal.tenant_id
+    fields = config_form.with_values(config_fields(ui, chosen), {})
+    return ScheduleForm("create", values, "cron", chosen, fields)
+
+
+def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
+    """The edit form of a stored schedule."""
+    zone = cron.zone(schedule.timezone)
+    data = schedule.to_dict()
+    values: dict[str, str] = {}
+    for key in TEXT_FIELDS:
+        value = data.get(key)
+        if key in MOMENT_FIELDS:
+            values[key] = formatting.local_input(value, zone)
+        elif isinstance(value, Enum):
+            values[key] = str(value.value)
+        elif isinstance(value, float):
+            values[key] = formatting.seconds_text(value)
+        else:
+            values[key] = "" if value is None else str(value)
+    fields = config_form.with_values(
+        config_fields(ui, schedule.task), schedule.payload, use_defaults=True
+    )
+    return ScheduleForm(
+        "edit",
+        values,
+        schedule.trigger.value,
+        schedule.task,
+        fields,
+        schedule=schedule,
+        version=schedule.version,
+    )
+
+
+def _one(form: Mapping[str, list[str]], key: str) -> str:
+    values = form.get(key, [])
+    return values[-1] if values else ""
+
+
+def from_submission(
+    ui: UiServices,
+    mode: str,
+    form: Mapping[str, list[str]],
+    schedule: Schedule | None = None,
+) -> ScheduleForm:
+    """The form as the user submitted it (to save it, or show it again with errors)."""
+    values = {key: _one(form, key).strip() for key in TEXT_FIELDS}
+    trigger = _one(form, "trigger") or "cron"
+    task = _one(form, "task").strip()
+    if schedule is not None and schedule.source.value == "code":
+        task = schedule.task
+    fields = config_form.with_submitted(config_fields(ui, task), form)
+    version_text = _one(form, "version")
+    return ScheduleForm(
+        mode,
+        values,
+        trigger if trigger in TRIGGER_LABELS else "cron",
+        task,
+        fields,
+        start_paused=_one(form, "start_paused") == "true",
+        schedule=schedule,
+        version=int(version_text) if version_text.isdigit() else None,
+    )
+
+
+def _moment_value(text: str) -> str | None:
+    """A ``datetime-local`` value as ISO text (read as local time in the schedule's zone)."""
+    if not text:
+        return None
+    return text if len(text) > 16 else text + ":00"
+
+
+def service_fields(
+    form: ScheduleForm, raw: Mapping[str, list[str]], previous_payload: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The fields to hand to the schedule service; raises :class:`InvalidInputError`."""
+    values = form.values
+    timezone = values["timezone"] or "UTC"
+    try:
+        cron.zone(timezone)
+    except UnknownTimezoneError as exc:
+        raise UnknownTimezoneError(exc.message, field="timezone") from None
+    data: dict[str, Any] = {
+        "name": values["name"],
+        "description": values["description"] or None,
+        "task": form.task,
+        "timezone": timezone,
+        "trigger": form.trigger,
+        "cron": None,
+        "interval": None,
+        "run_at": None,
+        "start_at": _moment_value(values["start_at"]),
+        "end_at": _moment_value(values["end_at"]),
+    }
+    if form.trigger == TriggerType.CRON.value:
+        data["cron"] = values["cron"]
+    elif form.trigger == TriggerType.INTERVAL.value:
+        data["interval"] = values["interval"]
+    elif form.trigger == TriggerType.ONCE.value:
+        data["run_at"] = _moment_value(values["run_at"])
+    trigger_field = TRIGGER_FIELD.get(form.trigger)
+    if trigger_field and not data[trigger_field]:
+        label = {"cron": "a cron expression", "interval": "an interval", "run_at": "a time"}
+        raise InvalidInputError(
+            f"a {form.trigger} schedule needs {label[trigger_field]}", field=trigger_field
+        )
+    for key in (
+        "misfire_policy",
+        "misfire_grace",
+        "misfire_cap",
+        "overlap_policy",
+        "max_attempts",
+        "retry_backoff",
+        "timeout",
+        "priority",
+        "queue",
+        "jitter",
+        "max_runs",
+    ):
+        data[key] = values[key] or None
+    if "tenant_id" in raw:
+        data["tenant_id"] = values["tenant_id"] or None
+    data["payload"] = config_form.payload_from_form(form.config_fields, raw, previous_payload)
+    return data
+
+
+def error_key(error: TickworkError, form: ScheduleForm) -> str:
+    """The form field an error belongs next to (``form`` for the top of the form)."""
+    name = error.field or "form"
+    name = FIELD_ALIASES.get(name, name)
+    if name.startswith("payload"):
+        known = {f.error_key for f in form.config_fields}
+        if name in known:
+            return name
+        top = name.split(".")[0] + "." + name.split(".")[1] if "." in name else name
+        return top if top in known else "payload"
+    if name in TEXT_FIELDS or name in ("task", "trigger"):
+        return name
+    return "form"
+
+
+def attach_error(form: ScheduleForm, error: TickworkError) -> ScheduleForm:
+    """Put a refused save's message next to its field."""
+    if isinstance(error, VersionConflictError):
+        form.form_error = (
+            "Someone changed this schedule while you were editing it. "
+            "Reload the page to see their changes, then edit again."
+        )
+        return form
+    key = error_key(error, form)
+    if key == "form":
+        prefix = f"{error.field}: " if error.field and error.field not in error.message else ""
+        form.form_error = prefix + error.message
+    else:
+        form.errors[key] = error.message
+    return form
+
+
+def save(
+    ui: UiServices,
+    viewer: Viewer,
+    form: ScheduleForm,
+    raw: Mapping[str, list[str]],
+) -> Schedule:
+    """Create or update the schedule the form describes; raises the service's errors."""
+    actor = viewer.actor
+    previous = form.schedule.payload if form.schedule is not None else {}
+    data = service_fields(form, raw, previous)
+    if form.mode == "create":
+        if form.start_paused:
+            data["status"] = "paused"
+        return ui.app.schedule_service.create(actor, data)
+    assert form.schedule is not None
+    return ui.app.schedule_service.update(
+        actor, form.schedule.id, data, expected_version=form.version
+    )
+
+
+def form_context(ui: UiServices, viewer: Viewer, form: ScheduleForm) -> dict[str, Any]:
+    """What the form template needs."""
+    tasks = tasks_for(ui, viewer)
+    known = {t.name for t in tasks}
+    task = ui.app.registry.find(form.task)
+    return {
+        "form": form,
+        "tasks": tasks,
+        "unknown_task": form.task if form.task and form.task not in known else None,
+        "task": task,
+        "zones": time_zones(),
+        "presets": CRON_PRESETS,
+        "trigger_labels": TRIGGER_LABELS,
+        "misfire_help": MISFIRE_HELP,
+        "overlap_help": OVERLAP_HELP,
+        "view": viewer,
+        "title": "New schedule" if form.mode == "create" else f"Edit {form.values['name']}",
+        "nav_key": "schedules",
+        "notice": None,
+    }

@@ -1,0 +1,307 @@
+"""Context functions of the schedules list: one table of code-defined and API schedules."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlencode
+
+from tickwork.domain import triggers
+from tickwork.domain.models import (
+    MisfirePolicy,
+    Schedule,
+    ScheduleSource,
+    ScheduleStatus,
+    SkipReason,
+)
+from tickwork.storage.schedule_store import ScheduleFilter
+from tickwork.storage.timeline_store import SCHEDULE_SORTS, Outcome
+from tickwork.web.ui import charts
+from tickwork.web.ui.formatting import absolute, relative
+from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.viewer import Viewer
+
+PAGE_SIZES = (25, 50, 100)
+SPARK_RUNS = 20
+# A missed-and-skipped entry older than this no longer earns a note under its row.
+MISSED_NOTE_HOURS = 72
+
+SORT_LABELS = {
+    "name": "Name (A to Z)",
+    "-name": "Name (Z to A)",
+    "next": "Next run",
+    "last": "Last run",
+    "-id": "Newest first",
+    "id": "Oldest first",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A line under a schedule's row: what its misfire policy did, why it is paused."""
+
+    tone: str
+    text: str
+
+
+@dataclass(slots=True)
+class ScheduleRow:
+    """One schedule as the table shows it."""
+
+    schedule: Schedule
+    words: str
+    task_label: str | None
+    outcomes: list[Outcome]
+    rate: float | None
+    notes: list[Note] = field(default_factory=list)
+    drift: str | None = None
+
+    @property
+    def is_code(self) -> bool:
+        """Whether its definition comes from code (read-only here)."""
+        return self.schedule.source is ScheduleSource.CODE
+
+    @property
+    def can_toggle(self) -> bool:
+        """Whether pause/resume applies to its status."""
+        return self.schedule.status in (
+            ScheduleStatus.ACTIVE,
+            ScheduleStatus.PAUSED,
+            ScheduleStatus.FAILED,
+        )
+
+    @property
+    def can_delete(self) -> bool:
+        """API schedules, and code-defined ones no longer declared in code."""
+        return not self.is_code or self.schedule.orphaned
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleQuery:
+    """The list's filters, order and page, read from the query string."""
+
+    status: str = ""
+    task: str = ""
+    tenant: str = ""
+    text: str = ""
+    source: str = ""
+    sort: str = "name"
+    page: int = 1
+    per_page: int = PAGE_SIZES[0]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> ScheduleQuery:
+        """Parse the query string; values that make no sense fall back to the defaults."""
+        status = params.get("status", "")
+        source = params.get("source", "")
+        sort = params.get("sort", "name")
+        return cls(
+            status=status if status in {s.value for s in ScheduleStatus} else "",
+            task=params.get("task", "").strip()[:200],
+            tenant=params.get("tenant", "").strip()[:100],
+            text=params.get("q", "").strip()[:200],
+            source=source if source in ("code", "api") else "",
+            sort=sort if sort in SCHEDULE_SORTS else "name",
+            page=_positive(params.get("page"), 1),
+            per_page=_page_size(params.get("per_page")),
+        )
+
+    def filters(self) -> ScheduleFilter:
+        """The store's filter."""
+        return ScheduleFilter(
+            status=self.status or None,
+            task=self.task or None,
+            tenant_id=self.tenant or None,
+            source=self.source or None,
+            text=self.text or None,
+        )
+
+    def link(self, **changes: object) -> str:
+        """The query string of this list with ``changes`` applied (page resets unless given)."""
+        values: dict[str, object] = {
+            "status": self.status,
+            "task": self.task,
+            "tenant": self.tenant,
+            "q": self.text,
+            "source": self.source,
+            "sort": self.sort if self.sort != "name" else "",
+            "per_page": self.per_page if self.per_page != PAGE_SIZES[0] else "",
+            "page": "",
+        }
+        values.update(changes)
+        pairs = [
+            (k, str(v)) for k, v in values.items() if v not in ("", None) and (k, v) != ("page", 1)
+        ]
+        return "?" + urlencode(pairs) if pairs else "?"
+
+    @property
+    def filtered(self) -> bool:
+        """Whether any filter is set."""
+        return bool(self.status or self.task or self.tenant or self.text or self.source)
+
+
+def _positive(value: str | None, default: int) -> int:
+    try:
+        number = int(value or default)
+    except ValueError:
+        return default
+    return max(1, min(number, 1_000_000))
+
+
+def _page_size(value: str | None) -> int:
+    try:
+        number = int(value or PAGE_SIZES[0])
+    except ValueError:
+        return PAGE_SIZES[0]
+    return number if number in PAGE_SIZES else PAGE_SIZES[0]
+
+
+def _missed_note(schedule: Schedule, outcome: Outcome, viewer: Viewer) -> Note:
+    details = outcome.details or {}
+    count = details.get("count", "some")
+    exact = details.get("count_is_exact", True)
+    first = outcome.scheduled_for
+    when = ""
+    if first is not None:
+        when = f" from {absolute(first, viewer.zone)} ({relative(first, viewer.now)})"
+    amount = f"{count}{'' if exact else '+'} fire time{'s' if count != 1 else ''}"
+    policy = schedule.misfire_policy
+    if policy is MisfirePolicy.SKIP:
+        action = "were skipped (misfire policy: skip)"
+    elif policy is MisfirePolicy.RUN_ONCE:
+        action = (
+            "were not run; one catch-up run was queued for the latest (misfire policy: run_once)"
+        )
+    else:
+        action = (
+            f"were beyond the catch-up cap of {schedule.misfire_cap} and skipped "
+            "(misfire policy: run_all)"
+        )
+    return Note("warn", f"Missed {amount}{when}: they {action}.")
+
+
+def notes_for(schedule: Schedule, outcomes: list[Outcome], viewer: Viewer) -> list[Note]:
+    """The notes under a schedule's row: paused, missed fire times, never-firing."""
+    notes: list[Note] = []
+    if schedule.status is ScheduleStatus.PAUSED:
+        by = f" by {schedule.paused_by}" if schedule.paused_by else ""
+        why = f": “{schedule.pause_note}”" if schedule.pause_note else ""
+        until = ""
+        if schedule.paused_until is not None:
+            until = f" until {absolute(schedule.paused_until, viewer.zone)}"
+        resume = ""
+        if schedule.trigger.value != "manual":
+            resume = " Resuming here skips the fire times that pass while paused (misfire=skip)."
+        notes.append(Note("info", f"Paused{by}{until}{why}.{resume}"))
+    if schedule.status is ScheduleStatus.FAILED:
+        notes.append(Note("bad", "Its fire times could not be computed; it stopped firing."))
+    for outcome in outcomes[:SPARK_RUNS]:
+        if outcome.skip_reason != SkipReason.MISSED.value:
+            continue
+        finished = outcome.finished_at
+        if finished is not None and (viewer.now - finished).total_seconds() < (
+            MISSED_NOTE_HOURS * 3600
+        ):
+            notes.append(_missed_note(schedule, outcome, viewer))
+        break
+    return notes
+
+
+def drift_of(schedule: Schedule, ui: UiServices) -> str | None:
+    """How a code-defined schedule differs from its declaration in code, if it does."""
+    if schedule.source is not ScheduleSource.CODE:
+        return None
+    if schedule.orphaned:
+        return "no longer declared in code"
+    declared = ui.code_hash(schedule.name)
+    if schedule.name not in ui.app.code_schedules:
+        return None
+    if declared is not None and schedule.code_hash and declared != schedule.code_hash:
+        return "code declares a different definition; it is applied when the scheduler restarts"
+    return None
+
+
+def build_rows(
+    ui: UiServices,
+    viewer: Viewer,
+    schedules: list[Schedule],
+    outcomes: dict[int, list[Outcome]],
+) -> list[ScheduleRow]:
+    """Rows for these schedules, with their recent outcomes."""
+    rows = []
+    for schedule in schedules:
+        recent = outcomes.get(schedule.id, [])
+        task = ui.app.registry.find(schedule.task)
+        rows.append(
+            ScheduleRow(
+                schedule=schedule,
+                words=triggers.describe(schedule),
+                task_label=task.description if task else None,
+                outcomes=recent,
+                rate=charts.success_rate(recent),
+                notes=notes_for(schedule, recent, viewer),
+                drift=drift_of(schedule, ui),
+            )
+        )
+    return rows
+
+
+def row_context(ui: UiServices, viewer: Viewer, schedule_id: int) -> dict[str, object]:
+    """One row, for swapping it in after an action."""
+    actor = viewer.actor
+    schedule = ui.app.schedule_service.get(schedule_id, actor)
+    with ui.app.db.read() as conn:
+        outcomes = ui.timeline.recent_outcomes(conn, [schedule.id], SPARK_RUNS)
+    return {"row": build_rows(ui, viewer, [schedule], outcomes)[0], "view": viewer}
+
+
+def list_context(ui: UiServices, viewer: Viewer, query: ScheduleQuery) -> dict[str, object]:
+    """Everything the schedules page (and its table partial) shows."""
+    actor = viewer.actor
+    filters = query.filters()
+    if actor.tenant_id is not None:
+        filters = dataclasses.replace(filters, restrict_tenant=actor.tenant_id)
+    with ui.app.db.read() as conn:
+        page_rows, total = ui.timeline.schedule_page(
+            conn,
+            filters,
+            sort=query.sort,
+            offset=(query.page - 1) * query.per_page,
+            limit=query.per_page,
+        )
+        outcomes = ui.timeline.recent_outcomes(conn, [s.id for s in page_rows], SPARK_RUNS)
+        tenants = [] if actor.tenant_id is not None else ui.timeline.tenants(conn)
+        in_use = ui.app.schedule_service.store.tasks_in_use(conn)
+    pages = max(1, math.ceil(total / query.per_page))
+    rows = build_rows(ui, viewer, page_rows, outcomes)
+    task_names = sorted({t.name for t in ui.app.registry} | set(in_use))
+    return {
+        "rows": rows,
+        "total": total,
+        "query": query,
+        "pages": pages,
+        "page_sizes": PAGE_SIZES,
+        "statuses": [s.value for s in ScheduleStatus],
+        "tasks": task_names,
+        "tenants": tenants,
+        "sorts": SORT_LABELS,
+        "first_index": (query.page - 1) * query.per_page + 1 if total else 0,
+        "last_index": min(query.page * query.per_page, total),
+        "has_missed": any(n.tone == "warn" for r in rows for n in r.notes),
+        "view": viewer,
+        "now": viewer.now,
+    }
+
+
+def next_run_label(schedule: Schedule, now: datetime) -> str:
+    """Why there is no next run, when there is none."""
+    if schedule.next_run_at is not None:
+        return ""
+    if schedule.status is ScheduleStatus.PAUSED:
+        return "paused"
+    if schedule.trigger.value == "manual":
+        return "manual only"
+    return schedule.status.value
