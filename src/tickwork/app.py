@@ -24,7 +24,7 @@ from tickwork.services.wakeup import NotificationListener, WakeupHub
 from tickwork.services.worker import WorkerConfig, WorkerService
 from tickwork.storage import migrate as migrations
 from tickwork.storage.database import DEFAULT_DATABASE_URL, Database
-from tickwork.storage.dialect import RUNS_CHANNEL, SCHEDULES_CHANNEL
+from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, SCHEDULES_CHANNEL
 from tickwork.storage.flag_store import FlagStore
 from tickwork.storage.run_store import RunFilter, RunStore
 from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
@@ -322,6 +322,7 @@ class Tickwork:
                 self.registry,
                 max_payload_bytes=self.max_payload_bytes,
                 on_enqueue=lambda: self.hub.publish(RUNS_CHANNEL),
+                on_cancel=lambda: self.hub.publish(CANCEL_CHANNEL),
             ),
         )
 
@@ -483,7 +484,13 @@ class Tickwork:
         """A worker service on this app (call ``run(stop)`` or ``run_until_idle()``)."""
         if config is None:
             config = WorkerConfig(**options)
-        return WorkerService(self.db, self.registry, self.hub.subscribe(RUNS_CHANNEL), config)
+        return WorkerService(
+            self.db,
+            self.registry,
+            self.hub.subscribe(RUNS_CHANNEL),
+            config,
+            cancel_wakeup=self.hub.subscribe(CANCEL_CHANNEL),
+        )
 
     def run_worker(
         self,

@@ -11,8 +11,9 @@ from typing import Any
 MAX_LOG_LINES = 1000
 MAX_LOG_LINE_LENGTH = 4000
 
-# Most handlers never log, so a run's log is created on first use.
-_LOG_CREATION = threading.Lock()
+# Most handlers never log or wait, so a run's log and its cancellation event are created on
+# first use (under this lock), keeping a run's start cheap.
+_LAZY = threading.Lock()
 
 
 class RunLog:
@@ -130,13 +131,14 @@ class Context:
         self.schedule_id = schedule_id
         self.tenant_id = tenant_id
         self._log = log
-        self._cancelled = threading.Event()
+        self._cancelled = False
+        self._event: threading.Event | None = None
 
     @property
     def log(self) -> RunLog:
         """The run's log: lines are kept with the run and sent to Python logging."""
         if self._log is None:
-            with _LOG_CREATION:
+            with _LAZY:
                 if self._log is None:
                     self._log = RunLog(self.task, self.run_id)
         return self._log
@@ -148,15 +150,27 @@ class Context:
     @property
     def cancelled(self) -> bool:
         """Whether an operator cancelled the run, it timed out, or the worker is giving it up."""
-        return self._cancelled.is_set()
+        return self._cancelled
 
     def wait_cancelled(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` seconds, waking early if the run is cancelled."""
-        return self._cancelled.wait(timeout)
+        if self._cancelled:
+            return True
+        with _LAZY:
+            if self._event is None:
+                self._event = threading.Event()
+                if self._cancelled:
+                    self._event.set()
+            event = self._event
+        return event.wait(timeout)
 
     def cancel(self) -> None:
         """Signal cancellation to the handler (the worker calls this)."""
-        self._cancelled.set()
+        self._cancelled = True
+        with _LAZY:
+            event = self._event
+        if event is not None:
+            event.set()
 
     def __repr__(self) -> str:
         return f"<Context run_id={self.run_id} task={self.task!r} attempt={self.attempt}>"

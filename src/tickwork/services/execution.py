@@ -20,9 +20,9 @@ from typing import Any
 
 from tickwork.context import Context
 from tickwork.control import Cancel, Retry
-from tickwork.domain.models import Run, RunStatus
+from tickwork.domain.models import RunStatus
 from tickwork.domain.retry import RetryPolicy
-from tickwork.storage.run_store import Outcome
+from tickwork.storage.run_store import ClaimedRun, Outcome
 
 MAX_RESULT_BYTES = 64 * 1024
 MAX_ERROR_LENGTH = 2000
@@ -130,7 +130,7 @@ def format_traceback(exc: BaseException) -> str:
 
 
 def outcome_of(
-    run: Run,
+    run: ClaimedRun,
     ctx: Context,
     now: datetime,
     *,

@@ -43,6 +43,7 @@ class RunService:
         *,
         max_payload_bytes: int,
         on_enqueue: Callable[[], None] = lambda: None,
+        on_cancel: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -50,6 +51,7 @@ class RunService:
         self.audit = AuditStore()
         self.max_payload_bytes = max_payload_bytes
         self._on_enqueue = on_enqueue
+        self._on_cancel = on_cancel
 
     def _values(self, actor: Actor, request: RunRequest, now: datetime) -> dict[str, Any]:
         task: Task = self.registry.get(request.task)
@@ -173,6 +175,8 @@ class RunService:
             before = self.store.get(conn, run_id, lock=True, restrict_tenant=actor.tenant_id)
             after = self.store.cancel(conn, before, now, f"cancelled by {actor.name}")
             self._audit_change(conn, actor, "run.cancel", before, after, now)
+        if after.cancel_requested and after.status is RunStatus.RUNNING:
+            self._on_cancel()
         return after
 
     def retry(self, actor: Actor, run_id: int) -> Run:

@@ -14,7 +14,7 @@ from collections import defaultdict
 import psycopg
 from sqlalchemy.engine import make_url
 
-from tickwork.storage.dialect import RUNS_CHANNEL, SCHEDULES_CHANNEL
+from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, SCHEDULES_CHANNEL
 
 log = logging.getLogger("tickwork.listener")
 
@@ -83,7 +83,7 @@ class NotificationListener(threading.Thread):
         self,
         url: str,
         hub: WakeupHub,
-        channels: tuple[str, ...] = (SCHEDULES_CHANNEL, RUNS_CHANNEL),
+        channels: tuple[str, ...] = (SCHEDULES_CHANNEL, RUNS_CHANNEL, CANCEL_CHANNEL),
         *,
         retry_delay: float = 1.0,
     ) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from tickwork.context import Context
 from tickwork.domain.errors import ConflictError, DatabaseUnavailableError
-from tickwork.domain.models import Run, RunStatus
+from tickwork.domain.models import RunStatus
 from tickwork.registry import Task, TaskRegistry
 from tickwork.services.execution import (
     DaemonThreadPool,
@@ -41,7 +41,7 @@ from tickwork.services.execution import (
 from tickwork.services.rescuer import DEFAULT_STALL_TIMEOUT, StallRescuer
 from tickwork.services.wakeup import Wakeup
 from tickwork.storage.database import Database
-from tickwork.storage.run_store import FinishedRun, Outcome, RunStore
+from tickwork.storage.run_store import ClaimedRun, FinishedRun, Outcome, RunStore
 from tickwork.storage.schedule_store import ScheduleStore
 
 log = logging.getLogger("tickwork.worker")
@@ -97,7 +97,7 @@ class WorkerConfig:
 class InFlight:
     """A claimed run on this worker, from claim until its outcome is recorded."""
 
-    run: Run
+    run: ClaimedRun
     ctx: Context
     task: Task | None
     # Set once an outcome is decided (handler returned, timed out, released or lost);
@@ -184,8 +184,15 @@ class WorkerService:
             "concurrency": self.config.concurrency,
             "queues": list(self.config.queues) if self.config.queues else None,
             "running": self.running,
+            "claimed": self.stats.claimed,
             "succeeded": self.stats.succeeded,
             "failed": self.stats.failed,
+            "retried": self.stats.retried,
+            "cancelled": self.stats.cancelled,
+            "refused": self.stats.refused,
+            "lost": self.stats.lost,
+            "released": self.stats.released,
+            "rescued": self.stats.rescued,
         }
 
     def run(self, stop: threading.Event) -> None:
@@ -314,7 +321,7 @@ class WorkerService:
             self.stats.claimed += len(runs)
         return limit, len(runs)
 
-    def _dispatch(self, runs: list[Run]) -> None:
+    def _dispatch(self, runs: list[ClaimedRun]) -> None:
         items = [self._in_flight(run) for run in runs]
         with self._lock:
             for item in items:
@@ -325,7 +332,7 @@ class WorkerService:
         for item in items:
             run, task = item.run, item.task
             if run.cancel_requested:
-                item.ctx.cancel()
+                self._stop_item(item, Stopped("cancel", "cancelled by an operator"))
             if task is None:
                 self._complete(
                     item,
@@ -341,14 +348,14 @@ class WorkerService:
                     self._watch(item)
                 self._pool.submit(functools.partial(self._execute_sync, item))
 
-    def _in_flight(self, run: Run) -> InFlight:
+    def _in_flight(self, run: ClaimedRun) -> InFlight:
         ctx = Context(
             run_id=run.id,
             task=run.task,
             attempt=run.attempt,
             max_attempts=run.max_attempts,
             payload=run.payload,
-            trigger=run.trigger.value,
+            trigger=run.trigger,
             queue=run.queue,
             scheduled_for=run.scheduled_for,
             schedule_id=run.schedule_id,
@@ -371,26 +378,30 @@ class WorkerService:
             self._complete(item, result=result)
 
     async def _execute_async(self, item: InFlight) -> None:
+        timer: asyncio.TimerHandle | None = None
         try:
             assert item.task is not None
             task = asyncio.ensure_future(item.task.handler(*self._arguments(item)))
             item.async_task = task
-            if item.ctx.cancelled:
+            if item.stopped is not None:
                 task.cancel()
-            timeout = None if item.deadline is None else max(0.0, item.deadline - time.monotonic())
-            try:
-                result = await asyncio.wait_for(task, timeout)
-            except TimeoutError:
-                self._stop_item(item, Stopped("timeout", f"timed out after {item.run.timeout:g}s"))
-                self._finish(item, error=TimeoutError())
-            except asyncio.CancelledError as exc:
-                self._finish(item, error=exc)
-            except BaseException as exc:
-                self._finish(item, error=exc)
-            else:
-                self._finish(item, result=result)
+            if item.deadline is not None:
+                timer = asyncio.get_running_loop().call_later(
+                    max(0.0, item.deadline - time.monotonic()), self._time_out, item
+                )
+            result = await task
+        except BaseException as exc:
+            # A timeout or a cancellation cancels the task; ``item.stopped`` says which.
+            self._complete(item, error=exc)
+        else:
+            self._complete(item, result=result)
         finally:
-            self._returned(item)
+            if timer is not None:
+                timer.cancel()
+
+    def _time_out(self, item: InFlight) -> None:
+        timeout = item.run.timeout or 0
+        self._stop_item(item, Stopped("timeout", f"timed out after {timeout:g}s"))
 
     # -- outcomes ----------------------------------------------------------------------
 
@@ -608,11 +619,10 @@ class WorkerService:
             for item in expired:
                 if item.decided:
                     continue
-                timeout = item.run.timeout or 0
-                self._stop_item(item, Stopped("timeout", f"timed out after {timeout:g}s"))
+                self._time_out(item)
                 # The thread cannot be killed; its slot stays taken until the handler
                 # returns, but the attempt is recorded as failed now.
-                self._finish(item, error=TimeoutError(f"timed out after {timeout:g}s"))
+                self._finish(item, error=TimeoutError(f"timed out after {item.run.timeout:g}s"))
 
     # -- shutdown ----------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Connection
 
 SCHEDULES_CHANNEL = "tickwork_schedules"
 RUNS_CHANNEL = "tickwork_runs"
+# An operator asked a running run to stop: workers look at their runs at once.
+CANCEL_CHANNEL = "tickwork_cancel"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,10 +19,9 @@ from tickwork.domain.models import (
     Run,
     RunAttempt,
     RunStatus,
-    RunTrigger,
 )
 from tickwork.storage import dialect as dialect_sql
-from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
+from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect
 from tickwork.storage.rows import attempt_from_row, run_from_row
 from tickwork.storage.tables import run_attempts, runs
 
@@ -59,58 +58,34 @@ LIST_COLUMNS = tuple(
 )
 
 
-_STATUSES = {s.value: s for s in RunStatus}
-_TRIGGERS = {t.value: t for t in RunTrigger}
+class ClaimedRun(NamedTuple):
+    """What a worker needs to execute a run it claimed (one attempt, fenced by ``token``).
 
+    The fields are those of :class:`~tickwork.domain.models.Run` in the order of
+    :data:`tickwork.storage.dialect.CLAIM_COLUMN_NAMES`; a tuple keeps claiming cheap.
+    """
 
-def run_from_claim(values: tuple[Any, ...]) -> Run:
-    """A :class:`Run` from a row of :func:`tickwork.storage.dialect.claim_runs`."""
-    (
-        run_id,
-        task,
-        payload,
-        status,
-        trigger,
-        schedule_id,
-        tenant_id,
-        queue,
-        priority,
-        attempt,
-        max_attempts,
-        retry_backoff,
-        retry_backoff_max,
-        timeout,
-        run_at,
-        scheduled_for,
-        started_at,
-        worker_id,
-        token,
-        key,
-        cancel_requested,
-    ) = values
-    return Run(
-        id=run_id,
-        task=task,
-        status=_STATUSES[status],
-        trigger=_TRIGGERS[trigger],
-        payload=payload,
-        schedule_id=schedule_id,
-        tenant_id=tenant_id,
-        queue=queue,
-        priority=priority,
-        attempt=attempt,
-        max_attempts=max_attempts,
-        retry_backoff=retry_backoff,
-        retry_backoff_max=retry_backoff_max,
-        timeout=timeout,
-        run_at=run_at,
-        scheduled_for=scheduled_for,
-        started_at=started_at,
-        worker_id=worker_id,
-        token=token,
-        key=key,
-        cancel_requested=cancel_requested,
-    )
+    id: int
+    task: str
+    payload: dict[str, Any]
+    status: str
+    trigger: str
+    schedule_id: int | None
+    tenant_id: str | None
+    queue: str
+    priority: int
+    attempt: int
+    max_attempts: int
+    retry_backoff: float
+    retry_backoff_max: float
+    timeout: float | None
+    run_at: datetime
+    scheduled_for: datetime | None
+    started_at: datetime
+    worker_id: str
+    token: str
+    key: str | None
+    cancel_requested: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +103,7 @@ class RunFilter:
     restrict_tenant: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     """How one attempt ended, as the worker reports it."""
 
@@ -161,7 +136,7 @@ class Outcome:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FinishedRun:
     """A run whose outcome was accepted."""
 
@@ -251,7 +226,7 @@ class RunStore:
         now: datetime,
         limit: int,
         queues: Sequence[str] | None = None,
-    ) -> builtins.list[Run]:
+    ) -> builtins.list[ClaimedRun]:
         """Claim up to ``limit`` runnable runs for ``worker_id`` under a fresh ``token``.
 
         Highest priority first, then earliest ``run_at``. On PostgreSQL, rows other workers
@@ -266,8 +241,8 @@ class RunStore:
             limit=limit,
             queues=queues,
         )
-        claimed = [run_from_claim(row) for row in rows]
-        claimed.sort(key=lambda r: (-r.priority, r.run_at or now, r.id))
+        claimed = [ClaimedRun(*row) for row in rows]
+        claimed.sort(key=lambda r: (-r.priority, r.run_at, r.id))
         return claimed
 
     def next_run_at(self, conn: Connection, queues: Sequence[str] | None = None) -> datetime | None:
@@ -581,6 +556,8 @@ class RunStore:
         ).one_or_none()
         if row is None:
             return self.cancel(conn, self.get(conn, run.id, lock=True), now, reason)
+        if run.status is RunStatus.RUNNING:
+            self.dialect.notify(conn, CANCEL_CHANNEL)
         return run_from_row(row)
 
     def cancel_for_schedule(
@@ -599,6 +576,8 @@ class RunStore:
             .values(cancel_requested=True)
             .returning(runs.c.id)
         ).all()
+        if running:
+            self.dialect.notify(conn, CANCEL_CHANNEL)
         return [r[0] for r in pending] + [r[0] for r in running]
 
     def retry(self, conn: Connection, run: Run, now: datetime, actor: str) -> Run:
