@@ -68,11 +68,19 @@ def test_skip_records_one_entry_with_count_and_range() -> None:
 
 
 def test_run_once_runs_the_latest_missed() -> None:
-    plan = plan_fires(Timing(misfire_policy=MisfirePolicy.RUN_ONCE), at(3605))
-    assert plan.fires[0] == at(3540)
-    assert plan.late_fires == {at(3540)}
+    plan = plan_fires(Timing(misfire_policy=MisfirePolicy.RUN_ONCE, misfire_grace=5), at(3605))
+    assert plan.fires == [at(3600)]
+    assert plan.late_fires == {at(3600)}
     assert plan.missed is not None
-    assert (plan.missed.count, plan.missed.first, plan.missed.last) == (353, at(10), at(3530))
+    assert (plan.missed.count, plan.missed.first, plan.missed.last) == (359, at(10), at(3590))
+
+
+def test_run_once_runs_nothing_late_when_a_fire_time_within_grace_runs() -> None:
+    plan = plan_fires(Timing(misfire_policy=MisfirePolicy.RUN_ONCE), at(3605))
+    assert plan.fires == [at(s) for s in (3550, 3560, 3570, 3580, 3590, 3600)]
+    assert plan.late_fires == set()
+    assert plan.missed is not None
+    assert (plan.missed.count, plan.missed.first, plan.missed.last) == (354, at(10), at(3540))
 
 
 def test_run_all_runs_the_oldest_up_to_the_cap() -> None:
@@ -104,7 +112,7 @@ def test_long_downtime_jumps_instead_of_walking(policy: MisfirePolicy) -> None:
     now = at(7 * 86400)
     plan = plan_fires(timing, now)
     missed_total = 7 * 86400 - 60  # 1 .. now - 60
-    runs = {MisfirePolicy.SKIP: 0, MisfirePolicy.RUN_ONCE: 1, MisfirePolicy.RUN_ALL: 10}[policy]
+    runs = {MisfirePolicy.SKIP: 0, MisfirePolicy.RUN_ONCE: 0, MisfirePolicy.RUN_ALL: 10}[policy]
     assert plan.missed is not None
     assert plan.missed.count == missed_total - runs
     assert plan.missed.exact
@@ -208,5 +216,7 @@ def test_every_fire_time_is_accounted_for_once(
         assert not set(plan.fires) & {plan.missed.first, plan.missed.last}
     late = [f for f in plan.fires if f <= now - timedelta(seconds=grace)]
     assert len(late) <= {MisfirePolicy.SKIP: 0, MisfirePolicy.RUN_ONCE: 1}.get(policy, cap)
+    if policy is MisfirePolicy.RUN_ONCE and len(plan.fires) > len(late):
+        assert late == []
     if plan.next_run_at <= now:
         assert len(plan.fires) - len(late) == planning.MAX_FIRES_PER_PLAN

@@ -6,8 +6,9 @@ and ``resume`` calls it with the policy the operator chose, so both follow one s
 - fire times within ``misfire_grace`` of now run normally (at most
   :data:`MAX_FIRES_PER_PLAN` at once; the rest wait for the next pass);
 - older ones are *missed* and follow the misfire policy: ``skip`` records them as one
-  skipped entry, ``run_once`` runs the latest of them and records the rest, ``run_all`` runs
-  them oldest first up to ``misfire_cap`` and records the rest;
+  skipped entry, ``run_once`` runs the latest of them (unless a fire time within grace
+  runs anyway: one run catches up, not two) and records the rest, ``run_all`` runs them
+  oldest first up to ``misfire_cap`` and records the rest;
 - a trigger with no fire time left (``once`` after its run, ``end_at`` passed) ends the
   schedule (``completed``). ``max_runs`` is applied by the caller, which alone knows which
   fire times really became runs.
@@ -153,7 +154,11 @@ def plan_fires(
     missed_first = walk.first
     missed_last = walk.last
     if walk.count and walk.last is not None:
-        if policy is MisfirePolicy.RUN_ONCE:
+        if policy is MisfirePolicy.RUN_ONCE and current is not None and current <= now:
+            # A fire time within grace runs anyway and is newer: it is the one run that
+            # catches up, so every missed time is recorded, none run late.
+            pass
+        elif policy is MisfirePolicy.RUN_ONCE:
             runs.append(walk.last)
             missed_count -= 1
             missed_last = walk.before_last

@@ -234,7 +234,9 @@ class ScheduleService:
         """
         changes = dict(changes)
         if "version" in changes:
-            expected_version = inputs.integer(changes.pop("version"), "version", minimum=1)
+            expected_version = changes.pop("version")
+        if expected_version is not None:
+            expected_version = inputs.integer(expected_version, "version", minimum=1)
         for key in changes:
             if key not in schedule_spec.DEFINITION_FIELDS:
                 raise InvalidInputError(f"{key!r} cannot be changed this way", field=key)
