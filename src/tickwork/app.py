@@ -251,7 +251,8 @@ class Tickwork:
         self.runs = Runs(self)
         self._db: Database | None = None
         self._listener: NotificationListener | None = None
-        self._lock = threading.Lock()
+        # Re-entrant: building one service may need another (or the database).
+        self._lock = threading.RLock()
         self._services: dict[str, Any] = {}
 
     # -- configuration -----------------------------------------------------------------
