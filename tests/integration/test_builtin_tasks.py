@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tickwork import FakeClock, PayloadError, PermissionDeniedError, Tickwork
+from tickwork import FakeClock, PayloadError, PermissionDeniedError, Run, Tickwork
 from tickwork.builtin_tasks import PRUNE_SCHEDULE, register_builtin_tasks
 from tickwork.domain.actor import Actor, Role
 from tickwork.settings import Settings
@@ -63,7 +63,7 @@ def builtin_app(app: Tickwork, settings: Settings) -> Tickwork:
     return app
 
 
-def _run(app: Tickwork, task: str, payload: dict[str, object]) -> object:
+def _run(app: Tickwork, task: str, payload: dict[str, object]) -> Run:
     run = app.enqueue(task, payload)
     app.worker(concurrency=2).run_until_idle(20)
     return app.runs.get(run.id)
@@ -71,8 +71,8 @@ def _run(app: Tickwork, task: str, payload: dict[str, object]) -> object:
 
 def test_http_request_checks_status(builtin_app: Tickwork, http_server: str) -> None:
     ok = _run(builtin_app, "http.request", {"url": f"{http_server}/ping"})
-    assert ok.status.value == "succeeded"  # type: ignore[attr-defined]
-    assert ok.result["status"] == 200  # type: ignore[attr-defined]
+    assert ok.status.value == "succeeded"
+    assert ok.result["status"] == 200
     posted = _run(
         builtin_app,
         "http.request",
@@ -83,7 +83,7 @@ def test_http_request_checks_status(builtin_app: Tickwork, http_server: str) -> 
             "expected_status": [201],
         },
     )
-    assert posted.status.value == "succeeded"  # type: ignore[attr-defined]
+    assert posted.status.value == "succeeded"
     assert {"a": 1} in received
     down = builtin_app.enqueue("http.request", {"url": f"{http_server}/down"}, max_attempts=1)
     builtin_app.worker(concurrency=2).run_until_idle(20)
@@ -105,8 +105,8 @@ def test_email_goes_to_the_outbox_without_smtp(builtin_app: Tickwork, settings: 
     run = _run(
         builtin_app, "email.send", {"to": ["ops@example.com"], "subject": "Hi", "body": "Hello"}
     )
-    assert run.status.value == "succeeded"  # type: ignore[attr-defined]
-    path = Path(run.result["path"])  # type: ignore[attr-defined]
+    assert run.status.value == "succeeded"
+    path = Path(run.result["path"])
     assert path.parent == Path(settings.outbox_dir)
     message = message_from_bytes(path.read_bytes())
     assert message["To"] == "ops@example.com"
@@ -123,14 +123,14 @@ def test_export_writes_run_history(
         builtin_app.enqueue("http.request", {"url": f"{http_server}/ping"})
     builtin_app.worker(concurrency=2).run_until_idle(20)
     run = _run(builtin_app, "data.export", {"format": "csv", "task": "http.request"})
-    assert run.status.value == "succeeded"  # type: ignore[attr-defined]
-    with open(run.result["path"], newline="") as handle:  # type: ignore[attr-defined]
+    assert run.status.value == "succeeded"
+    with open(run.result["path"], newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 3
     assert {r["status"] for r in rows} == {"succeeded"}
-    assert Path(run.result["path"]).parent == Path(settings.export_dir)  # type: ignore[attr-defined]
+    assert Path(run.result["path"]).parent == Path(settings.export_dir)
     as_json = _run(builtin_app, "data.export", {"format": "json", "task": "data.export"})
-    exported = json.loads(Path(as_json.result["path"]).read_text())  # type: ignore[attr-defined]
+    exported = json.loads(Path(as_json.result["path"]).read_text())
     assert [r["status"] for r in exported] == ["running", "succeeded"]
 
 
@@ -144,7 +144,7 @@ def test_prune_deletes_only_old_finished_runs(
         "http.request", {"url": f"{http_server}/ping"}, run_at=clock.now() + timedelta(days=1)
     )
     run = _run(builtin_app, "tickwork.prune", {"days": 30})
-    assert run.result["runs"] == 1  # type: ignore[attr-defined]
+    assert run.result["runs"] == 1
     remaining = {r.id for r in builtin_app.runs.list()}
     assert old.id not in remaining
     assert pending.id in remaining
@@ -173,7 +173,7 @@ def test_shell_command_only_when_enabled_and_for_admins(app: Tickwork, tmp_path:
             actor=operator,
         )
     ok = _run(app, "shell.command", {"command": f"touch {tmp_path / 'marker'}"})
-    assert ok.status.value == "succeeded"  # type: ignore[attr-defined]
+    assert ok.status.value == "succeeded"
     assert (tmp_path / "marker").exists()
     bad = app.enqueue("shell.command", {"command": "false"})
     app.worker(concurrency=1).run_until_idle(20)
