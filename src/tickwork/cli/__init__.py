@@ -40,13 +40,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tickwork`` console script."""
     try:
         code = cli(args=argv, standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        sys.exit(2)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.ClickException, typer.TyperException) as exc:
+        # Typer 0.2x vendors click: its usage errors derive from TyperException instead.
+        _usage_error(exc)
+    except (click.exceptions.Abort, typer.Abort):
         error_console.print("aborted")
         sys.exit(1)
     except DatabaseUnavailableError as exc:
@@ -60,6 +57,15 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(exc: Exception) -> None:
+    """Print a bad command line as one line naming the problem, and exit (2 for usage)."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    context = getattr(exc, "ctx", None)
+    hint = f" (see '{context.command_path} --help')" if context is not None else ""
+    error_console.print(f"[red]error:[/red] {message}{hint}", highlight=False)
+    sys.exit(getattr(exc, "exit_code", 2))
 
 
 if __name__ == "__main__":
