@@ -85,7 +85,9 @@ class Dialect:
     def epoch_seconds(self, value: Any) -> Any:
         """The SQL expression for a timestamp as seconds since 1970 (a float)."""
         if self.is_sqlite:
-            return (func.julianday(value) - 2440587.5) * 86400.0
+            # Stored as "YYYY-MM-DD HH:MM:SS.ffffff": whole seconds plus the fraction, exact
+            # to the microsecond (julianday() would round to tens of microseconds).
+            return cast(func.strftime("%s", value), Float) + cast(func.substr(value, 20), Float)
         return cast(func.extract("epoch", value), Float)
 
     def hour_bucket(self, value: Any) -> Any:
