@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import queue
 import threading
@@ -23,6 +24,8 @@ from tickwork.control import Cancel, Retry
 from tickwork.domain.models import RunStatus
 from tickwork.domain.retry import RetryPolicy
 from tickwork.storage.run_store import ClaimedRun, Outcome
+
+log = logging.getLogger("tickwork.worker")
 
 MAX_RESULT_BYTES = 64 * 1024
 MAX_ERROR_LENGTH = 2000
@@ -46,7 +49,11 @@ class DaemonThreadPool:
             job = self._jobs.get()
             if job is None:
                 return
-            job()
+            try:
+                job()
+            except BaseException:
+                # A job must never take its thread down with it (the pool would shrink).
+                log.exception("a job of the handler pool failed")
 
     def submit(self, job: Callable[[], None]) -> None:
         """Run ``job`` on the next free thread."""
@@ -153,7 +160,8 @@ def outcome_of(
         return ended(RunStatus.CANCELLED, error=stopped.message)
     if isinstance(error, Cancel):
         return ended(RunStatus.CANCELLED, error=error.reason)
-    if error is None and stopped is None:
+    if error is None and (stopped is None or stopped.reason != "timeout"):
+        # A handler that saw ``ctx.cancelled`` and still returned normally succeeded.
         return ended(RunStatus.SUCCEEDED, result=json_result(result, ctx))
     if stopped is not None and stopped.reason == "timeout":
         message, trace = stopped.message, None

@@ -427,9 +427,21 @@ class WorkerService:
         self._returned(item)
 
     def _outcome(self, item: InFlight, result: Any, error: BaseException | None) -> Outcome:
-        return outcome_of(
-            item.run, item.ctx, self.db.now(), result=result, error=error, stopped=item.stopped
-        )
+        now = self.db.now()
+        try:
+            return outcome_of(
+                item.run, item.ctx, now, result=result, error=error, stopped=item.stopped
+            )
+        except Exception as exc:
+            log.exception("cannot describe the outcome of run %s", item.run.id)
+            return Outcome(
+                item.run.id,
+                item.run.token,
+                RunStatus.FAILED,
+                now,
+                error=f"the worker could not describe the attempt's outcome: {exc!r}",
+                key=item.run.key,
+            )
 
     def _returned(self, item: InFlight) -> None:
         with self._lock:
