@@ -1,0 +1,132 @@
+"""``tickwork cron preview``: the exact contract of DESIGN section 5."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tickwork.cli import main
+
+TICKWORK = str(Path(sys.executable).with_name("tickwork"))
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def tickwork(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run the CLI in this process and return its exit code and output."""
+
+    def invoke(*args: str) -> Result:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main(list(args))
+        captured = capsys.readouterr()
+        code = exited.value.code
+        return Result(code if isinstance(code, int) else 1, captured.out, captured.err)
+
+    return invoke
+
+
+def test_json_shape_and_strictly_after_from(tickwork) -> None:  # type: ignore[no-untyped-def]
+    result = tickwork(
+        "cron", "preview", "0 9 * * 1-5", "--timezone", "Europe/London",
+        "--from", "2030-01-07T09:00:00Z", "-n", "3", "--json",
+    )  # fmt: skip
+    assert result.code == 0
+    body = json.loads(result.out)
+    assert list(body) == ["expression", "timezone", "description", "next"]
+    assert body["expression"] == "0 9 * * 1-5"
+    assert body["timezone"] == "Europe/London"
+    assert "09:00" in body["description"]
+    # Monday 09:00 itself is excluded: strictly after --from.
+    assert body["next"] == [
+        "2030-01-08T09:00:00+00:00",
+        "2030-01-09T09:00:00+00:00",
+        "2030-01-10T09:00:00+00:00",
+    ]
+
+
+def test_times_carry_the_zone_offset_across_dst(tickwork) -> None:  # type: ignore[no-untyped-def]
+    result = tickwork(
+        "cron", "preview", "30 1 * * *", "--timezone", "Europe/London",
+        "--from", "2030-03-29T12:00:00Z", "-n", "3", "--json",
+    )  # fmt: skip
+    assert json.loads(result.out)["next"] == [
+        "2030-03-30T01:30:00+00:00",
+        "2030-03-31T02:00:00+01:00",  # 01:30 is skipped: right after the jump
+        "2030-04-01T01:30:00+01:00",
+    ]
+    table = tickwork(
+        "cron", "preview", "30 1 * * *", "--timezone", "Europe/London",
+        "--from", "2030-03-29T12:00:00Z", "-n", "3",
+    )  # fmt: skip
+    assert table.code == 0
+    assert "clocks go forward" in " ".join(table.out.split())
+
+
+def test_naive_from_is_local_time_and_defaults(tickwork) -> None:  # type: ignore[no-untyped-def]
+    result = tickwork(
+        "cron", "preview", "@daily", "--timezone", "America/New_York",
+        "--from", "2030-06-01T00:00:00", "-n", "1", "--json",
+    )  # fmt: skip
+    body = json.loads(result.out)
+    assert body["expression"] == "@daily"
+    assert body["next"] == ["2030-06-02T00:00:00-04:00"]
+    default = json.loads(tickwork("cron", "preview", "* * * * * *", "--json").out)
+    assert default["timezone"] == "UTC"
+    assert len(default["next"]) == 10
+    assert datetime.fromisoformat(default["next"][0]).utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["0 0 31 2 *"], "can never fire"),
+        (["not cron"], "cron expression"),
+        (["61 * * * *"], "invalid cron expression"),
+        (["* * * * *", "--timezone", "Mars/Olympus"], "unknown time zone"),
+        (["* * * * *", "--from", "yesterday"], "not an ISO 8601"),
+        (["* * * * *", "-n", "0"], "at least 1"),
+        (["* * * * *", "-n", "101"], "at most 100"),
+        ([], "Missing argument"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tickwork, args: list[str], fragment: str) -> None:  # type: ignore[no-untyped-def]
+    result = tickwork("cron", "preview", *args)
+    assert result.code == 2
+    assert result.out == ""
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error")
+    assert fragment in lines[0]
+
+
+def test_the_console_script() -> None:
+    done = subprocess.run(
+        [TICKWORK, "cron", "preview", "*/15 * * * *", "--from", "2030-01-01T00:00:00Z",
+         "-n", "2", "--json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["next"] == [
+        "2030-01-01T00:15:00+00:00",
+        "2030-01-01T00:30:00+00:00",
+    ]
+    bad = subprocess.run(
+        [TICKWORK, "cron", "preview", "0 0 30 2 *"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in bad.stderr

@@ -1,0 +1,227 @@
+"""``tickwork schedules list|show|create|update|pause|resume|delete|run`` and ``tickwork health``.
+
+The CLI runs in this process (``tickwork.cli.main``, which maps errors to exit code 2) on
+the test's database, with a fresh app from ``tests.apps.cli_app:build`` per command.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.apps import cli_app
+from tests.contract.schedule_helpers import row_counts
+from tickwork import Tickwork
+from tickwork.cli import main
+from tickwork.services.node_heartbeat import NodeHeartbeat
+from tickwork.storage.tables import schedules
+
+APP = "tests.apps.cli_app:build"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Tickwork]:
+    """The test's database seen through an app with the real clock (as the CLI sees it)."""
+    app = cli_app.build()
+    app.configure(database_url=database_url)
+    yield app
+    cli_app.close_all()
+
+
+@pytest.fixture
+def tickwork(
+    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Invoke:
+    def invoke(*args: str, stdin: str = "") -> Result:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main([*args, "--db", database_url, "--app", APP])
+        captured = capsys.readouterr()
+        code = exited.value.code
+        return Result(code if isinstance(code, int) else 1, captured.out, captured.err)
+
+    return invoke
+
+
+def one_error_line(result: Result) -> str:
+    assert result.code == 2, (result.out, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err
+    return lines[0]
+
+
+def test_create_show_list(tickwork: Invoke, db: Tickwork) -> None:
+    created = tickwork(
+        "schedules", "create", "--name", "digest", "--task", "digest",
+        "--cron", "0 8 * * 1-5", "--timezone", "Europe/Berlin",
+        "--payload", '{"recipients": ["ops@example.com"]}', "--misfire-policy", "skip",
+        "--max-runs", "50", "--json",
+    )  # fmt: skip
+    assert created.code == 0, created.err
+    body = created.json()
+    assert isinstance(body, dict)
+    assert body["name"] == "digest"
+    assert body["status"] == "active"
+    assert body["payload"] == {"recipients": ["ops@example.com"]}
+    assert (body["misfire_policy"], body["max_runs"], body["source"]) == ("skip", 50, "api")
+    assert datetime.fromisoformat(body["next_run_at"]).utcoffset() == timedelta(0)
+    assert tickwork("schedules", "create", "--name", "idle", "--task", "noop", "--manual").code == 0
+    assert (
+        tickwork(
+            "schedules",
+            "create",
+            "--name",
+            "later",
+            "--task",
+            "noop",
+            "--interval",
+            "5m",
+            "--paused",
+        ).code
+        == 0
+    )
+
+    shown = tickwork("schedules", "show", "digest", "--json").json()
+    assert isinstance(shown, dict)
+    assert shown["id"] == body["id"]
+    assert "08:00" in shown["description_of_timing"]
+    assert tickwork("schedules", "show", str(body["id"])).code == 0
+
+    listed = tickwork("schedules", "list", "--json").json()
+    assert isinstance(listed, list)
+    assert [s["name"] for s in listed] == ["digest", "idle", "later"]
+    paused = tickwork("schedules", "list", "--status", "paused", "--json").json()
+    assert [s["name"] for s in paused] == ["later"]  # type: ignore[union-attr]
+    table = tickwork("schedules", "list")
+    assert table.code == 0
+    assert "digest" in table.out
+
+
+BAD_CREATES = [
+    (["--cron", "0 0 31 2 *"], "can never fire"),
+    (["--cron", "every day"], "cron"),
+    (["--cron", "* * * * *", "--timezone", "Atlantis/Central"], "unknown time zone"),
+    (["--cron", "* * * * *", "--payload", '{"recipients": "x"}'], "payload.recipients"),
+    (["--cron", "* * * * *", "--payload", "{not json"], "not valid JSON"),
+    (["--cron", "* * * * *", "--misfire-policy", "later"], "misfire_policy"),
+    (["--interval", "0.1s"], "interval"),
+    (["--run-at", "2030-02-30T00:00:00Z"], "run_at"),
+    (["--cron", "* * * * *", "--interval", "60"], "only one of"),
+    (["--cron", "* * * * *", "--start-at", "2031-01-02", "--end-at", "2031-01-01"], "end_at"),
+    (["--cron", "* * * * *", "--max-runs", "many"], "--max-runs"),
+]
+
+
+def test_create_refuses_bad_input_and_writes_nothing(tickwork: Invoke, db: Tickwork) -> None:
+    before = row_counts(db)
+    for args, fragment in BAD_CREATES:
+        result = tickwork(
+            "schedules", "create", "--name", "x", "--task", "digest",
+            "--payload", '{"recipients": []}', *args,
+        )  # fmt: skip
+        assert fragment in one_error_line(result), args
+        assert row_counts(db) == before
+
+
+def test_unknown_task_and_schedule(tickwork: Invoke, db: Tickwork) -> None:
+    line = one_error_line(
+        tickwork("schedules", "create", "--name", "x", "--task", "nope", "--interval", "60")
+    )
+    assert "unknown task 'nope'" in line
+    assert "not found" in one_error_line(tickwork("schedules", "show", "nothing"))
+    assert "not found" in one_error_line(tickwork("schedules", "run", "999"))
+
+
+def test_update_pause_resume_run_delete(tickwork: Invoke, db: Tickwork) -> None:
+    tickwork("schedules", "create", "--name", "s", "--task", "noop", "--cron", "0 * * * *")
+    updated = tickwork(
+        "schedules", "update", "s", "--cron", "30 * * * *", "--version", "1", "--json"
+    ).json()
+    assert isinstance(updated, dict)
+    assert (updated["cron"], updated["version"]) == ("30 * * * *", 2)
+    assert datetime.fromisoformat(updated["next_run_at"]).minute == 30
+    # A stale version is refused; nothing changes.
+    conflict = tickwork("schedules", "update", "s", "--cron", "45 * * * *", "--version", "1")
+    assert "version" in one_error_line(conflict)
+    assert db.schedules.get("s").cron == "30 * * * *"
+    assert "cron" in one_error_line(tickwork("schedules", "update", "s", "--cron", "nope"))
+
+    paused = tickwork(
+        "schedules", "pause", "s", "--note", "deploy", "--until", "2099-01-01T00:00:00Z"
+    )
+    assert paused.code == 0
+    stored = db.schedules.get("s")
+    assert (stored.status.value, stored.pause_note) == ("paused", "deploy")
+    assert "until" in one_error_line(tickwork("schedules", "pause", "s", "--until", "1999-01-01"))
+    assert "misfire" in one_error_line(tickwork("schedules", "resume", "s", "--misfire", "maybe"))
+    assert tickwork("schedules", "resume", "s", "--misfire", "skip").code == 0
+    assert db.schedules.get("s").status.value == "active"
+
+    next_run_at = db.schedules.get("s").next_run_at
+    run = tickwork("schedules", "run", "s", "--json").json()
+    assert isinstance(run, dict)
+    assert (run["trigger"], run["status"], run["scheduled_for"]) == ("manual", "queued", None)
+    assert db.schedules.get("s").next_run_at == next_run_at
+
+    # Without --yes it asks; "n" keeps the schedule.
+    refused = tickwork("schedules", "delete", "s", stdin="n\n")
+    assert refused.code == 1
+    assert db.schedules.get("s").name == "s"
+    assert tickwork("schedules", "delete", "s", "--yes").code == 0
+    assert tickwork("schedules", "list", "--json").json() == []
+
+
+def test_health(tickwork: Invoke, db: Tickwork) -> None:
+    unhealthy = tickwork("health", "--no-worker")
+    assert unhealthy.code == 1
+    assert "FAIL scheduler_heartbeat" in unhealthy.out
+    assert "unhealthy" in unhealthy.out
+
+    NodeHeartbeat(db.db, "scheduler").beat()
+    healthy = tickwork("health", "--no-worker")
+    assert healthy.code == 0, healthy.out
+    assert "ok   scheduler_heartbeat" in healthy.out
+    assert "healthy" in healthy.out
+    assert tickwork("health").code == 1  # no worker heartbeat yet
+
+    tickwork("schedules", "create", "--name", "minutely", "--task", "noop", "--cron", "* * * * *")
+    with db.db.write() as conn:
+        conn.execute(schedules.update().values(next_run_at=None))
+    missing = tickwork("health", "--no-worker", "--json")
+    assert missing.code == 1
+    report = missing.json()
+    assert isinstance(report, dict)
+    assert report["ok"] is False
+    checks = {c["name"]: c for c in report["checks"]}
+    assert not checks["next_run_at"]["ok"]
+    assert "1 active schedules have no next_run_at" in checks["next_run_at"]["detail"]
+
+    with db.db.write() as conn:
+        conn.execute(schedules.update().values(next_run_at=db.db.now() - timedelta(minutes=10)))
+    overdue = tickwork("health", "--no-worker")
+    assert overdue.code == 1
+    assert "FAIL overdue: overdue schedules: minutely" in " ".join(overdue.out.split())
+
+    with db.db.write() as conn:
+        conn.execute(schedules.update().values(next_run_at=db.db.now() + timedelta(minutes=1)))
+    assert tickwork("health", "--no-worker").code == 0
