@@ -8,6 +8,8 @@ translated here too, so no input produces a bare traceback or a 500.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -86,11 +88,29 @@ async def _tickwork_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status_code, exc.code, exc.message, exc.field, headers)
 
 
+# Pydantic names the branch of a union (``interval.constrained-float``) in an error's
+# location; callers know the field only.
+_UNION_BRANCH = re.compile(
+    r"^(constrained-)?(str|int|float|bool|bytes|datetime|date|list|dict|tuple|set)(\[.*\])?$"
+    r"|^(function-|json-or-python|lax-or-strict|tagged-union)"
+)
+
+
 def _field(location: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in location]
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         parts = parts[1:]
+    parts = [p for p in parts if not _UNION_BRANCH.match(p)]
     return ".".join(parts) or "body"
+
+
+def _most_telling(errors: Sequence[Any]) -> Any:
+    """Of the errors about the first failing field, one that is not just "wrong type" (a
+    union reports every branch: "not a string" says less than "more than the maximum")."""
+    field = _field(errors[0].get("loc", ()))
+    same = [e for e in errors if _field(e.get("loc", ())) == field]
+    specific = [e for e in same if not str(e.get("type", "")).endswith("_type")]
+    return (specific or same)[0]
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -98,7 +118,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     errors = exc.errors()
     if not errors:
         return error_response(request, 422, "invalid_input", "the request is not valid")
-    first = errors[0]
+    first = _most_telling(errors)
     kind = str(first.get("type", ""))
     location = tuple(first.get("loc", ()))
     if kind == "json_invalid":
@@ -116,7 +136,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     message = _FRIENDLY.get(kind, str(first.get("msg", "is not valid")))
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    others = {_field(e.get("loc", ())) for e in errors} - {field}
+    more = f" (and {len(others)} more fields)" if others else ""
     return error_response(request, 422, "invalid_input", f"{field}: {message}{more}", field)
 
 
@@ -128,6 +149,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"no such path: {request.url.path}"
     elif status == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
+    elif status == 400 and "parsing the body" in str(exc.detail):
+        # Bytes that are not UTF-8, or JSON nested too deeply to parse.
+        return error_response(
+            request, 400, "invalid_json", "the body could not be parsed as JSON", "body"
+        )
     else:
         message = str(exc.detail)
     headers = dict(exc.headers) if exc.headers else None

@@ -12,8 +12,8 @@ import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tickwork.domain import inputs
 from tickwork.domain.actor import Actor
+from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Node
 from tickwork.storage.database import Database
 from tickwork.storage.insights_store import (
@@ -26,6 +26,7 @@ from tickwork.storage.insights_store import (
 )
 from tickwork.storage.node_store import NodeStore
 
+MIN_WINDOW_HOURS = 0.1
 MAX_WINDOW_HOURS = 24 * 90
 DEFAULT_TOP = 50
 
@@ -82,7 +83,10 @@ class Insights:
     ) -> Stats:
         """Counts, success rates, duration percentiles, lateness, queue depth and hourly
         throughput over the last ``hours``; a tenant-bound actor sees only its tenant's."""
-        hours = inputs.duration(hours, "hours", minimum=1 / 60, maximum=MAX_WINDOW_HOURS)
+        if not isinstance(hours, int | float) or not MIN_WINDOW_HOURS <= hours <= MAX_WINDOW_HOURS:
+            raise InvalidInputError(
+                f"must be between {MIN_WINDOW_HOURS:g} and {MAX_WINDOW_HOURS} hours", field="hours"
+            )
         with self.db.read() as conn:
             now = self.db.now()
             filters = InsightFilter(

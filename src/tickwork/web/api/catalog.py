@@ -30,7 +30,7 @@ from tickwork.web.api.schemas import (
     TaskDefaults,
     TaskOut,
 )
-from tickwork.web.insights import MAX_WINDOW_HOURS
+from tickwork.web.insights import MAX_WINDOW_HOURS, MIN_WINDOW_HOURS
 from tickwork.web.security import Viewer
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -156,7 +156,10 @@ def _outcome(stats: OutcomeStats, by: str) -> OutcomeStatsOut:
 def stats(
     state: State,
     principal: Viewer,
-    hours: Annotated[float, Query(gt=0, le=MAX_WINDOW_HOURS, description="Window")] = 24,
+    hours: Annotated[
+        float,
+        Query(ge=MIN_WINDOW_HOURS, le=MAX_WINDOW_HOURS, description="Window in hours"),
+    ] = 24,
     task: TextFilter = None,
     schedule_id: IdFilter = None,
     top: Annotated[int, Query(ge=1, le=500, description="Most tasks and schedules")] = 50,

@@ -59,7 +59,7 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(_no_nul)]
 Moment = Annotated[datetime, AfterValidator(_sane_moment)]
 """A date and time in ISO 8601; without an offset it is read in the schedule's time zone."""
 Seconds = (
-    Annotated[float, Field(ge=0, le=MAX_SECONDS)]
+    Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
     | Annotated[str, StringConstraints(min_length=1, max_length=50)]
 )
 Text = Annotated[str, StringConstraints(max_length=200)]
