@@ -479,6 +479,7 @@ class Tickwork:
             self.schedule_service,
             self.hub.subscribe(SCHEDULES_CHANNEL),
             config,
+            on_runs_created=lambda: self.hub.publish(RUNS_CHANNEL),
         )
 
     def worker(self, config: WorkerConfig | None = None, **options: Any) -> WorkerService:

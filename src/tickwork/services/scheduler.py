@@ -82,6 +82,7 @@ class SchedulerService:
         config: SchedulerConfig | None = None,
         *,
         on_tick: Callable[[TickReport], None] | None = None,
+        on_runs_created: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.firing = firing
@@ -90,6 +91,8 @@ class SchedulerService:
         self.wakeup = wakeup
         self.config = config or SchedulerConfig()
         self.on_tick = on_tick
+        # Wakes workers in this process at once (SQLite has no NOTIFY to do it).
+        self.on_runs_created = on_runs_created
         self.ticked = threading.Event()
         self._last_maintenance = float("-inf")
 
@@ -105,6 +108,8 @@ class SchedulerService:
                 if not due:
                     break
                 fired = self.firing.fire_due(conn, due, now)
+            if fired.runs and self.on_runs_created is not None:
+                self.on_runs_created()
             self._add(report, fired)
             if len(due) < batch:
                 break
