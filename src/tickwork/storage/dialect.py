@@ -414,6 +414,137 @@ def insert_runs(conn: Connection, dialect: Dialect, rows: Sequence[dict[str, Any
     return sorted(int(r[0]) for r in _execute(conn, sql, {"batch": payload}))
 
 
+# Columns of the runs a scheduler writes for fire times (queued or skipped).
+FIRED_COLUMN_NAMES = (
+    "schedule_id",
+    "task",
+    "payload",
+    "status",
+    "trigger",
+    "tenant_id",
+    "queue",
+    "priority",
+    "max_attempts",
+    "retry_backoff",
+    "retry_backoff_max",
+    "timeout",
+    "run_at",
+    "scheduled_for",
+    "created_at",
+    "created_by",
+    "finished_at",
+    "skip_reason",
+    "details",
+)
+_FIRED_TYPES = (
+    "bigint",
+    "text",
+    "jsonb",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int",
+    "int",
+    "float8",
+    "float8",
+    "float8",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "timestamptz",
+    "text",
+    "jsonb",
+)
+_FIRED_TIMESTAMPS = ("run_at", "scheduled_for", "created_at", "finished_at")
+# The unique fire-time index is partial; ON CONFLICT must name its predicate to match it.
+_FIRE_TIME_CONFLICT = (
+    "ON CONFLICT (schedule_id, scheduled_for) "
+    "WHERE schedule_id IS NOT NULL AND scheduled_for IS NOT NULL DO NOTHING"
+)
+_INSERT_FIRED_POSTGRESQL = f"""
+    INSERT INTO runs ({", ".join(FIRED_COLUMN_NAMES)})
+    SELECT {", ".join(FIRED_COLUMN_NAMES)}
+    FROM jsonb_to_recordset(CAST(%(batch)s AS jsonb)) AS v(
+        {", ".join(f"{n} {t}" for n, t in zip(FIRED_COLUMN_NAMES, _FIRED_TYPES, strict=True))}
+    )
+    {_FIRE_TIME_CONFLICT}
+    RETURNING id
+"""
+_INSERT_FIRED_SQLITE = f"""
+    INSERT INTO runs ({", ".join(FIRED_COLUMN_NAMES)})
+    SELECT {", ".join(f"v.value ->> '$.{n}'" for n in FIRED_COLUMN_NAMES)}
+    FROM json_each(:batch) AS v
+    WHERE true
+    ORDER BY v.key
+    {_FIRE_TIME_CONFLICT}
+    RETURNING id
+"""
+
+_ADVANCE_POSTGRESQL = """
+    UPDATE schedules AS s SET
+        next_run_at = v.next_run_at,
+        status = v.status,
+        run_count = v.run_count,
+        last_run_at = COALESCE(v.last_run_at, s.last_run_at)
+    FROM jsonb_to_recordset(CAST(%(batch)s AS jsonb)) AS v(
+        id bigint, next_run_at timestamptz, status text, run_count int, last_run_at timestamptz
+    )
+    WHERE s.id = v.id
+"""
+_ADVANCE_SQLITE = """
+    UPDATE schedules SET
+        next_run_at = v.value ->> '$.next_run_at',
+        status = v.value ->> '$.status',
+        run_count = v.value ->> '$.run_count',
+        last_run_at = COALESCE(v.value ->> '$.last_run_at', schedules.last_run_at)
+    FROM json_each(:batch) AS v
+    WHERE schedules.id = (v.value ->> '$.id')
+"""
+
+
+def insert_fired_runs(conn: Connection, dialect: Dialect, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert the runs of fire times in one statement; return how many were inserted.
+
+    Each row has the keys of ``FIRED_COLUMN_NAMES`` (timestamps as aware datetimes). A
+    fire time that already has a run is skipped by the unique ``(schedule_id,
+    scheduled_for)`` index, so a second scheduler can never create it twice. One short
+    statement with one JSON parameter keeps a burst of a thousand fire times cheap.
+    """
+    if not rows:
+        return 0
+    batch = [
+        {
+            **row,
+            **{name: _timestamp(dialect, row[name]) for name in _FIRED_TIMESTAMPS},
+        }
+        for row in rows
+    ]
+    payload = _json_batch(dialect, batch)
+    sql = _INSERT_FIRED_POSTGRESQL if dialect.is_postgresql else _INSERT_FIRED_SQLITE
+    return len(_execute(conn, sql, {"batch": payload}))
+
+
+def advance_schedules(
+    conn: Connection, dialect: Dialect, updates: Sequence[dict[str, Any]]
+) -> None:
+    """Set ``next_run_at``, ``status``, ``run_count`` and ``last_run_at`` (unless ``None``)
+    of many fired schedules in one statement. Each update has those keys and ``id``."""
+    if not updates:
+        return
+    batch = [
+        {
+            **update,
+            "next_run_at": _timestamp(dialect, update["next_run_at"]),
+            "last_run_at": _timestamp(dialect, update["last_run_at"]),
+        }
+        for update in updates
+    ]
+    sql = _ADVANCE_POSTGRESQL if dialect.is_postgresql else _ADVANCE_SQLITE
+    conn.exec_driver_sql(sql, {"batch": _json_batch(dialect, batch)})
+
+
 def dialect_for(name: str) -> Dialect:
     """The :class:`Dialect` for SQLAlchemy's dialect name."""
     if name not in ("sqlite", "postgresql"):

@@ -164,15 +164,7 @@ class RunStore:
         """
         if not rows:
             return 0
-        statement = (
-            self.dialect.insert(runs)
-            .on_conflict_do_nothing(
-                index_elements=["schedule_id", "scheduled_for"],
-                index_where=sa.text("schedule_id IS NOT NULL AND scheduled_for IS NOT NULL"),
-            )
-            .returning(runs.c.id)
-        )
-        inserted = len(conn.execute(statement, list(rows)).all())
+        inserted = dialect_sql.insert_fired_runs(conn, self.dialect, rows)
         if inserted and any(row["status"] in RUNNABLE_RUN_STATUSES for row in rows):
             self.dialect.notify(conn, RUNS_CHANNEL)
         return inserted

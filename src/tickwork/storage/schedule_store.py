@@ -14,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from tickwork.domain.errors import DuplicateNameError, NotFoundError, VersionConflictError
 from tickwork.domain.models import Schedule, ScheduleStatus, TriggerType
+from tickwork.storage import dialect as dialect_sql
 from tickwork.storage.dialect import Dialect
-from tickwork.storage.rows import schedule_from_row
+from tickwork.storage.rows import schedule_from_row, schedules_from_rows
 from tickwork.storage.tables import schedules
 
 
@@ -25,6 +26,28 @@ def _literal(value: str) -> sa.ColumnElement[str]:
 
 
 _ACTIVE = _literal(ScheduleStatus.ACTIVE.value)
+
+
+# What firing reads of a due schedule; the rest (notes, audit fields) keep their defaults
+# on the Schedule it builds, so a burst of due schedules converts fewer values.
+FIRING_COLUMNS = tuple(
+    c
+    for c in schedules.c
+    if c.name
+    not in (
+        "description",
+        "last_run_at",
+        "last_status",
+        "pause_note",
+        "paused_by",
+        "paused_at",
+        "paused_until",
+        "code_hash",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +215,13 @@ class ScheduleStore:
         queueing behind each other.
         """
         query = (
-            sa.select(schedules)
+            sa.select(*FIRING_COLUMNS)
             .where(schedules.c.status == _ACTIVE, schedules.c.next_run_at <= now)
             .order_by(schedules.c.next_run_at)
             .limit(limit)
         )
-        return [schedule_from_row(r) for r in conn.execute(self.dialect.lock_skip_locked(query))]
+        result = conn.execute(self.dialect.lock_skip_locked(query))
+        return schedules_from_rows(result, tuple(result.keys()))
 
     def next_due_at(self, conn: Connection) -> datetime | None:
         """The earliest ``next_run_at`` of any active schedule."""
@@ -264,31 +288,17 @@ class ScheduleStore:
         return [schedule_from_row(r) for r in conn.execute(query)]
 
     def apply_fires(self, conn: Connection, updates: Sequence[FireUpdate], now: datetime) -> None:
-        """Advance fired schedules in one round trip."""
-        if not updates:
-            return
-        c = schedules.c
-        statement = (
-            schedules.update()
-            .where(c.id == sa.bindparam("b_id"))
-            .values(
-                next_run_at=sa.bindparam("b_next_run_at", type_=c.next_run_at.type),
-                status=sa.bindparam("b_status"),
-                run_count=sa.bindparam("b_run_count"),
-                last_run_at=sa.func.coalesce(
-                    sa.bindparam("b_last_run_at", type_=c.last_run_at.type), c.last_run_at
-                ),
-            )
-        )
-        conn.execute(
-            statement,
+        """Advance fired schedules in one statement."""
+        dialect_sql.advance_schedules(
+            conn,
+            self.dialect,
             [
                 {
-                    "b_id": u.id,
-                    "b_next_run_at": u.next_run_at,
-                    "b_status": u.status,
-                    "b_run_count": u.run_count,
-                    "b_last_run_at": u.last_run_at,
+                    "id": u.id,
+                    "next_run_at": u.next_run_at,
+                    "status": u.status,
+                    "run_count": u.run_count,
+                    "last_run_at": u.last_run_at,
                 }
                 for u in updates
             ],
