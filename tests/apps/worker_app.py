@@ -18,6 +18,14 @@ from tickwork import Context, Tickwork
 app = Tickwork()
 
 
+def _seconds(ctx: Context, payload: dict[str, Any]) -> float:
+    """``payload["seconds"]``: a number, or a list giving the time of each attempt."""
+    value = payload.get("seconds", 0)
+    if isinstance(value, list):
+        return float(value[min(ctx.attempt, len(value)) - 1])
+    return float(value)
+
+
 def _note(event: str, ctx: Context) -> None:
     path = os.environ.get("TICKWORK_TEST_LOG")
     if not path:
@@ -32,9 +40,9 @@ def _note(event: str, ctx: Context) -> None:
 
 @app.task("test.sleep", max_attempts=20)
 def sleep(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
-    """Record the attempt, sleep ``payload["seconds"]`` (ignoring cancellation), return."""
+    """Record the attempt, sleep (ignoring cancellation), record its end, return."""
     _note("start", ctx)
-    time.sleep(float(payload.get("seconds", 0)))
+    time.sleep(_seconds(ctx, payload))
     _note("end", ctx)
     return {"run_id": ctx.run_id, "attempt": ctx.attempt}
 
@@ -43,7 +51,7 @@ def sleep(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
 async def sleep_async(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
     """The ``async def`` twin of ``test.sleep``."""
     _note("start", ctx)
-    await asyncio.sleep(float(payload.get("seconds", 0)))
+    await asyncio.sleep(_seconds(ctx, payload))
     _note("end", ctx)
     return {"run_id": ctx.run_id, "attempt": ctx.attempt}
 

@@ -260,7 +260,7 @@ class WorkerService:
                     "worker cannot reach the database (%s); retrying in %.1fs", exc, backoff
                 )
                 stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, 5.0)
                 continue
             except Exception:
                 log.exception("claiming runs failed; retrying")

@@ -1,0 +1,213 @@
+"""Real worker processes: graceful shutdown, SIGKILL at random moments, several workers on
+one database, a worker frozen past the stall timeout."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.apps.worker_app import app as worker_app
+from tests.apps.worker_app import read_log
+from tests.conftest import wait_for
+from tests.integration.workers import (
+    HEARTBEAT,
+    STALL_TIMEOUT,
+    WorkerProcess,
+    assert_all_succeeded_once,
+    assert_each_attempt_ran_at_most_once,
+    started_runs,
+    starts,
+)
+from tickwork import Tickwork
+from tickwork.domain.models import RunStatus
+from tickwork.services.run_service import RunRequest
+from tickwork.storage.tables import nodes, runs
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def live(database_url: str) -> Iterator[Tickwork]:
+    """An app on the test database with the real clock (worker processes use theirs)."""
+    app = Tickwork(database_url)
+    app.registry = worker_app.registry
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def events(tmp_path: Path) -> Path:
+    return tmp_path / "events.log"
+
+
+def test_sigterm_lets_a_running_handler_finish(live: Tickwork, events: Path) -> None:
+    run = live.enqueue("test.sleep", {"seconds": 1.0})
+    with WorkerProcess(live.database_url, events, grace=20) as worker:
+        wait_for(lambda: run.id in started_runs(events), timeout=30)
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    done = live.runs.get(run.id)
+    assert done.status is RunStatus.SUCCEEDED
+    assert starts(events) == [(run.id, 1)]
+
+
+def test_sigterm_past_grace_releases_the_run_to_another_worker(
+    live: Tickwork, events: Path
+) -> None:
+    run = live.enqueue("test.sleep_async", {"seconds": [60, 0.1]})
+    other = live.enqueue("test.sleep", {"seconds": [60, 0.1]})
+    with WorkerProcess(live.database_url, events, grace=0.5) as worker:
+        wait_for(lambda: {run.id, other.id} <= started_runs(events), timeout=30)
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+        assert "released 2 unfinished runs" in worker.output()
+    for run_id in (run.id, other.id):
+        released = live.runs.get(run_id)
+        assert released.status is RunStatus.QUEUED
+        assert released.attempt == 2
+        assert [(a.attempt, a.status) for a in live.runs.attempts(run_id)] == [(1, "released")]
+    with WorkerProcess(live.database_url, events) as second:
+        wait_for(
+            lambda: all(live.runs.get(r).status.is_final for r in (run.id, other.id)), timeout=30
+        )
+        second.signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    assert_all_succeeded_once(live, [run.id, other.id], events)
+    assert sorted(starts(events)) == sorted(
+        [(run.id, 1), (run.id, 2), (other.id, 1), (other.id, 2)]
+    )
+
+
+def _victim_runs(live: Tickwork, pid: int) -> set[int]:
+    """Runs the worker process ``pid`` holds (it names itself in its node row)."""
+    with live.db.read() as conn:
+        worker_ids = [
+            info.get("worker_id")
+            for (info,) in conn.execute(sa.select(nodes.c.info).where(nodes.c.pid == pid))
+        ]
+        rows = conn.execute(
+            sa.select(runs.c.id).where(
+                runs.c.status == "running", runs.c.worker_id.in_([w for w in worker_ids if w])
+            )
+        )
+        return {row.id for row in rows}
+
+
+def test_sigkill_at_random_moments_loses_and_repeats_nothing(live: Tickwork, events: Path) -> None:
+    rng = random.Random(7)
+    requests = [
+        RunRequest("test.sleep" if i % 3 else "test.sleep_async", {"seconds": 0.5})
+        for i in range(100)
+    ]
+    run_ids = live.enqueue_many(requests)
+    recovery_bound = STALL_TIMEOUT + HEARTBEAT + 1.5
+    kills = 0
+    with WorkerProcess(live.database_url, events, concurrency=2) as survivor:
+        while kills < 5 and len(live.runs.list(status="queued", limit=20)) >= 10:
+            victim = WorkerProcess(live.database_url, events, concurrency=4)
+            try:
+                try:
+                    wait_for(lambda v=victim: len(_victim_runs(live, v.pid)) > 0, timeout=60)
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}; the worker said:\n{victim.output()}") from exc
+                time.sleep(rng.uniform(0.0, 0.8))
+                held = _victim_runs(live, victim.pid)
+            finally:
+                victim.kill()
+            kills += 1
+            attempts = {r: live.runs.get(r).attempt for r in held}
+            # Whichever live process notices first re-queues the dead worker's runs within
+            # the stall timeout plus one heartbeat (plus a margin for a loaded machine).
+            wait_for(
+                lambda attempts=attempts: all(
+                    live.runs.get(r).status is not RunStatus.RUNNING
+                    or live.runs.get(r).attempt > attempt
+                    for r, attempt in attempts.items()
+                ),
+                timeout=recovery_bound,
+            )
+        assert kills >= 3
+        wait_for(lambda: all(live.runs.get(r).status.is_final for r in run_ids), timeout=120)
+        survivor.signal(signal.SIGTERM)
+        survivor.wait(timeout=30)
+    assert_all_succeeded_once(live, run_ids, events)
+    retried = [live.runs.get(r) for r in run_ids if live.runs.get(r).attempt > 1]
+    assert retried, "no kill landed while a run was executing"
+    for run in retried:
+        history = live.runs.attempts(run.id)
+        assert [a.attempt for a in history] == list(range(1, run.attempt))
+        assert {a.status for a in history} == {"stalled"}
+
+
+def test_frozen_worker_records_nothing_over_the_new_attempt(live: Tickwork, events: Path) -> None:
+    run = live.enqueue("test.sleep", {"seconds": [4, 0.1]})
+    with WorkerProcess(live.database_url, events, concurrency=1) as frozen:
+        wait_for(lambda: run.id in started_runs(events), timeout=30)
+        frozen.signal(signal.SIGSTOP)
+        try:
+            with WorkerProcess(live.database_url, events, concurrency=1) as rescuer:
+                wait_for(lambda: live.runs.get(run.id).status.is_final, timeout=30)
+                done = live.runs.get(run.id)
+                assert done.status is RunStatus.SUCCEEDED
+                assert done.attempt == 2
+                frozen.signal(signal.SIGCONT)
+                # The frozen worker wakes, finishes its handler, and is refused.
+                wait_for(
+                    lambda: (
+                        "no longer this worker's" in frozen.output() or "refused" in frozen.output()
+                    ),
+                    timeout=30,
+                )
+                wait_for(lambda: ("end", run.id, 1) in _ends(events), timeout=30)
+                time.sleep(2 * HEARTBEAT)
+                rescuer.signal(signal.SIGTERM)
+                rescuer.wait(timeout=30)
+        finally:
+            frozen.signal(signal.SIGCONT)
+    after = live.runs.get(run.id)
+    assert after.status is RunStatus.SUCCEEDED
+    assert after.attempt == 2
+    assert after.result == {"run_id": run.id, "attempt": 2}
+    assert after.finished_at == done.finished_at
+    assert [(a.attempt, a.status) for a in live.runs.attempts(run.id)] == [(1, "stalled")]
+    assert_each_attempt_ran_at_most_once(events)
+
+
+def _ends(events: Path) -> set[tuple[str, int, int]]:
+    return {(e, r, a) for e, r, a, _ in read_log(str(events)) if e == "end"}
+
+
+def test_several_workers_never_execute_one_attempt_twice(
+    live: Tickwork, events: Path, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several worker processes on one database is the PostgreSQL deployment")
+    run_ids = live.enqueue_many(
+        [
+            RunRequest("test.sleep" if i % 2 else "test.sleep_async", {"seconds": 0.01})
+            for i in range(400)
+        ]
+    )
+    workers = [WorkerProcess(live.database_url, events, concurrency=8) for _ in range(3)]
+    try:
+        wait_for(lambda: all(live.runs.get(r).status.is_final for r in run_ids[-5:]), timeout=60)
+        wait_for(
+            lambda: len(live.runs.list(status=["queued", "running"], limit=1)) == 0, timeout=60
+        )
+        for worker in workers:
+            worker.signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=30)
+    finally:
+        for worker in workers:
+            worker.kill()
+    assert_all_succeeded_once(live, run_ids, events)
+    assert sorted(starts(events)) == [(r, 1) for r in sorted(run_ids)]
+    pids = {pid for _, _, _, pid in read_log(str(events))}
+    assert len(pids) > 1, "one worker did all the work; the test proves nothing"
