@@ -145,9 +145,12 @@ def plan_fires(
         return plan
     policy = policy or timing.misfire_policy
     cutoff = now - timedelta(seconds=timing.misfire_grace if grace is None else grace)
+    rest = triggers.iter_after(timing, start)
+    if start > cutoff:
+        # The usual case, nothing missed: every due fire time runs.
+        return _in_grace(plan, timing, start, rest, now)
     keep = max(0, timing.misfire_cap) if policy is MisfirePolicy.RUN_ALL else 0
-    upcoming = chain([start], triggers.iter_after(timing, start))
-    walk, current, rest = _walk_missed(timing, upcoming, cutoff, keep)
+    walk, current, rest = _walk_missed(timing, chain([start], rest), cutoff, keep)
 
     runs: list[datetime] = []
     missed_count = walk.count
@@ -170,12 +173,23 @@ def plan_fires(
     if missed_count > 0 and missed_first is not None and missed_last is not None:
         plan.missed = Missed(missed_count, missed_first, missed_last, walk.exact)
 
+    plan.fires = runs
+    return _in_grace(plan, timing, current, rest, now)
+
+
+def _in_grace(
+    plan: FirePlan,
+    timing: PlannedTiming,
+    current: datetime | None,
+    rest: Iterator[datetime],
+    now: datetime,
+) -> FirePlan:
+    """Add the fire times from ``current`` up to ``now`` (all within grace) to the plan."""
     in_grace = 0
     while current is not None and current <= now and in_grace < MAX_FIRES_PER_PLAN:
-        runs.append(current)
+        plan.fires.append(current)
         in_grace += 1
         current = next(rest, None)
-    plan.fires = runs
     plan.next_run_at = current
     plan.completed = current is None and timing.trigger is not TriggerType.MANUAL
     return plan

@@ -457,7 +457,6 @@ _FIRED_TYPES = (
     "text",
     "jsonb",
 )
-_FIRED_TIMESTAMPS = ("run_at", "scheduled_for", "created_at", "finished_at")
 # The unique fire-time index is partial; ON CONFLICT must name its predicate to match it.
 _FIRE_TIME_CONFLICT = (
     "ON CONFLICT (schedule_id, scheduled_for) "
@@ -514,16 +513,17 @@ def insert_fired_runs(conn: Connection, dialect: Dialect, rows: Sequence[dict[st
     """
     if not rows:
         return 0
-    batch = [
-        {
-            **row,
-            **{name: _timestamp(dialect, row[name]) for name in _FIRED_TIMESTAMPS},
-        }
-        for row in rows
-    ]
-    payload = _json_batch(dialect, batch)
+    # Timestamps are encoded by json.dumps' hook instead of copying every row first.
+    encode = _sqlite_timestamp if dialect.is_sqlite else datetime.isoformat
+    payload = json.dumps(list(rows), separators=(",", ":"), default=encode)
+    if dialect.is_postgresql and "\\u0000" in payload:
+        payload = json.dumps(_without_nul(list(rows)), separators=(",", ":"), default=encode)
     sql = _INSERT_FIRED_POSTGRESQL if dialect.is_postgresql else _INSERT_FIRED_SQLITE
     return len(_execute(conn, sql, {"batch": payload}))
+
+
+def _sqlite_timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def advance_schedules(
