@@ -46,8 +46,8 @@ OUTCOME_COLUMNS = (
 )
 
 SCHEDULE_SORTS = {
-    "name": (schedules.c.name, schedules.c.id),
-    "-name": (schedules.c.name.desc(), schedules.c.id.desc()),
+    "name": (sa.func.lower(schedules.c.name), schedules.c.id),
+    "-name": (sa.func.lower(schedules.c.name).desc(), schedules.c.id.desc()),
     "next": (schedules.c.next_run_at, schedules.c.id),
     "last": (schedules.c.last_run_at.desc(), schedules.c.id.desc()),
     "id": (schedules.c.id,),

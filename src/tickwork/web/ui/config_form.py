@@ -268,35 +268,41 @@ def payload_from_form(
     fields: list[ConfigField],
     form: Mapping[str, list[str]],
     previous: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The payload the form describes; raises :class:`PayloadError` naming the field.
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The payload the form describes, and what could not be read, by ``payload.<field>``.
 
     A field left empty is omitted (the model's default applies). A field whose value equals
     the default and that the stored payload did not set is omitted too, so a default later
-    changed in code still applies to this schedule.
+    changed in code still applies to this schedule. A field that cannot be read (a number
+    that is not one, JSON that does not parse) is left out and reported.
     """
     previous = previous or {}
     payload: dict[str, Any] = {}
+    problems: dict[str, str] = {}
     for item in fields:
         values = form.get(item.input_name, [])
         where = item.error_key
-        if item.kind == "checkbox":
-            value: Any = "true" in values
-        else:
-            text = (values[-1] if values else "").strip()
-            if not text:
-                if item.name == FREE_FORM:
+        try:
+            if item.kind == "checkbox":
+                value: Any = "true" in values
+            else:
+                text = (values[-1] if values else "").strip()
+                if not text:
+                    if item.name == FREE_FORM:
+                        continue
+                    if item.required and not item.nullable:
+                        raise PayloadError(f"{item.label} is required", field=where)
+                    if item.required:
+                        payload[item.name] = None
                     continue
-                if item.required and not item.nullable:
-                    raise PayloadError(f"{item.label} is required", field=where)
-                if item.required:
-                    payload[item.name] = None
-                continue
-            value = _parse(item, text, where)
-        if item.name == FREE_FORM:
-            if not isinstance(value, dict):
-                raise PayloadError("the payload must be a JSON object", field=where)
-            return value
+                value = _parse(item, text, where)
+            if item.name == FREE_FORM:
+                if not isinstance(value, dict):
+                    raise PayloadError("the payload must be a JSON object", field=where)
+                return value, problems
+        except PayloadError as exc:
+            problems[where] = exc.message.removeprefix(f"{where}: ")
+            continue
         if (
             item.has_default
             and value == item.default
@@ -305,7 +311,7 @@ def payload_from_form(
         ):
             continue
         payload[item.name] = value
-    return payload
+    return payload, problems
 
 
 def _parse(item: ConfigField, text: str, where: str) -> Any:

@@ -67,7 +67,7 @@ def page(
 ) -> HTMLResponse:
     """A full page: the context plus the layout's title, navigation and notice."""
     notice = NOTICES.get(request.query_params.get("notice", ""))
-    full = {"title": title, "nav_key": nav_key, "notice": notice, **context}
+    full = {**context, "title": title, "nav_key": nav_key, "notice": notice}
     return render(name, full, status_code=status_code)
 
 

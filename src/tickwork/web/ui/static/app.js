@@ -159,16 +159,6 @@
   function cssVar(name) {
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
-  function fmtTime(zone) {
-    try {
-      var f = new Intl.DateTimeFormat(undefined, {
-        timeZone: zone, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false,
-      });
-      return function (s) { return f.format(new Date(s * 1000)); };
-    } catch (e) {
-      return function (s) { return new Date(s * 1000).toISOString().slice(5, 16).replace("T", " "); };
-    }
-  }
   function buildChart(el) {
     if (typeof uPlot === "undefined") return;
     var spec;
@@ -178,8 +168,10 @@
     var height = spec.height || 220;
     var axisColor = cssVar("--text-2");
     var gridColor = cssVar("--border");
-    var label = fmtTime(zone);
-    var series = [{ label: "time", value: function (u, v) { return v == null ? "" : label(v); } }];
+    var tzDate = function (ts) {
+      try { return uPlot.tzDate(new Date(ts * 1e3), zone); } catch (e) { return new Date(ts * 1e3); }
+    };
+    var series = [{ label: "time" }];
     var data = [spec.x];
     var bars = spec.kind === "bars";
     var points = spec.kind === "points";
@@ -196,6 +188,7 @@
           label: s.label,
           fill: cssVar(s.color), stroke: cssVar(s.color), width: 0,
           paths: uPlot.paths.bars({ size: [0.8, 40], align: 0 }),
+          points: { show: false },
           value: function (u, v, si, idx) { return idx == null ? "" : String(raw[idx] || 0); },
         });
         data.push(stacked[i]);
@@ -218,23 +211,24 @@
       });
     }
     var opts = {
-      width: width, height: height, series: series,
+      width: width, height: height, series: series, tzDate: tzDate,
       legend: { show: true, live: true },
       cursor: { points: { show: !bars } },
       scales: {
         x: { time: true },
-        y: spec.unit === "%" ? { range: [0, 100] } : { range: function (u, min, max) { return [0, Math.max(max || 1, 1) * 1.1]; } },
+        y: spec.unit === "%"
+          ? { range: [0, 100] }
+          : { range: function (u, min, max) { return [0, Math.max(max || 1, 1) * 1.1]; } },
       },
       axes: [
+        { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, space: 70 },
         {
-          stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor },
-          values: function (u, ticks) { return ticks.map(function (t) { return label(t); }); },
-          space: 90,
-        },
-        {
-          stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 52,
+          stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 56,
+          incrs: spec.unit ? undefined : [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000],
           values: function (u, ticks) {
-            return ticks.map(function (t) { return spec.unit === "%" ? t + "%" : (spec.unit === "s" ? fmtSeconds(t) : t); });
+            return ticks.map(function (t) {
+              return spec.unit === "%" ? t + "%" : (spec.unit === "s" ? fmtSeconds(t) : String(t));
+            });
           },
         },
       ],

@@ -15,15 +15,16 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from tickwork.domain import cron
+import pydantic
+
+from tickwork.domain import cron, schedule_spec
 from tickwork.domain.errors import (
     InvalidInputError,
     TickworkError,
-    UnknownTimezoneError,
     VersionConflictError,
 )
 from tickwork.domain.models import MisfirePolicy, OverlapPolicy, Schedule, TriggerType
-from tickwork.registry import Task
+from tickwork.registry import Task, TaskRegistry, make_task
 from tickwork.web.ui import config_form, formatting
 from tickwork.web.ui.config_form import ConfigField
 from tickwork.web.ui.services import UiServices
@@ -82,7 +83,6 @@ TEXT_FIELDS = (
     "max_runs",
 )
 MOMENT_FIELDS = ("run_at", "start_at", "end_at")
-TRIGGER_FIELD = {"cron": "cron", "interval": "interval", "once": "run_at"}
 # Where an error about a field not on the form is shown.
 FIELD_ALIASES = {"trigger": "cron", "status": "form", "source": "form", "id": "form"}
 
@@ -221,14 +221,10 @@ def _moment_value(text: str) -> str | None:
 
 def service_fields(
     form: ScheduleForm, raw: Mapping[str, list[str]], previous_payload: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The fields to hand to the schedule service; raises :class:`InvalidInputError`."""
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The fields to hand to the schedule service, and config fields that could not be read."""
     values = form.values
     timezone = values["timezone"] or "UTC"
-    try:
-        cron.zone(timezone)
-    except UnknownTimezoneError as exc:
-        raise UnknownTimezoneError(exc.message, field="timezone") from None
     data: dict[str, Any] = {
         "name": values["name"],
         "description": values["description"] or None,
@@ -247,12 +243,6 @@ def service_fields(
         data["interval"] = values["interval"]
     elif form.trigger == TriggerType.ONCE.value:
         data["run_at"] = _moment_value(values["run_at"])
-    trigger_field = TRIGGER_FIELD.get(form.trigger)
-    if trigger_field and not data[trigger_field]:
-        label = {"cron": "a cron expression", "interval": "an interval", "run_at": "a time"}
-        raise InvalidInputError(
-            f"a {form.trigger} schedule needs {label[trigger_field]}", field=trigger_field
-        )
     for key in (
         "misfire_policy",
         "misfire_grace",
@@ -269,8 +259,74 @@ def service_fields(
         data[key] = values[key] or None
     if "tenant_id" in raw:
         data["tenant_id"] = values["tenant_id"] or None
-    data["payload"] = config_form.payload_from_form(form.config_fields, raw, previous_payload)
-    return data
+    data["payload"], unreadable = config_form.payload_from_form(
+        form.config_fields, raw, previous_payload
+    )
+    return data, unreadable
+
+
+# A registry with one task that accepts any payload: validating one field at a time against
+# it runs the same rules as a save, without the real task's payload rules getting in the way.
+_PROBE_TASK = "__probe__"
+_PROBE_REGISTRY = TaskRegistry()
+_PROBE_REGISTRY.register(make_task(_PROBE_TASK, lambda ctx: None))
+TIMING_GROUP = ("trigger", "cron", "interval", "run_at", "timezone", "start_at", "end_at")
+ONE_BY_ONE = tuple(
+    key
+    for key in TEXT_FIELDS
+    if key not in TIMING_GROUP and key not in ("misfire_policy", "overlap_policy")
+)
+
+
+def _probe(values: dict[str, Any]) -> InvalidInputError | None:
+    base = {"name": "probe", "task": _PROBE_TASK, "trigger": "manual", "payload": {}}
+    try:
+        schedule_spec.validate_definition({**base, **values}, _PROBE_REGISTRY)
+    except InvalidInputError as exc:
+        return exc
+    return None
+
+
+def payload_errors(task: Task | None, payload: Mapping[str, Any]) -> dict[str, str]:
+    """Every problem of a payload, by ``payload.<field>`` (not just the first)."""
+    if task is None or task.config is None:
+        return {}
+    try:
+        task.config.model_validate(dict(payload))
+    except pydantic.ValidationError as exc:
+        found: dict[str, str] = {}
+        for problem in exc.errors():
+            location = ".".join(str(part) for part in problem["loc"][:1])
+            key = f"payload.{location}" if location else "payload"
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            found.setdefault(key, message)
+        return found
+    return {}
+
+
+def collect_errors(ui: UiServices, form: ScheduleForm, data: Mapping[str, Any]) -> dict[str, str]:
+    """All the problems of a submitted form at once, each under the field it is about.
+
+    Each field (the timing fields as one group) is checked on its own by the same validation
+    a save runs, so a form with three mistakes shows three messages, not the first one.
+    """
+    errors: dict[str, str] = {}
+    for key in ONE_BY_ONE:
+        if key in data and (problem := _probe({key: data[key]})) is not None:
+            errors[problem.field or key] = problem.message
+    for key in ("misfire_policy", "overlap_policy"):
+        if data.get(key) and (problem := _probe({key: data[key]})) is not None:
+            errors[problem.field or key] = problem.message
+    timing = {k: data.get(k) for k in TIMING_GROUP}
+    if (problem := _probe(timing)) is not None:
+        errors[problem.field or "cron"] = problem.message
+        if problem.field == "timezone":
+            retry = _probe({**timing, "timezone": "UTC"})
+            if retry is not None and retry.field != "timezone":
+                errors.setdefault(retry.field or "cron", retry.message)
+    task = ui.app.registry.find(form.task)
+    errors.update(payload_errors(task, data.get("payload") or {}))
+    return {error_key(InvalidInputError(m, field=f), form): m for f, m in errors.items()}
 
 
 def error_key(error: TickworkError, form: ScheduleForm) -> str:
@@ -288,8 +344,22 @@ def error_key(error: TickworkError, form: ScheduleForm) -> str:
     return "form"
 
 
+class FormErrors(InvalidInputError):
+    """Several fields of the form are invalid."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        first = next(iter(errors))
+        super().__init__(errors[first], field=first)
+        self.errors = errors
+
+
 def attach_error(form: ScheduleForm, error: TickworkError) -> ScheduleForm:
-    """Put a refused save's message next to its field."""
+    """Put a refused save's message(s) next to the field(s) they are about."""
+    if isinstance(error, FormErrors):
+        form.errors.update(error.errors)
+        if "form" in form.errors:
+            form.form_error = form.errors.pop("form")
+        return form
     if isinstance(error, VersionConflictError):
         form.form_error = (
             "Someone changed this schedule while you were editing it. "
@@ -314,7 +384,10 @@ def save(
     """Create or update the schedule the form describes; raises the service's errors."""
     actor = viewer.actor
     previous = form.schedule.payload if form.schedule is not None else {}
-    data = service_fields(form, raw, previous)
+    data, unreadable = service_fields(form, raw, previous)
+    problems = {**collect_errors(ui, form, data), **unreadable}
+    if problems:
+        raise FormErrors(problems)
     if form.mode == "create":
         if form.start_paused:
             data["status"] = "paused"

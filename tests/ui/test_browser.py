@@ -1,0 +1,265 @@
+"""The UI in a real browser (Debian's Chromium through Playwright) against a real
+``tickwork run`` server on PostgreSQL: log in, create a schedule through the form, the live
+cron preview, Run now, a run's page, pause and resume, edit, delete, and a viewer's view.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import fresh_pg_database
+from tests.ui.conftest import PASSWORD, SETUP
+from tests.ui.ui_app import register_tasks
+from tickwork import Tickwork
+from tickwork.auth.service import AuthService
+
+pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = [pytest.mark.ui, pytest.mark.slow, pytest.mark.xdist_group("ui-browser")]
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 20_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running ``tickwork run`` and the app object pointing at its database."""
+
+    url: str
+    app: Tickwork
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``tickwork run`` (scheduler, worker, web) on a fresh PostgreSQL database."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (make chromium)")
+    database_url, drop = fresh_pg_database()
+    workdir = tmp_path_factory.mktemp("ui-server")
+    app = Tickwork(database_url)
+    register_tasks(app)
+    auth = AuthService(app.db)
+    for name, role in (("ada", "admin"), ("vic", "viewer")):
+        auth.create_user(SETUP, name, role=role, password=PASSWORD)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TICKWORK_SECRET_KEY": "browser-tests-secret-key-0123456789abcdef",
+        "TICKWORK_POLL_INTERVAL": "0.2",
+        "PYTHONPATH": str(ROOT),
+    }
+    log = (workdir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "tickwork"),
+            "run",
+            "--app",
+            "tests.ui.ui_app:app",
+            "--db",
+            database_url,
+            "--port",
+            str(port),
+            "--auth",
+            "local",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        yield Server(f"http://127.0.0.1:{port}", app)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        app.close()
+        drop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless (never a downloaded browser)."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _page(browser: Browser, server: Server, username: str) -> Page:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="UTC")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{server.url}/schedules")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{server.url}/schedules")
+    return page
+
+
+def _first_fire_time(page: Page) -> str:
+    return page.locator("ol.fire-times li time").first.inner_text()
+
+
+def test_the_ui_in_a_browser(browser: Browser, server: Server) -> None:
+    """Both journeys share one server: xdist's loadgroup does not keep tests together with
+    pytest 9, and a second server would cost the time of the whole test again."""
+    an_admin_creates_runs_pauses_edits_and_deletes_a_schedule(browser, server)
+    a_viewer_sees_no_mutating_buttons_and_the_server_refuses_them(browser, server)
+
+
+def an_admin_creates_runs_pauses_edits_and_deletes_a_schedule(
+    browser: Browser, server: Server
+) -> None:
+    page = _page(browser, server, "ada")
+
+    # Create a cron schedule through the form, with a config field from the task's schema.
+    page.get_by_role("link", name="New schedule").click()
+    page.get_by_label("Task").select_option("greet")
+    expect(page.locator("#cfg-name")).to_be_visible()
+    page.locator("#field-name").fill("browser-made")
+    page.locator("#cfg-name").fill("ada")
+    page.locator("#cfg-style").select_option("loud")
+    page.get_by_label("Time zone").fill("UTC")
+
+    # The live preview: a red inline error for an invalid expression, then the description
+    # and the next ten fire times for a valid one.
+    cron = page.get_by_label("Cron expression")
+    cron.fill("0 9 * * 8")
+    error = page.locator("#timing-preview .field-error")
+    expect(error).to_contain_text("cron")
+    expect(error).to_contain_text("day-of-week")
+    cron.fill("0 9 * * 1-5")
+    expect(page.locator("#timing-preview .description")).to_contain_text("Monday through Friday")
+    expect(page.locator("#timing-preview ol li")).to_have_count(10)
+    page.get_by_role("button", name="Create schedule").click()
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("browser-made")
+    expect(page.locator(".banner.ok")).to_contain_text("Schedule created")
+    detail_url = page.url
+    assert " 09:00" in _first_fire_time(page)
+
+    # Run now, and watch the run reach "succeeded" without reloading.
+    page.get_by_role("button", name="Run now").click()
+    first_row = page.locator("#history tbody tr").first
+    expect(first_row.locator(".badge")).to_have_text("succeeded")
+
+    # Its page: status, trigger, the handler's log line.
+    first_row.locator("a.name").click()
+    expect(page.locator("#run-status")).to_contain_text("succeeded")
+    expect(page.locator(".log")).to_contain_text("greeting ada")
+    expect(page.locator("#run-detail")).to_contain_text("manual")
+
+    # Pause and resume with the list's toggle.
+    page.goto(f"{server.url}/schedules?q=browser-made")
+    toggle = page.get_by_role("switch", name=re.compile("browser-made"))
+    expect(toggle).to_have_attribute("aria-checked", "true")
+    toggle.click()
+    row = page.locator("tbody", has=page.get_by_role("link", name="browser-made"))
+    expect(row.locator(".badge", has_text="paused")).to_be_visible()
+    expect(row).to_contain_text("Resuming here skips")
+    page.get_by_role("switch", name=re.compile("browser-made")).click()
+    expect(row.locator(".badge", has_text="active")).to_be_visible()
+
+    # Edit the cron expression: the next run changes.
+    page.goto(detail_url)
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Cron expression").fill("30 14 * * *")
+    expect(page.locator("#timing-preview .description")).to_contain_text("14:30")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".banner.ok")).to_contain_text("Changes saved")
+    assert " 14:30" in _first_fire_time(page)
+
+    # Delete it, confirming in the dialog.
+    page.goto(f"{server.url}/schedules?q=browser-made")
+    page.get_by_role("button", name="Delete browser-made").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("cannot be undone")
+    dialog.get_by_role("button", name="Delete schedule").click()
+    expect(page.get_by_role("link", name="browser-made")).to_have_count(0)
+    page.goto(f"{server.url}/schedules?q=browser-made")
+    expect(page.locator("#schedule-table")).to_contain_text("No schedule matches")
+    page.context.close()
+
+
+def a_viewer_sees_no_mutating_buttons_and_the_server_refuses_them(
+    browser: Browser, server: Server
+) -> None:
+    schedule = server.app.schedules.create(
+        name="viewer-visible", task="greet", cron="0 6 * * *", payload={"name": "vic"}
+    )
+    page = _page(browser, server, "vic")
+    expect(page.get_by_role("link", name="viewer-visible")).to_be_visible()
+    for name in ("New schedule", "Edit"):
+        expect(page.get_by_role("link", name=name)).to_have_count(0)
+    for name in ("Run now", "Delete"):
+        expect(page.get_by_role("button", name=re.compile(name))).to_have_count(0)
+    expect(page.get_by_role("switch")).to_have_count(0)
+    expect(page.get_by_role("link", name="Users")).to_have_count(0)
+
+    page.get_by_role("link", name="viewer-visible").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("viewer-visible")
+    for name in ("Run now", "Pause…", "Delete…"):
+        expect(page.get_by_role("button", name=name)).to_have_count(0)
+
+    # Even with the page's own CSRF token, the server refuses what the role may not do.
+    token = page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']")
+    response = page.request.post(
+        f"{server.url}/schedules/{schedule.id}/run",
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
+    assert response.status == 403
+    assert server.app.runs.list(schedule_id=schedule.id) == []
+    page.context.close()

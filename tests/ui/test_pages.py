@@ -1,0 +1,297 @@
+"""Pages, partials and actions of the UI through the ASGI client, on SQLite and PostgreSQL:
+what each role sees and may do, the schedule form's validation, tenants, live partials."""
+
+from __future__ import annotations
+
+import re
+
+from tests.ui.conftest import Ui, form_data
+from tickwork import FakeClock
+from tickwork.domain.actor import Actor, Role
+
+ADA = Actor(name="ada", source="test", role=Role.ADMIN)
+
+
+def _seed(ui: Ui, clock: FakeClock) -> tuple[int, int]:
+    """A schedule with a succeeded and a failed run; return the schedule and failed run ids."""
+    app = ui.app
+    schedule = app.schedules.create(
+        name="nightly", task="greet", cron="0 2 * * *", payload={"name": "ada"}, actor=ADA
+    )
+    app.schedules.run_now(schedule.id, actor=ADA)
+    failed = app.enqueue("boom", actor=ADA)
+    app.worker(concurrency=2).run_until_idle(10)
+    return schedule.id, failed.id
+
+
+def test_every_page_renders_for_an_admin(ui: Ui, clock: FakeClock) -> None:
+    schedule_id, failed_id = _seed(ui, clock)
+    client, _ = ui.login("admin")
+    pages = {
+        "/": "Runs finished per hour",
+        "/schedules": "nightly",
+        "/schedules/new": "Task config",
+        f"/schedules/{schedule_id}": "Next fire times",
+        f"/schedules/{schedule_id}/edit": "Save changes",
+        "/runs": f"#{failed_id}",
+        f"/runs/{failed_id}": "kaboom",
+        "/audit": "schedule.create",
+        "/admin/users": "admin-all",
+        "/admin/tokens": "New token",
+    }
+    for path, expected in pages.items():
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text[:500])
+        assert expected in response.text, path
+    partials = [
+        "/ui/partials/dashboard",
+        "/ui/partials/schedules?status=active",
+        f"/ui/partials/schedules/{schedule_id}/history?per_page=25",
+        "/ui/partials/runs?status=failed",
+        f"/ui/partials/runs/{failed_id}",
+        "/ui/partials/config-fields?task=greet",
+    ]
+    for path in partials:
+        assert client.get(path, headers={"HX-Request": "true"}).status_code == 200, path
+
+
+def test_pages_need_a_login_and_the_login_form_checks_the_password(ui: Ui) -> None:
+    client = ui.client()
+    response = client.get("/schedules?status=active")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/schedules%3Fstatus%3Dactive"
+    ui.login("viewer")  # creates the user
+    wrong = client.post(
+        "/login",
+        data={"username": "viewer-all", "password": "nope-nope", "next": "/runs"},
+        headers={"Origin": "http://testserver"},
+    )
+    assert wrong.status_code == 401
+    assert "invalid" in wrong.text.lower() or "password" in wrong.text.lower()
+    right = client.post(
+        "/login",
+        data={"username": "viewer-all", "password": "correct horse battery", "next": "/runs"},
+        headers={"Origin": "http://testserver"},
+    )
+    assert right.status_code == 303
+    assert right.headers["location"] == "/runs"
+    assert client.get("/runs").status_code == 200
+    foreign = ui.client().post(
+        "/login",
+        data={"username": "viewer-all", "password": "correct horse battery"},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert foreign.status_code == 403
+
+
+def test_a_viewer_sees_no_mutating_buttons_and_is_refused_anyway(ui: Ui, clock: FakeClock) -> None:
+    schedule_id, failed_id = _seed(ui, clock)
+    client, csrf = ui.login("viewer")
+    listing = client.get("/schedules").text
+    for absent in ("New schedule", "Run now", 'role="switch"', ">Edit<", ">Delete<"):
+        assert absent not in listing, absent
+    detail = client.get(f"/schedules/{schedule_id}").text
+    assert "Pause…" not in detail
+    assert "Run now" not in detail
+    assert ">Retry<" not in client.get(f"/runs/{failed_id}").text
+    for path in (
+        f"/schedules/{schedule_id}/run",
+        f"/schedules/{schedule_id}/pause",
+        f"/schedules/{schedule_id}/delete",
+        f"/runs/{failed_id}/retry",
+    ):
+        assert client.post(path, data={"csrf_token": csrf}).status_code == 403, path
+    assert client.get("/schedules/new").status_code == 403
+    assert client.get("/admin/users").status_code == 403
+
+
+def test_an_operator_runs_pauses_and_resumes_but_only_an_admin_deletes(
+    ui: Ui, clock: FakeClock
+) -> None:
+    schedule_id, failed_id = _seed(ui, clock)
+    client, csrf = ui.login("operator")
+    without_csrf = client.post(f"/schedules/{schedule_id}/pause")
+    assert without_csrf.status_code == 403
+    assert ui.app.schedules.get(schedule_id).status.value == "active"
+    htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
+    run = client.post(f"/schedules/{schedule_id}/run", data={"from": "list"}, headers=htmx)
+    assert run.status_code == 200
+    assert "queued" in run.headers["HX-Trigger"]
+    assert f'id="schedule-{schedule_id}"' in run.text
+    paused = client.post(f"/schedules/{schedule_id}/pause", data={"from": "list"}, headers=htmx)
+    assert "paused" in paused.text
+    assert ui.app.schedules.get(schedule_id).status.value == "paused"
+    resumed = client.post(
+        f"/schedules/{schedule_id}/resume", data={"from": "list", "misfire": "skip"}, headers=htmx
+    )
+    assert resumed.status_code == 200
+    assert ui.app.schedules.get(schedule_id).status.value == "active"
+    retried = client.post(f"/runs/{failed_id}/retry", headers=htmx)
+    assert retried.status_code == 200
+    assert ui.app.runs.get(failed_id).status.value == "queued"
+    refused = client.post(f"/schedules/{schedule_id}/delete", headers=htmx)
+    assert refused.status_code == 403
+    assert "admin" in refused.headers["HX-Trigger"]
+    actions = [e.action for e in _audit(ui)]
+    assert "schedule.pause" in actions
+    assert "schedule.resume" in actions
+
+    admin, admin_csrf = ui.login("admin")
+    deleted = admin.post(
+        f"/schedules/{schedule_id}/delete",
+        data={"from": "list"},
+        headers={"HX-Request": "true", "X-CSRF-Token": admin_csrf},
+    )
+    assert deleted.status_code == 200
+    assert deleted.text == ""
+    assert "Deleted" in deleted.headers["HX-Trigger"]
+    assert "nightly" not in admin.get("/schedules").text
+
+
+def test_the_form_shows_every_error_next_to_its_field_then_creates_the_schedule(
+    ui: Ui,
+) -> None:
+    client, csrf = ui.login("admin")
+    response = client.post(
+        "/schedules/new",
+        data=form_data(
+            csrf_token=csrf,
+            name="",
+            cron="0 9 * * 8",
+            **{"config.name": "", "config.times": "lots"},
+            misfire_grace="soon",
+        ),
+    )
+    assert response.status_code == 422
+    html = response.text
+    for field_id in ("field-name", "field-cron", "cfg-name", "cfg-times", "field-misfire_grace"):
+        assert f'id="{field_id}-error"' in html, field_id
+        assert re.search(rf'id="{field_id}"[^>]*aria-invalid="true"', html), field_id
+    assert "Bad day-of-week" in html or "day-of-week" in html.lower()
+    assert ui.app.schedules.list() == []
+
+    # Corrected, it saves; the config fields become a typed payload.
+    response = client.post(
+        "/schedules/new", data=form_data(csrf_token=csrf, **{"config.loud": "true"})
+    )
+    assert response.status_code == 303, response.text
+    schedule = ui.app.schedules.list()[0]
+    assert response.headers["location"] == f"/schedules/{schedule.id}?notice=created"
+    assert schedule.cron == "0 9 * * 1-5"
+    assert schedule.timezone == "Europe/London"
+    # Defaults left alone are not stored; values set are, typed by the schema.
+    assert schedule.payload == {"name": "ada", "times": 2, "loud": True}
+    assert schedule.created_by == "admin-all"
+
+
+def test_editing_checks_the_version_and_recomputes_the_next_run(ui: Ui, clock: FakeClock) -> None:
+    schedule_id, _ = _seed(ui, clock)
+    client, csrf = ui.login("admin")
+    before = ui.app.schedules.get(schedule_id)
+    page = client.get(f"/schedules/{schedule_id}/edit").text
+    assert f'name="version" value="{before.version}"' in page
+    changed = client.post(
+        f"/schedules/{schedule_id}/edit",
+        data=form_data(
+            csrf_token=csrf,
+            name="nightly",
+            cron="30 4 * * *",
+            timezone="UTC",
+            version=before.version,
+        ),
+    )
+    assert changed.status_code == 303, changed.text
+    after = ui.app.schedules.get(schedule_id)
+    assert after.cron == "30 4 * * *"
+    assert after.next_run_at != before.next_run_at
+    assert after.next_run_at is not None
+    assert after.next_run_at.hour == 4
+    stale = client.post(
+        f"/schedules/{schedule_id}/edit",
+        data=form_data(csrf_token=csrf, name="nightly", cron="0 5 * * *", version=before.version),
+    )
+    assert stale.status_code == 409
+    assert "changed this schedule" in stale.text
+    assert ui.app.schedules.get(schedule_id).cron == "30 4 * * *"
+
+
+def test_the_timing_preview_describes_or_names_the_bad_field(ui: Ui) -> None:
+    client, _ = ui.login("viewer")
+    good = client.get(
+        "/ui/partials/timing-preview",
+        params={"trigger": "cron", "cron": "0 9 * * 1-5", "timezone": "Europe/London"},
+    ).text
+    assert "Monday through Friday" in good
+    assert good.count("<li>") == 10
+    bad = client.get(
+        "/ui/partials/timing-preview", params={"trigger": "cron", "cron": "61 * * * *"}
+    ).text
+    assert 'class="field-error"' in bad
+    assert "cron:" in bad
+    zone = client.get(
+        "/ui/partials/timing-preview",
+        params={"trigger": "interval", "interval": "5m", "timezone": "Mars/Olympus"},
+    ).text
+    assert "timezone:" in zone
+    interval = client.get(
+        "/ui/partials/timing-preview", params={"trigger": "interval", "interval": "90m"}
+    ).text
+    assert "Every 90 minutes" in interval
+
+
+def test_a_tenant_bound_viewer_sees_only_its_tenant(ui: Ui) -> None:
+    mine = ui.app.schedules.create(
+        name="acme-job", task="greet", cron="0 1 * * *", payload={"name": "a"}, tenant_id="acme"
+    )
+    other = ui.app.schedules.create(
+        name="globex-job", task="greet", cron="0 1 * * *", payload={"name": "g"}, tenant_id="globex"
+    )
+    client, _ = ui.login("viewer", tenant="acme")
+    listing = client.get("/schedules").text
+    assert "acme-job" in listing
+    assert "globex-job" not in listing
+    assert client.get(f"/schedules/{mine.id}").status_code == 200
+    assert client.get(f"/schedules/{other.id}").status_code == 404
+
+
+def test_live_rows_come_back_by_id_with_the_newer_count(ui: Ui, clock: FakeClock) -> None:
+    schedule_id, failed_id = _seed(ui, clock)
+    queued = ui.app.schedules.run_now(schedule_id, actor=ADA)
+    client, _ = ui.login("viewer")
+    response = client.get(
+        "/ui/partials/runs/live",
+        params={"ids": f"{queued.id},{failed_id}", "top": str(failed_id), "layout": "runs"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert f'<template><tr id="run-{queued.id}" hx-swap-oob="true">' in response.text
+    assert "newer run" in response.text
+    assert f"ids={queued.id}" in response.text  # still queued: it keeps being polled
+
+
+def test_users_and_tokens_are_managed_by_admins(ui: Ui) -> None:
+    client, csrf = ui.login("admin")
+    created = client.post(
+        "/admin/users",
+        data={"csrf_token": csrf, "username": "grace", "role": "operator", "password": ""},
+    )
+    assert created.status_code == 200
+    assert "Generated password" in created.text
+    too_short = client.post(
+        "/admin/users",
+        data={"csrf_token": csrf, "username": "bob", "role": "viewer", "password": "short"},
+    )
+    assert too_short.status_code == 422
+    assert 'id="user-password-error"' in too_short.text
+    token = client.post("/admin/tokens", data={"csrf_token": csrf, "name": "ci", "role": "viewer"})
+    assert token.status_code == 200
+    secret = re.search(r'id="new-secret">(tw_[^<]+)<', token.text)
+    assert secret is not None
+    assert token.headers["Cache-Control"] == "no-store"
+
+
+def _audit(ui: Ui) -> list:  # type: ignore[type-arg]
+    from tickwork.storage.audit_store import AuditFilter, AuditStore
+
+    with ui.app.db.read() as conn:
+        return AuditStore().list(conn, AuditFilter(), limit=100)
