@@ -22,8 +22,15 @@ class Passwords:
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self.hasher = hasher or PasswordHasher()
-        # Verified when a username does not exist, so the answer takes as long either way.
-        self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
+        self._dummy: str | None = None
+
+    @property
+    def dummy_hash(self) -> str:
+        """Verified when a username does not exist, so the answer takes as long either way
+        (made on first use: hashing is slow, and most processes never need it)."""
+        if self._dummy is None:
+            self._dummy = self.hash(secrets.token_urlsafe(16))
+        return self._dummy
 
     def hash(self, password: str) -> str:
         """The argon2id hash of ``password``."""
@@ -33,7 +40,7 @@ class Passwords:
         """Whether ``password`` matches ``password_hash`` (``None``: burn the same time, False)."""
         try:
             if password_hash is None:
-                self.hasher.verify(self._dummy, password)
+                self.hasher.verify(self.dummy_hash, password)
                 return False
             return bool(self.hasher.verify(password_hash, password))
         except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -167,6 +167,27 @@ class ScheduleCreate(ScheduleFields):
     """A new schedule: ``name``, ``task`` and one of ``cron``, ``interval``, ``run_at`` (or
     ``trigger: "manual"``). It starts ``active`` unless ``status`` is ``paused``."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Weekly report",
+                    "task": "http.request",
+                    "cron": "0 9 * * 1",
+                    "timezone": "Europe/London",
+                    "payload": {"url": "https://example.com/hooks/report", "method": "POST"},
+                },
+                {
+                    "name": "Heartbeat",
+                    "task": "http.request",
+                    "interval": "5m",
+                    "payload": {"url": "https://example.com/ping"},
+                    "overlap_policy": "skip",
+                },
+            ]
+        }
+    )
+
     name: Text
     task: Text
     status: Literal["active", "paused"] | None = None
@@ -264,6 +285,15 @@ class SchedulePage(BaseModel):
 class EnqueueRequest(RequestModel):
     """Queue a run of a task now (or at ``run_at``); with ``key``, at most one pending run
     holds that key."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"task": "http.request", "payload": {"url": "https://example.com/ping"}},
+                {"task": "data.export", "payload": {"format": "csv"}, "key": "export-once"},
+            ]
+        }
+    )
 
     task: Text
     payload: JsonObject | None = None

@@ -69,10 +69,16 @@ async def _login(request: Request, auth: AuthService, username: Any, password: A
     )
 
 
+REDIRECTED: dict[int | str, dict[str, Any]] = {
+    303: {"description": "An HTML form submission is redirected"}
+}
+
+
 @router.post(
     "/login",
     response_model=LoginOut,
     summary="Log in",
+    responses=REDIRECTED,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -162,6 +168,7 @@ async def _form_login(request: Request, state: State) -> Response:
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Log out",
+    responses=REDIRECTED,
 )
 async def logout(
     request: Request,
