@@ -64,6 +64,10 @@ def schedulers(url: str, count: int, logs: Path) -> Iterator[list[subprocess.Pop
                 process.wait()
 
 
+def logs_of(folder: Path) -> str:
+    return "\n".join(f"--- {p.name}\n{p.read_text()}" for p in sorted(folder.glob("*.log")))
+
+
 def scheduler_nodes(db: Database) -> set[int]:
     with db.read() as conn:
         return {
@@ -110,8 +114,8 @@ def run_and_check(url: str, processes: int, schedule_count: int, logs: Path) -> 
             for index in range(schedule_count)
         ]
         with schedulers(url, processes, logs) as started:
-            wait_for(lambda: len(scheduler_nodes(app.db)) == processes, timeout=20)
-            wait_for(lambda: all(fire_times_by_schedule(app.db).get(i) for i in ids), timeout=10)
+            wait_for(lambda: len(scheduler_nodes(app.db)) == processes, timeout=30)
+            wait_for(lambda: all(fire_times_by_schedule(app.db).get(i) for i in ids), timeout=30)
             time.sleep(4)
             victim = started[0]
             victim.send_signal(signal.SIGKILL)
@@ -119,13 +123,13 @@ def run_and_check(url: str, processes: int, schedule_count: int, logs: Path) -> 
             killed_at = app.db.now()
             time.sleep(5)
             for process in started[1:]:
-                assert process.poll() is None, (logs / "scheduler-1.log").read_text()
+                assert process.poll() is None, logs_of(logs)
             # Stop firing before counting, so every schedule ends on a committed fire time.
+            stopping_at = app.db.now()
             for process in started[1:]:
                 process.send_signal(signal.SIGTERM)
             for process in started[1:]:
-                assert process.wait(timeout=10) == 0
-        stopped_at = app.db.now()
+                assert process.wait(timeout=20) == 0, logs_of(logs)
         found = fire_times_by_schedule(app.db)
         assert set(found) == set(ids)
         for schedule_id in ids:
@@ -133,9 +137,10 @@ def run_and_check(url: str, processes: int, schedule_count: int, logs: Path) -> 
             first, last = times[0], times[-1]
             expected = [first + STEP * k for k in range((last - first) // STEP + 1)]
             assert times == expected, f"schedule {schedule_id}: gaps or extras"
-            # Each kept firing well after the kill, up to about when the schedulers stopped.
-            assert last > killed_at + timedelta(seconds=3)
-            assert last > stopped_at - timedelta(seconds=3)
+            # Each kept firing well after the kill, up to about when the schedulers stopped
+            # (the slack only absorbs a slow tick on a busy machine).
+            assert last > killed_at + timedelta(seconds=2), logs_of(logs)
+            assert last > stopping_at - timedelta(seconds=5), logs_of(logs)
             assert len(times) >= 9
     finally:
         app.close()
