@@ -53,6 +53,11 @@ class Dialect:
         """Whether ``SELECT ... FOR UPDATE SKIP LOCKED`` exists (SQLite locks the whole file)."""
         return self.is_postgresql
 
+    @property
+    def supports_lateral(self) -> bool:
+        """Whether ``JOIN LATERAL`` exists (one index walk per row of a list in one query)."""
+        return self.is_postgresql
+
     def insert(self, table: Table) -> Any:
         """An INSERT that supports ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
         if self.is_postgresql:
