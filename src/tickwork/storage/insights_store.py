@@ -339,15 +339,16 @@ class InsightsStore:
         scheduled = conn.execute(
             narrow(sa.select(sa.func.count()).where(runnable, c.run_at > now))
         ).scalar_one()
-        others: dict[str, int] = dict(
-            conn.execute(
-                narrow(
-                    sa.select(c.status, sa.func.count())
-                    .where(c.status.in_((RunStatus.RUNNING.value, RunStatus.WAITING.value)))
-                    .group_by(c.status)
-                )
-            ).all()
-        )
+        # One count per status: each matches a partial index (running, and the status
+        # index's waiting part), where an IN over both would scan the whole table.
+        others = {
+            status: int(
+                conn.execute(
+                    narrow(sa.select(sa.func.count()).where(c.status == status))
+                ).scalar_one()
+            )
+            for status in (RunStatus.RUNNING.value, RunStatus.WAITING.value)
+        }
         return QueueDepth(
             runnable=sum(by_queue.values()),
             scheduled=int(scheduled),
