@@ -8,7 +8,7 @@ keyset-paginated by ``id``. Figures for the dashboard come from the insights sto
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,9 +45,21 @@ OUTCOME_COLUMNS = (
     runs.c.details,
 )
 
+# What a schedule's sparkline and misfire note need (fewer columns: 20 rows per schedule).
+SPARK_COLUMNS = (
+    runs.c.id,
+    runs.c.schedule_id,
+    runs.c.status,
+    runs.c.scheduled_for,
+    runs.c.started_at,
+    runs.c.finished_at,
+    runs.c.skip_reason,
+    runs.c.details,
+)
+
 SCHEDULE_SORTS = {
-    "name": (sa.func.lower(schedules.c.name), schedules.c.id),
-    "-name": (sa.func.lower(schedules.c.name).desc(), schedules.c.id.desc()),
+    "name": (schedules.c.name,),
+    "-name": (schedules.c.name.desc(),),
     "next": (schedules.c.next_run_at, schedules.c.id),
     "last": (schedules.c.last_run_at.desc(), schedules.c.id.desc()),
     "id": (schedules.c.id,),
@@ -61,15 +73,15 @@ class Outcome:
 
     id: int
     schedule_id: int | None
-    task: str
     status: str
-    trigger: str
-    scheduled_for: datetime | None
-    created_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    skip_reason: str | None
-    details: dict[str, Any] | None
+    task: str | None = None
+    trigger: str | None = None
+    scheduled_for: datetime | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    skip_reason: str | None = None
+    details: dict[str, Any] | None = None
 
     @property
     def duration(self) -> float | None:
@@ -77,6 +89,16 @@ class Outcome:
         if self.started_at is None or self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    """How many runs of one task ended with one status within one hour."""
+
+    task: str
+    status: str
+    hour: int  # whole hours since 1970
+    count: int
 
 
 def _outcome(row: Any) -> Outcome:
@@ -145,6 +167,40 @@ class TimelineStore:
             query = query.where(schedules.c.tenant_id == restrict_tenant)
         return [schedule_from_row(r) for r in conn.execute(query)]
 
+    def _per_key(
+        self,
+        key: sa.ColumnElement[Any],
+        values: Sequence[Any],
+        narrow: Callable[[sa.Select[Any]], sa.Select[Any]],
+        columns: Sequence[sa.ColumnElement[Any]],
+        limit: int,
+    ) -> sa.Select[Any]:
+        """The newest ``limit`` runs (by id) for each of ``values`` of ``key``, in one query.
+
+        PostgreSQL joins a VALUES list LATERALly (one index walk per value, planned once);
+        SQLite, which has no LATERAL, runs a UNION ALL of the same walks.
+        """
+        if self.dialect.supports_lateral:
+            wanted = sa.values(sa.column("wanted_key", key.type), name="wanted").data(
+                [(v,) for v in values]
+            )
+            walk = (
+                narrow(sa.select(*columns).where(key == wanted.c.wanted_key))
+                .order_by(runs.c.id.desc())
+                .limit(limit)
+                .lateral("walk")
+            )
+            return sa.select(walk).select_from(wanted).join(walk, sa.true())
+        parts = [
+            narrow(sa.select(*columns).where(key == value))
+            .order_by(runs.c.id.desc())
+            .limit(limit)
+            .subquery()
+            .select()
+            for value in values
+        ]
+        return parts[0] if len(parts) == 1 else sa.union_all(*parts)  # type: ignore[return-value]
+
     # -- history of schedules ----------------------------------------------------------
 
     def recent_outcomes(
@@ -152,22 +208,19 @@ class TimelineStore:
     ) -> dict[int, builtins.list[Outcome]]:
         """The latest finished runs of each schedule, newest first.
 
-        One query: a UNION ALL of one index walk per schedule, each stopping after
-        ``per_schedule`` rows, so the cost does not grow with the length of the history.
+        One query walking each schedule's ``(schedule_id, id)`` index backwards and stopping
+        after ``per_schedule`` rows, so the cost does not grow with the length of the history.
         """
         result: dict[int, builtins.list[Outcome]] = {sid: [] for sid in schedule_ids}
         if not schedule_ids:
             return result
-        parts = [
-            sa.select(*OUTCOME_COLUMNS)
-            .where(runs.c.schedule_id == sid, runs.c.status.in_(FINAL))
-            .order_by(runs.c.id.desc())
-            .limit(per_schedule)
-            .subquery()
-            .select()
-            for sid in schedule_ids
-        ]
-        query = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+        query = self._per_key(
+            runs.c.schedule_id,
+            list(schedule_ids),
+            lambda part: part.where(runs.c.status.in_(FINAL)),
+            SPARK_COLUMNS,
+            per_schedule,
+        )
         for row in conn.execute(query):
             outcome = _outcome(row)
             if outcome.schedule_id is not None:
@@ -203,15 +256,33 @@ class TimelineStore:
         """Runs newest first: older than ``before_id``, newer than ``after_id``, or by offset.
 
         Asks for one row more than ``limit`` so the caller knows whether another page exists.
+        A window that ends in the past (``filters.until``) is read in creation order through
+        the created-at index; walking ids down from the newest run would first pass every run
+        created after the window. Otherwise ids give the order, and the newest rows come first.
         """
         query = self._runs._filtered(sa.select(*LIST_COLUMNS), filters)
+        by_time = filters.until is not None
+        key = sa.tuple_(runs.c.created_at, runs.c.id) if by_time else runs.c.id
+        newest_first = (
+            (runs.c.created_at.desc(), runs.c.id.desc()) if by_time else (runs.c.id.desc(),)
+        )
+        oldest_first = (runs.c.created_at, runs.c.id) if by_time else (runs.c.id,)
+
+        def cursor(run_id: int) -> Any:
+            if not by_time:
+                return run_id
+            at = conn.execute(
+                sa.select(runs.c.created_at).where(runs.c.id == run_id)
+            ).scalar_one_or_none()
+            return sa.tuple_(sa.literal(at, runs.c.created_at.type), sa.literal(run_id))
+
         if after_id is not None:
-            query = query.where(runs.c.id > after_id).order_by(runs.c.id).limit(limit + 1)
+            query = query.where(key > cursor(after_id)).order_by(*oldest_first).limit(limit + 1)
             found = [run_from_row(r) for r in conn.execute(query)]
             return builtins.list(reversed(found))
         if before_id is not None:
-            query = query.where(runs.c.id < before_id)
-        query = query.order_by(runs.c.id.desc()).offset(offset).limit(limit + 1)
+            query = query.where(key < cursor(before_id))
+        query = query.order_by(*newest_first).offset(offset).limit(limit + 1)
         return [run_from_row(r) for r in conn.execute(query)]
 
     def count_runs(self, conn: Connection, filters: RunFilter, cap: int) -> int:
@@ -248,3 +319,65 @@ class TimelineStore:
         )
         query = sa.select(latest.c.action).distinct().order_by(latest.c.action)
         return [str(r[0]) for r in conn.execute(query)]
+
+    # -- the dashboard -----------------------------------------------------------------
+
+    def window_counts(
+        self,
+        conn: Connection,
+        since: datetime,
+        restrict_tenant: str | None = None,
+    ) -> builtins.list[WindowCount]:
+        """Runs finished since ``since``, counted by task, status and hour, in one index scan.
+
+        The dashboard's chart, its per-task table and its totals all come from these rows, so
+        the window is read once instead of once per figure.
+        """
+        hour = self.dialect.hour_bucket(runs.c.finished_at).label("hour")
+        query = (
+            sa.select(runs.c.task, runs.c.status, hour, sa.func.count())
+            .where(runs.c.finished_at >= since)
+            .group_by(runs.c.task, runs.c.status, hour)
+        )
+        if restrict_tenant is not None:
+            query = query.where(runs.c.tenant_id == restrict_tenant)
+        return [
+            WindowCount(str(task), str(status), int(bucket), int(count))
+            for task, status, bucket, count in conn.execute(query)
+        ]
+
+    def recent_durations(
+        self,
+        conn: Connection,
+        tasks: Sequence[str],
+        per_task: int = 200,
+        restrict_tenant: str | None = None,
+    ) -> dict[str, builtins.list[float]]:
+        """Durations in seconds of the latest runs of each task that succeeded or failed.
+
+        One ``(task, id)`` index walk per task, each stopping after ``per_task`` rows, so
+        percentiles cost the same however long the history is.
+        """
+        result: dict[str, builtins.list[float]] = {task: [] for task in tasks}
+        if not tasks:
+            return result
+
+        def narrow(part: sa.Select[Any]) -> sa.Select[Any]:
+            part = part.where(
+                runs.c.status.in_(("succeeded", "failed")), runs.c.started_at.is_not(None)
+            )
+            if restrict_tenant is not None:
+                part = part.where(runs.c.tenant_id == restrict_tenant)
+            return part
+
+        query = self._per_key(
+            runs.c.task,
+            list(tasks),
+            narrow,
+            (runs.c.task, runs.c.started_at, runs.c.finished_at),
+            per_task,
+        )
+        for task, started, finished in conn.execute(query):
+            if started is not None and finished is not None:
+                result[str(task)].append((finished - started).total_seconds())
+        return result

@@ -33,36 +33,30 @@ def success_rate(outcomes: Sequence[Outcome]) -> float | None:
 
 
 def sparkline(outcomes: Sequence[Outcome], slots: int = 20) -> Markup:
-    """Bars for the latest runs, oldest on the left; height follows duration, colour status."""
+    """Bars for the latest runs, oldest on the left; height follows duration, colour status.
+
+    One ``<path>`` per colour keeps a table of a hundred schedules light; the summary is the
+    SVG's title and accessible name.
+    """
     recent = list(reversed(outcomes[:slots]))
+    durations = [o.duration for o in recent]
+    longest = max((d for d in durations if d is not None), default=0.0)
     width = slots * (SPARK_BAR + SPARK_GAP) - SPARK_GAP
-    durations = [o.duration for o in recent if o.duration is not None]
-    longest = max(durations) if durations else 0.0
+    paths: dict[str, list[str]] = {}
     counts: dict[str, int] = {}
-    bars = []
     offset = slots - len(recent)
-    for index, outcome in enumerate(recent):
+    for index in range(offset):
+        x = index * (SPARK_BAR + SPARK_GAP)
+        paths.setdefault("empty", []).append(f"M{x} {SPARK_HEIGHT - 2}h{SPARK_BAR}v2h-{SPARK_BAR}z")
+    for index, (outcome, took) in enumerate(zip(recent, durations, strict=True)):
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-        if outcome.duration is not None and longest > 0:
-            height = max(4.0, SPARK_HEIGHT * outcome.duration / longest)
+        if took is not None and longest > 0:
+            height = max(4.0, SPARK_HEIGHT * took / longest)
         else:
             height = 4.0 if outcome.status == "skipped" else SPARK_HEIGHT * 0.5
         x = (offset + index) * (SPARK_BAR + SPARK_GAP)
-        label = f"#{outcome.id} {outcome.status}"
-        if outcome.duration is not None:
-            label += f", {formatting.duration(outcome.duration)}"
-        if outcome.skip_reason:
-            label += f" ({outcome.skip_reason})"
-        bars.append(
-            f'<rect class="fill-{formatting.tone(outcome.status)}" x="{x}" '
-            f'y="{SPARK_HEIGHT - height:.1f}" width="{SPARK_BAR}" height="{height:.1f}" rx="1">'
-            f"<title>{escape(label)}</title></rect>"
-        )
-    for index in range(offset):
-        x = index * (SPARK_BAR + SPARK_GAP)
-        bars.append(
-            f'<rect class="fill-empty" x="{x}" y="{SPARK_HEIGHT - 2}" '
-            f'width="{SPARK_BAR}" height="2"></rect>'
+        paths.setdefault(formatting.tone(outcome.status), []).append(
+            f"M{x} {SPARK_HEIGHT}v-{height:.1f}h{SPARK_BAR}v{height:.1f}z"
         )
     if recent:
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
@@ -72,10 +66,11 @@ def sparkline(outcomes: Sequence[Outcome], slots: int = 20) -> Markup:
             aria += f"; success rate {formatting.percent(rate)}"
     else:
         aria = "No finished runs yet"
+    shapes = "".join(f'<path class="fill-{tone}" d="{"".join(d)}"/>' for tone, d in paths.items())
     return Markup(
         f'<svg class="sparkline" viewBox="0 0 {width} {SPARK_HEIGHT}" width="{width}" '
         f'height="{SPARK_HEIGHT}" role="img" aria-label="{escape(aria)}">'
-        f"{''.join(bars)}</svg>"
+        f"<title>{escape(aria)}</title>{shapes}</svg>"
     )
 
 

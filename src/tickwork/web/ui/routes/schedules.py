@@ -275,6 +275,16 @@ async def resume(request: Request, schedule_id: int, principal: PageOperator) ->
     return await _act(request, principal, schedule_id, "resume")
 
 
+@router.get("/schedules/{schedule_id}/delete", response_class=HTMLResponse)
+def confirm_delete(request: Request, schedule_id: int, principal: PageAdmin) -> Response:
+    """The confirmation page (browsers with scripts confirm in a dialog instead)."""
+    ui = services(request)
+    viewer = viewer_for(request, principal, ui)
+    schedule = ui.app.schedule_service.get(schedule_id, viewer.actor)
+    context = {"schedule": schedule, "view": viewer}
+    return page(request, "pages/confirm_delete.html", context, title="Delete", nav_key="schedules")
+
+
 @router.post("/schedules/{schedule_id}/delete")
 async def delete(request: Request, schedule_id: int, principal: PageAdmin) -> Response:
     """Delete the schedule (its history stays)."""

@@ -101,6 +101,24 @@
       if (parent) { event.preventDefault(); parent.close(); }
       return;
     }
+    var deleting = event.target.closest("[data-delete-schedule]");
+    var shared = document.getElementById("delete-dialog");
+    if (deleting && shared && shared.showModal && window.htmx) {
+      event.preventDefault();
+      shared.dataset.scheduleId = deleting.dataset.deleteSchedule;
+      shared.querySelector("[data-slot='name']").textContent = deleting.dataset.name;
+      shared.showModal();
+      shared.querySelector("[autofocus]").focus();
+      return;
+    }
+    if (event.target.closest("[data-confirm-delete]") && shared) {
+      var id = shared.dataset.scheduleId;
+      shared.close();
+      htmx.ajax("POST", "/schedules/" + id + "/delete", {
+        target: "#schedule-" + id, swap: "outerHTML", values: { from: "list" },
+      });
+      return;
+    }
     var preset = event.target.closest("[data-cron-preset]");
     if (preset) {
       event.preventDefault();

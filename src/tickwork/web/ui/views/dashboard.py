@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tickwork.domain.models import Node, NodeKind, Run, Schedule
-from tickwork.storage.insights_store import InsightFilter, InsightsStore, OutcomeStats
+from tickwork.domain.models import FINAL_RUN_STATUSES, Node, NodeKind, Run, Schedule
+from tickwork.storage.insights_store import InsightsStore
 from tickwork.storage.node_store import NodeStore
 from tickwork.storage.run_store import RunFilter
 from tickwork.storage.schedule_store import ScheduleStore
@@ -17,6 +18,46 @@ from tickwork.web.ui.viewer import Viewer
 WINDOW_HOURS = 24
 NODES_SEEN_WITHIN = timedelta(hours=24)
 LIST_LENGTH = 8
+TASK_ROWS = 25
+# Percentiles come from each task's latest runs, so they cost the same at any volume.
+DURATION_SAMPLE = 200
+FINAL = {s.value for s in FINAL_RUN_STATUSES}
+
+
+@dataclass(slots=True)
+class TaskRow:
+    """One task's outcomes in the window, and the spread of its recent durations."""
+
+    task: str
+    counts: dict[str, int]
+    p50: float | None = None
+    p95: float | None = None
+    sample: int = 0
+
+    @property
+    def total(self) -> int:
+        """Runs (and recorded skips) that ended in the window."""
+        return sum(self.counts.values())
+
+    @property
+    def failed(self) -> int:
+        """Runs that failed in the window."""
+        return self.counts.get("failed", 0)
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded among runs that succeeded or failed."""
+        decided = self.counts.get("succeeded", 0) + self.failed
+        return None if decided == 0 else self.counts.get("succeeded", 0) / decided
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """The nearest-rank percentile (``share`` in 0..1) of ``values``."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +98,24 @@ def node_health(nodes: list[Node], now: datetime, stale_after: float) -> list[No
     return found
 
 
-def hourly_chart(buckets: dict[datetime, tuple[int, int, int]], end: datetime) -> dict[str, Any]:
+def hourly_chart(buckets: dict[int, dict[str, int]], end: datetime) -> dict[str, Any]:
     """The runs-per-hour chart: one stacked bar per hour, by outcome."""
-    last = end.replace(minute=0, second=0, microsecond=0)
-    hours = [last - timedelta(hours=WINDOW_HOURS - 1 - i) for i in range(WINDOW_HOURS)]
-    values = [buckets.get(h, (0, 0, 0)) for h in hours]
+    last = int(end.timestamp() // 3600)
+    hours = [last - WINDOW_HOURS + 1 + i for i in range(WINDOW_HOURS)]
+    rows = [buckets.get(h, {}) for h in hours]
+    other = [sum(v for k, v in r.items() if k not in ("succeeded", "failed")) for r in rows]
     return {
         "kind": "bars",
         "height": 220,
-        "x": [h.timestamp() for h in hours],
+        "x": [h * 3600 for h in hours],
         "series": [
-            {"label": "succeeded", "color": "--ok", "values": [v[0] for v in values]},
-            {"label": "failed", "color": "--bad", "values": [v[1] for v in values]},
-            {"label": "cancelled or skipped", "color": "--muted", "values": [v[2] for v in values]},
+            {
+                "label": "succeeded",
+                "color": "--ok",
+                "values": [r.get("succeeded", 0) for r in rows],
+            },
+            {"label": "failed", "color": "--bad", "values": [r.get("failed", 0) for r in rows]},
+            {"label": "cancelled or skipped", "color": "--muted", "values": other},
         ],
     }
 
@@ -81,13 +127,24 @@ def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
     now = viewer.now
     insights = InsightsStore(ui.app.db.dialect)
     first_hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=WINDOW_HOURS - 1)
-    window = InsightFilter(since=now - timedelta(hours=WINDOW_HOURS), restrict_tenant=tenant)
+    since_hour = int((now - timedelta(hours=WINDOW_HOURS)).timestamp() // 3600)
     with ui.app.db.read() as conn:
         nodes = NodeStore(ui.app.db.dialect).list(conn, since=now - NODES_SEEN_WITHIN)
         depth = insights.queue_depth(conn, now, tenant)
-        per_hour = insights.per_hour(conn, InsightFilter(since=first_hour, restrict_tenant=tenant))
-        tasks: list[OutcomeStats] = insights.by_task(conn, window, limit=25)
-        finished = insights.finished_by_status(conn, window)
+        per_task: dict[str, dict[str, int]] = {}
+        buckets: dict[int, dict[str, int]] = {}
+        finished: dict[str, int] = dict.fromkeys(sorted(FINAL), 0)
+        for item in ui.timeline.window_counts(conn, first_hour, tenant):
+            if item.status not in FINAL:
+                continue
+            hour = buckets.setdefault(item.hour, {})
+            hour[item.status] = hour.get(item.status, 0) + item.count
+            if item.hour >= since_hour:
+                counts = per_task.setdefault(item.task, {})
+                counts[item.status] = counts.get(item.status, 0) + item.count
+                finished[item.status] += item.count
+        busiest = sorted(per_task, key=lambda t: (-sum(per_task[t].values()), t))[:TASK_ROWS]
+        samples = ui.timeline.recent_durations(conn, busiest, DURATION_SAMPLE, tenant)
         schedule_counts = insights.schedules_by_status(conn, tenant)
         upcoming: list[Schedule] = ui.timeline.upcoming(conn, LIST_LENGTH, tenant)
         failures: list[Run] = ui.app.run_service.store.list(
@@ -101,7 +158,16 @@ def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
         names = ui.timeline.schedule_names(
             conn, [r.schedule_id for r in failures if r.schedule_id is not None]
         )
-    buckets = {b.hour: (b.succeeded, b.failed, b.total - b.succeeded - b.failed) for b in per_hour}
+    tasks = [
+        TaskRow(
+            task,
+            per_task[task],
+            p50=percentile(samples[task], 0.5),
+            p95=percentile(samples[task], 0.95),
+            sample=len(samples[task]),
+        )
+        for task in busiest
+    ]
     health = node_health(nodes, now, ui.settings.stall_timeout)
     decided = finished.get("succeeded", 0) + finished.get("failed", 0)
     return {
@@ -112,7 +178,8 @@ def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
         "stale_after": ui.settings.stall_timeout,
         "depth": depth,
         "chart": hourly_chart(buckets, now),
-        "tasks": sorted(tasks, key=lambda t: (-(t.failed), str(t.key))),
+        "tasks": sorted(tasks, key=lambda t: (-t.failed, t.task)),
+        "duration_sample": DURATION_SAMPLE,
         "finished": finished,
         "finished_total": sum(finished.values()),
         "success_rate": None if decided == 0 else finished.get("succeeded", 0) / decided,
