@@ -20,13 +20,14 @@ import dataclasses
 import functools
 import heapq
 import logging
-import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from tickwork.context import Context
 from tickwork.domain.errors import ConflictError, DatabaseUnavailableError
@@ -51,6 +52,11 @@ DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_HEARTBEAT_INTERVAL = 5.0
 DEFAULT_SHUTDOWN_GRACE = 30.0
 RECORD_BATCH = 500
+# How long a decided outcome waits for the claim loop to carry it in its next transaction
+# before the recorder thread writes it on its own.
+RECORD_LINGER = 0.01
+# How often an idle worker on SQLite looks for commits of other processes.
+SQLITE_WATCH_INTERVAL = 0.005
 # While runs are waiting, the claim loop lets free slots add up to half a batch (or for this
 # long) before claiming, so a busy worker claims in batches instead of once per finished run.
 CLAIM_LINGER = 0.02
@@ -158,7 +164,14 @@ class WorkerService:
         # Woken when an operator cancels a running run (PostgreSQL NOTIFY), so the
         # heartbeat thread tells the handler at once instead of at its next beat.
         self._cancel_wakeup = cancel_wakeup or Wakeup()
-        self._outcomes: queue.SimpleQueue[tuple[InFlight, Outcome] | None] = queue.SimpleQueue()
+        # Decided outcomes not yet written. The claim loop writes them in the transaction of
+        # its next claim; the recorder writes those that waited RECORD_LINGER (an idle or
+        # saturated worker), and those a combined write failed on ("difficult" ones).
+        self._pending: list[tuple[InFlight, Outcome]] = []
+        self._pending_since = 0.0
+        self._difficult: list[tuple[InFlight, Outcome]] = []
+        self._pending_lock = threading.Condition()
+        self._recorder_stop = False
         self._deadlines: list[tuple[float, int, InFlight]] = []
         self._deadline_seq = 0
         self._stopping = threading.Event()
@@ -168,6 +181,7 @@ class WorkerService:
         # Signals tests and the all-in-one runner wait on.
         self.started = threading.Event()
         self.recorded = threading.Event()
+        self._changes: Callable[[], int] | None = None
 
     # -- public ------------------------------------------------------------------------
 
@@ -233,6 +247,9 @@ class WorkerService:
 
     def _start_threads(self) -> None:
         self._stopping.clear()
+        self._recorder_stop = False
+        if self._changes is None:
+            self._changes = self.db.change_counter()
         self._pool = DaemonThreadPool(self.config.concurrency)
         self._loop = EventLoopThread()
         self._threads = [
@@ -269,7 +286,24 @@ class WorkerService:
             # A full claim means more runs are waiting: claim again as slots free up.
             backlog = claimed > 0 and claimed == asked
             if claimed == 0:
-                self.wakeup.wait(self._idle_delay())
+                self._sleep(self._idle_delay())
+
+    def _sleep(self, delay: float) -> None:
+        """Sleep until woken, a change in the database (SQLite), or ``delay`` seconds."""
+        if self._changes is None:
+            self.wakeup.wait(delay)
+            return
+        deadline = time.monotonic() + delay
+        try:
+            version = self._changes()
+            while (left := deadline - time.monotonic()) > 0:
+                if self.wakeup.wait(min(SQLITE_WATCH_INTERVAL, left)):
+                    return
+                if self._changes() != version:
+                    return
+        except Exception as exc:
+            log.debug("watching the SQLite file failed (%s); polling instead", exc)
+            self.wakeup.wait(max(0.0, deadline - time.monotonic()))
 
     def _wait_for_slots(self, stop: threading.Event, backlog: bool) -> None:
         """Block until a slot is free; with a backlog, let up to half a batch free up."""
@@ -307,15 +341,31 @@ class WorkerService:
         if limit <= 0:
             return 0, 0
         token = uuid.uuid4().hex
-        with self.db.write(queue=True) as conn:
-            runs = self.store.claim(
-                conn,
-                worker_id=self.worker_id,
-                token=token,
-                now=self.db.now(),
-                limit=limit,
-                queues=self.config.queues,
-            )
+        # Outcomes decided since the last claim ride along in the same transaction: one
+        # commit per batch instead of two.
+        batch = self._take_outcomes()
+        accepted: list[FinishedRun] = []
+        try:
+            with self.db.write(queue=True) as conn:
+                if batch:
+                    accepted = self._finish_in(conn, [outcome for _, outcome in batch])
+                runs = self.store.claim(
+                    conn,
+                    worker_id=self.worker_id,
+                    token=token,
+                    now=self.db.now(),
+                    limit=limit,
+                    queues=self.config.queues,
+                )
+        except BaseException:
+            if batch:
+                # The recorder retries them on its own, with its handling of failures.
+                with self._pending_lock:
+                    self._difficult.extend(batch)
+                    self._pending_lock.notify_all()
+            raise
+        if batch:
+            self._recorded(batch, accepted)
         if runs:
             self._dispatch(runs)
             self.stats.claimed += len(runs)
@@ -413,7 +463,7 @@ class WorkerService:
             if item.decided:
                 return
             item.decided = True
-        self._outcomes.put((item, self._outcome(item, result, error)))
+        self._queue_outcome(item, self._outcome(item, result, error))
 
     def _complete(
         self, item: InFlight, *, result: Any = None, error: BaseException | None = None
@@ -423,7 +473,7 @@ class WorkerService:
             decide = not item.decided
             item.decided = True
         if decide:
-            self._outcomes.put((item, self._outcome(item, result, error)))
+            self._queue_outcome(item, self._outcome(item, result, error))
         self._returned(item)
 
     def _outcome(self, item: InFlight, result: Any, error: BaseException | None) -> Outcome:
@@ -464,28 +514,54 @@ class WorkerService:
         if task is not None and self._loop is not None:
             self._loop.call(task.cancel)
 
+    def _queue_outcome(self, item: InFlight, outcome: Outcome) -> None:
+        with self._pending_lock:
+            if not self._pending:
+                self._pending_since = time.monotonic()
+                self._pending_lock.notify_all()
+            self._pending.append((item, outcome))
+            if len(self._pending) >= RECORD_BATCH:
+                self._pending_lock.notify_all()
+
+    def _take_outcomes(self) -> list[tuple[InFlight, Outcome]]:
+        with self._pending_lock:
+            batch, self._pending = self._pending[:RECORD_BATCH], self._pending[RECORD_BATCH:]
+            if self._pending:
+                self._pending_since = time.monotonic()
+        return batch
+
     def _record_loop(self) -> None:
         while True:
-            first = self._outcomes.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < RECORD_BATCH:
-                try:
-                    more = self._outcomes.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._record(batch)
-                    return
-                batch.append(more)
-            self._record(batch)
+            with self._pending_lock:
+                while not (self._pending or self._difficult or self._recorder_stop):
+                    self._pending_lock.wait()
+                if self._difficult:
+                    batch, self._difficult = self._difficult, []
+                else:
+                    # Give the claim loop a moment to carry these in its next transaction.
+                    while (
+                        self._pending
+                        and not self._recorder_stop
+                        and len(self._pending) < RECORD_BATCH
+                        and (left := self._pending_since + RECORD_LINGER - time.monotonic()) > 0
+                    ):
+                        self._pending_lock.wait(left)
+                    if not self._pending and self._recorder_stop:
+                        return
+                    batch = self._pending[:RECORD_BATCH]
+                    self._pending = self._pending[RECORD_BATCH:]
+                    if self._pending:
+                        self._pending_since = time.monotonic()
+            if batch:
+                self._record(batch)
 
     def _record(self, batch: list[tuple[InFlight, Outcome]]) -> None:
         outcomes = [outcome for _, outcome in batch]
-        accepted = self._write_outcomes(outcomes)
-        accepted_ids = {f.id for f in accepted}
-        self._count(outcomes, accepted_ids)
+        self._recorded(batch, self._write_outcomes(outcomes))
+
+    def _recorded(self, batch: list[tuple[InFlight, Outcome]], accepted: list[FinishedRun]) -> None:
+        outcomes = [outcome for _, outcome in batch]
+        self._count(outcomes, {f.id for f in accepted})
         with self._lock:
             for item, _ in batch:
                 if self._inflight.get(item.run.id) is item:
@@ -539,13 +615,16 @@ class WorkerService:
 
     def _write(self, outcomes: list[Outcome]) -> list[FinishedRun]:
         with self.db.write(queue=True) as conn:
-            accepted = self.store.finish(conn, outcomes)
-            last = {
-                f.schedule_id: f.status
-                for f in accepted
-                if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
-            }
-            self.schedules.set_last_status(conn, last)
+            return self._finish_in(conn, outcomes)
+
+    def _finish_in(self, conn: Connection, outcomes: list[Outcome]) -> list[FinishedRun]:
+        accepted = self.store.finish(conn, outcomes)
+        last = {
+            f.schedule_id: f.status
+            for f in accepted
+            if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
+        }
+        self.schedules.set_last_status(conn, last)
         return accepted
 
     def _count(self, outcomes: list[Outcome], accepted: set[int]) -> None:
@@ -648,7 +727,9 @@ class WorkerService:
                 item.decided = True
         if unfinished:
             self._release(unfinished)
-        self._outcomes.put(None)
+        with self._pending_lock:
+            self._recorder_stop = True
+            self._pending_lock.notify_all()
         for thread in self._threads[:1]:
             thread.join(timeout=30)
         self._stopping.set()

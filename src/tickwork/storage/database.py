@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -88,6 +90,7 @@ class Database:
             options["pool_pre_ping"] = True
             options["pool_recycle"] = 1800
         self.engine: Engine = sa.create_engine(self.url, **options)
+        self._watchers: list[sqlite3.Connection] = []
         # The queue's hot path (claims, outcomes, heartbeats) skips the ping before each
         # checkout: its callers retry on DatabaseUnavailableError, and a failed statement
         # invalidates the pool, so a restarted server costs one retry, not a round trip
@@ -175,8 +178,34 @@ class Database:
                 raise DatabaseUnavailableError(f"database connection lost: {exc.orig}") from exc
             raise
 
+    def change_counter(self) -> Callable[[], int] | None:
+        """On SQLite, a function whose value changes whenever another connection commits.
+
+        SQLite has no LISTEN/NOTIFY; an idle worker polls this (``PRAGMA data_version`` on a
+        connection of its own, which costs no disk read) to notice new runs within
+        milliseconds. ``None`` on PostgreSQL.
+        """
+        if not self.dialect.is_sqlite:
+            return None
+        path = sa.engine.make_url(self.url).database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._watchers.append(conn)
+        lock = threading.Lock()
+
+        def version() -> int:
+            with lock:
+                row = conn.execute("PRAGMA data_version").fetchone()
+            return int(row[0])
+
+        return version
+
     def dispose(self) -> None:
         """Close every pooled connection."""
+        for watcher in self._watchers:
+            watcher.close()
+        self._watchers.clear()
         self.engine.dispose()
         if self._queue_engine is not self.engine:
             self._queue_engine.dispose()
