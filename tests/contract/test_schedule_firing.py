@@ -247,3 +247,28 @@ def test_overlap_counts_run_now_runs(app: Tickwork, clock: FakeClock, policy: st
     with app.db.read() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(runs)).scalar()
     assert total == 2
+
+
+def test_workers_are_notified_only_of_runnable_runs(app: Tickwork, clock: FakeClock) -> None:
+    if not app.db.dialect.supports_notify:
+        pytest.skip("SQLite has no NOTIFY; workers in the process are woken directly")
+    import psycopg
+
+    from tickwork.services.wakeup import libpq_conninfo
+    from tickwork.storage.dialect import RUNS_CHANNEL
+
+    register_tasks(app)
+    runnable = app.schedules.create(name="n", task="noop", interval=10)
+    scheduler = app.scheduler()
+    with psycopg.connect(libpq_conninfo(app.db.url), autocommit=True) as listener:
+        listener.execute(f"LISTEN {RUNS_CHANNEL}")
+        clock.set(at(10))
+        assert scheduler.tick().runs == 1
+        assert [n.channel for n in listener.notifies(timeout=2, stop_after=1)] == [RUNS_CHANNEL]
+        # A fire time that is only recorded as skipped wakes nobody.
+        app.schedules.pause(runnable.id)
+        app.schedules.create(name="b", task="noop", interval=10, blackout_dates=["2030-01-01"])
+        clock.set(at(21))
+        report = scheduler.tick()
+        assert (report.runs, report.skipped) == (0, 1)
+        assert list(listener.notifies(timeout=0.5)) == []

@@ -68,6 +68,10 @@ class TickReport:
     resumed: int = 0
     duration: float = 0.0
     lateness: list[float] = field(default_factory=list)
+    # The earliest next_run_at when the tick ended, if it looked (it does unless it
+    # stopped at max_per_tick or ran maintenance).
+    next_due_at: datetime | None = None
+    next_due_known: bool = False
 
 
 class SchedulerService:
@@ -105,13 +109,18 @@ class SchedulerService:
             with self.db.write() as conn:
                 now = self.db.now()
                 due = self.store.lock_due(conn, now, batch)
-                if not due:
-                    break
-                fired = self.firing.fire_due(conn, due, now)
-            if fired.runs and self.on_runs_created is not None:
-                self.on_runs_created()
-            self._add(report, fired)
-            if len(due) < batch:
+                fired = self.firing.fire_due(conn, due, now) if due else None
+                last = len(due) < batch
+                if last:
+                    # Asked in the same transaction, the loop needs no extra one to know
+                    # how long to sleep (it sees this batch's new next_run_at values).
+                    report.next_due_at = self.store.next_due_at(conn)
+                    report.next_due_known = True
+            if fired is not None:
+                if fired.runs and self.on_runs_created is not None:
+                    self.on_runs_created()
+                self._add(report, fired)
+            if last:
                 break
         if maintenance or (
             maintenance is None
@@ -120,6 +129,7 @@ class SchedulerService:
             self._last_maintenance = time.monotonic()
             report.repaired = self.repair_missing_next_run()
             report.resumed = self.resume_expired_pauses()
+            report.next_due_known = False
         report.duration = time.perf_counter() - started
         if self.on_tick is not None:
             self.on_tick(report)
@@ -190,10 +200,17 @@ class SchedulerService:
                 resumed += 1
         return resumed
 
-    def seconds_until_due(self) -> float:
-        """How long the loop may sleep: until the next due time, at most the poll interval."""
-        with self.db.read() as conn:
-            next_due: datetime | None = self.store.next_due_at(conn)
+    def seconds_until_due(self, report: TickReport | None = None) -> float:
+        """How long the loop may sleep: until the next due time, at most the poll interval.
+
+        With the report of the tick just done, its view of the next due time is used
+        instead of asking the database again.
+        """
+        if report is not None and report.next_due_known:
+            next_due = report.next_due_at
+        else:
+            with self.db.read() as conn:
+                next_due = self.store.next_due_at(conn)
         if next_due is None:
             return self.config.poll_interval
         delay = (next_due - self.db.now()).total_seconds()
@@ -207,7 +224,7 @@ class SchedulerService:
         while not stop.is_set():
             try:
                 report = self.tick()
-                delay = self.seconds_until_due()
+                delay = self.seconds_until_due(report)
                 backoff = 0.5
             except DatabaseUnavailableError as exc:
                 log.warning(

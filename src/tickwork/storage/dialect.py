@@ -467,14 +467,23 @@ _FIRE_TIME_CONFLICT = (
     "ON CONFLICT (schedule_id, scheduled_for) "
     "WHERE schedule_id IS NOT NULL AND scheduled_for IS NOT NULL DO NOTHING"
 )
+# Inserts, and wakes workers when a runnable run was inserted, in one round trip.
 _INSERT_FIRED_POSTGRESQL = f"""
-    INSERT INTO runs ({", ".join(FIRED_COLUMN_NAMES)})
-    SELECT {", ".join(FIRED_COLUMN_NAMES)}
-    FROM jsonb_to_recordset(CAST(%(batch)s AS jsonb)) AS v(
-        {", ".join(f"{n} {t}" for n, t in zip(FIRED_COLUMN_NAMES, _FIRED_TYPES, strict=True))}
+    WITH inserted AS (
+        INSERT INTO runs ({", ".join(FIRED_COLUMN_NAMES)})
+        SELECT {", ".join(FIRED_COLUMN_NAMES)}
+        FROM jsonb_to_recordset(CAST(%(batch)s AS jsonb)) AS v(
+            {", ".join(f"{n} {t}" for n, t in zip(FIRED_COLUMN_NAMES, _FIRED_TYPES, strict=True))}
+        )
+        {_FIRE_TIME_CONFLICT}
+        RETURNING status
     )
-    {_FIRE_TIME_CONFLICT}
-    RETURNING id
+    SELECT count(*), (
+        SELECT pg_notify(%(channel)s, '') WHERE %(channel)s IS NOT NULL AND EXISTS (
+            SELECT 1 FROM inserted WHERE status IN ('queued', 'retrying')
+        )
+    )
+    FROM inserted
 """
 _INSERT_FIRED_SQLITE = f"""
     INSERT INTO runs ({", ".join(FIRED_COLUMN_NAMES)})
@@ -508,13 +517,19 @@ _ADVANCE_SQLITE = """
 """
 
 
-def insert_fired_runs(conn: Connection, dialect: Dialect, rows: Sequence[dict[str, Any]]) -> int:
+def insert_fired_runs(
+    conn: Connection,
+    dialect: Dialect,
+    rows: Sequence[dict[str, Any]],
+    notify: str | None = None,
+) -> int:
     """Insert the runs of fire times in one statement; return how many were inserted.
 
     Each row has the keys of ``FIRED_COLUMN_NAMES`` (timestamps as aware datetimes). A
     fire time that already has a run is skipped by the unique ``(schedule_id,
     scheduled_for)`` index, so a second scheduler can never create it twice. One short
-    statement with one JSON parameter keeps a burst of a thousand fire times cheap.
+    statement with one JSON parameter keeps a burst of a thousand fire times cheap. When
+    a runnable run was inserted, the channel ``notify`` is notified (PostgreSQL).
     """
     if not rows:
         return 0
@@ -523,8 +538,10 @@ def insert_fired_runs(conn: Connection, dialect: Dialect, rows: Sequence[dict[st
     payload = json.dumps(list(rows), separators=(",", ":"), default=encode)
     if dialect.is_postgresql and "\\u0000" in payload:
         payload = json.dumps(_without_nul(list(rows)), separators=(",", ":"), default=encode)
-    sql = _INSERT_FIRED_POSTGRESQL if dialect.is_postgresql else _INSERT_FIRED_SQLITE
-    return len(_execute(conn, sql, {"batch": payload}))
+    if dialect.is_postgresql:
+        found = _execute(conn, _INSERT_FIRED_POSTGRESQL, {"batch": payload, "channel": notify})
+        return int(found[0][0])
+    return len(_execute(conn, _INSERT_FIRED_SQLITE, {"batch": payload}))
 
 
 def _sqlite_timestamp(value: datetime) -> str:

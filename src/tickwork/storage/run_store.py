@@ -164,10 +164,8 @@ class RunStore:
         """
         if not rows:
             return 0
-        inserted = dialect_sql.insert_fired_runs(conn, self.dialect, rows)
-        if inserted and any(row["status"] in RUNNABLE_RUN_STATUSES for row in rows):
-            self.dialect.notify(conn, RUNS_CHANNEL)
-        return inserted
+        # Workers are notified in the same statement, when a runnable run was inserted.
+        return dialect_sql.insert_fired_runs(conn, self.dialect, rows, notify=RUNS_CHANNEL)
 
     def enqueue(self, conn: Connection, values: dict[str, Any]) -> tuple[Run, bool]:
         """Insert one run; with a ``key``, return the pending run holding that key instead.
