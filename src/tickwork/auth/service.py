@@ -10,6 +10,7 @@ import builtins
 import logging
 import secrets
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +43,42 @@ TOKEN_TOUCH_EVERY = timedelta(seconds=60)
 MAX_NAME_LENGTH = 200
 
 _UNSET: Any = object()
+DEFAULT_CACHE_SECONDS = 1.0
+
+
+class CredentialCache:
+    """Credentials checked against the database in the last ``ttl`` seconds.
+
+    A busy API client then costs one database read per token per ``ttl`` instead of one
+    per request. Changes made through this process (revoking, disabling, demoting,
+    changing a password) clear it at once; other processes notice within ``ttl``.
+    """
+
+    def __init__(self, ttl: float = DEFAULT_CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._entries: dict[object, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: object) -> Any:
+        """The value cached under ``key``, or ``None`` when absent or stale."""
+        found = self._entries.get(key)
+        if found is None or time.monotonic() - found[0] > self.ttl:
+            return None
+        return found[1]
+
+    def put(self, key: object, value: Any) -> None:
+        """Remember ``value`` under ``key`` (a few thousand entries at most)."""
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic(), value)
+
+    def clear(self) -> None:
+        """Forget everything (after a change to users or tokens)."""
+        with self._lock:
+            self._entries.clear()
 
 
 def _role(value: object, field: str = "role") -> Role:
@@ -64,8 +101,10 @@ class AuthService:
         *,
         passwords: Passwords | None = None,
         throttle: LoginThrottle | None = None,
+        cache_seconds: float = DEFAULT_CACHE_SECONDS,
     ) -> None:
         self.db = db
+        self.cache = CredentialCache(cache_seconds)
         self.store = AuthStore(db.dialect)
         self.audit = AuditStore()
         self.passwords = passwords or Passwords()
@@ -310,6 +349,7 @@ class AuthService:
                 bool(values.get("disabled", before.disabled)),
             )
             after = self.store.update_user(conn, user_id, values)
+            self.cache.clear()
             if set(values) == {"disabled"}:
                 action = "user.disable" if after.disabled else "user.enable"
             elif set(values) == {"password_hash"}:
@@ -428,6 +468,7 @@ class AuthService:
         with self.db.write() as conn:
             now = self.db.now()
             after = self.store.update_user(conn, user_id, {"password_hash": password_hash})
+            self.cache.clear()
             self._record(
                 conn,
                 actor,
@@ -458,12 +499,23 @@ class AuthService:
 
     def session_user(self, user_id: int) -> User | None:
         """The enabled user a session names, or ``None``."""
+        cached = self.cached_session_user(user_id)
+        if cached is not None:
+            return cached
         with self.db.read() as conn:
             try:
                 user = self.store.get_user(conn, user_id)
             except NotFoundError:
                 return None
-        return None if user.disabled else user
+        if user.disabled:
+            return None
+        self.cache.put(("user", user_id), user)
+        return user
+
+    def cached_session_user(self, user_id: int) -> User | None:
+        """The user a session names if it was read moments ago (no database access)."""
+        user: User | None = self.cache.get(("user", user_id))
+        return user
 
     # -- API tokens --------------------------------------------------------------------
 
@@ -608,6 +660,7 @@ class AuthService:
                 conn, token_id, restrict_tenant=actor.tenant_id, lock=True
             )
             after = self.store.revoke_token(conn, token_id, now)
+            self.cache.clear()
             if before.revoked_at is None:
                 self._record(
                     conn,
@@ -622,13 +675,28 @@ class AuthService:
                 )
         return after
 
+    def cached_token(self, secret: str) -> Principal | None:
+        """The principal of a token checked moments ago (no database access), or ``None``."""
+        found = self.cache.get(("token", token_hash(secret)))
+        if found is None:
+            return None
+        principal, expires_at = found
+        if expires_at is not None and expires_at <= self.db.now():
+            return None
+        result: Principal = principal
+        return result
+
     def authenticate_token(self, secret: str) -> Principal:
         """The principal an API token stands for, or :class:`AuthenticationError`."""
         invalid = AuthenticationError("invalid, expired or revoked API token")
         if not looks_like_token(secret):
             raise invalid
+        cached = self.cached_token(secret)
+        if cached is not None:
+            return cached
+        digest = token_hash(secret)
         with self.db.read() as conn:
-            found = self.store.token_by_hash(conn, token_hash(secret))
+            found = self.store.token_by_hash(conn, digest)
         now = self.db.now()
         if found is None:
             raise invalid
@@ -649,7 +717,7 @@ class AuthService:
                     self.store.touch_token(conn, token.id, now)
             except Exception as exc:  # bookkeeping must never fail the request
                 log.warning("could not record use of token %s: %s", token.id, exc)
-        return Principal(
+        principal = Principal(
             name=name[:MAX_NAME_LENGTH],
             role=role,
             kind=PrincipalKind.TOKEN,
@@ -657,6 +725,8 @@ class AuthService:
             user_id=token.user_id,
             token_id=token.id,
         )
+        self.cache.put(("token", digest), (principal, token.expires_at))
+        return principal
 
     # -- the session key ---------------------------------------------------------------
 

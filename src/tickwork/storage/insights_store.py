@@ -22,7 +22,9 @@ from tickwork.domain.models import (
     RunStatus,
 )
 from tickwork.storage.dialect import Dialect
+from tickwork.storage.run_store import LIST_COLUMNS, RunFilter
 from tickwork.storage.tables import nodes, runs, schedules
+from tickwork.storage.types import UTCDateTime
 
 FINAL = sorted(s.value for s in FINAL_RUN_STATUSES)
 CURRENT = sorted(
@@ -97,8 +99,25 @@ class HourBucket:
     failed: int
 
 
+# The columns of a run in list views (no payload, result, logs, traceback or details).
+RUN_PAGE_COLUMNS = tuple(c.name for c in LIST_COLUMNS if c.name != "token")
+_RUN_PAGE_SELECT: tuple[sa.ColumnClause[Any], ...] = tuple(
+    sa.column(name) for name in RUN_PAGE_COLUMNS
+)
+_RUN_DATETIMES = frozenset(
+    c.name for c in LIST_COLUMNS if c.name != "token" and isinstance(c.type, UTCDateTime)
+)
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
 class InsightsStore:
-    """Read-only queries behind ``/api/v1/stats``, the dashboard and ``/metrics``."""
+    """Read-only queries behind ``/api/v1/stats``, the dashboard, ``/metrics`` and the
+    API's lists of runs."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -385,6 +404,59 @@ class InsightsStore:
             )
             for row in conn.execute(query)
         ]
+
+    # -- pages of runs -------------------------------------------------------------------
+
+    def run_page(
+        self,
+        conn: Connection,
+        filters: RunFilter,
+        *,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> builtins.list[dict[str, Any]]:
+        """Runs newest first, keyset-paginated by id, as plain values for list views.
+
+        The same filters as :meth:`RunStore.list`, without its per-column conversions into
+        :class:`Run` objects: pages of the API stay cheap whatever their depth.
+        """
+        c = runs.c
+        query = sa.select(*_RUN_PAGE_SELECT).select_from(runs)
+        if filters.schedule_id is not None:
+            query = query.where(c.schedule_id == filters.schedule_id)
+        if filters.task:
+            query = query.where(c.task == filters.task)
+        if filters.status:
+            query = query.where(c.status.in_(list(filters.status)))
+        if filters.trigger:
+            query = query.where(c.trigger == filters.trigger)
+        if filters.tenant_id:
+            query = query.where(c.tenant_id == filters.tenant_id)
+        if filters.queue:
+            query = query.where(c.queue == filters.queue)
+        if filters.since is not None:
+            query = query.where(c.created_at >= filters.since)
+        if filters.until is not None:
+            query = query.where(c.created_at < filters.until)
+        if filters.restrict_tenant is not None:
+            query = query.where(c.tenant_id == filters.restrict_tenant)
+        if before_id is not None:
+            query = query.where(c.id < before_id)
+        query = query.order_by(c.id.desc()).limit(limit)
+        page = []
+        for row in conn.execute(query):
+            item = dict(zip(RUN_PAGE_COLUMNS, row, strict=True))
+            for name in _RUN_DATETIMES:
+                item[name] = _aware(item[name])
+            item["cancel_requested"] = bool(item["cancel_requested"])
+            started, finished = item["started_at"], item["finished_at"]
+            item["duration"] = (
+                None
+                if started is None or finished is None
+                else (finished - started).total_seconds()
+            )
+            page.append(item)
+        return page
 
     # -- nodes ---------------------------------------------------------------------------
 

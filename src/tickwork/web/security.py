@@ -160,11 +160,28 @@ class Authenticator:
             return None
         return self._from_session(cookie)
 
-    def _from_session(self, cookie: str) -> Principal | None:
-        session = self.codec.loads(cookie)
+    def authenticate_quickly(self, request: Request) -> Principal | None:
+        """The caller when that needs no database access (credentials checked moments ago,
+        proxy headers, ``--auth none``); ``None`` means "ask :meth:`authenticate`"."""
+        if self.mode == "none":
+            return ANONYMOUS_ADMIN
+        header = request.headers.get("authorization")
+        if header is not None:
+            scheme, _, credentials = header.strip().partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                return self.auth.cached_token(credentials.strip())
+            return None
+        if self.mode == "proxy":
+            return self._from_proxy(request)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie or self._codec is None:
+            return None
+        session = self._codec.loads(cookie)
         if session is None:
             return None
-        user = self.auth.session_user(session.user_id)
+        return self._session_principal(session, self.auth.cached_session_user(session.user_id))
+
+    def _session_principal(self, session: Session, user: User | None) -> Principal | None:
         if user is None or not self.codec.matches(session, user.password_hash):
             return None
         return Principal(
@@ -175,6 +192,12 @@ class Authenticator:
             user_id=user.id,
             csrf_token=session.csrf_token,
         )
+
+    def _from_session(self, cookie: str) -> Principal | None:
+        session = self.codec.loads(cookie)
+        if session is None:
+            return None
+        return self._session_principal(session, self.auth.session_user(session.user_id))
 
     def _trusted(self, address: str | None) -> bool:
         if not address:
@@ -268,7 +291,9 @@ async def resolve_principal(request: Request) -> Principal | None:
         principal: Principal | None = request.state.tickwork_principal
         return principal
     authenticator = web_state(request).authenticator
-    principal = await run_in_threadpool(authenticator.authenticate, request)
+    principal = authenticator.authenticate_quickly(request)
+    if principal is None:
+        principal = await run_in_threadpool(authenticator.authenticate, request)
     request.state.tickwork_principal = principal
     return principal
 

@@ -33,12 +33,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_state(request: Request) -> WebState:
+async def get_state(request: Request) -> WebState:
     """The web app's shared state."""
     return web_state(request)
 
 
-def get_tickwork(request: Request) -> Tickwork:
+async def get_tickwork(request: Request) -> Tickwork:
     """The :class:`Tickwork` app the web server serves."""
     return web_state(request).tickwork
 

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, status
 
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunStatus, RunTrigger
+from tickwork.storage.insights_store import InsightsStore
+from tickwork.storage.run_store import RunFilter
 from tickwork.web.api.common import (
     ERROR_RESPONSES,
     SOURCE,
@@ -16,7 +18,6 @@ from tickwork.web.api.common import (
     Limit,
     TextFilter,
     id_path,
-    page,
 )
 from tickwork.web.api.schemas import (
     AttemptOut,
@@ -72,7 +73,7 @@ def list_runs(
 ) -> RunPage:
     """Runs newest first, filtered. Pass ``next_before_id`` as ``before_id`` for the next
     page: pages stay stable while new runs arrive, at any depth."""
-    found = app.runs.list(
+    filters = RunFilter(
         schedule_id=schedule_id,
         task=task,
         status=_statuses(status),
@@ -80,12 +81,16 @@ def list_runs(
         tenant_id=tenant_id,
         since=utc(since),
         until=utc(until),
-        before_id=before_id,
-        limit=limit + 1,
-        actor=principal.actor(SOURCE),
+        restrict_tenant=principal.tenant_id,
     )
-    items, next_id = page(found, limit)
-    return RunPage(items=[run_out(r) for r in items], next_before_id=next_id)
+    store = InsightsStore(app.db.dialect)
+    with app.db.read() as conn:
+        found = store.run_page(conn, filters, before_id=before_id, limit=limit + 1)
+    next_id = None
+    if len(found) > limit:
+        found = found[:limit]
+        next_id = found[-1]["id"]
+    return RunPage(items=[RunOut.model_validate(r) for r in found], next_before_id=next_id)
 
 
 @router.post(
