@@ -267,6 +267,24 @@ def tick_scenario(kind: str, total: int, due: int, repeats: int) -> list[float]:
             app.close()
 
 
+# Lateness scenarios: label, schedules to insert, length (times --seconds), warm-up.
+SCENARIOS: dict[str, tuple[str, Callable[[datetime], list[dict[str, Any]]], float, float]] = {
+    "a": (
+        "(a) 1,000 every 10 s, spread",
+        lambda start: interval_rows(1000, 10, start, spread=10),
+        1,
+        3,
+    ),
+    "b": (
+        "(b) 1,000 every 10 s, same instant",
+        lambda start: interval_rows(1000, 10, start, spread=0),
+        1,
+        0,
+    ),
+    "c": ("(c) 10,000 every minute", lambda start: cron_rows(10_000, start), 2, 3),
+}
+
+
 # -- reporting ---------------------------------------------------------------------------
 
 
@@ -307,26 +325,20 @@ def main() -> None:
         "--seconds", type=float, default=30.0, help="measuring time of (a) and (b); (c) takes 2x"
     )
     parser.add_argument("--repeats", type=int, default=30, help="ticks measured per tick cost")
+    parser.add_argument(
+        "--scenarios", default="abct", help="which to run: a, b, c and/or t (tick cost)"
+    )
     args = parser.parse_args()
     kinds = [args.only] if args.only else ["postgresql", "sqlite"]
     print(machine())
     print("lateness = intended fire time -> run row committed (real clock, one scheduler)")
     for kind in kinds:
         print(f"\n== {kind} ==")
-        results = {
-            "(a) 1,000 every 10 s, spread": scenario(
-                kind, lambda s: interval_rows(1000, 10, s, spread=10), args.seconds, 3
-            ),
-            "(b) 1,000 every 10 s, same instant": scenario(
-                kind, lambda s: interval_rows(1000, 10, s, spread=0), args.seconds, 0
-            ),
-            "(c) 10,000 every minute": scenario(
-                kind, lambda s: cron_rows(10_000, s), args.seconds * 2, 3
-            ),
-        }
-        for label, lateness in results.items():
-            print(f"{label:38} {lateness.row()}", flush=True)
-        for total in (1_000, 100_000):
+        for key, (label, build, length, warmup) in SCENARIOS.items():
+            if key in args.scenarios:
+                lateness = scenario(kind, build, args.seconds * length, warmup)
+                print(f"{label:38} {lateness.row()}", flush=True)
+        for total in (1_000, 100_000) if "t" in args.scenarios else ():
             costs = tick_scenario(kind, total, 100, args.repeats)
             print(
                 f"tick, 100 due of {total:>7,}:              "
