@@ -90,6 +90,29 @@ class RunService:
             "created_by": actor.name,
         }
 
+    def _batch_values(
+        self,
+        actor: Actor,
+        request: RunRequest,
+        now: datetime,
+        shared: dict[str, dict[str, Any]],
+    ) -> dict[str, Any]:
+        if (
+            request.run_at is not None
+            or request.queue is not None
+            or request.priority is not None
+            or request.max_attempts is not None
+            or request.timeout is not None
+            or request.tenant_id is not None
+        ):
+            return self._values(actor, request, now)
+        base = shared.get(request.task)
+        if base is None:
+            base = shared[request.task] = self._values(actor, RunRequest(request.task), now)
+        task = self.registry.get(request.task)
+        payload = task.validate_payload(request.payload, max_bytes=self.max_payload_bytes)
+        return {**base, "payload": payload}
+
     def enqueue(self, actor: Actor, request: RunRequest, *, key: str | None = None) -> Run:
         """Queue one run; with ``key``, return the pending run holding that key if there is one."""
         if key is not None:
@@ -121,9 +144,12 @@ class RunService:
         with self.db.write() as conn:
             now = self.db.now()
             rows = []
+            # Runs that only name a task and a payload share everything else: work it out
+            # once per task.
+            shared: dict[str, dict[str, Any]] = {}
             for index, request in enumerate(requests):
                 try:
-                    rows.append(self._values(actor, request, now))
+                    rows.append(self._batch_values(actor, request, now, shared))
                 except InvalidInputError as exc:
                     raise type(exc)(
                         f"runs[{index}]: {exc.message}", field=f"runs[{index}].{exc.field}"

@@ -405,12 +405,17 @@ def insert_runs(conn: Connection, dialect: Dialect, rows: Sequence[dict[str, Any
     """
     if not rows:
         return []
+    texts: dict[datetime, str | None] = {}
+
+    def stamp(value: datetime) -> str | None:
+        # A batch's runs mostly share their times: format each distinct one once.
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = _timestamp(dialect, value)
+        return text
+
     batch = [
-        {
-            **row,
-            "run_at": _timestamp(dialect, row["run_at"]),
-            "created_at": _timestamp(dialect, row["created_at"]),
-        }
+        {**row, "run_at": stamp(row["run_at"]), "created_at": stamp(row["created_at"])}
         for row in rows
     ]
     payload = _json_batch(dialect, batch)
