@@ -29,7 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from ui_seed import PASSWORD, seed_history, seed_schedules, seed_users  # noqa: E402
+from ui_seed import (  # noqa: E402
+    PASSWORD,
+    seed_history,
+    seed_schedules,
+    seed_tokens,
+    seed_users,
+)
 
 from tickwork.builtin_tasks import register_builtin_tasks  # noqa: E402
 from tickwork.demo import build_demo_app  # noqa: E402
@@ -136,7 +142,7 @@ def schedule_by_name(name: str, suffix: str = "") -> Callable[[Page, str], None]
 
 
 def failed_run(page: Page, base: str) -> None:
-    page.goto(f"{base}/runs?status=failed")
+    page.goto(f"{base}/runs?status=failed&schedule=Inventory+sync")
     page.click("#run-list a.name >> nth=0")
     page.wait_for_selector("#run-detail")
     settle(page)
@@ -244,6 +250,7 @@ def main() -> None:
     register_builtin_tasks(app, settings)
     app.migrate()
     seed_users(app)
+    seed_tokens(app)
     schedules = seed_schedules(app, port)
     seed_history(app, schedules, random.Random(7))
     app.close()

@@ -153,7 +153,26 @@ def seed_schedules(app: Tickwork, port: int) -> dict[str, Schedule]:
     for spec in specs:
         schedule = app.schedules.create(actor=ada, **spec)
         made[schedule.name] = schedule
+    # A few changes, so the audit log has before/after to show.
+    olga = Actor(name="olga", source="ui", role=Role.OPERATOR)
+    weekly = made["Weekly report email"]
+    made[weekly.name] = app.schedules.update(
+        weekly.id, actor=ada, cron="0 8 * * 1", max_attempts=5, version=weekly.version
+    )
+    webhook = made["Partner webhook"]
+    app.schedules.pause(webhook.id, actor=olga, note="partner maintenance window")
+    made[webhook.name] = app.schedules.resume(webhook.id, actor=olga, misfire="skip")
     return made
+
+
+def seed_tokens(app: Tickwork) -> None:
+    """API tokens in every state: in use, expiring, revoked."""
+    auth = AuthService(app.db, passwords=Passwords())
+    admin = Actor(name="ada", source="ui", role=Role.ADMIN)
+    auth.create_token(admin, "grafana", role="viewer")
+    auth.create_token(admin, "nightly ci", role="operator", expires_in="30d")
+    old, _ = auth.create_token(admin, "old deploy script", role="admin")
+    auth.revoke_token(admin, old.id)
 
 
 def _fires(schedule: Schedule, since: datetime, until: datetime, limit: int) -> list[datetime]:
@@ -175,10 +194,11 @@ def seed_history(app: Tickwork, schedules: dict[str, Schedule], rng: random.Rand
     failing = {"Inventory sync": 0.35, "Weekly report email": 0.1}
     rows: list[dict[str, Any]] = []
     last: dict[int, tuple[datetime, str]] = {}
+    counts: dict[int, int] = {}
     for schedule in schedules.values():
         if schedule.trigger.value in ("manual", "once"):
             continue
-        fire_times = _fires(schedule, since, now - timedelta(minutes=2), 60)
+        fire_times = _fires(schedule, since, now - timedelta(minutes=2), 1000)[-60:]
         for fire in fire_times:
             failed = rng.random() < failing.get(schedule.name, 0.02)
             started = fire + timedelta(seconds=rng.uniform(0.05, 1.5))
@@ -229,6 +249,7 @@ def seed_history(app: Tickwork, schedules: dict[str, Schedule], rng: random.Rand
                 )
             )
             last[schedule.id] = (fire, "failed" if failed else "succeeded")
+            counts[schedule.id] = counts.get(schedule.id, 0) + 1
     standup = schedules["Weekday standup reminder"]
     missed_first = now - timedelta(hours=30)
     rows.append(
@@ -304,7 +325,7 @@ def seed_history(app: Tickwork, schedules: dict[str, Schedule], rng: random.Rand
             store.update(
                 conn,
                 schedule_id,
-                {"last_run_at": fire, "last_status": status},
+                {"last_run_at": fire, "last_status": status, "run_count": counts[schedule_id]},
                 bump_version=False,
             )
         NodeStore(app.db.dialect).beat(

@@ -164,3 +164,16 @@ def log_time(stamp: str | None, zone: ZoneInfo) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(zone).strftime("%H:%M:%S.%f")[:12]
+
+
+def compact(moment: datetime | None, zone: ZoneInfo, now: datetime) -> str:
+    """``13:12:33`` today, ``11-24 13:12:33`` on another day of this year, else the full date."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone)
+    today = now.astimezone(zone)
+    if local.date() == today.date():
+        return local.strftime("%H:%M:%S")
+    if local.year == today.year:
+        return local.strftime("%m-%d %H:%M:%S")
+    return local.strftime("%Y-%m-%d %H:%M:%S")

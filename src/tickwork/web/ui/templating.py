@@ -15,7 +15,7 @@ from tickwork.domain import triggers
 from tickwork.domain.models import Schedule
 from tickwork.web.ui import charts, formatting
 from tickwork.web.ui.views.schedule_form import MISFIRE_HELP, OVERLAP_HELP
-from tickwork.web.ui.views.schedules import next_run_label
+from tickwork.web.ui.views.schedules import SPARK_RUNS, next_run_label
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -46,12 +46,14 @@ def to_json(value: Any) -> Markup:
 def misfire_text(schedule: Schedule) -> str:
     """What the schedule's misfire policy does, in words."""
     text = MISFIRE_HELP.get(schedule.misfire_policy.value, "")
-    return f"{text} (grace {schedule.misfire_grace:g} s)"
+    return f"fire times missed for longer than {schedule.misfire_grace:g} s: {text}"
 
 
 def overlap_text(schedule: Schedule) -> str:
     """What the schedule's overlap policy does, in words."""
-    return OVERLAP_HELP.get(schedule.overlap_policy.value, "")
+    return "while the previous run is queued or running: " + OVERLAP_HELP.get(
+        schedule.overlap_policy.value, ""
+    )
 
 
 def build_environment() -> Environment:
@@ -71,6 +73,7 @@ def build_environment() -> Environment:
         sparkline=charts.sparkline,
         timeline=charts.timeline,
         next_label=next_run_label,
+        spark_runs=SPARK_RUNS,
         misfire_text=misfire_text,
         overlap_text=overlap_text,
     )
@@ -86,6 +89,7 @@ def build_environment() -> Environment:
         tojson_attr=to_json,
         short_span=formatting.short_span,
         log_time=formatting.log_time,
+        compact=formatting.compact,
     )
     return env
 

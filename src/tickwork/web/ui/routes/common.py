@@ -24,6 +24,11 @@ NOTICES = {
     "saved": "Changes saved.",
     "deleted": "Schedule deleted. Its run history stays under Runs.",
     "logged-out": "You are logged out.",
+    "paused": "Paused. It fires no more until resumed.",
+    "resumed": "Resumed.",
+    "queued": "Run queued.",
+    "retried": "Run queued again.",
+    "cancel-requested": "Cancellation requested.",
 }
 
 

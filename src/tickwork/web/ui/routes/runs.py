@@ -94,7 +94,8 @@ async def _act(request: Request, principal: PageOperator, run_id: int, action: s
                 else f"Run #{run.id}: asked its handler to stop"
             )
         if not is_htmx(request):
-            return redirect(f"/runs/{run_id}")
+            notice = "retried" if action == "retry" else "cancel-requested"
+            return redirect(f"/runs/{run_id}?notice={notice}")
         viewer = viewer_for(request, principal, ui)
         return render(
             "partials/run_detail_body.html",

@@ -188,12 +188,15 @@ def _after_action(
     schedule_id: int,
     origin: str,
     message: str,
+    action: str,
 ) -> Response:
     """What an htmx action returns: the refreshed row on the list, a reload on the detail."""
     ui = services(request)
     headers = toast_headers(message)
     if not is_htmx(request):
-        return redirect("/schedules" if origin == "list" else f"/schedules/{schedule_id}")
+        notice = {"run": "queued", "pause": "paused", "resume": "resumed"}.get(action, "")
+        target = "/schedules" if origin == "list" else f"/schedules/{schedule_id}"
+        return redirect(f"{target}?notice={notice}" if notice else target)
     if origin == "list":
         viewer = viewer_for(request, principal, ui)
         context = schedules.row_context(ui, viewer, schedule_id)
@@ -247,7 +250,7 @@ async def _act(request: Request, principal: Principal, schedule_id: int, action:
             if origin == "list":
                 return Response(content="", headers=toast_headers(message))
             return Response(status_code=204, headers={"HX-Redirect": "/schedules?notice=deleted"})
-        return _after_action(request, principal, schedule_id, origin, message)
+        return _after_action(request, principal, schedule_id, origin, message, action)
 
     try:
         return await blocking(work)

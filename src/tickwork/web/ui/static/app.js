@@ -230,7 +230,7 @@
     }
     var opts = {
       width: width, height: height, series: series, tzDate: tzDate,
-      legend: { show: true, live: true },
+      legend: { show: true, live: false },
       cursor: { points: { show: !bars } },
       scales: {
         x: { time: true },
@@ -239,7 +239,17 @@
           : { range: function (u, min, max) { return [0, Math.max(max || 1, 1) * 1.1]; } },
       },
       axes: [
-        { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, space: 70 },
+        {
+          stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, space: 70,
+          // 24-hour clock, day and month names: [tick size, format, then on a new year/month/day…]
+          values: [
+            [86400 * 28, "{MMM}", "\n{YYYY}", null, null, null, null, null, 1],
+            [86400, "{D} {MMM}", "\n{YYYY}", null, null, null, null, null, 1],
+            [3600, "{HH}:{mm}", "\n{D} {MMM}", null, "\n{D} {MMM}", null, null, null, 1],
+            [60, "{HH}:{mm}", "\n{D} {MMM}", null, "\n{D} {MMM}", null, null, null, 1],
+            [1, "{HH}:{mm}:{ss}", "\n{D} {MMM}", null, "\n{D} {MMM}", null, "\n{HH}:{mm}", null, 1],
+          ],
+        },
         {
           stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 56,
           incrs: spec.unit ? undefined : [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000],

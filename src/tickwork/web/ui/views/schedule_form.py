@@ -48,15 +48,15 @@ TRIGGER_LABELS = {
 }
 
 MISFIRE_HELP = {
-    "run_once": "After downtime, run once for the latest missed time",
-    "skip": "After downtime, skip missed times (recorded as one skipped entry)",
-    "run_all": "After downtime, run every missed time, up to the catch-up cap",
+    "run_once": "one catch-up run for the latest",
+    "skip": "skip them (one skipped entry)",
+    "run_all": "run each, up to the cap",
 }
 OVERLAP_HELP = {
-    "allow": "Start a new run even if the previous one is still going",
-    "skip": "Skip a fire time while a run is queued or running",
-    "queue_one": "Queue at most one run behind the running one",
-    "cancel_previous": "Cancel the previous run and start the new one",
+    "allow": "start it anyway",
+    "skip": "skip this fire time",
+    "queue_one": "queue one behind it",
+    "cancel_previous": "cancel the previous run",
 }
 
 # Text inputs of the form, named as the service's fields.
@@ -114,6 +114,18 @@ class ScheduleForm:
         if self.mode == "edit" and self.schedule is not None:
             return f"/schedules/{self.schedule.id}/edit"
         return "/schedules/new"
+
+    @property
+    def error_anchors(self) -> list[tuple[str, str]]:
+        """Each field with an error: what to call it, and the id of its input."""
+        labels = {f.error_key: (f.label, f.dom_id) for f in self.config_fields}
+        anchors = []
+        for key in self.errors:
+            if key in labels:
+                anchors.append(labels[key])
+            else:
+                anchors.append((key.replace("_", " "), "field-" + key))
+        return anchors
 
     @property
     def invalid(self) -> bool:

@@ -25,7 +25,7 @@ from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 
 PAGE_SIZES = (25, 50, 100)
-SPARK_RUNS = 20
+SPARK_RUNS = 16
 # A missed-and-skipped entry older than this no longer earns a note under its row.
 MISSED_NOTE_HOURS = 72
 
