@@ -348,6 +348,7 @@ def bench(kind: str, total: int, seconds: float, clients: int, keep: bool) -> No
                         expect=expect,
                     )
                     print(result.line(), flush=True)
+    print(f"  (load average now {os.getloadavg()[0]:.1f})")
 
 
 def main() -> None:
@@ -363,7 +364,8 @@ def main() -> None:
     print(
         f"tickwork API benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{platform.node()}: {os.cpu_count()} CPUs, {platform.python_implementation()} "
-        f"{platform.python_version()}, page size {PAGE}"
+        f"{platform.python_version()}, page size {PAGE}, "
+        f"load average {os.getloadavg()[0]:.1f} (other processes share these CPUs)"
     )
     for kind in args.only or ["postgresql"]:
         bench(kind, args.runs, args.seconds, args.clients, args.keep)

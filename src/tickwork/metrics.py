@@ -48,6 +48,7 @@ LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3
 TICK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 MAX_OVERDUE_COUNTED = 10_000
+RECENT = timedelta(hours=1)
 
 
 class _DatabaseCollector:
@@ -96,18 +97,27 @@ class _DatabaseCollector:
         schedules = ScheduleStore(db.dialect)
         with db.read() as conn:
             now = db.now()
-            by_task = insights.runs_by_task_and_status(conn)
+            unfinished = insights.unfinished_by_task_and_status(conn)
+            finished = insights.finished_by_task_and_status(conn, now - RECENT)
             queue = insights.queue_depth(conn, now)
             schedule_counts = insights.schedules_by_status(conn)
             overdue = len(schedules.overdue(conn, now, limit=MAX_OVERDUE_COUNTED))
             beats = insights.heartbeats(conn)
         runs = GaugeMetricFamily(
             "tickwork_runs",
-            "Runs in the database by task and status (history is pruned, so this can fall).",
+            "Runs waiting, queued, retrying or running now, by task and status.",
             labels=["task", "status"],
         )
-        for (task, status), count in sorted(by_task.items()):
+        for (task, status), count in sorted(unfinished.items()):
             runs.add_metric([task, status], count)
+        recent = GaugeMetricFamily(
+            "tickwork_runs_finished_last_hour",
+            "Runs that finished (or were recorded as skipped) in the last hour, by task and "
+            "status; every process reports the same figures from the database.",
+            labels=["task", "status"],
+        )
+        for (task, status), count in sorted(finished.items()):
+            recent.add_metric([task, status], count)
         depth = GaugeMetricFamily(
             "tickwork_queue_depth", "Runs due now and waiting for a worker.", labels=["queue"]
         )
@@ -141,7 +151,7 @@ class _DatabaseCollector:
         )
         for node_id, kind, beat in beats:
             age.add_metric([node_id, kind], max(0.0, (now - beat) / timedelta(seconds=1)))
-        return [runs, depth, oldest, running, scheduled, by_status, late, age]
+        return [runs, recent, depth, oldest, running, scheduled, by_status, late, age]
 
 
 class Metrics:

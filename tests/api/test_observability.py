@@ -73,15 +73,18 @@ def test_metrics(api: Api, schedule_body: Maker, clock: FakeClock) -> None:
     api.app.runs.cancel(admin.get("/api/v1/runs", params={"task": "boom"}).json()["items"][0]["id"])
     text = api.anonymous().get("/metrics").text
     assert _samples(text, "tickwork_queue_depth") == {'{queue="default"}': 2.0}
+    assert _samples(text, "tickwork_runs") == {'{status="queued",task="greet"}': 2.0}
     worker.run_until_idle(10)
     clock.advance(5)
     response = api.anonymous().get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
-    runs = _samples(text, "tickwork_runs")
-    assert runs['{status="succeeded",task="greet"}'] == 2.0
-    assert runs['{status="cancelled",task="boom"}'] == 1.0
+    assert _samples(text, "tickwork_runs") == {}
+    assert _samples(text, "tickwork_runs_finished_last_hour") == {
+        '{status="cancelled",task="boom"}': 1.0,
+        '{status="succeeded",task="greet"}': 2.0,
+    }
     assert _samples(text, "tickwork_database_up") == {"": 1.0}
     assert _samples(text, "tickwork_schedules") == {'{status="active"}': 1.0}
     assert _samples(text, "tickwork_schedules_overdue") == {"": 0.0}

@@ -192,17 +192,54 @@ class InsightsStore:
         counts.update({status: int(n) for status, n in conn.execute(query)})
         return counts
 
+    # Each group of unfinished statuses has a partial index whose predicate these match
+    # exactly (the claim index, the heartbeat index, the status index), so counting them
+    # never scans finished history.
+    _CURRENT_GROUPS = (
+        tuple(RUNNABLE_RUN_STATUSES),
+        (RunStatus.RUNNING.value,),
+        (RunStatus.WAITING.value,),
+    )
+
+    def _unfinished(
+        self, conn: Connection, columns: Sequence[Any], filters: InsightFilter
+    ) -> builtins.list[Any]:
+        rows: builtins.list[Any] = []
+        for group in self._CURRENT_GROUPS:
+            condition = runs.c.status == group[0] if len(group) == 1 else runs.c.status.in_(group)
+            query = self._narrow(
+                sa.select(*columns, sa.func.count()).where(condition).group_by(*columns),
+                filters,
+            )
+            rows.extend(conn.execute(query))
+        return rows
+
     def current_by_status(self, conn: Connection, filters: InsightFilter) -> dict[str, int]:
         """Runs waiting, queued, retrying or running right now."""
-        query = self._narrow(
-            sa.select(runs.c.status, sa.func.count())
-            .where(runs.c.status.in_(CURRENT))
-            .group_by(runs.c.status),
-            filters,
-        )
         counts = dict.fromkeys(CURRENT, 0)
-        counts.update({status: int(n) for status, n in conn.execute(query)})
+        for status, n in self._unfinished(conn, [runs.c.status], filters):
+            counts[status] = int(n)
         return counts
+
+    def unfinished_by_task_and_status(self, conn: Connection) -> dict[tuple[str, str], int]:
+        """Runs waiting, queued, retrying or running now, per task and status."""
+        everything = InsightFilter(since=datetime.min.replace(tzinfo=UTC))
+        return {
+            (task, status): int(n)
+            for task, status, n in self._unfinished(conn, [runs.c.task, runs.c.status], everything)
+        }
+
+    def finished_by_task_and_status(
+        self, conn: Connection, since: datetime
+    ) -> dict[tuple[str, str], int]:
+        """Runs (and recorded skips) that finished since ``since``, per task and status."""
+        query = self._window(
+            sa.select(runs.c.task, runs.c.status, sa.func.count()).group_by(
+                runs.c.task, runs.c.status
+            ),
+            InsightFilter(since=since),
+        )
+        return {(task, status): int(n) for task, status, n in conn.execute(query)}
 
     def schedules_by_status(
         self, conn: Connection, restrict_tenant: str | None = None
@@ -212,13 +249,6 @@ class InsightsStore:
         if restrict_tenant is not None:
             query = query.where(schedules.c.tenant_id == restrict_tenant)
         return {status: int(n) for status, n in conn.execute(query)}
-
-    def runs_by_task_and_status(self, conn: Connection) -> dict[tuple[str, str], int]:
-        """Every run in the table, per task and status (for ``/metrics``)."""
-        query = sa.select(runs.c.task, runs.c.status, sa.func.count()).group_by(
-            runs.c.task, runs.c.status
-        )
-        return {(task, status): int(n) for task, status, n in conn.execute(query)}
 
     # -- outcomes per task and per schedule ----------------------------------------------
 
