@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tickwork.auth.principal import Principal
-from tickwork.web.ui.routes.common import is_htmx, render, services, toast_headers, viewer_for
+from tickwork.web.ui.routes.common import is_htmx, render, toast_headers, viewer_for
+from tickwork.web.ui.services import services
 from tickwork.web.ui.viewer import Viewer
 
 HEADINGS = {

@@ -9,8 +9,9 @@ from starlette.responses import HTMLResponse, Response
 
 from tickwork.domain.errors import TickworkError
 from tickwork.web.security import PageAdmin
-from tickwork.web.ui.routes.common import blocking, form_lists, redirect, render, services
+from tickwork.web.ui.routes.common import blocking, form_lists, redirect, render
 from tickwork.web.ui.routes.common import viewer_for as _viewer
+from tickwork.web.ui.services import services
 from tickwork.web.ui.views import admin
 
 router = APIRouter(include_in_schema=False)

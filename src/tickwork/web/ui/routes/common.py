@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from tickwork.auth.principal import Principal
 from tickwork.domain.errors import TickworkError
 from tickwork.web.ui import formatting, templating
-from tickwork.web.ui.services import UiServices, services
+from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import ZONE_COOKIE, Viewer
 
 T = TypeVar("T")
@@ -107,6 +107,3 @@ async def form_lists(request: Request) -> dict[str, list[str]]:
 async def blocking(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run database work off the event loop."""
     return await run_in_threadpool(function, *args, **kwargs)
-
-
-__all__ = ["UiServices", "services"]

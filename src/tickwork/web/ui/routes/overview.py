@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from tickwork.web.security import PageViewer
-from tickwork.web.ui.routes.common import page, render, services, viewer_for
+from tickwork.web.ui.routes.common import page, render, viewer_for
+from tickwork.web.ui.services import services
 from tickwork.web.ui.views import audit, dashboard
 
 router = APIRouter(include_in_schema=False)

@@ -14,10 +14,10 @@ from tickwork.web.ui.routes.common import (
     page,
     redirect,
     render,
-    services,
     toast_headers,
     viewer_for,
 )
+from tickwork.web.ui.services import services
 from tickwork.web.ui.views import runs
 
 router = APIRouter(include_in_schema=False)

@@ -18,10 +18,10 @@ from tickwork.web.ui.routes.common import (
     page,
     redirect,
     render,
-    services,
     toast_headers,
     viewer_for,
 )
+from tickwork.web.ui.services import services
 from tickwork.web.ui.views import schedule_detail, schedule_form, schedules
 from tickwork.web.ui.views.timing_preview import preview
 

@@ -20,9 +20,9 @@ from tickwork.web.ui.routes.common import (
     form_lists,
     redirect,
     render,
-    services,
     viewer_for,
 )
+from tickwork.web.ui.services import services
 
 router = APIRouter(include_in_schema=False)
 

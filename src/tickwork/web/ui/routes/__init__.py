@@ -1,0 +1,1 @@
+"""FastAPI routes of the UI: pages, partials and form actions."""

@@ -1,0 +1,1 @@
+"""Context functions: what each page and partial of the UI shows."""
