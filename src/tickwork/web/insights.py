@@ -9,6 +9,8 @@ Example::
 from __future__ import annotations
 
 import builtins
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +31,7 @@ from tickwork.storage.node_store import NodeStore
 MIN_WINDOW_HOURS = 0.1
 MAX_WINDOW_HOURS = 24 * 90
 DEFAULT_TOP = 50
+DEFAULT_STATS_CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +69,20 @@ class NodeStatus:
 class Insights:
     """Reads statistics and node status through :class:`InsightsStore`."""
 
-    def __init__(self, db: Database, *, stale_after: float = 30.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        stale_after: float = 30.0,
+        cache_seconds: float = DEFAULT_STATS_CACHE_SECONDS,
+    ) -> None:
         self.db = db
         self.store = InsightsStore(db.dialect)
         self.nodes_store = NodeStore(db.dialect)
         self.stale_after = stale_after
+        self.cache_seconds = cache_seconds
+        self._cache: dict[tuple[object, ...], tuple[float, Stats]] = {}
+        self._lock = threading.Lock()
 
     def stats(
         self,
@@ -87,6 +99,23 @@ class Insights:
             raise InvalidInputError(
                 f"must be between {MIN_WINDOW_HOURS:g} and {MAX_WINDOW_HOURS} hours", field="hours"
             )
+        # Percentiles over a long window read every run in it; dashboards that several
+        # people keep open share one computation per few seconds.
+        key = (actor.tenant_id, float(hours), task, schedule_id, top)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
+                return cached[1]
+        stats = self._compute(actor, hours, task, schedule_id, top)
+        with self._lock:
+            if len(self._cache) > 1000:
+                self._cache.clear()
+            self._cache[key] = (time.monotonic(), stats)
+        return stats
+
+    def _compute(
+        self, actor: Actor, hours: float, task: str | None, schedule_id: int | None, top: int
+    ) -> Stats:
         with self.db.read() as conn:
             now = self.db.now()
             filters = InsightFilter(
