@@ -457,6 +457,154 @@ def _without_nul_text(values: list[str]) -> list[str]:
     return [v.replace("\\u0000", "\\ufffd") if "\\u0000" in v else v for v in values]
 
 
+# Columns of the runs a scheduler writes for fire times (queued or skipped).
+FIRED_COLUMN_NAMES = (
+    "schedule_id",
+    "task",
+    "payload",
+    "status",
+    "trigger",
+    "tenant_id",
+    "queue",
+    "priority",
+    "max_attempts",
+    "retry_backoff",
+    "retry_backoff_max",
+    "timeout",
+    "run_at",
+    "scheduled_for",
+    "created_at",
+    "created_by",
+    "finished_at",
+    "skip_reason",
+    "details",
+)
+_FIRED_TYPES = (
+    "bigint",
+    "text",
+    "jsonb",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int",
+    "int",
+    "float8",
+    "float8",
+    "float8",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "timestamptz",
+    "text",
+    "jsonb",
+)
+# The unique fire-time index is partial; ON CONFLICT must name its predicate to match it.
+_FIRE_TIME_CONFLICT = (
+    "ON CONFLICT (schedule_id, scheduled_for) "
+    "WHERE schedule_id IS NOT NULL AND scheduled_for IS NOT NULL DO NOTHING"
+)
+# Inserts, and wakes workers when a runnable run was inserted, in one round trip.
+_INSERT_FIRED_POSTGRESQL = f"""
+    WITH inserted AS (
+        INSERT INTO runs ({", ".join(FIRED_COLUMN_NAMES)})
+        SELECT {", ".join(FIRED_COLUMN_NAMES)}
+        FROM jsonb_to_recordset(CAST(%(batch)s AS jsonb)) AS v(
+            {", ".join(f"{n} {t}" for n, t in zip(FIRED_COLUMN_NAMES, _FIRED_TYPES, strict=True))}
+        )
+        {_FIRE_TIME_CONFLICT}
+        RETURNING status
+    )
+    SELECT count(*), (
+        SELECT pg_notify(%(channel)s, '') WHERE %(channel)s IS NOT NULL AND EXISTS (
+            SELECT 1 FROM inserted WHERE status IN ('queued', 'retrying')
+        )
+    )
+    FROM inserted
+"""
+_INSERT_FIRED_SQLITE = f"""
+    INSERT INTO runs ({", ".join(FIRED_COLUMN_NAMES)})
+    SELECT {", ".join(f"v.value ->> '$.{n}'" for n in FIRED_COLUMN_NAMES)}
+    FROM json_each(:batch) AS v
+    WHERE true
+    ORDER BY v.key
+    {_FIRE_TIME_CONFLICT}
+    RETURNING id
+"""
+
+_ADVANCE_POSTGRESQL = """
+    UPDATE schedules AS s SET
+        next_run_at = v.next_run_at,
+        status = v.status,
+        run_count = v.run_count,
+        last_run_at = COALESCE(v.last_run_at, s.last_run_at)
+    FROM jsonb_to_recordset(CAST(%(batch)s AS jsonb)) AS v(
+        id bigint, next_run_at timestamptz, status text, run_count int, last_run_at timestamptz
+    )
+    WHERE s.id = v.id
+"""
+_ADVANCE_SQLITE = """
+    UPDATE schedules SET
+        next_run_at = v.value ->> '$.next_run_at',
+        status = v.value ->> '$.status',
+        run_count = v.value ->> '$.run_count',
+        last_run_at = COALESCE(v.value ->> '$.last_run_at', schedules.last_run_at)
+    FROM json_each(:batch) AS v
+    WHERE schedules.id = (v.value ->> '$.id')
+"""
+
+
+def insert_fired_runs(
+    conn: Connection,
+    dialect: Dialect,
+    rows: Sequence[dict[str, Any]],
+    notify: str | None = None,
+) -> int:
+    """Insert the runs of fire times in one statement; return how many were inserted.
+
+    Each row has the keys of ``FIRED_COLUMN_NAMES`` (timestamps as aware datetimes). A
+    fire time that already has a run is skipped by the unique ``(schedule_id,
+    scheduled_for)`` index, so a second scheduler can never create it twice. One short
+    statement with one JSON parameter keeps a burst of a thousand fire times cheap. When
+    a runnable run was inserted, the channel ``notify`` is notified (PostgreSQL).
+    """
+    if not rows:
+        return 0
+    # Timestamps are encoded by json.dumps' hook instead of copying every row first.
+    encode = _sqlite_timestamp if dialect.is_sqlite else datetime.isoformat
+    payload = json.dumps(list(rows), separators=(",", ":"), default=encode)
+    if dialect.is_postgresql and "\\u0000" in payload:
+        payload = json.dumps(_without_nul(list(rows)), separators=(",", ":"), default=encode)
+    if dialect.is_postgresql:
+        found = _execute(conn, _INSERT_FIRED_POSTGRESQL, {"batch": payload, "channel": notify})
+        return int(found[0][0])
+    return len(_execute(conn, _INSERT_FIRED_SQLITE, {"batch": payload}))
+
+
+def _sqlite_timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def advance_schedules(
+    conn: Connection, dialect: Dialect, updates: Sequence[dict[str, Any]]
+) -> None:
+    """Set ``next_run_at``, ``status``, ``run_count`` and ``last_run_at`` (unless ``None``)
+    of many fired schedules in one statement. Each update has those keys and ``id``."""
+    if not updates:
+        return
+    batch = [
+        {
+            **update,
+            "next_run_at": _timestamp(dialect, update["next_run_at"]),
+            "last_run_at": _timestamp(dialect, update["last_run_at"]),
+        }
+        for update in updates
+    ]
+    sql = _ADVANCE_POSTGRESQL if dialect.is_postgresql else _ADVANCE_SQLITE
+    conn.exec_driver_sql(sql, {"batch": _json_batch(dialect, batch)})
+
+
 def dialect_for(name: str) -> Dialect:
     """The :class:`Dialect` for SQLAlchemy's dialect name."""
     if name not in ("sqlite", "postgresql"):
