@@ -73,8 +73,11 @@ def test_succeeded_records_duration_result_and_log_lines(app: Tickwork) -> None:
         ("info", "hello ada"),
         ("warning", "careful"),
     ]
-    assert done.duration is not None and done.duration >= 0
-    assert done.worker_id and done.error is None and done.traceback is None
+    assert done.duration is not None
+    assert done.duration >= 0
+    assert done.worker_id
+    assert done.error is None
+    assert done.traceback is None
     assert seen == {
         "run_id": run.id,
         "attempt": 1,
@@ -95,10 +98,13 @@ def test_failed_records_error_and_traceback(app: Tickwork) -> None:
     app.worker().run_until_idle()
     failed = app.runs.get(run.id)
     assert failed.status is RunStatus.FAILED
-    assert failed.error is not None and failed.error.startswith("ValueError: bad input")
-    assert failed.traceback is not None and "raise ValueError" in failed.traceback
+    assert failed.error is not None
+    assert failed.error.startswith("ValueError: bad input")
+    assert failed.traceback is not None
+    assert "raise ValueError" in failed.traceback
     assert failed.finished_at is not None
-    assert failed.logs and failed.logs[0]["message"] == "about to fail"
+    assert failed.logs
+    assert failed.logs[0]["message"] == "about to fail"
 
 
 def test_schedule_context_fields(app: Tickwork, clock: FakeClock) -> None:
@@ -146,14 +152,16 @@ def test_retries_back_off_exponentially_with_jitter(app: Tickwork, clock: FakeCl
     second_start = clock.now()
     app.worker().run_until_idle()
     again = app.runs.get(run.id)
-    assert again.status is RunStatus.RETRYING and again.attempt == 3
+    assert again.status is RunStatus.RETRYING
+    assert again.attempt == 3
     assert again.run_at is not None
     second_delay = (again.run_at - second_start).total_seconds()
     assert 10 <= second_delay <= 20  # doubled
     clock.set(again.run_at)
     app.worker().run_until_idle()
     final = app.runs.get(run.id)
-    assert final.status is RunStatus.SUCCEEDED and final.result == "ok"
+    assert final.status is RunStatus.SUCCEEDED
+    assert final.result == "ok"
     assert attempts == [1, 2, 3]
     history = app.runs.attempts(run.id)
     assert [(a.attempt, a.status) for a in history] == [(1, "failed"), (2, "failed")]
@@ -299,7 +307,8 @@ def test_cancel_running_run_is_seen_by_the_handler(app: Tickwork, kind: str) -> 
         assert started.wait(10)
         wait_for(lambda: status(app, run.id) == "running")
         asked = app.runs.cancel(run.id)
-        assert asked.status is RunStatus.RUNNING and asked.cancel_requested
+        assert asked.status is RunStatus.RUNNING
+        assert asked.cancel_requested
         # The cancel wakes the worker at once, long before its next heartbeat.
         wait_for(lambda: status(app, run.id) == "cancelled", timeout=4)
     cancelled = app.runs.get(run.id)
@@ -335,12 +344,14 @@ def test_retry_by_operator_and_its_limits(app: Tickwork) -> None:
     app.worker().run_until_idle()
     assert status(app, run.id) == "failed"
     queued = app.runs.retry(run.id)
-    assert queued.status is RunStatus.QUEUED and queued.attempt == 2
+    assert queued.status is RunStatus.QUEUED
+    assert queued.attempt == 2
     with pytest.raises(InvalidTransitionError):
         app.runs.retry(run.id)
     app.worker().run_until_idle()
     done = app.runs.get(run.id)
-    assert done.status is RunStatus.SUCCEEDED and done.result == 2
+    assert done.status is RunStatus.SUCCEEDED
+    assert done.result == 2
     assert [a.status for a in app.runs.attempts(run.id)] == ["failed"]
 
 
@@ -363,7 +374,8 @@ def test_keys_keep_one_pending_run(app: Tickwork) -> None:
         wait_for(lambda: status(app, first.id) == "running")
         # Running runs do not hold their key: work asked for now runs after it.
         second = app.enqueue("refresh", {"n": 3}, key="user-7")
-        assert second.id != first.id and second.status is RunStatus.QUEUED
+        assert second.id != first.id
+        assert second.status is RunStatus.QUEUED
         assert app.enqueue("refresh", key="user-7").id == second.id
         release.set()
         wait_for(lambda: status(app, second.id) == "succeeded")
@@ -476,11 +488,13 @@ def test_superseded_attempt_is_refused(app: Tickwork, clock: FakeClock) -> None:
     store = RunStore(app.db.dialect)
     with app.db.write() as conn:
         (claimed,) = store.claim(conn, worker_id="frozen", token="t1", now=clock.now(), limit=5)
-    assert claimed.id == run.id and claimed.attempt == 1
+    assert claimed.id == run.id
+    assert claimed.attempt == 1
     clock.advance(31)
     assert StallRescuer(app.db, 30).rescue() == 1
     requeued = app.runs.get(run.id)
-    assert requeued.status is RunStatus.QUEUED and requeued.attempt == 2
+    assert requeued.status is RunStatus.QUEUED
+    assert requeued.attempt == 2
     assert "stopped heartbeating" in (requeued.error or "")
     # The frozen worker wakes up: its heartbeat and its outcome are refused.
     with app.db.write() as conn:
@@ -488,11 +502,14 @@ def test_superseded_attempt_is_refused(app: Tickwork, clock: FakeClock) -> None:
         accepted = store.finish(
             conn, [Outcome(run.id, "t1", RunStatus.SUCCEEDED, clock.now(), result="stale")]
         )
-    assert owned == set() and accepted == []
+    assert owned == set()
+    assert accepted == []
     # The new attempt runs and is recorded once.
     app.worker().run_until_idle()
     done = app.runs.get(run.id)
-    assert done.status is RunStatus.SUCCEEDED and done.attempt == 2 and done.result is None
+    assert done.status is RunStatus.SUCCEEDED
+    assert done.attempt == 2
+    assert done.result is None
     with app.db.write() as conn:
         late = store.finish(
             conn, [Outcome(run.id, "t1", RunStatus.FAILED, clock.now(), error="late")]
@@ -536,7 +553,7 @@ def test_heartbeats_keep_a_long_run_alive(app: Tickwork, clock: FakeClock) -> No
         for _ in range(3):
             before = app.runs.get(run.id).heartbeat_at
             clock.advance(20)
-            wait_for(lambda: app.runs.get(run.id).heartbeat_at != before)
+            wait_for(lambda before=before: app.runs.get(run.id).heartbeat_at != before)
         # 60 s of fake time passed, yet the heartbeats kept the run from being rescued.
         assert StallRescuer(app.db, 30).rescue() == 0
         release.set()
@@ -565,8 +582,10 @@ def test_graceful_shutdown_releases_unfinished_runs(app: Tickwork) -> None:
     assert status(app, fast.id) == "succeeded"
     released = app.runs.get(slow.id)
     assert released.status is RunStatus.QUEUED
-    assert released.attempt == 2 and released.max_attempts == 2
-    assert released.worker_id is None and released.token is None
+    assert released.attempt == 2
+    assert released.max_attempts == 2
+    assert released.worker_id is None
+    assert released.token is None
     assert [(a.attempt, a.status) for a in app.runs.attempts(slow.id)] == [(1, "released")]
     assert worker.stats.released == 1
 
