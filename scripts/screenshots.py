@@ -150,7 +150,8 @@ def failed_run(page: Page, base: str) -> None:
 
 def tokens_created(page: Page, base: str) -> None:
     page.goto(f"{base}/admin/tokens")
-    page.fill("#token-name", "deploy pipeline")
+    size = page.viewport_size or {"width": 0}
+    page.fill("#token-name", "deploy pipeline" if size["width"] > 600 else "release bot")
     page.select_option("#token-role", "operator")
     page.click("text=Create token")
     page.wait_for_selector("#new-secret")

@@ -254,6 +254,15 @@ def a_viewer_sees_no_mutating_buttons_and_the_server_refuses_them(
     for name in ("Run now", "Pause…", "Delete…"):
         expect(page.get_by_role("button", name=name)).to_have_count(0)
 
+    # The theme toggle pins light, then dark, and the choice survives a reload.
+    toggle = page.get_by_role("button", name=re.compile("Theme"))
+    toggle.click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    toggle.click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+
     # Even with the page's own CSRF token, the server refuses what the role may not do.
     token = page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']")
     response = page.request.post(

@@ -20,7 +20,7 @@ from tickwork.domain.errors import PayloadError
 FIELD_PREFIX = "config."
 FREE_FORM = "__payload__"
 # Strings this long, or with names like these, get a multi-line box.
-LONG_TEXT = 300
+LONG_TEXT = 1000
 LONG_TEXT_NAMES = frozenset({"body", "template", "script", "query", "sql", "message", "text"})
 FORMAT_INPUT = {"uri": "url", "email": "email", "date": "date", "time": "time"}
 
