@@ -49,6 +49,7 @@ check: lint typecheck test
 bench: $(STAMP)
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/queue.py
+	$(BIN)/python bench/ui.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tickwork.db tickwork.db-wal tickwork.db-shm
