@@ -23,7 +23,7 @@ from tickwork.domain.models import (
     ScheduleStatus,
 )
 from tickwork.storage.dialect import Dialect
-from tickwork.storage.rows import run_from_row, schedule_from_row
+from tickwork.storage.rows import run_from_row, schedule_from_row, schedule_from_values
 from tickwork.storage.run_store import LIST_COLUMNS, RunFilter, RunStore
 from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
 from tickwork.storage.tables import audit_log, runs, schedules
@@ -124,8 +124,21 @@ class TimelineStore:
         offset: int = 0,
         limit: int = 25,
     ) -> tuple[builtins.list[Schedule], int]:
-        """One page of schedules in the chosen order, and how many match in all."""
+        """One page of schedules in the chosen order, and how many match in all.
+
+        A text search reads every row anyway, so the total comes with the page from one
+        scan (a window count); otherwise the page walks an index and a count follows.
+        """
         order = SCHEDULE_SORTS.get(sort, SCHEDULE_SORTS["name"])
+        if filters.text:
+            total_column = sa.func.count().over().label("matching_total")
+            query = self._schedules._filtered(sa.select(schedules, total_column), filters)
+            rows = conn.execute(query.order_by(*order).offset(offset).limit(limit)).all()
+            if rows:
+                keys = [k for k in rows[0]._fields if k != "matching_total"]
+                found = [schedule_from_values(dict(zip(keys, r, strict=False))) for r in rows]
+                return found, int(rows[0].matching_total)
+            return [], self._schedules.count(conn, filters)
         query = self._schedules._filtered(sa.select(schedules), filters).order_by(*order)
         rows = conn.execute(query.offset(offset).limit(limit)).all()
         total = self._schedules.count(conn, filters)
