@@ -233,7 +233,13 @@
       legend: { show: true, live: false },
       cursor: { points: { show: !bars } },
       scales: {
-        x: { time: true },
+        // bars are centred on their hour: pad half a step so the first and last are whole
+        x: bars && spec.x.length > 1
+          ? { time: true, range: function (u, min, max) {
+              var half = (spec.x[1] - spec.x[0]) / 2;
+              return [min - half, max + half];
+            } }
+          : { time: true },
         y: spec.unit === "%"
           ? { range: [0, 100] }
           : { range: function (u, min, max) { return [0, Math.max(max || 1, 1) * 1.1]; } },

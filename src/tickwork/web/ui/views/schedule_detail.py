@@ -192,6 +192,7 @@ def detail_context(
             "charts": trend_charts(outcomes, viewer),
             "timeline_runs": outcomes[:TIMELINE_RUNS],
             "rate": charts.success_rate(outcomes),
+            "rate_sample": len(outcomes),
             "payload_json": json.dumps(schedule.payload, indent=2, sort_keys=True),
             "title": schedule.name,
             "nav_key": "schedules",
