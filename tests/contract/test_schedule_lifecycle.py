@@ -340,3 +340,21 @@ def test_deleting_cancels_pending_runs(app: Tickwork, clock: FakeClock) -> None:
     assert run.status.value == "cancelled"
     with app.db.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schedules)).scalar() == 0
+
+
+def test_a_corrupt_schedule_fails_alone(app: Tickwork, clock: FakeClock) -> None:
+    register_tasks(app)
+    broken = app.schedules.create(name="broken", task="noop", cron="* * * * *")
+    healthy = app.schedules.create(name="healthy", task="noop", cron="* * * * *")
+    with app.db.write() as conn:
+        conn.execute(
+            schedules.update().where(schedules.c.id == broken.id).values(cron="not a cron")
+        )
+    clock.set(at(61))
+    report = app.scheduler().tick()
+    assert (report.schedules, report.runs) == (2, 1)
+    assert app.schedules.get(broken.id).status.value == "failed"
+    assert fire_times(app, healthy.id) == [at(60)]
+    # Fixed and resumed, it fires again.
+    app.schedules.update(broken.id, cron="*/2 * * * *")
+    assert app.schedules.resume(broken.id).next_run_at == at(120)
