@@ -193,7 +193,7 @@ def notes_for(schedule: Schedule, outcomes: list[Outcome], viewer: Viewer) -> li
         if schedule.paused_until is not None:
             until = f" until {absolute(schedule.paused_until, viewer.zone)}"
         resume = ""
-        if schedule.trigger.value != "manual":
+        if schedule.trigger.value != "manual" and viewer.can_operate:
             resume = " Resuming here skips the fire times that pass while paused (misfire=skip)."
         notes.append(Note("info", f"Paused{by}{until}{why}.{resume}"))
     if schedule.status is ScheduleStatus.FAILED:
