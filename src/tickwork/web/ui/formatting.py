@@ -7,7 +7,7 @@ the browser sets from ``Intl.DateTimeFormat``), falling back to UTC.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from tickwork.domain import cron
@@ -100,13 +100,6 @@ def duration(seconds: float | None) -> str:
     return f"{hours} h {rest // 60:02d} min"
 
 
-def between(start: datetime | None, end: datetime | None) -> float | None:
-    """Seconds from ``start`` to ``end`` when both are known."""
-    if start is None or end is None:
-        return None
-    return (end - start).total_seconds()
-
-
 def tone(status: str | None) -> str:
     """The badge colour family of a status."""
     return STATUS_TONE.get(status or "", "neutral")
@@ -139,18 +132,6 @@ def seconds_text(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:g}"
-
-
-def ago_seconds(moment: datetime | None, now: datetime) -> float | None:
-    """How many seconds ago ``moment`` was."""
-    if moment is None:
-        return None
-    return (now - moment).total_seconds()
-
-
-def at_least(seconds: float) -> timedelta:
-    """``timedelta`` of ``seconds`` (for template arithmetic)."""
-    return timedelta(seconds=seconds)
 
 
 def log_time(stamp: str | None, zone: ZoneInfo) -> str:

@@ -280,10 +280,13 @@
     return (v / 3600).toFixed(1) + " h";
   }
   function initCharts(root) {
-    (root || document).querySelectorAll("[data-chart]").forEach(function (el) {
-      charts = charts.filter(function (c) { return c.el !== el; });
-      buildChart(el);
+    // Charts of content htmx swapped out are gone from the page: let them go.
+    charts = charts.filter(function (c) {
+      if (document.contains(c.el)) return true;
+      c.chart.destroy();
+      return false;
     });
+    (root || document).querySelectorAll("[data-chart]").forEach(buildChart);
   }
   function redrawCharts() {
     var els = charts.map(function (c) { c.chart.destroy(); return c.el; });
