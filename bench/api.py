@@ -159,8 +159,17 @@ def _free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(url: str) -> Iterator[str]:
+def server(url: str) -> Iterator[tuple[str, int]]:
     """``tickwork web`` on loopback, in a process of its own."""
     port = _free_port()
     env = {**os.environ, "TICKWORK_DATABASE_URL": url, "TICKWORK_LOG_LEVEL": "WARNING"}
@@ -181,7 +190,7 @@ def server(url: str) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("tickwork web did not start")
             time.sleep(0.2)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         try:
@@ -204,6 +213,7 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    server_cpu: float = float("nan")
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -221,6 +231,7 @@ class Result:
             f"  {self.name:<44} {self.clients:>2} client{'s' if self.clients > 1 else ' '} "
             f"{rate:>7.0f} req/s  mean {mean:6.1f} ms  p50 {self.percentile(50):6.1f}  "
             f"p99 {p99:6.1f}  max {self.percentile(100):6.1f} ms"
+            f"  server CPU {self.server_cpu / max(1, self.requests) * 1000:5.2f} ms/req"
             f"  errors {self.errors}" + (f"  [{mark}]" if self.clients == 1 else "")
         )
 
@@ -234,6 +245,7 @@ def load(
     clients: int,
     seconds: float,
     expect: int,
+    server_pid: int,
 ) -> Result:
     """Drive ``request`` from ``clients`` threads for ``seconds`` (after a short warm-up)."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -259,16 +271,18 @@ def load(
     for thread in threads:
         thread.start()
     time.sleep(min(1.0, seconds / 4))
+    cpu_before = cpu_seconds(server_pid)
     measuring.set()
     started = time.perf_counter()
     time.sleep(seconds)
     measuring.clear()
     elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(server_pid) - cpu_before
     stop.set()
     for thread in threads:
         thread.join()
     merged = [x for part in latencies for x in part]
-    return Result(name, clients, len(merged), sum(errors), elapsed, merged)
+    return Result(name, clients, len(merged), sum(errors), elapsed, merged, cpu)
 
 
 def scenarios(
@@ -313,7 +327,7 @@ def bench(kind: str, total: int, seconds: float, clients: int, keep: bool) -> No
     print(f"\n{kind}: {total:,} runs, {seconds:g} s per scenario", flush=True)
     with bench_database(kind, keep) as url:
         low, high, secret = fill(url, total)
-        with server(url) as base:
+        with server(url) as (base, pid):
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}) as c:
                 existing = c.get("/api/v1/schedules", params={"limit": 1}).json()["items"]
                 if not existing:
@@ -346,6 +360,7 @@ def bench(kind: str, total: int, seconds: float, clients: int, keep: bool) -> No
                         clients=n_clients,
                         seconds=seconds,
                         expect=expect,
+                        server_pid=pid,
                     )
                     print(result.line(), flush=True)
     print(f"  (load average now {os.getloadavg()[0]:.1f})")
