@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
+from tickwork.auth.passwords import generate_password
 from tickwork.domain.errors import TickworkError
 from tickwork.web.security import PageAdmin
 from tickwork.web.ui.routes.common import blocking, form_lists, redirect, render
@@ -99,6 +100,23 @@ async def disable_user(request: Request, user_id: int, principal: PageAdmin) -> 
 async def enable_user(request: Request, user_id: int, principal: PageAdmin) -> Response:
     """Enable a disabled user."""
     return await _update_user(request, principal, user_id, disabled=False)
+
+
+@router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
+async def reset_password(request: Request, user_id: int, principal: PageAdmin) -> Response:
+    """Give a user a new generated password, shown once; its sessions end."""
+    ui = services(request)
+
+    def work() -> Response:
+        viewer = _viewer(request, principal, ui)
+        password = generate_password()
+        user = admin.auth_service(ui).update_user(viewer.actor, user_id, password=password)
+        context = admin.users_context(ui, viewer, reset=(user, password))
+        response = render("pages/users.html", context)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return await blocking(work)
 
 
 @router.get("/admin/tokens", response_class=HTMLResponse)

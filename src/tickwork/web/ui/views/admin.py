@@ -37,6 +37,7 @@ def users_context(
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     created: tuple[User, str | None] | None = None,
+    reset: tuple[User, str] | None = None,
 ) -> dict[str, Any]:
     """The users page: the list, and the create form (with errors after a refused save)."""
     users = auth_service(ui).list_users(viewer.actor, limit=LIST_LIMIT)
@@ -46,6 +47,7 @@ def users_context(
         "values": dict(values or {"role": Role.VIEWER.value}),
         "errors": dict(errors or {}),
         "created": created,
+        "reset": reset,
         "auth_mode": ui.settings.auth,
         "view": viewer,
         "title": "Users",
