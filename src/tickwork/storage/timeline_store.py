@@ -101,8 +101,10 @@ class WindowCount:
     count: int
 
 
-def _outcome(row: Any) -> Outcome:
-    return Outcome(**dict(row._mapping))
+def _outcomes(result: Any) -> builtins.list[Outcome]:
+    """Outcomes from a result (column names read once, not per row)."""
+    keys = builtins.list(result.keys())
+    return [Outcome(**dict(zip(keys, row, strict=True))) for row in result]
 
 
 class TimelineStore:
@@ -234,8 +236,7 @@ class TimelineStore:
             SPARK_COLUMNS,
             per_schedule,
         )
-        for row in conn.execute(query):
-            outcome = _outcome(row)
+        for outcome in _outcomes(conn.execute(query)):
             if outcome.schedule_id is not None:
                 result[outcome.schedule_id].append(outcome)
         for items in result.values():
@@ -252,7 +253,7 @@ class TimelineStore:
             .order_by(runs.c.id.desc())
             .limit(limit)
         )
-        return [_outcome(r) for r in conn.execute(query)]
+        return _outcomes(conn.execute(query))
 
     # -- pages of runs -----------------------------------------------------------------
 

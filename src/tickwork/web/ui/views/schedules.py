@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from tickwork.domain import triggers
@@ -16,6 +17,7 @@ from tickwork.domain.models import (
     ScheduleSource,
     ScheduleStatus,
     SkipReason,
+    TriggerType,
 )
 from tickwork.storage.schedule_store import ScheduleFilter
 from tickwork.storage.timeline_store import SCHEDULE_SORTS, Outcome
@@ -224,6 +226,36 @@ def drift_of(schedule: Schedule, ui: UiServices) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _words(
+    trigger: TriggerType,
+    cron: str | None,
+    interval: float | None,
+    run_at: datetime | None,
+    timezone: str,
+) -> str:
+    timing = Schedule(
+        id=0,
+        name="",
+        task="",
+        trigger=trigger,
+        status=ScheduleStatus.ACTIVE,
+        source=ScheduleSource.API,
+        cron=cron,
+        interval=interval,
+        run_at=run_at,
+        timezone=timezone,
+    )
+    return triggers.describe(timing)
+
+
+def words_for(schedule: Schedule) -> str:
+    """The schedule's timing in words (cached: describing a cron expression is not free)."""
+    return _words(
+        schedule.trigger, schedule.cron, schedule.interval, schedule.run_at, schedule.timezone
+    )
+
+
 def build_rows(
     ui: UiServices,
     viewer: Viewer,
@@ -238,7 +270,7 @@ def build_rows(
         rows.append(
             ScheduleRow(
                 schedule=schedule,
-                words=triggers.describe(schedule),
+                words=words_for(schedule),
                 task_label=task.description if task else None,
                 outcomes=recent,
                 rate=charts.success_rate(recent),
