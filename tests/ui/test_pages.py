@@ -34,6 +34,7 @@ def test_every_page_renders_for_an_admin(ui: Ui, clock: FakeClock) -> None:
         "/schedules/new": "Task config",
         f"/schedules/{schedule_id}": "Next fire times",
         f"/schedules/{schedule_id}/edit": "Save changes",
+        f"/schedules/{schedule_id}/delete": "Delete schedule",
         "/runs": f"#{failed_id}",
         f"/runs/{failed_id}": "kaboom",
         "/audit": "schedule.create",
