@@ -293,8 +293,8 @@ def tickwork_worker(url: str) -> None:
     app = tickwork_app(url)
     from tickwork.services.worker import WorkerConfig
 
-    concurrency = int(os.environ.get("BENCH_CONCURRENCY", "200"))
-    batch = int(os.environ.get("BENCH_CLAIM_BATCH", "100"))
+    concurrency = int(os.environ.get("BENCH_CONCURRENCY", "400"))
+    batch = int(os.environ.get("BENCH_CLAIM_BATCH", "200"))
     worker = app.worker(WorkerConfig(concurrency=concurrency, claim_batch=batch))
     app.start_listener()
     stop = threading.Event()
@@ -668,8 +668,8 @@ def main() -> None:
     print_table(columns)
     print()
     print(
-        "pgqueuer b10/b100: its worker's batch size; tickwork: concurrency 200, claims of up "
-        "to 100; procrastinate: concurrency 10; bare loop: no notifications, so no latency."
+        "pgqueuer b10/b100: its worker's batch size; tickwork: concurrency 400, claims of up "
+        "to 200; procrastinate: concurrency 10; bare loop: no notifications, so no latency."
     )
 
 
