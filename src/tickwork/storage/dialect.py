@@ -593,16 +593,10 @@ def advance_schedules(
     of many fired schedules in one statement. Each update has those keys and ``id``."""
     if not updates:
         return
-    batch = [
-        {
-            **update,
-            "next_run_at": _timestamp(dialect, update["next_run_at"]),
-            "last_run_at": _timestamp(dialect, update["last_run_at"]),
-        }
-        for update in updates
-    ]
+    encode = _sqlite_timestamp if dialect.is_sqlite else datetime.isoformat
+    payload = json.dumps(list(updates), separators=(",", ":"), default=encode)
     sql = _ADVANCE_POSTGRESQL if dialect.is_postgresql else _ADVANCE_SQLITE
-    conn.exec_driver_sql(sql, {"batch": _json_batch(dialect, batch)})
+    conn.exec_driver_sql(sql, {"batch": payload})
 
 
 def dialect_for(name: str) -> Dialect:
