@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from tickwork import __version__
 from tickwork.app import Tickwork
@@ -67,10 +70,10 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
-        swagger_ui_parameters={"persistAuthorization": True},
     )
+    _add_api_docs(fastapi_app)
     fastapi_app.state.tickwork = WebState(
         tickwork=tickwork,
         settings=settings,
@@ -108,3 +111,22 @@ def _mount_ui(fastapi_app: FastAPI) -> bool:
         return False
     mount(fastapi_app)
     return True
+
+
+SWAGGER_ASSETS = Path(__file__).parent / "static" / "swagger"
+
+
+def _add_api_docs(fastapi_app: FastAPI) -> None:
+    """Serve the interactive API docs with a vendored Swagger UI (no CDN)."""
+    fastapi_app.mount("/api/docs/static", StaticFiles(directory=SWAGGER_ASSETS), name="swagger")
+
+    @fastapi_app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="tickwork API",
+            swagger_js_url="/api/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/api/docs/static/swagger-ui.css",
+            swagger_favicon_url="/api/docs/static/favicon-32x32.png",
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
