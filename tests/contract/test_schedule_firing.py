@@ -272,3 +272,21 @@ def test_workers_are_notified_only_of_runnable_runs(app: Tickwork, clock: FakeCl
         report = scheduler.tick()
         assert (report.runs, report.skipped) == (0, 1)
         assert list(listener.notifies(timeout=0.5)) == []
+
+
+def test_the_tick_reports_the_next_due_time(app: Tickwork, clock: FakeClock) -> None:
+    register_tasks(app)
+    fast = app.schedules.create(name="fast", task="noop", interval=10)
+    app.schedules.create(name="slow", task="noop", interval=25)
+    stopped = app.schedules.create(name="stopped", task="noop", interval=5)
+    app.schedules.pause(stopped.id)  # keeps next_run_at 5, but paused ones do not count
+    scheduler = app.scheduler()
+    expected = {10: at(20), 20: at(25), 25: at(30), 30: at(40)}
+    for second, next_due in expected.items():
+        clock.set(at(second))
+        report = scheduler.tick(maintenance=False)
+        assert report.next_due_known
+        assert report.next_due_at == next_due, second
+    app.schedules.update(fast.id, max_runs=4)
+    clock.set(at(40))
+    assert scheduler.tick(maintenance=False).next_due_at == at(50)  # fast completed

@@ -49,6 +49,8 @@ class FireReport:
     skipped: int = 0
     completed: int = 0
     fire_times: list[datetime] = field(default_factory=list)
+    # The earliest next_run_at of any active schedule once this batch was written.
+    next_due_at: datetime | None = None
 
     def add(self, other: FireReport) -> None:
         """Add ``other``'s counts and fire times to this report."""
@@ -133,14 +135,13 @@ class Firing:
             updates.append(update)
             report.add(own_report)
         report.schedules = len(due)
-        inserted = self.runs.insert_fired(conn, rows)
+        inserted, report.next_due_at = self.schedules.record_fires(conn, rows, updates)
         if inserted != len(rows):
             log.warning(
                 "%d of %d fire times already had a run (another scheduler fired them)",
                 len(rows) - inserted,
                 len(rows),
             )
-        self.schedules.apply_fires(conn, updates, now)
         return report
 
     def fire_one(

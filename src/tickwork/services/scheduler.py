@@ -112,9 +112,11 @@ class SchedulerService:
                 fired = self.firing.fire_due(conn, due, now) if due else None
                 last = len(due) < batch
                 if last:
-                    # Asked in the same transaction, the loop needs no extra one to know
-                    # how long to sleep (it sees this batch's new next_run_at values).
-                    report.next_due_at = self.store.next_due_at(conn)
+                    # Known in the same transaction (firing reads it with its writes), the
+                    # loop needs no extra round trip to know how long to sleep.
+                    report.next_due_at = (
+                        fired.next_due_at if fired is not None else self.store.next_due_at(conn)
+                    )
                     report.next_due_known = True
             if fired is not None:
                 if fired.runs and self.on_runs_created is not None:

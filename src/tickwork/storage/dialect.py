@@ -555,6 +555,87 @@ _ADVANCE_SQLITE = """
 """
 
 
+_FIRE_POSTGRESQL = f"""
+    WITH inserted AS (
+        INSERT INTO runs ({", ".join(FIRED_COLUMN_NAMES)})
+        SELECT {", ".join(FIRED_COLUMN_NAMES)}
+        FROM jsonb_to_recordset(CAST(%(runs)s AS jsonb)) AS v(
+            {", ".join(f"{n} {t}" for n, t in zip(FIRED_COLUMN_NAMES, _FIRED_TYPES, strict=True))}
+        )
+        {_FIRE_TIME_CONFLICT}
+        RETURNING status
+    ),
+    advance AS (
+        SELECT * FROM jsonb_to_recordset(CAST(%(schedules)s AS jsonb)) AS v(
+            id bigint, next_run_at timestamptz, status text, run_count int,
+            last_run_at timestamptz
+        )
+    ),
+    advanced AS (
+        UPDATE schedules AS s SET
+            next_run_at = v.next_run_at,
+            status = v.status,
+            run_count = v.run_count,
+            last_run_at = COALESCE(v.last_run_at, s.last_run_at)
+        FROM advance AS v
+        WHERE s.id = v.id
+        RETURNING s.id
+    )
+    SELECT
+        (SELECT count(*) FROM inserted),
+        (
+            SELECT pg_notify(%(channel)s, '') WHERE EXISTS (
+                SELECT 1 FROM inserted WHERE status IN ('queued', 'retrying')
+            )
+        ),
+        (SELECT count(*) FROM advanced),
+        -- The statement cannot see its own update, so the next due time combines the
+        -- untouched schedules with the new values of the advanced ones.
+        LEAST(
+            (
+                SELECT min(next_run_at) FROM schedules
+                WHERE status = 'active' AND next_run_at IS NOT NULL
+                    AND id NOT IN (SELECT id FROM advance)
+            ),
+            (SELECT min(next_run_at) FROM advance WHERE status = 'active')
+        )
+"""
+_NEXT_DUE_SQLITE = """
+    SELECT min(next_run_at) FROM schedules WHERE status = 'active' AND next_run_at IS NOT NULL
+"""
+
+
+def fire_schedules(
+    conn: Connection,
+    dialect: Dialect,
+    rows: Sequence[dict[str, Any]],
+    updates: Sequence[dict[str, Any]],
+    notify: str,
+) -> tuple[int, datetime | None]:
+    """Insert fired runs, advance their schedules and read the next due time, at once.
+
+    ``rows`` are as :func:`insert_fired_runs` takes them and ``updates`` as
+    :func:`advance_schedules` does. Returns how many runs were inserted and the earliest
+    ``next_run_at`` of any active schedule afterwards. On PostgreSQL this is one statement
+    (one round trip instead of four, which matters when one schedule is due); ``notify``
+    is notified when a runnable run was inserted.
+    """
+    if dialect.is_sqlite:
+        inserted = insert_fired_runs(conn, dialect, rows, notify)
+        advance_schedules(conn, dialect, updates)
+        return inserted, _utc(conn.exec_driver_sql(_NEXT_DUE_SQLITE).scalar())
+    encode = datetime.isoformat
+    params = {
+        "runs": json.dumps(list(rows), separators=(",", ":"), default=encode),
+        "schedules": json.dumps(list(updates), separators=(",", ":"), default=encode),
+        "channel": notify,
+    }
+    if "\\u0000" in params["runs"]:
+        params["runs"] = json.dumps(_without_nul(list(rows)), separators=(",", ":"), default=encode)
+    found: Any = _execute(conn, _FIRE_POSTGRESQL, params)[0]
+    return int(found[0]), _utc(found[3])
+
+
 def insert_fired_runs(
     conn: Connection,
     dialect: Dialect,

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from tickwork.domain.errors import DuplicateNameError, NotFoundError, VersionConflictError
 from tickwork.domain.models import Schedule, ScheduleStatus, TriggerType
 from tickwork.storage import dialect as dialect_sql
-from tickwork.storage.dialect import Dialect
+from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
 from tickwork.storage.rows import schedule_from_row, schedules_from_rows
 from tickwork.storage.tables import schedules
 
@@ -292,19 +292,22 @@ class ScheduleStore:
 
     def apply_fires(self, conn: Connection, updates: Sequence[FireUpdate], now: datetime) -> None:
         """Advance fired schedules in one statement."""
-        dialect_sql.advance_schedules(
-            conn,
-            self.dialect,
-            [
-                {
-                    "id": u.id,
-                    "next_run_at": u.next_run_at,
-                    "status": u.status,
-                    "run_count": u.run_count,
-                    "last_run_at": u.last_run_at,
-                }
-                for u in updates
-            ],
+        dialect_sql.advance_schedules(conn, self.dialect, [_update_values(u) for u in updates])
+
+    def record_fires(
+        self,
+        conn: Connection,
+        runs: Sequence[dict[str, Any]],
+        updates: Sequence[FireUpdate],
+    ) -> tuple[int, datetime | None]:
+        """Insert the runs of fired schedules and advance them, in as few round trips as the
+        database allows; return how many runs were inserted and the next due time after.
+
+        A fire time that already has a run is skipped (unique ``(schedule_id,
+        scheduled_for)``); workers are notified when a runnable run was inserted.
+        """
+        return dialect_sql.fire_schedules(
+            conn, self.dialect, runs, [_update_values(u) for u in updates], RUNS_CHANNEL
         )
 
     def set_last_status(self, conn: Connection, statuses: dict[int, str]) -> None:
@@ -329,3 +332,13 @@ class ScheduleStore:
         """Distinct task names of all schedules."""
         query = sa.select(schedules.c.task).distinct().order_by(schedules.c.task)
         return [r[0] for r in conn.execute(query)]
+
+
+def _update_values(update: FireUpdate) -> dict[str, Any]:
+    return {
+        "id": update.id,
+        "next_run_at": update.next_run_at,
+        "status": update.status,
+        "run_count": update.run_count,
+        "last_run_at": update.last_run_at,
+    }
