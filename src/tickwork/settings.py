@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     stall_timeout: float = Field(default=30.0, gt=0)
     heartbeat_interval: float = Field(default=5.0, gt=0)
     poll_interval: float = Field(default=1.0, gt=0)
+    scheduler_lookahead: float = Field(default=1.0, ge=0, le=60)
     shutdown_grace: float = Field(default=30.0, ge=0)
     smtp_host: str | None = None
     smtp_port: int = 587

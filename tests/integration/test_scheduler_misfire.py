@@ -69,7 +69,7 @@ def test_nothing_floods_after_a_day_down(app: Tickwork, clock: FakeClock) -> Non
             misfire_cap=10,
             misfire_grace=0,
         )
-    scheduler = app.scheduler(SchedulerConfig(batch_size=25, max_per_tick=60))
+    scheduler = app.scheduler(SchedulerConfig(batch_size=25, max_per_tick=60, lookahead=0))
     clock.set(at(86400.5))
     first = scheduler.tick()
     # At most max_per_tick schedules per tick, each at most cap catch-up runs.

@@ -130,7 +130,10 @@ def scheduler(
     setup_logging(log_level, log_format)
     tickwork = load_app(app, db)
     runner = ServiceRunner(tickwork, heartbeat_interval=settings().heartbeat_interval)
-    runner.add_scheduler(SchedulerConfig(poll_interval=settings().poll_interval))
+    config = settings()
+    runner.add_scheduler(
+        SchedulerConfig(poll_interval=config.poll_interval, lookahead=config.scheduler_lookahead)
+    )
     runner.run()
 
 
@@ -194,7 +197,9 @@ def run(
     web_app = create_app(tickwork, config)
     _announce_initial_admin(web_app, config)
     runner = ServiceRunner(tickwork, heartbeat_interval=config.heartbeat_interval)
-    runner.add_scheduler(SchedulerConfig(poll_interval=config.poll_interval))
+    runner.add_scheduler(
+        SchedulerConfig(poll_interval=config.poll_interval, lookahead=config.scheduler_lookahead)
+    )
     runner.add_worker(_worker_config(concurrency, queues))
     runner.add_web(host, port, web_app, **_web_options(config))
     console.print(f"tickwork is running: http://{host}:{port}/  (Ctrl+C to stop)", highlight=False)

@@ -132,15 +132,19 @@ def plan_fires(
     *,
     policy: MisfirePolicy | None = None,
     grace: float | None = None,
+    horizon: datetime | None = None,
 ) -> FirePlan:
-    """Plan a due schedule's fire times up to ``now``.
+    """Plan a due schedule's fire times up to ``horizon`` (default ``now``).
 
-    ``policy`` and ``grace`` override the schedule's own (resume uses them to apply the
-    operator's choice to the fire times that passed while the schedule was paused).
+    Fire times older than the grace before ``now`` are missed. A ``horizon`` after ``now``
+    lets the scheduler create runs a moment ahead of their fire time (their ``run_at`` keeps
+    them from starting early). ``policy`` and ``grace`` override the schedule's own (resume
+    uses them to apply the operator's choice to the fire times that passed while paused).
     """
     plan = FirePlan()
     start = timing.next_run_at
-    if start is None or start > now:
+    upto = now if horizon is None or horizon < now else horizon
+    if start is None or start > upto:
         plan.next_run_at = start
         return plan
     policy = policy or timing.misfire_policy
@@ -148,7 +152,7 @@ def plan_fires(
     rest = triggers.iter_after(timing, start)
     if start > cutoff:
         # The usual case, nothing missed: every due fire time runs.
-        return _in_grace(plan, timing, start, rest, now)
+        return _in_grace(plan, timing, start, rest, upto)
     keep = max(0, timing.misfire_cap) if policy is MisfirePolicy.RUN_ALL else 0
     walk, current, rest = _walk_missed(timing, chain([start], rest), cutoff, keep)
 
@@ -157,7 +161,7 @@ def plan_fires(
     missed_first = walk.first
     missed_last = walk.last
     if walk.count and walk.last is not None:
-        if policy is MisfirePolicy.RUN_ONCE and current is not None and current <= now:
+        if policy is MisfirePolicy.RUN_ONCE and current is not None and current <= upto:
             # A fire time within grace runs anyway and is newer: it is the one run that
             # catches up, so every missed time is recorded, none run late.
             pass
@@ -174,7 +178,7 @@ def plan_fires(
         plan.missed = Missed(missed_count, missed_first, missed_last, walk.exact)
 
     plan.fires = runs
-    return _in_grace(plan, timing, current, rest, now)
+    return _in_grace(plan, timing, current, rest, upto)
 
 
 def _in_grace(
@@ -182,11 +186,11 @@ def _in_grace(
     timing: PlannedTiming,
     current: datetime | None,
     rest: Iterator[datetime],
-    now: datetime,
+    upto: datetime,
 ) -> FirePlan:
-    """Add the fire times from ``current`` up to ``now`` (all within grace) to the plan."""
+    """Add the fire times from ``current`` up to ``upto`` (all within grace) to the plan."""
     in_grace = 0
-    while current is not None and current <= now and in_grace < MAX_FIRES_PER_PLAN:
+    while current is not None and current <= upto and in_grace < MAX_FIRES_PER_PLAN:
         plan.fires.append(current)
         in_grace += 1
         current = next(rest, None)

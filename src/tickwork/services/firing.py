@@ -102,8 +102,17 @@ class Firing:
         self.conditions = conditions
         self.rng = rng or random.Random()
 
-    def fire_due(self, conn: Connection, due: list[Schedule], now: datetime) -> FireReport:
+    def fire_due(
+        self,
+        conn: Connection,
+        due: list[Schedule],
+        now: datetime,
+        horizon: datetime | None = None,
+    ) -> FireReport:
         """Fire every schedule in ``due`` (locked by the caller) as of ``now``.
+
+        Fire times up to ``horizon`` (default ``now``) get their runs now; those still in
+        the future wait in the queue until their ``run_at``.
 
         A schedule whose fire times cannot be computed (corrupt definition) is marked
         ``failed`` and logged; it does not stop the others.
@@ -113,7 +122,7 @@ class Firing:
         updates: list[FireUpdate] = []
         for schedule in due:
             try:
-                plan = plan_fires(schedule, now)
+                plan = plan_fires(schedule, now, horizon=horizon)
                 own_rows: list[dict[str, Any]] = []
                 own_report = FireReport()
                 update = self._collect(conn, schedule, plan, now, own_rows, own_report)

@@ -121,6 +121,23 @@ class ScheduleService:
             after=None if after is None else schedule_spec.as_json(after),
         )
 
+    def _withdraw_early(
+        self, conn: Connection, schedule: Schedule, now: datetime, *, keep_next_run: bool = False
+    ) -> dict[str, Any]:
+        """Withdraw runs created ahead of fire times still to come (the scheduler looks
+        ahead); those fire times become due again, so nothing is skipped by the change."""
+        count, earliest = self.runs.withdraw_early(conn, schedule.id, now)
+        if not count:
+            return {}
+        changes: dict[str, Any] = {"run_count": max(0, schedule.run_count - count)}
+        if (
+            not keep_next_run
+            and earliest is not None
+            and (schedule.next_run_at is None or earliest < schedule.next_run_at)
+        ):
+            changes["next_run_at"] = earliest
+        return changes
+
     def _changed(self, conn: Connection) -> None:
         self.db.dialect.notify(conn, SCHEDULES_CHANNEL)
 
@@ -260,7 +277,11 @@ class ScheduleService:
                 _merged(before, changes), self.registry, max_payload_bytes=self.max_payload_bytes
             )
             self._check_admin_only_task(actor, values["task"])
-            values.update(_retimed(before, values, now))
+            retimed = _retimed(before, values, now)
+            values.update(
+                self._withdraw_early(conn, before, now, keep_next_run="next_run_at" in retimed)
+            )
+            values.update(retimed)
             values["updated_at"] = now
             after = self.store.update(conn, schedule_id, values, expected_version=expected_version)
             self._record(conn, actor, "schedule.update", after, before, after, now)
@@ -294,6 +315,7 @@ class ScheduleService:
                 conn,
                 schedule_id,
                 {
+                    **self._withdraw_early(conn, before, now),
                     "status": ScheduleStatus.PAUSED.value,
                     "pause_note": None
                     if note is None
@@ -492,6 +514,7 @@ class ScheduleService:
                         conn,
                         current.id,
                         {
+                            **self._withdraw_early(conn, current, now),
                             "orphaned": True,
                             "status": ScheduleStatus.PAUSED.value
                             if current.status is ScheduleStatus.ACTIVE
@@ -574,6 +597,7 @@ class ScheduleService:
     ) -> bool:
         changes: dict[str, Any] = {}
         if current.code_hash != digest:
+            changes.update(self._withdraw_early(conn, current, now))
             changes.update(values)
             changes["code_hash"] = digest
             if schedule_spec.timing_changed(current, values):

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tickwork.domain import triggers
 from tickwork.domain.actor import SYSTEM
@@ -32,6 +32,7 @@ DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_PER_TICK = 10_000
 DEFAULT_MAINTENANCE_EVERY = 15.0
+DEFAULT_LOOKAHEAD = 1.0
 # First pause when due schedules are all locked by other schedulers (doubles while it lasts).
 LOCKED_RETRY_DELAY = 0.002
 
@@ -48,10 +49,16 @@ class SchedulerConfig:
     max_per_tick: int = DEFAULT_MAX_PER_TICK
     # How often to repair invariants and auto-resume schedules paused "until".
     maintenance_every: float = DEFAULT_MAINTENANCE_EVERY
+    # Runs are created up to this many seconds before their fire time (as Quartz acquires
+    # triggers ahead), so a burst of schedules due at one instant is already queued when
+    # the instant comes; their run_at keeps workers from starting them early.
+    lookahead: float = DEFAULT_LOOKAHEAD
 
     def __post_init__(self) -> None:
         if self.poll_interval <= 0:
             raise ValueError("poll_interval must be positive")
+        if not 0 <= self.lookahead <= 60:
+            raise ValueError("lookahead must be between 0 and 60 seconds")
         if self.batch_size < 1 or self.max_per_tick < 1:
             raise ValueError("batch_size and max_per_tick must be at least 1")
 
@@ -67,6 +74,7 @@ class TickReport:
     repaired: int = 0
     resumed: int = 0
     duration: float = 0.0
+    # Seconds from each fire time to its run's commit; negative when created ahead of time.
     lateness: list[float] = field(default_factory=list)
     # The earliest next_run_at when the tick ended, if it looked (it does unless it
     # stopped at max_per_tick or ran maintenance).
@@ -108,8 +116,9 @@ class SchedulerService:
             batch = min(self.config.batch_size, self.config.max_per_tick - report.schedules)
             with self.db.write() as conn:
                 now = self.db.now()
-                due = self.store.lock_due(conn, now, batch)
-                fired = self.firing.fire_due(conn, due, now) if due else None
+                horizon = now + timedelta(seconds=self.config.lookahead)
+                due = self.store.lock_due(conn, horizon, batch)
+                fired = self.firing.fire_due(conn, due, now, horizon) if due else None
                 last = len(due) < batch
                 if last:
                     # Known in the same transaction (firing reads it with its writes), the
@@ -144,6 +153,7 @@ class SchedulerService:
         report.runs += fired.runs
         report.skipped += fired.skipped
         report.completed += fired.completed
+        # Negative for runs committed ahead of their fire time (the lookahead).
         report.lateness.extend((committed - t).total_seconds() for t in fired.fire_times)
 
     def repair_missing_next_run(self) -> int:
@@ -215,7 +225,7 @@ class SchedulerService:
                 next_due = self.store.next_due_at(conn)
         if next_due is None:
             return self.config.poll_interval
-        delay = (next_due - self.db.now()).total_seconds()
+        delay = (next_due - self.db.now()).total_seconds() - self.config.lookahead
         return max(0.0, min(delay, self.config.poll_interval))
 
     def run(self, stop: threading.Event) -> None:

@@ -570,6 +570,27 @@ class RunStore:
             self.dialect.notify(conn, CANCEL_CHANNEL)
         return [r[0] for r in pending] + [r[0] for r in running]
 
+    def withdraw_early(
+        self, conn: Connection, schedule_id: int, now: datetime
+    ) -> tuple[int, datetime | None]:
+        """Delete runs the scheduler created ahead of fire times that have not come yet.
+
+        A schedule that is edited or paused must not run its old definition at those
+        times. Returns how many were withdrawn and the earliest of their fire times.
+        """
+        rows = conn.execute(
+            runs.delete()
+            .where(
+                runs.c.schedule_id == schedule_id,
+                runs.c.status == RunStatus.QUEUED.value,
+                runs.c.scheduled_for > now,
+                runs.c.run_at > now,
+            )
+            .returning(runs.c.scheduled_for)
+        ).all()
+        fire_times = [r[0] for r in rows]
+        return len(fire_times), min(fire_times, default=None)
+
     def retry(self, conn: Connection, run: Run, now: datetime, actor: str) -> Run:
         """Queue a finished failed or cancelled run again, as one more attempt."""
         if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
