@@ -46,6 +46,10 @@ def duration(
     return seconds
 
 
+MIN_YEAR = 1900
+MAX_YEAR = 9000
+
+
 def moment(
     value: Any, field: str, timezone: str = "UTC", *, strict_local: bool = False
 ) -> datetime:
@@ -69,6 +73,20 @@ def moment(
             ) from exc
     else:
         raise InvalidInputError("expected an ISO 8601 date and time", field=field)
+    try:
+        result = _to_utc(parsed, value, field, timezone, strict_local=strict_local)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInputError(f"{value} is out of range", field=field) from exc
+    if not MIN_YEAR <= result.year <= MAX_YEAR:
+        raise InvalidInputError(
+            f"{value} must be between the years {MIN_YEAR} and {MAX_YEAR}", field=field
+        )
+    return result
+
+
+def _to_utc(
+    parsed: datetime, value: Any, field: str, timezone: str, *, strict_local: bool
+) -> datetime:
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
     tz = cron.zone(timezone)
