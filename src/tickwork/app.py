@@ -17,6 +17,7 @@ from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunAttempt, Schedule
 from tickwork.registry import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
 from tickwork.services.firing import Condition, Firing
+from tickwork.services.flag_service import FlagService
 from tickwork.services.run_service import RunRequest, RunService
 from tickwork.services.schedule_service import CodeSchedule, ScheduleService, SyncReport
 from tickwork.services.scheduler import SchedulerConfig, SchedulerService
@@ -325,6 +326,14 @@ class Tickwork:
                 on_enqueue=lambda: self.hub.publish(RUNS_CHANNEL),
                 on_cancel=lambda: self.hub.publish(CANCEL_CHANNEL),
             ),
+        )
+
+    @property
+    def flags(self) -> FlagService:
+        """Flags that schedules may name as their ``condition`` (``app.flags.set(...)``)."""
+        return self._service(  # type: ignore[no-any-return]
+            "flags",
+            lambda: FlagService(self.db, on_change=lambda: self.hub.publish(SCHEDULES_CHANNEL)),
         )
 
     # -- declaring ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from tickwork.cli import cron, runs, schedules, services
+from tickwork.cli import cron, flags, runs, schedules, services
 from tickwork.cli.common import error_console
 from tickwork.domain.errors import DatabaseUnavailableError, TickworkError
 
@@ -23,6 +23,7 @@ services.register(cli)
 cli.add_typer(schedules.cli, name="schedules", help="List, create, change and run schedules.")
 cli.add_typer(runs.cli, name="runs", help="List, inspect, retry and cancel runs.")
 cli.add_typer(cron.cli, name="cron", help="Check cron expressions.")
+cli.add_typer(flags.cli, name="flags", help="Turn flags that schedule conditions name on or off.")
 
 
 def _add_optional_groups() -> None:
