@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -82,57 +83,6 @@ def show(ref: Ref, as_json: JsonOption = False, db: DbOption = None, app: AppOpt
             console.print(f"  {key:>16}: {getattr(value, 'value', value)}", highlight=False)
 
 
-def _definition(
-    *,
-    name: str | None,
-    task: str | None,
-    cron: str | None,
-    interval: str | None,
-    run_at: str | None,
-    manual: bool,
-    timezone: str | None,
-    payload: str | None,
-    description: str | None,
-    tenant: str | None,
-    start_at: str | None,
-    end_at: str | None,
-    jitter: str | None,
-    misfire_policy: str | None,
-    misfire_grace: str | None,
-    overlap_policy: str | None,
-    max_runs: int | None,
-    max_attempts: int | None,
-    timeout: str | None,
-    queue: str | None,
-    priority: int | None,
-) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "name": name,
-        "task": task,
-        "cron": cron,
-        "interval": interval,
-        "run_at": run_at,
-        "timezone": timezone,
-        "payload": parse_json_option(payload, "payload"),
-        "description": description,
-        "tenant_id": tenant,
-        "start_at": start_at,
-        "end_at": end_at,
-        "jitter": jitter,
-        "misfire_policy": misfire_policy,
-        "misfire_grace": misfire_grace,
-        "overlap_policy": overlap_policy,
-        "max_runs": max_runs,
-        "max_attempts": max_attempts,
-        "timeout": timeout,
-        "queue": queue,
-        "priority": priority,
-    }
-    if manual:
-        fields["trigger"] = "manual"
-    return {k: v for k, v in fields.items() if v is not None}
-
-
 CronOpt = Annotated[
     str | None, typer.Option(help="Cron expression (5 fields, or 6 with seconds first)")
 ]
@@ -140,6 +90,68 @@ IntervalOpt = Annotated[str | None, typer.Option(help="Interval: seconds or 30s,
 RunAtOpt = Annotated[str | None, typer.Option("--run-at", help="Run once at this ISO 8601 time")]
 TzOpt = Annotated[str | None, typer.Option(help="IANA time zone (default UTC)")]
 PayloadOpt = Annotated[str | None, typer.Option(help="Payload as a JSON object")]
+DescriptionOpt = Annotated[str | None, typer.Option(help="What it is for")]
+TenantOpt = Annotated[str | None, typer.Option(help="Tenant id")]
+StartOpt = Annotated[str | None, typer.Option("--start-at", help="First possible fire time")]
+EndOpt = Annotated[str | None, typer.Option("--end-at", help="Last possible fire time")]
+JitterOpt = Annotated[str | None, typer.Option(help="Random delay of each run, up to seconds")]
+MisfireOpt = Annotated[
+    str | None, typer.Option("--misfire-policy", help="skip | run_once | run_all")
+]
+GraceOpt = Annotated[
+    str | None, typer.Option("--misfire-grace", help="Seconds late a fire time may still run")
+]
+CapOpt = Annotated[int | None, typer.Option("--misfire-cap", help="Most catch-up runs (run_all)")]
+OverlapOpt = Annotated[
+    str | None,
+    typer.Option("--overlap-policy", help="allow | skip | queue_one | cancel_previous"),
+]
+MaxRunsOpt = Annotated[int | None, typer.Option("--max-runs", help="Complete after this many runs")]
+AttemptsOpt = Annotated[int | None, typer.Option("--max-attempts", help="Attempts per run")]
+BackoffOpt = Annotated[
+    str | None, typer.Option("--retry-backoff", help="First retry delay, doubling each time")
+]
+TimeoutOpt = Annotated[str | None, typer.Option(help="Seconds before an attempt is failed")]
+QueueOpt = Annotated[str | None, typer.Option(help="Queue of its runs")]
+PriorityOpt = Annotated[int | None, typer.Option(help="Priority of its runs (higher first)")]
+WindowsOpt = Annotated[
+    str | None,
+    typer.Option(
+        help='Allowed times as JSON, e.g. \'[{"days": ["mon","fri"], "start": "09:00", '
+        '"end": "17:00"}]\' ("[]" clears)'
+    ),
+]
+BlackoutOpt = Annotated[
+    str | None,
+    typer.Option("--blackout-dates", help="Comma-separated YYYY-MM-DD dates it must not run on"),
+]
+ConditionOpt = Annotated[
+    str | None, typer.Option(help="Name of a flag or registered predicate that must allow it")
+]
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "payload": lambda text: parse_json_option(text, "payload"),
+    "windows": lambda text: parse_json_option(text, "windows") or None,
+    "blackout_dates": lambda text: [d.strip() for d in text.split(",") if d.strip()] or None,
+}
+
+
+def _definition(**options: Any) -> dict[str, Any]:
+    """The schedule fields given on the command line (options left out are absent)."""
+    fields: dict[str, Any] = {}
+    for option, given in options.items():
+        if given is not None:
+            parse = _PARSERS.get(option)
+            fields["tenant_id" if option == "tenant" else option] = parse(given) if parse else given
+    return fields
+
+
+def _print_schedule(schedule: Schedule, message: str, as_json: bool) -> None:
+    if as_json:
+        print_json(schedule)
+    else:
+        console.print(message, highlight=False)
 
 
 @cli.command("create")
@@ -154,34 +166,24 @@ def create(
     ] = False,
     timezone: TzOpt = None,
     payload: PayloadOpt = None,
-    description: Annotated[str | None, typer.Option(help="What it is for")] = None,
-    tenant: Annotated[str | None, typer.Option(help="Tenant id")] = None,
-    start_at: Annotated[
-        str | None, typer.Option("--start-at", help="First possible fire time")
-    ] = None,
-    end_at: Annotated[str | None, typer.Option("--end-at", help="Last possible fire time")] = None,
-    jitter: Annotated[str | None, typer.Option(help="Random delay up to this many seconds")] = None,
-    misfire_policy: Annotated[
-        str | None, typer.Option("--misfire-policy", help="skip | run_once | run_all")
-    ] = None,
-    misfire_grace: Annotated[
-        str | None, typer.Option("--misfire-grace", help="Seconds late a fire may still run")
-    ] = None,
-    overlap_policy: Annotated[
-        str | None,
-        typer.Option("--overlap-policy", help="allow | skip | queue_one | cancel_previous"),
-    ] = None,
-    max_runs: Annotated[
-        int | None, typer.Option("--max-runs", help="Complete after this many runs")
-    ] = None,
-    max_attempts: Annotated[
-        int | None, typer.Option("--max-attempts", help="Attempts per run")
-    ] = None,
-    timeout: Annotated[str | None, typer.Option(help="Seconds before an attempt is failed")] = None,
-    queue: Annotated[str | None, typer.Option(help="Queue of its runs")] = None,
-    priority: Annotated[
-        int | None, typer.Option(help="Priority of its runs (higher first)")
-    ] = None,
+    description: DescriptionOpt = None,
+    tenant: TenantOpt = None,
+    start_at: StartOpt = None,
+    end_at: EndOpt = None,
+    jitter: JitterOpt = None,
+    misfire_policy: MisfireOpt = None,
+    misfire_grace: GraceOpt = None,
+    misfire_cap: CapOpt = None,
+    overlap_policy: OverlapOpt = None,
+    max_runs: MaxRunsOpt = None,
+    max_attempts: AttemptsOpt = None,
+    retry_backoff: BackoffOpt = None,
+    timeout: TimeoutOpt = None,
+    queue: QueueOpt = None,
+    priority: PriorityOpt = None,
+    windows: WindowsOpt = None,
+    blackout_dates: BlackoutOpt = None,
+    condition: ConditionOpt = None,
     paused: Annotated[bool, typer.Option("--paused", help="Create it paused")] = False,
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -189,38 +191,24 @@ def create(
 ) -> None:
     """Create a schedule. Nothing is written unless every field is valid."""
     fields = _definition(
-        name=name,
-        task=task,
-        cron=cron,
-        interval=interval,
-        run_at=run_at,
-        manual=manual,
-        timezone=timezone,
-        payload=payload,
-        description=description,
-        tenant=tenant,
-        start_at=start_at,
-        end_at=end_at,
-        jitter=jitter,
-        misfire_policy=misfire_policy,
-        misfire_grace=misfire_grace,
-        overlap_policy=overlap_policy,
-        max_runs=max_runs,
-        max_attempts=max_attempts,
-        timeout=timeout,
-        queue=queue,
-        priority=priority,
-    )
+        name=name, task=task, cron=cron, interval=interval, run_at=run_at, timezone=timezone,
+        payload=payload, description=description, tenant=tenant, start_at=start_at,
+        end_at=end_at, jitter=jitter, misfire_policy=misfire_policy,
+        misfire_grace=misfire_grace, misfire_cap=misfire_cap, overlap_policy=overlap_policy,
+        max_runs=max_runs, max_attempts=max_attempts, retry_backoff=retry_backoff,
+        timeout=timeout, queue=queue, priority=priority, windows=windows,
+        blackout_dates=blackout_dates, condition=condition,
+    )  # fmt: skip
+    if manual:
+        fields["trigger"] = "manual"
     if paused:
         fields["status"] = "paused"
     schedule = load_app(app, db).schedules.create(actor=CLI_ACTOR, **fields)
-    if as_json:
-        print_json(schedule)
-        return
-    console.print(
+    _print_schedule(
+        schedule,
         f"created schedule #{schedule.id} {schedule.name!r}: {triggers.describe(schedule)}; "
         f"next run {when(schedule.next_run_at) or '-'}",
-        highlight=False,
+        as_json,
     )
 
 
@@ -232,20 +220,27 @@ def update(
     cron: CronOpt = None,
     interval: IntervalOpt = None,
     run_at: RunAtOpt = None,
+    manual: Annotated[bool, typer.Option("--manual", help="Make it run only by hand")] = False,
     timezone: TzOpt = None,
     payload: PayloadOpt = None,
-    description: Annotated[str | None, typer.Option(help="What it is for")] = None,
-    misfire_policy: Annotated[
-        str | None, typer.Option("--misfire-policy", help="skip | run_once | run_all")
-    ] = None,
-    overlap_policy: Annotated[
-        str | None,
-        typer.Option("--overlap-policy", help="allow | skip | queue_one | cancel_previous"),
-    ] = None,
-    max_attempts: Annotated[
-        int | None, typer.Option("--max-attempts", help="Attempts per run")
-    ] = None,
-    timeout: Annotated[str | None, typer.Option(help="Seconds before an attempt is failed")] = None,
+    description: DescriptionOpt = None,
+    tenant: TenantOpt = None,
+    start_at: StartOpt = None,
+    end_at: EndOpt = None,
+    jitter: JitterOpt = None,
+    misfire_policy: MisfireOpt = None,
+    misfire_grace: GraceOpt = None,
+    misfire_cap: CapOpt = None,
+    overlap_policy: OverlapOpt = None,
+    max_runs: MaxRunsOpt = None,
+    max_attempts: AttemptsOpt = None,
+    retry_backoff: BackoffOpt = None,
+    timeout: TimeoutOpt = None,
+    queue: QueueOpt = None,
+    priority: PriorityOpt = None,
+    windows: WindowsOpt = None,
+    blackout_dates: BlackoutOpt = None,
+    condition: ConditionOpt = None,
     version: Annotated[
         int | None, typer.Option(help="Refuse unless the schedule is at this version")
     ] = None,
@@ -257,36 +252,26 @@ def update(
     tickwork = load_app(app, db)
     schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
     changes = _definition(
-        name=name,
-        task=task,
-        cron=cron,
-        interval=interval,
-        run_at=run_at,
-        manual=False,
-        timezone=timezone,
-        payload=payload,
-        description=description,
-        tenant=None,
-        start_at=None,
-        end_at=None,
-        jitter=None,
-        misfire_policy=misfire_policy,
-        misfire_grace=None,
-        overlap_policy=overlap_policy,
-        max_runs=None,
-        max_attempts=max_attempts,
-        timeout=timeout,
-        queue=None,
-        priority=None,
-    )
+        name=name, task=task, cron=cron, interval=interval, run_at=run_at, timezone=timezone,
+        payload=payload, description=description, tenant=tenant, start_at=start_at,
+        end_at=end_at, jitter=jitter, misfire_policy=misfire_policy,
+        misfire_grace=misfire_grace, misfire_cap=misfire_cap, overlap_policy=overlap_policy,
+        max_runs=max_runs, max_attempts=max_attempts, retry_backoff=retry_backoff,
+        timeout=timeout, queue=queue, priority=priority, windows=windows,
+        blackout_dates=blackout_dates, condition=condition,
+    )  # fmt: skip
+    if windows is not None and changes.get("windows") is None:
+        changes["windows"] = None
+    if blackout_dates is not None and changes.get("blackout_dates") is None:
+        changes["blackout_dates"] = None
+    if manual:
+        changes.update(trigger="manual", cron=None, interval=None, run_at=None)
     updated = tickwork.schedules.update(schedule.id, version=version, actor=CLI_ACTOR, **changes)
-    if as_json:
-        print_json(updated)
-        return
-    console.print(
+    _print_schedule(
+        updated,
         f"updated schedule #{updated.id} (version {updated.version}); "
         f"next run {when(updated.next_run_at) or '-'}",
-        highlight=False,
+        as_json,
     )
 
 
@@ -297,14 +282,15 @@ def pause(
     until: Annotated[
         str | None, typer.Option(help="Resume automatically at this ISO 8601 time")
     ] = None,
+    as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
     """Pause a schedule."""
     tickwork = load_app(app, db)
     schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
-    tickwork.schedules.pause(schedule.id, note=note, until=until, actor=CLI_ACTOR)
-    console.print(f"paused schedule #{schedule.id} {schedule.name!r}", highlight=False)
+    paused = tickwork.schedules.pause(schedule.id, note=note, until=until, actor=CLI_ACTOR)
+    _print_schedule(paused, f"paused schedule #{schedule.id} {schedule.name!r}", as_json)
 
 
 @cli.command("resume")
@@ -313,6 +299,7 @@ def resume(
     misfire: Annotated[
         str, typer.Option(help="Fire times missed while paused: policy | skip | run_once | run_all")
     ] = "policy",
+    as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
@@ -320,9 +307,10 @@ def resume(
     tickwork = load_app(app, db)
     schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
     resumed = tickwork.schedules.resume(schedule.id, misfire=misfire, actor=CLI_ACTOR)
-    console.print(
+    _print_schedule(
+        resumed,
         f"resumed schedule #{resumed.id}; next run {when(resumed.next_run_at) or '-'}",
-        highlight=False,
+        as_json,
     )
 
 
@@ -330,6 +318,7 @@ def resume(
 def delete(
     ref: Ref,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
@@ -339,6 +328,9 @@ def delete(
     if not yes:
         typer.confirm(f"Delete schedule #{schedule.id} {schedule.name!r}?", abort=True)
     tickwork.schedules.delete(schedule.id, actor=CLI_ACTOR)
+    if as_json:
+        print_json({"deleted": schedule.id, "name": schedule.name})
+        return
     console.print(f"deleted schedule #{schedule.id} {schedule.name!r}", highlight=False)
 
 
