@@ -225,3 +225,44 @@ def test_health(tickwork: Invoke, db: Tickwork) -> None:
     with db.db.write() as conn:
         conn.execute(schedules.update().values(next_run_at=db.db.now() + timedelta(minutes=1)))
     assert tickwork("health", "--no-worker").code == 0
+
+
+def test_restrictions_and_policies_through_create_and_update(
+    tickwork: Invoke, db: Tickwork
+) -> None:
+    created = tickwork(
+        "schedules", "create", "--name", "office", "--task", "noop", "--cron", "*/15 * * * *",
+        "--windows", '[{"days": ["mon", "fri"], "start": "09:00", "end": "17:00"}]',
+        "--blackout-dates", "2030-12-25, 2030-12-26", "--condition", "reports",
+        "--jitter", "5", "--misfire-grace", "2m", "--misfire-cap", "3", "--queue", "office",
+        "--priority", "7", "--retry-backoff", "10", "--max-attempts", "4", "--json",
+    ).json()  # fmt: skip
+    assert isinstance(created, dict)
+    assert created["windows"] == [{"days": ["mon", "fri"], "start": "09:00", "end": "17:00"}]
+    assert created["blackout_dates"] == ["2030-12-25", "2030-12-26"]
+    assert (created["condition"], created["jitter"], created["misfire_grace"]) == (
+        "reports",
+        5,
+        120,
+    )
+    assert (created["misfire_cap"], created["queue"], created["priority"]) == (3, "office", 7)
+    assert (created["retry_backoff"], created["max_attempts"]) == (10, 4)
+    updated = tickwork(
+        "schedules", "update", "office", "--windows", "[]", "--blackout-dates", "",
+        "--max-runs", "9", "--end-at", "2099-01-01T00:00:00Z", "--json",
+    ).json()  # fmt: skip
+    assert isinstance(updated, dict)
+    assert (updated["windows"], updated["blackout_dates"], updated["max_runs"]) == (None, None, 9)
+    assert updated["end_at"].startswith("2099-01-01")
+    bad = tickwork("schedules", "update", "office", "--windows", '[{"start": "25:00"}]')
+    assert "windows[0].start" in one_error_line(bad)
+    manual = tickwork("schedules", "update", "office", "--manual", "--json").json()
+    assert isinstance(manual, dict)
+    assert (manual["trigger"], manual["cron"], manual["next_run_at"]) == ("manual", None, None)
+    assert tickwork("schedules", "pause", "office", "--json").json()["status"] == "paused"  # type: ignore[index]
+    resumed = tickwork("schedules", "resume", "office", "--misfire", "skip", "--json").json()
+    assert resumed["status"] == "active"  # type: ignore[index]
+    assert tickwork("schedules", "delete", "office", "-y", "--json").json() == {
+        "deleted": created["id"],
+        "name": "office",
+    }
