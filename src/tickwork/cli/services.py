@@ -76,8 +76,7 @@ Auth = Annotated[
 ]
 
 
-def _worker_config(concurrency: int, queues: str | None) -> WorkerConfig:
-    config = settings()
+def _worker_config(config: Settings, concurrency: int, queues: str | None) -> WorkerConfig:
     return WorkerConfig(
         concurrency=concurrency,
         queues=tuple(q.strip() for q in queues.split(",") if q.strip()) if queues else None,
@@ -86,6 +85,43 @@ def _worker_config(concurrency: int, queues: str | None) -> WorkerConfig:
         stall_timeout=config.stall_timeout,
         shutdown_grace=config.shutdown_grace,
     )
+
+
+def _serve(
+    app_ref: str | None,
+    db: str | None,
+    config: Settings,
+    *,
+    scheduler: bool = False,
+    worker: WorkerConfig | None = None,
+    web: bool = False,
+    migrate_sqlite: bool = False,
+) -> None:
+    """Load the app and run the chosen services in this process until SIGTERM/SIGINT."""
+    setup_logging(config.log_level, config.log_format)
+    tickwork = load_app(app_ref, db, config)
+    if migrate_sqlite and tickwork.db.dialect.is_sqlite:
+        tickwork.migrate()
+    runner = ServiceRunner(tickwork, heartbeat_interval=config.heartbeat_interval)
+    if scheduler:
+        runner.add_scheduler(
+            SchedulerConfig(
+                poll_interval=config.poll_interval, lookahead=config.scheduler_lookahead
+            )
+        )
+    if worker is not None:
+        runner.add_worker(worker)
+    if web:
+        from tickwork.web import create_app
+
+        web_app = create_app(tickwork, config)
+        _announce_initial_admin(web_app, config)
+        runner.add_web(config.host, config.port, web_app, **_web_options(config))
+        console.print(
+            f"tickwork is serving http://{config.host}:{config.port}/  (Ctrl+C to stop)",
+            highlight=False,
+        )
+    runner.run()
 
 
 def _announce_initial_admin(web_app: Any, config: Settings) -> None:
@@ -127,14 +163,8 @@ def scheduler(
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run a scheduler: fire due schedules until SIGTERM/SIGINT. Run as many as you like."""
-    setup_logging(log_level, log_format)
-    tickwork = load_app(app, db)
-    runner = ServiceRunner(tickwork, heartbeat_interval=settings().heartbeat_interval)
-    config = settings()
-    runner.add_scheduler(
-        SchedulerConfig(poll_interval=config.poll_interval, lookahead=config.scheduler_lookahead)
-    )
-    runner.run()
+    config = settings(database_url=db, log_format=log_format, log_level=log_level)
+    _serve(app, db, config, scheduler=True)
 
 
 def worker(
@@ -146,11 +176,8 @@ def worker(
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run a worker: execute queued runs until SIGTERM/SIGINT, then finish or release them."""
-    setup_logging(log_level, log_format)
-    tickwork = load_app(app, db)
-    runner = ServiceRunner(tickwork, heartbeat_interval=settings().heartbeat_interval)
-    runner.add_worker(_worker_config(concurrency, queues))
-    runner.run()
+    config = settings(database_url=db, log_format=log_format, log_level=log_level)
+    _serve(app, db, config, worker=_worker_config(config, concurrency, queues))
 
 
 def web(
@@ -163,16 +190,10 @@ def web(
     log_level: LogLevel = "INFO",
 ) -> None:
     """Serve the web UI, the REST API, /metrics and health endpoints."""
-    from tickwork.web import create_app
-
-    setup_logging(log_level, log_format)
-    config = settings(database_url=db, host=host, port=port, auth=auth)
-    tickwork = load_app(app, db, config)
-    web_app = create_app(tickwork, config)
-    _announce_initial_admin(web_app, config)
-    runner = ServiceRunner(tickwork, heartbeat_interval=config.heartbeat_interval)
-    runner.add_web(host, port, web_app, **_web_options(config))
-    runner.run()
+    config = settings(
+        database_url=db, host=host, port=port, auth=auth, log_format=log_format, log_level=log_level
+    )
+    _serve(app, db, config, web=True)
 
 
 def run(
@@ -187,23 +208,18 @@ def run(
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run everything in one process: migrations (SQLite), scheduler, worker and web server."""
-    from tickwork.web import create_app
-
-    setup_logging(log_level, log_format)
-    config = settings(database_url=db, host=host, port=port, auth=auth)
-    tickwork = load_app(app, db, config)
-    if tickwork.db.dialect.is_sqlite:
-        tickwork.migrate()
-    web_app = create_app(tickwork, config)
-    _announce_initial_admin(web_app, config)
-    runner = ServiceRunner(tickwork, heartbeat_interval=config.heartbeat_interval)
-    runner.add_scheduler(
-        SchedulerConfig(poll_interval=config.poll_interval, lookahead=config.scheduler_lookahead)
+    config = settings(
+        database_url=db, host=host, port=port, auth=auth, log_format=log_format, log_level=log_level
     )
-    runner.add_worker(_worker_config(concurrency, queues))
-    runner.add_web(host, port, web_app, **_web_options(config))
-    console.print(f"tickwork is running: http://{host}:{port}/  (Ctrl+C to stop)", highlight=False)
-    runner.run()
+    _serve(
+        app,
+        db,
+        config,
+        scheduler=True,
+        worker=_worker_config(config, concurrency, queues),
+        web=True,
+        migrate_sqlite=True,
+    )
 
 
 def health(
