@@ -7,9 +7,11 @@ dialect's name themselves.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import BigInteger, Float, Row, Select, Table, cast, func, text
@@ -268,6 +270,113 @@ _INSERT_SQLITE = f"""
     RETURNING id
 """
 
+# At most one pending run per key: the unique index is partial, and ON CONFLICT must name
+# its predicate to use it. A run without a key never conflicts.
+_KEY_CONFLICT = (
+    "ON CONFLICT (key) WHERE key IS NOT NULL AND status IN ('waiting', 'queued', 'retrying') "
+    "DO NOTHING"
+)
+_AUDIT_COLUMNS = "at, actor, source, action, target_type, target_id, tenant_id, after"
+
+# One run, its audit entry and the workers' wake-up in one statement: committed together
+# (a statement is atomic) in one round trip. With a key another pending run holds, nothing
+# is written and no row comes back. Parameters used twice are cast so that both uses agree
+# on their type.
+_ENQUEUE_POSTGRESQL = f"""
+    WITH inserted AS (
+        INSERT INTO runs ({", ".join(INSERT_COLUMN_NAMES)}, key)
+        VALUES (
+            CAST(%(task)s AS text), CAST(%(payload)s AS jsonb), %(status)s, %(trigger)s,
+            CAST(%(tenant_id)s AS text), CAST(%(queue)s AS text), %(priority)s,
+            %(max_attempts)s, %(retry_backoff)s, %(retry_backoff_max)s, %(timeout)s,
+            %(run_at)s, CAST(%(created_at)s AS timestamptz), %(created_by)s,
+            CAST(%(key)s AS text)
+        )
+        {_KEY_CONFLICT}
+        RETURNING id
+    ),
+    audited AS (
+        INSERT INTO audit_log ({_AUDIT_COLUMNS})
+        SELECT CAST(%(created_at)s AS timestamptz), %(actor)s, %(source)s, 'run.enqueue', 'run',
+            CAST(id AS text), CAST(%(tenant_id)s AS text),
+            jsonb_build_object(
+                'task', CAST(%(task)s AS text),
+                'payload', CAST(%(payload)s AS jsonb),
+                'key', CAST(%(key)s AS text)
+            )
+        FROM inserted
+    )
+    SELECT id, pg_notify(%(channel)s, CAST(%(queue)s AS text)) FROM inserted
+"""
+_ENQUEUE_SQLITE = f"""
+    INSERT INTO runs ({", ".join(INSERT_COLUMN_NAMES)}, key)
+    VALUES (
+        :task, :payload, :status, :trigger, :tenant_id, :queue, :priority, :max_attempts,
+        :retry_backoff, :retry_backoff_max, :timeout, :run_at, :created_at, :created_by, :key
+    )
+    {_KEY_CONFLICT}
+    RETURNING id
+"""
+_AUDIT_SQLITE = f"""
+    INSERT INTO audit_log ({_AUDIT_COLUMNS})
+    VALUES (:at, :actor, :source, :action, :target_type, :target_id, :tenant_id, :after)
+"""
+
+
+def enqueue_run(
+    conn: Connection,
+    dialect: Dialect,
+    values: dict[str, Any],
+    *,
+    actor: str,
+    source: str,
+    notify: str,
+) -> int | None:
+    """Insert one run (``INSERT_COLUMN_NAMES`` plus ``key``) with its ``run.enqueue`` audit
+    entry; return its id, or ``None`` when another pending run holds its key.
+
+    On PostgreSQL this is one statement that also wakes workers on ``notify`` (run it on a
+    connection that commits it: :meth:`Database.write_statement`); on SQLite, two
+    statements in the caller's write transaction.
+    """
+    payload = _json_text(dialect, values["payload"])
+    if dialect.is_postgresql:
+        params = {
+            **values,
+            "payload": payload,
+            "actor": actor,
+            "source": source,
+            "channel": notify,
+        }
+        found = _execute(conn, _ENQUEUE_POSTGRESQL, params)
+        return int(found[0][0]) if found else None
+    created_at = _timestamp(dialect, values["created_at"])
+    params = {
+        **values,
+        "payload": payload,
+        "run_at": _timestamp(dialect, values["run_at"]),
+        "created_at": created_at,
+    }
+    found = _execute(conn, _ENQUEUE_SQLITE, params)
+    if not found:
+        return None
+    run_id = int(found[0][0])
+    after = {"task": values["task"], "payload": values["payload"], "key": values["key"]}
+    conn.exec_driver_sql(
+        _AUDIT_SQLITE,
+        {
+            "at": created_at,
+            "actor": actor,
+            "source": source,
+            "action": "run.enqueue",
+            "target_type": "run",
+            "target_id": str(run_id),
+            "tenant_id": values["tenant_id"],
+            "after": _json_text(dialect, after),
+        },
+    )
+    return run_id
+
 
 def _timestamp(dialect: Dialect, value: datetime | None) -> str | None:
     if value is None:
@@ -389,72 +498,140 @@ def finish_runs(
     return [(r[0], r[1], r[2], r[3], _utc(r[4]), r[5]) for r in rows]
 
 
-def insert_runs(conn: Connection, dialect: Dialect, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert many new runs in one statement; return their ids in the order of ``rows``.
+def insert_runs(
+    conn: Connection,
+    dialect: Dialect,
+    rows: Sequence[dict[str, Any]],
+    *,
+    audit: dict[str, Any],
+    notify: str,
+) -> list[int]:
+    """Insert many new runs and one ``run.enqueue_many`` audit entry for them; return the
+    runs' ids in the order of ``rows``.
 
     Each row has the keys of ``INSERT_COLUMN_NAMES`` (``run_at`` and ``created_at`` as
-    aware datetimes).
+    aware datetimes). ``audit`` has ``at``, ``actor``, ``source`` and ``tenant_id``; the
+    entry's ``after`` counts the runs and names the first and last id. On PostgreSQL this is
+    one statement that also wakes workers on ``notify`` (run it on a connection that commits
+    it: :meth:`Database.write_statement`); on SQLite, two statements in the caller's write
+    transaction.
     """
     if not rows:
         return []
     if dialect.is_postgresql:
-        sql, params = _insert_postgresql(rows)
-    else:
-        texts: dict[datetime, str | None] = {}
+        sql, params = _insert_postgresql(dialect, rows)
+        params.update(
+            at=audit["at"],
+            actor=audit["actor"],
+            source=audit["source"],
+            audit_tenant=audit["tenant_id"],
+            channel=notify,
+        )
+        found: Any = _execute(conn, sql, params)[0][0]
+        return list(found)
+    texts: dict[datetime, str | None] = {}
 
-        def stamp(value: datetime) -> str | None:
-            # A batch's runs mostly share their times: format each distinct one once.
-            text = texts.get(value)
-            if text is None:
-                text = texts[value] = _timestamp(dialect, value)
-            return text
+    def stamp(value: datetime) -> str | None:
+        # A batch's runs mostly share their times: format each distinct one once.
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = _timestamp(dialect, value)
+        return text
 
-        batch = [
-            {**row, "run_at": stamp(row["run_at"]), "created_at": stamp(row["created_at"])}
-            for row in rows
-        ]
-        sql, params = _INSERT_SQLITE, {"batch": _json_batch(dialect, batch)}
-    # Ids come from a sequence in insertion order, which follows the batch's order.
-    return sorted(int(r[0]) for r in _execute(conn, sql, params))
+    batch = [
+        {**row, "run_at": stamp(row["run_at"]), "created_at": stamp(row["created_at"])}
+        for row in rows
+    ]
+    # Ids come from the rowid in insertion order, which follows the batch's order.
+    ids = sorted(
+        int(r[0]) for r in _execute(conn, _INSERT_SQLITE, {"batch": _json_batch(dialect, batch)})
+    )
+    conn.exec_driver_sql(
+        _AUDIT_SQLITE,
+        {
+            "at": stamp(audit["at"]),
+            "actor": audit["actor"],
+            "source": audit["source"],
+            "action": "run.enqueue_many",
+            "target_type": "run",
+            "target_id": None,
+            "tenant_id": audit["tenant_id"],
+            "after": _json_text(
+                dialect, {"count": len(ids), "first_id": ids[0], "last_id": ids[-1]}
+            ),
+        },
+    )
+    return ids
 
 
-def _insert_postgresql(rows: Sequence[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-    """``INSERT ... SELECT FROM unnest(...)``: columns all rows share are sent once."""
+def _insert_postgresql(
+    dialect: Dialect, rows: Sequence[dict[str, Any]]
+) -> tuple[str, dict[str, Any]]:
+    """The batch insert's statement: the rows travel as one JSON array (PostgreSQL splits it
+    faster than it parses an array parameter per column), and the columns all rows share
+    as plain parameters, once."""
     first = rows[0]
-    selected = []
-    arrays = []
-    names = []
+    varying = [
+        name
+        for name in INSERT_COLUMN_NAMES
+        if name != "payload"
+        and not all(map(operator.eq, map(operator.itemgetter(name), rows), repeat(first[name])))
+    ]
     params: dict[str, Any] = {}
+    selected = []
+    if varying:
+        # Each row as [payload, its varying values...].
+        def encode(value: Any) -> Any:
+            return value.isoformat() if isinstance(value, datetime) else value
+
+        elements: list[Any] = [[r["payload"], *(encode(r[n]) for n in varying)] for r in rows]
+    else:
+        elements = [r["payload"] for r in rows]
     for name, kind in zip(INSERT_COLUMN_NAMES, _INSERT_TYPES, strict=True):
         if name == "payload":
-            params[name] = _without_nul_text(
-                [json.dumps(r[name], separators=(",", ":")) for r in rows]
-            )
-            arrays.append(f"CAST(%({name})s AS text[])")
-            names.append(name)
-            selected.append(f"CAST(v.{name} AS jsonb)")
-            continue
-        value = first[name]
-        if all(r[name] == value for r in rows):
-            params[name] = value
-            selected.append(f"CAST(%({name})s AS {kind})")
+            selected.append("v.value -> 0" if varying else "v.value")
+        elif name in varying:
+            selected.append(f"CAST(v.value ->> {varying.index(name) + 1} AS {kind})")
         else:
-            params[name] = [r[name] for r in rows]
-            arrays.append(f"CAST(%({name})s AS {kind}[])")
-            names.append(name)
-            selected.append(f"v.{name}")
-    sql = (
-        f"INSERT INTO runs ({', '.join(INSERT_COLUMN_NAMES)}) "
-        f"SELECT {', '.join(selected)} "
-        f"FROM unnest({', '.join(arrays)}) AS v({', '.join(names)}) RETURNING id"
-    )
+            params[name] = first[name]
+            selected.append(f"CAST(%({name})s AS {kind})")
+    params["rows"] = _json_text(dialect, elements)
+    sql = f"""
+        WITH inserted AS (
+            INSERT INTO runs ({", ".join(INSERT_COLUMN_NAMES)})
+            SELECT {", ".join(selected)}
+            FROM jsonb_array_elements(CAST(%(rows)s AS jsonb)) WITH ORDINALITY AS v(value, n)
+            ORDER BY v.n
+            RETURNING id
+        ),
+        audited AS (
+            INSERT INTO audit_log ({_AUDIT_COLUMNS})
+            SELECT CAST(%(at)s AS timestamptz), %(actor)s, %(source)s, 'run.enqueue_many',
+                'run', NULL, %(audit_tenant)s,
+                jsonb_build_object('count', count(*), 'first_id', min(id), 'last_id', max(id))
+            FROM inserted
+        )
+        SELECT array_agg(id ORDER BY id), pg_notify(%(channel)s, '') FROM inserted
+    """
     return sql, params
 
 
-def _without_nul_text(values: list[str]) -> list[str]:
-    # JSON text escapes NUL as \u0000, which jsonb refuses; a payload is validated JSON, so
-    # the escape can only stand for a NUL inside a string.
-    return [v.replace("\\u0000", "\\ufffd") if "\\u0000" in v else v for v in values]
+def storable_json(dialect: Dialect, value: Any) -> Any:
+    """A JSON value as this database stores it: PostgreSQL's text and jsonb cannot hold NUL
+    characters, which become U+FFFD."""
+    # repr() escapes a NUL as \x00 (a literal backslash-x00 matches too; it stays as is).
+    if dialect.is_postgresql and "\\x00" in repr(value):
+        return _without_nul(value)
+    return value
+
+
+def _json_text(dialect: Dialect, value: Any) -> str:
+    """``value`` as compact JSON; on PostgreSQL without NUL characters, which its text and
+    jsonb cannot hold (they become U+FFFD)."""
+    text = json.dumps(value, separators=(",", ":"))
+    if dialect.is_postgresql and "\\u0000" in text:
+        text = json.dumps(_without_nul(value), separators=(",", ":"))
+    return text
 
 
 # Columns of the runs a scheduler writes for fire times (queued or skipped).

@@ -6,7 +6,7 @@ import builtins
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from tickwork.domain.models import (
     Run,
     RunAttempt,
     RunStatus,
+    RunTrigger,
 )
 from tickwork.storage import dialect as dialect_sql
 from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect
@@ -148,6 +149,34 @@ class FinishedRun:
     worker_id: str | None
 
 
+# How often an enqueue with a key retries when the run holding the key finishes between
+# the insert that found it and the read of it.
+KEY_RACE_RETRIES = 5
+_TRIGGERS = {member.value: member for member in RunTrigger}
+
+
+def _new_run(run_id: int, values: dict[str, Any]) -> Run:
+    """The run just inserted with ``values``, as reading it back would give it."""
+    return Run(
+        id=run_id,
+        task=values["task"],
+        status=RunStatus(values["status"]),
+        trigger=_TRIGGERS[values["trigger"]],
+        payload=values["payload"],
+        tenant_id=values["tenant_id"],
+        queue=values["queue"],
+        priority=values["priority"],
+        max_attempts=values["max_attempts"],
+        retry_backoff=values["retry_backoff"],
+        retry_backoff_max=values["retry_backoff_max"],
+        timeout=values["timeout"],
+        run_at=values["run_at"].astimezone(UTC),
+        created_at=values["created_at"].astimezone(UTC),
+        key=values["key"],
+        created_by=values["created_by"],
+    )
+
+
 class RunStore:
     """Reads and writes runs. Every method takes the connection of the caller's transaction."""
 
@@ -194,16 +223,50 @@ class RunStore:
         self.dialect.notify(conn, RUNS_CHANNEL, str(values.get("queue", "default")))
         return run_from_row(row), True
 
-    def enqueue_many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> builtins.list[int]:
-        """Insert many keyless runs in one statement; return their ids in order.
+    def enqueue_audited(
+        self, conn: Connection, values: dict[str, Any], *, actor: str, source: str
+    ) -> tuple[Run, bool]:
+        """Insert one run with its ``run.enqueue`` audit entry and wake workers; with a
+        ``key``, return the pending run holding that key instead.
 
-        Each row has the keys of :data:`tickwork.storage.dialect.INSERT_COLUMN_NAMES`.
+        ``values`` has the keys of :data:`tickwork.storage.dialect.INSERT_COLUMN_NAMES` and
+        ``key``. On PostgreSQL ``conn`` commits each statement
+        (:meth:`~tickwork.storage.database.Database.write_statement`): the run, its audit
+        entry and the wake-up are one statement. Returns the run and whether it was created.
+        """
+        # The run as returned holds the payload as stored.
+        values = {**values, "payload": dialect_sql.storable_json(self.dialect, values["payload"])}
+        for _ in range(KEY_RACE_RETRIES):
+            run_id = dialect_sql.enqueue_run(
+                conn, self.dialect, values, actor=actor, source=source, notify=RUNS_CHANNEL
+            )
+            if run_id is not None:
+                return _new_run(run_id, values), True
+            existing = conn.execute(
+                sa.select(runs).where(
+                    runs.c.key == values["key"], runs.c.status.in_(PENDING_RUN_STATUSES)
+                )
+            ).one_or_none()
+            if existing is not None:
+                return run_from_row(existing), False
+            # The holder finished between the insert and the select: try again.
+        raise ConflictError(
+            f"the run holding key {values['key']!r} kept changing; try again", field="key"
+        )
+
+    def enqueue_many(
+        self, conn: Connection, rows: Sequence[dict[str, Any]], *, audit: dict[str, Any]
+    ) -> builtins.list[int]:
+        """Insert many keyless runs with one ``run.enqueue_many`` audit entry and wake
+        workers; return the runs' ids in order.
+
+        Each row has the keys of :data:`tickwork.storage.dialect.INSERT_COLUMN_NAMES`;
+        ``audit`` has ``at``, ``actor``, ``source`` and ``tenant_id``. On PostgreSQL ``conn``
+        commits each statement, and all of it is one statement.
         """
         if not rows:
             return []
-        ids = dialect_sql.insert_runs(conn, self.dialect, rows)
-        self.dialect.notify(conn, RUNS_CHANNEL)
-        return ids
+        return dialect_sql.insert_runs(conn, self.dialect, rows, audit=audit, notify=RUNS_CHANNEL)
 
     # -- the worker's side -------------------------------------------------------------
 
