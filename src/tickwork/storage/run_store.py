@@ -22,7 +22,7 @@ from tickwork.domain.models import (
     RunTrigger,
 )
 from tickwork.storage import dialect as dialect_sql
-from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect
+from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect, epoch_microseconds
 from tickwork.storage.rows import attempt_from_row, run_from_row
 from tickwork.storage.tables import run_attempts, runs
 
@@ -120,21 +120,24 @@ class Outcome:
     # The run's dedupe key: a retry yields to another pending run holding it.
     key: str | None = None
 
-    def as_row(self) -> dict[str, Any]:
+    def as_values(self) -> tuple[Any, ...]:
         """The outcome as :func:`tickwork.storage.dialect.finish_runs` takes it."""
-        retrying = self.status is RunStatus.RETRYING
-        return {
-            "id": self.run_id,
-            "token": self.token,
-            "status": self.status.value,
-            "finished_at": None if retrying else self.finished_at,
-            "result": self.result,
-            "logs": self.logs,
-            "error": self.error,
-            "traceback": self.traceback,
-            "run_at": self.retry_at if retrying else None,
-            "next_attempt": 1 if retrying else 0,
-        }
+        if self.status is RunStatus.RETRYING:
+            finished_at, run_at, next_attempt = None, epoch_microseconds(self.retry_at), 1
+        else:
+            finished_at, run_at, next_attempt = epoch_microseconds(self.finished_at), None, 0
+        return (
+            self.run_id,
+            self.token,
+            self.status.value,
+            finished_at,
+            self.result,
+            self.logs,
+            self.error,
+            self.traceback,
+            run_at,
+            next_attempt,
+        )
 
 
 @dataclass(slots=True)
@@ -351,7 +354,7 @@ class RunStore:
         """
         outcomes = self._yield_keys(conn, outcomes)
         try:
-            rows = dialect_sql.finish_runs(conn, self.dialect, [o.as_row() for o in outcomes])
+            rows = dialect_sql.finish_runs(conn, self.dialect, [o.as_values() for o in outcomes])
         except sa.exc.IntegrityError as exc:  # pragma: no cover - needs a precise race
             raise ConflictError("a run with the same key was enqueued meanwhile") from exc
         finished = [FinishedRun(*row) for row in rows]
