@@ -169,6 +169,27 @@ class TestDst:
         assert cron.dst_note(fire, zone) is not None
         assert cron.dst_note(fire, zone).direction == "forward"  # type: ignore[union-attr]
 
+    def test_several_skipped_times_run_once_after_the_jump(self) -> None:
+        # 02:00 and 02:30 do not exist on Sydney's spring day; both map to 03:00, which
+        # fires once, in a single walk as in a forward or backward step.
+        start = utc(2029, 10, 6)
+        times = cron.fire_times("0 0,30 1,2 * * *", "Australia/Sydney", start, 4)
+        local = [t.astimezone(ZoneInfo("Australia/Sydney")) for t in times]
+        assert [(t.day, t.hour, t.minute) for t in local] == [
+            (7, 1, 0),
+            (7, 1, 30),
+            (7, 3, 0),
+            (8, 1, 0),
+        ]
+        after_jump = times[2]
+        assert cron.last_fire("0 0,30 1,2 * * *", "Australia/Sydney", after_jump) == after_jump
+        reverse = list(
+            itertools.islice(
+                cron.iterate("0 0,30 1,2 * * *", "Australia/Sydney", times[3], reverse=True), 4
+            )
+        )
+        assert reverse == times[::-1]
+
     @pytest.mark.parametrize(("zone", "spring", "fall"), DST_ZONES)
     def test_repeated_time_runs_the_first_time(self, zone: str, spring: date, fall: date) -> None:
         tz = ZoneInfo(zone)

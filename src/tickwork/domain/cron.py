@@ -186,14 +186,18 @@ def iterate(
     else:
         candidates = _raw(text, local, reverse)
     passed_over = 0
+    # Several skipped wall times (02:00 and 02:30 on a spring-forward night) map onto one
+    # instant; it fires once, so the walk only yields instants past the last one yielded.
+    bound = start
     for found in candidates:
         moment = _instant(found, tz) if fixed else found.astimezone(UTC)
-        if (moment > start) if reverse else (moment <= start):
+        if (moment > bound) if reverse else (moment <= bound):
             passed_over += 1
             if passed_over > _MAX_PASSED_OVER:
                 return
             continue
         passed_over = 0
+        bound = moment - timedelta(microseconds=1) if reverse else moment
         yield moment
 
 
