@@ -90,7 +90,8 @@ def fire_times_by_schedule(db: Database) -> dict[int, list[datetime]]:
                 runs.c.schedule_id, runs.c.scheduled_for
             )
         ).all()
-    assert {row.status for row in rows} == {"queued"}, "a fire time was skipped or missed"
+    # Nothing runs these; any other status means a fire time was skipped or missed.
+    assert {row.status for row in rows} <= {"queued"}, "a fire time was skipped or missed"
     found: dict[int, list[datetime]] = {}
     for row in rows:
         found.setdefault(row.schedule_id, []).append(row.scheduled_for)
