@@ -54,7 +54,7 @@ PINS = ["procrastinate==3.10.0", "pgqueuer==1.6.0", "psycopg[binary]==3.3.9", "a
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 BATCH = 1000
 SINGLE = 1000
-LATENCY_SAMPLES = 200
+LATENCY_SAMPLES = 1000
 LATENCY_GAP = 0.01
 
 # -- helpers shared by every system --------------------------------------------------------

@@ -165,10 +165,12 @@ class WorkerService:
         # heartbeat thread tells the handler at once instead of at its next beat.
         self._cancel_wakeup = cancel_wakeup or Wakeup()
         # Decided outcomes not yet written. The claim loop writes them in the transaction of
-        # its next claim; the recorder writes those that waited RECORD_LINGER (an idle or
-        # saturated worker), and those a combined write failed on ("difficult" ones).
+        # its next claim; the recorder writes those that waited RECORD_LINGER (a saturated
+        # worker), all of them at once while the claim loop sleeps for want of runs (no claim
+        # is coming to carry them), and those a combined write failed on ("difficult" ones).
         self._pending: list[tuple[InFlight, Outcome]] = []
         self._pending_since = 0.0
+        self._claim_idle = False
         self._difficult: list[tuple[InFlight, Outcome]] = []
         self._pending_lock = threading.Condition()
         self._recorder_stop = False
@@ -286,7 +288,17 @@ class WorkerService:
             # A full claim means more runs are waiting: claim again as slots free up.
             backlog = claimed > 0 and claimed == asked
             if claimed == 0:
-                self._sleep(self._idle_delay())
+                self._set_claim_idle(True)
+                try:
+                    self._sleep(self._idle_delay())
+                finally:
+                    self._set_claim_idle(False)
+
+    def _set_claim_idle(self, idle: bool) -> None:
+        with self._pending_lock:
+            self._claim_idle = idle
+            if idle and self._pending:
+                self._pending_lock.notify_all()
 
     def _sleep(self, delay: float) -> None:
         """Sleep until woken, a change in the database (SQLite), or ``delay`` seconds."""
@@ -542,6 +554,7 @@ class WorkerService:
                     while (
                         self._pending
                         and not self._recorder_stop
+                        and not self._claim_idle
                         and len(self._pending) < RECORD_BATCH
                         and (left := self._pending_since + RECORD_LINGER - time.monotonic()) > 0
                     ):
