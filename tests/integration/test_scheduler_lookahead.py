@@ -94,3 +94,36 @@ def test_started_or_due_runs_are_never_withdrawn(app: Tickwork, clock: FakeClock
     [run] = app.runs.list(schedule_id=schedule_id)
     assert run.status.value == "queued"
     assert run.scheduled_for == fire
+
+
+def test_conditions_and_overlap_policies_are_judged_at_the_fire_time(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    @app.task("noop")
+    def noop(ctx: Context) -> None:
+        return None
+
+    start = clock.now() + timedelta(seconds=10)
+    app.flags.set(Actor(name="ops"), "feature", False)
+    by_flag = app.schedules.create(
+        name="by-flag", task="noop", interval=10, start_at=start, condition="feature"
+    )
+    skipping = app.schedules.create(
+        name="skipping", task="noop", interval=10, start_at=start, overlap_policy="skip"
+    )
+    eager = app.schedules.create(name="eager", task="noop", interval=10, start_at=start)
+    scheduler = app.scheduler(SchedulerConfig(lookahead=1.0))
+    clock.set(start - timedelta(seconds=0.5))
+    report = scheduler.tick()
+    # Only the schedule whose runs do not depend on the moment fires early; the loop
+    # then sleeps until the others are due instead of spinning.
+    assert report.runs == 1
+    assert [r.schedule_id for r in app.runs.list()] == [eager.id]
+    assert scheduler.seconds_until_due(report) == 0.5
+    # The flag turns on in the last half second: the fire time sees it.
+    app.flags.set(Actor(name="ops"), "feature", True)
+    clock.set(start)
+    assert scheduler.tick().runs == 2
+    fired = {r.schedule_id: r for r in app.runs.list()}
+    assert set(fired) == {by_flag.id, skipping.id, eager.id}
+    assert all(r.scheduled_for == start and r.status.value == "queued" for r in fired.values())

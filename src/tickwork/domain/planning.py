@@ -23,7 +23,7 @@ from itertools import chain
 from typing import Protocol
 
 from tickwork.domain import triggers
-from tickwork.domain.models import MisfirePolicy, TriggerType
+from tickwork.domain.models import MisfirePolicy, OverlapPolicy, TriggerType
 
 # Past this many missed fire times the planner stops walking them one by one and jumps
 # to the latest, so a schedule firing every second that was down for a week costs
@@ -124,6 +124,25 @@ def _walk_missed(
             return walk, next(rest, None), rest
         current = next(upcoming, None)
     return walk, current, upcoming
+
+
+class EarlyFiringTraits(Protocol):
+    """The fields that decide whether a schedule's runs may be created ahead of time."""
+
+    @property
+    def overlap_policy(self) -> OverlapPolicy: ...
+    @property
+    def condition(self) -> str | None: ...
+
+
+def fires_early(schedule: EarlyFiringTraits) -> bool:
+    """Whether the scheduler may create this schedule's runs before their fire time.
+
+    Only when nothing decided at creation depends on the moment: a condition (flag or
+    predicate) and an overlap policy other than ``allow`` (which looks at the runs still
+    going) are judged at the fire time itself, so those schedules fire when due.
+    """
+    return schedule.overlap_policy is OverlapPolicy.ALLOW and schedule.condition is None
 
 
 def plan_fires(

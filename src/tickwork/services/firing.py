@@ -28,7 +28,7 @@ from tickwork.domain.models import (
     ScheduleStatus,
     SkipReason,
 )
-from tickwork.domain.planning import FirePlan, plan_fires
+from tickwork.domain.planning import FirePlan, fires_early, plan_fires
 from tickwork.registry import TaskRegistry
 from tickwork.storage.flag_store import FlagStore
 from tickwork.storage.run_store import RunStore
@@ -122,7 +122,7 @@ class Firing:
         updates: list[FireUpdate] = []
         for schedule in due:
             try:
-                plan = plan_fires(schedule, now, horizon=horizon)
+                plan = plan_fires(schedule, now, horizon=horizon if fires_early(schedule) else None)
                 own_rows: list[dict[str, Any]] = []
                 own_report = FireReport()
                 update = self._collect(conn, schedule, plan, now, own_rows, own_report)

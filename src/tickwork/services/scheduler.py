@@ -117,7 +117,7 @@ class SchedulerService:
             with self.db.write() as conn:
                 now = self.db.now()
                 horizon = now + timedelta(seconds=self.config.lookahead)
-                due = self.store.lock_due(conn, horizon, batch)
+                due = self.store.lock_due(conn, now, batch, horizon)
                 fired = self.firing.fire_due(conn, due, now, horizon) if due else None
                 last = len(due) < batch
                 if last:
@@ -225,7 +225,12 @@ class SchedulerService:
                 next_due = self.store.next_due_at(conn)
         if next_due is None:
             return self.config.poll_interval
-        delay = (next_due - self.db.now()).total_seconds() - self.config.lookahead
+        until_due = (next_due - self.db.now()).total_seconds()
+        delay = until_due - self.config.lookahead
+        if delay <= 0:
+            # Within the lookahead and still not fired: a schedule that fires only when
+            # due (see fires_early) is next, so sleep until then rather than spin.
+            delay = until_due
         return max(0.0, min(delay, self.config.poll_interval))
 
     def run(self, stop: threading.Event) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tickwork.domain.errors import DuplicateNameError, NotFoundError, VersionConflictError
-from tickwork.domain.models import Schedule, ScheduleStatus, TriggerType
+from tickwork.domain.models import OverlapPolicy, Schedule, ScheduleStatus, TriggerType
 from tickwork.storage import dialect as dialect_sql
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
 from tickwork.storage.rows import schedule_from_row, schedules_from_rows
@@ -84,7 +84,17 @@ class ScheduleStore:
         # SELECT costs more than running it when one schedule is due.
         self._lock_due = dialect.lock_skip_locked(
             sa.select(*FIRING_COLUMNS)
-            .where(schedules.c.status == _ACTIVE, schedules.c.next_run_at <= sa.bindparam("now"))
+            .where(
+                schedules.c.status == _ACTIVE,
+                schedules.c.next_run_at <= sa.bindparam("horizon"),
+                sa.or_(
+                    schedules.c.next_run_at <= sa.bindparam("now"),
+                    sa.and_(
+                        schedules.c.overlap_policy == OverlapPolicy.ALLOW.value,
+                        schedules.c.condition.is_(None),
+                    ),
+                ),
+            )
             .order_by(schedules.c.next_run_at)
             .limit(sa.bindparam("limit", type_=sa.Integer()))
         )
@@ -220,13 +230,18 @@ class ScheduleStore:
         """Remove a schedule row (its runs stay as history)."""
         conn.execute(schedules.delete().where(schedules.c.id == schedule_id))
 
-    def lock_due(self, conn: Connection, now: datetime, limit: int) -> builtins.list[Schedule]:
+    def lock_due(
+        self, conn: Connection, now: datetime, limit: int, horizon: datetime | None = None
+    ) -> builtins.list[Schedule]:
         """Lock up to ``limit`` active schedules due at ``now``, earliest first.
 
-        Rows another scheduler holds are skipped, so schedulers share the work instead of
+        With a later ``horizon``, schedules that may fire early and are due by then are
+        locked too (the test in SQL of :func:`tickwork.domain.planning.fires_early`). Rows
+        another scheduler holds are skipped, so schedulers share the work instead of
         queueing behind each other.
         """
-        result = conn.execute(self._lock_due, {"now": now, "limit": limit})
+        params = {"now": now, "horizon": horizon or now, "limit": limit}
+        result = conn.execute(self._lock_due, params)
         return schedules_from_rows(result.all(), tuple(result.keys()))
 
     def next_due_at(self, conn: Connection) -> datetime | None:
