@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated, Any
 
 import typer
@@ -99,6 +100,10 @@ def _serve(
 ) -> None:
     """Load the app and run the chosen services in this process until SIGTERM/SIGINT."""
     setup_logging(config.log_level, config.log_format)
+    if web:
+        # An app that calls its own server (the demo's self-check) reads the port from the
+        # environment when it is imported, so a --port flag must reach it there too.
+        os.environ["TICKWORK_PORT"] = str(config.port)
     tickwork = load_app(app_ref, db, config)
     if migrate_sqlite and tickwork.db.dialect.is_sqlite:
         tickwork.migrate()
