@@ -219,6 +219,31 @@ class TestDst:
             gaps = {b - a for a, b in itertools.pairwise(fires)}
             assert gaps == {timedelta(hours=1)}
 
+    def test_half_hour_shift_repeats_half_an_hour(self) -> None:
+        # Lord Howe goes back from 02:00 (+11) to 01:30 (+10:30) on 2030-04-07: a wildcard
+        # minute fires in both copies of 01:30-01:59 and once at 02:xx.
+        day = date(2030, 4, 7)
+        tz = ZoneInfo("Australia/Lord_Howe")
+        ones = fires_on("*/10 1 * * *", "Australia/Lord_Howe", day)
+        assert [t.astimezone(tz).strftime("%H:%M%z") for t in ones] == [
+            "01:00+1100",
+            "01:10+1100",
+            "01:20+1100",
+            "01:30+1100",
+            "01:40+1100",
+            "01:50+1100",
+            "01:30+1030",
+            "01:40+1030",
+            "01:50+1030",
+        ]
+        twos = fires_on("*/20 2 * * *", "Australia/Lord_Howe", day)
+        assert [t.astimezone(tz).strftime("%H:%M") for t in twos] == ["02:00", "02:20", "02:40"]
+        # Walking back from inside the second copy finds the first copy too.
+        back = itertools.islice(
+            cron.iterate("*/10 1 * * *", "Australia/Lord_Howe", ones[7], reverse=True), 9
+        )
+        assert list(back) == [*ones[7::-1], ones[0] - timedelta(days=1) + timedelta(minutes=50)]
+
     def test_starting_inside_the_repeated_hour_does_not_go_back(self) -> None:
         # 01:10 EST, the second 1 o'clock hour; the 01:30 of this day already happened
         # (in EDT), so the next is tomorrow's.
@@ -244,10 +269,26 @@ EXPRESSIONS = st.sampled_from(
         "0 0 L * *",
         "0 0 * * 5#2",
         "0 0,30 1,2 * * *",
+        "0 0 * * *",
+        "0 1-3 * * *",
+        "*/20 2 * * *",
     ]
 )
+# Lord Howe moves by 30 minutes and Troll by two hours; Santiago and Havana change at
+# midnight; Dublin's tzdata has negative summer time; Chatham is 12:45 ahead of UTC.
 ZONES = st.sampled_from(
-    ["UTC", "Europe/London", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe"]
+    [
+        "UTC",
+        "Europe/London",
+        "America/New_York",
+        "Australia/Sydney",
+        "Australia/Lord_Howe",
+        "America/Santiago",
+        "America/Havana",
+        "Europe/Dublin",
+        "Antarctica/Troll",
+        "Pacific/Chatham",
+    ]
 )
 MOMENTS = st.datetimes(
     min_value=datetime(2029, 1, 1), max_value=datetime(2031, 12, 31), timezones=st.just(UTC)

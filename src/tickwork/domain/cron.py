@@ -11,12 +11,14 @@ Daylight saving time follows Vixie/Debian cron, for five- and six-field expressi
 - any other expression (``*/15 * * * *``, ``0 * * * *``, ``* * * * * *``) follows the wall
   clock as it is: it fires in both copies of a repeated hour and not in a skipped one.
 
-cronsim applies the fixed-time rule to five-field expressions only, so this module walks
-fixed-time expressions in naive local time itself and maps each wall time to an instant.
+cronsim applies the fixed-time rule to five-field expressions only, and its wall-clock walk
+assumes a one-hour shift (Lord Howe's half hour lost fire times), so this module walks both
+kinds in naive local time itself (cronsim only matches) and maps each wall time to instants.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -47,6 +49,7 @@ _REFERENCE = datetime(2000, 1, 1, tzinfo=UTC)
 # may map before the start; this bounds how many such candidates are passed over.
 _MAX_PASSED_OVER = 10_000
 _MINUTE = timedelta(minutes=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def zone(name: str, field: str = "timezone") -> ZoneInfo:
@@ -161,6 +164,55 @@ def _raw(text: str, start: datetime, reverse: bool) -> Iterator[datetime]:
     return iterator
 
 
+def _copies(wall: datetime, tz: tzinfo) -> tuple[datetime, ...]:
+    """The instants (UTC) at which the local clock shows ``wall``: none, one or two."""
+    first = wall.replace(tzinfo=tz, fold=0)
+    if not _exists(first, tz):
+        return ()
+    second = wall.replace(tzinfo=tz, fold=1)
+    if second.utcoffset() == first.utcoffset():
+        return (first.astimezone(UTC),)
+    return (first.astimezone(UTC), second.astimezone(UTC))
+
+
+def _repeat(wall: datetime, tz: tzinfo) -> timedelta:
+    """How long the span of repeated wall times containing ``wall`` is (zero if none)."""
+    first = wall.replace(tzinfo=tz, fold=0).utcoffset()
+    second = wall.replace(tzinfo=tz, fold=1).utcoffset()
+    if first is None or second is None or first <= second:
+        return timedelta(0)
+    return first - second
+
+
+def _wall_clock(text: str, tz: tzinfo, start: datetime, reverse: bool) -> Iterator[datetime]:
+    """Instants, in order, at which the local clock shows a time ``text`` matches.
+
+    A wall time the clocks skip never shows; one in a repeated span shows twice. The two
+    copies of repeated times interleave, so instants wait in a heap until the walk has
+    passed them; the walk starts a repeated span early so the other copy is not missed.
+    """
+    local = start.astimezone(tz)
+    wall = _wall_time(local)
+    shift = _repeat(wall, tz)
+    if shift and local.fold == (1 if reverse else 0):
+        wall = wall + shift if reverse else wall - shift
+    # A heap of (key, instant): the instant itself forward, its distance back in reverse.
+    pending: list[tuple[datetime | timedelta, datetime]] = []
+    for found in _raw(text, wall, reverse):
+        copies = _copies(found, tz)
+        if not copies:
+            continue
+        for moment in copies:
+            heapq.heappush(pending, (_EPOCH - moment if reverse else moment, moment))
+        # Every instant still to come lies after this wall time's first copy (in reverse,
+        # before its last copy), so anything up to there is in order already.
+        frontier = copies[-1] if reverse else copies[0]
+        while pending and (pending[0][1] >= frontier if reverse else pending[0][1] <= frontier):
+            yield heapq.heappop(pending)[1]
+    while pending:
+        yield heapq.heappop(pending)[1]
+
+
 def iterate(
     expr: str, timezone: str, start: datetime, *, reverse: bool = False
 ) -> Iterator[datetime]:
@@ -178,19 +230,16 @@ def iterate(
         if reverse and local.fold == 1:
             # In the second copy of a repeated hour, the whole first copy lies before
             # ``start`` too: walk back from the end of the repeated span.
-            first_copy = local.replace(fold=0).utcoffset()
-            second_copy = local.utcoffset()
-            if first_copy is not None and second_copy is not None:
-                wall += first_copy - second_copy
+            wall += _repeat(wall, tz)
         candidates = _raw(text, wall, reverse)
     else:
-        candidates = _raw(text, local, reverse)
+        candidates = _wall_clock(text, tz, origin, reverse)
     passed_over = 0
     # Several skipped wall times (02:00 and 02:30 on a spring-forward night) map onto one
     # instant; it fires once, so the walk only yields instants past the last one yielded.
     bound = start
     for found in candidates:
-        moment = _instant(found, tz) if fixed else found.astimezone(UTC)
+        moment = _instant(found, tz) if fixed else found
         if (moment > bound) if reverse else (moment <= bound):
             passed_over += 1
             if passed_over > _MAX_PASSED_OVER:
