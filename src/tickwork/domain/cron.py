@@ -50,6 +50,7 @@ _REFERENCE = datetime(2000, 1, 1, tzinfo=UTC)
 _MAX_PASSED_OVER = 10_000
 _MINUTE = timedelta(minutes=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Zulu"})
 
 
 def zone(name: str, field: str = "timezone") -> ZoneInfo:
@@ -191,6 +192,10 @@ def _wall_clock(text: str, tz: tzinfo, start: datetime, reverse: bool) -> Iterat
     copies of repeated times interleave, so instants wait in a heap until the walk has
     passed them; the walk starts a repeated span early so the other copy is not missed.
     """
+    if getattr(tz, "key", None) in _UTC_NAMES:
+        for found in _raw(text, _wall_time(start.astimezone(UTC)), reverse):
+            yield found.replace(tzinfo=UTC)
+        return
     local = start.astimezone(tz)
     wall = _wall_time(local)
     shift = _repeat(wall, tz)
