@@ -4,6 +4,11 @@ Each tick locks due schedules (``SKIP LOCKED`` on PostgreSQL, so several schedul
 the work), writes their runs and advances them in the same transaction, then sleeps until
 the next due time, bounded by the poll interval and cut short by a notification that
 schedules changed. Any number of schedulers may run against one database.
+
+A burst of due schedules is fired in batches of ``batch_size``, one transaction each. On
+PostgreSQL a tick whose first batch is full fires the rest on two connections at once, as
+two schedulers would, so one batch is locked and planned in Python while the other's
+statement runs in the database.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -82,6 +88,43 @@ class TickReport:
     next_due_known: bool = False
 
 
+class _TickTally:
+    """What the transactions of one tick share: its budget of schedules and its report."""
+
+    def __init__(self, report: TickReport, budget: int) -> None:
+        self._lock = threading.Lock()
+        self.report = report
+        self.budget = budget
+
+    def take(self, batch_size: int) -> int:
+        """Reserve up to ``batch_size`` schedules of the tick's budget."""
+        with self._lock:
+            batch = min(batch_size, self.budget)
+            self.budget -= batch
+            return batch
+
+    def add(self, reserved: int, fired: FireReport | None, committed: datetime) -> None:
+        """Count a committed batch; give back the part of its reservation it did not use."""
+        with self._lock:
+            if fired is None:
+                self.budget += reserved
+                return
+            self.budget += reserved - fired.schedules
+            report = self.report
+            report.schedules += fired.schedules
+            report.runs += fired.runs
+            report.skipped += fired.skipped
+            report.completed += fired.completed
+            # Negative for runs committed ahead of their fire time (the lookahead).
+            report.lateness.extend((committed - t).total_seconds() for t in fired.fire_times)
+
+    def next_due(self, when: datetime | None) -> None:
+        """Record the next due time a transaction read as it found nothing more due."""
+        with self._lock:
+            self.report.next_due_at = when
+            self.report.next_due_known = True
+
+
 class SchedulerService:
     """One scheduler. ``tick()`` does one pass; ``run()`` loops until stopped."""
 
@@ -112,27 +155,29 @@ class SchedulerService:
         """Fire everything due now; occasionally (or when asked) repair invariants too."""
         started = time.perf_counter()
         report = TickReport()
-        while report.schedules < self.config.max_per_tick:
-            batch = min(self.config.batch_size, self.config.max_per_tick - report.schedules)
-            with self.db.write() as conn:
-                now = self.db.now()
-                horizon = now + timedelta(seconds=self.config.lookahead)
-                due = self.store.lock_due(conn, now, batch, horizon)
-                fired = self.firing.fire_due(conn, due, now, horizon) if due else None
-                last = len(due) < batch
-                if last:
-                    # Known in the same transaction (firing reads it with its writes), the
-                    # loop needs no extra round trip to know how long to sleep.
-                    report.next_due_at = (
-                        fired.next_due_at if fired is not None else self.store.next_due_at(conn)
-                    )
-                    report.next_due_known = True
-            if fired is not None:
-                if fired.runs and self.on_runs_created is not None:
-                    self.on_runs_created()
-                self._add(report, fired)
-            if last:
-                break
+        tally = _TickTally(report, self.config.max_per_tick)
+        pool: ThreadPoolExecutor | None = None
+        helper: Future[None] | None = None
+
+        def batch_was_full() -> None:
+            # More may be due. A second transaction, on a second connection, locks the
+            # next batch (SKIP LOCKED skips this one's rows) and plans it while this one
+            # waits on the database: the Python work of one batch overlaps the database
+            # work of the other. SQLite has one writer at a time, so it fires in turn.
+            nonlocal pool, helper
+            if helper is None and self.db.dialect.supports_skip_locked:
+                pool = ThreadPoolExecutor(1, thread_name_prefix="tickwork-scheduler-batch")
+                helper = pool.submit(self._fire_batches, tally, None)
+
+        try:
+            self._fire_batches(tally, batch_was_full)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        if helper is not None:
+            helper.result()
+            # Each transaction read the next due time before the other committed.
+            report.next_due_known = False
         if maintenance or (
             maintenance is None
             and time.monotonic() - self._last_maintenance > self.config.maintenance_every
@@ -147,14 +192,30 @@ class SchedulerService:
         self.ticked.set()
         return report
 
-    def _add(self, report: TickReport, fired: FireReport) -> None:
-        committed = self.db.now()
-        report.schedules += fired.schedules
-        report.runs += fired.runs
-        report.skipped += fired.skipped
-        report.completed += fired.completed
-        # Negative for runs committed ahead of their fire time (the lookahead).
-        report.lateness.extend((committed - t).total_seconds() for t in fired.fire_times)
+    def _fire_batches(self, tally: _TickTally, on_full: Callable[[], None] | None) -> None:
+        """Fire batches, one transaction each, until one finds fewer due than it asked for."""
+        while batch := tally.take(self.config.batch_size):
+            next_due_at: datetime | None = None
+            with self.db.write() as conn:
+                now = self.db.now()
+                horizon = now + timedelta(seconds=self.config.lookahead)
+                due = self.store.lock_due(conn, now, batch, horizon)
+                last = len(due) < batch
+                if not last and on_full is not None:
+                    on_full()
+                fired = self.firing.fire_due(conn, due, now, horizon) if due else None
+                if last:
+                    # Known in the same transaction (firing reads it with its writes), the
+                    # loop needs no extra round trip to know how long to sleep.
+                    next_due_at = (
+                        fired.next_due_at if fired is not None else self.store.next_due_at(conn)
+                    )
+            tally.add(batch, fired, self.db.now())
+            if fired is not None and fired.runs and self.on_runs_created is not None:
+                self.on_runs_created()
+            if last:
+                tally.next_due(next_due_at)
+                return
 
     def repair_missing_next_run(self) -> int:
         """Give every active schedule without ``next_run_at`` one again (with a warning).
