@@ -165,9 +165,13 @@ class SchedulerService:
             # waits on the database: the Python work of one batch overlaps the database
             # work of the other. SQLite has one writer at a time, so it fires in turn.
             nonlocal pool, helper
-            if helper is None and self.db.dialect.supports_skip_locked:
+            if pool is None and self.db.dialect.supports_skip_locked:
                 pool = ThreadPoolExecutor(1, thread_name_prefix="tickwork-scheduler-batch")
-                helper = pool.submit(self._fire_batches, tally, None)
+                try:
+                    helper = pool.submit(self._fire_batches, tally, None)
+                except RuntimeError:
+                    # The interpreter is shutting down: this transaction fires the rest alone.
+                    log.debug("no second transaction for this burst", exc_info=True)
 
         try:
             self._fire_batches(tally, batch_was_full)
