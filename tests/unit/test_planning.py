@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickwork.domain import planning
+from tickwork.domain import cron, planning
 from tickwork.domain.models import MisfirePolicy, TriggerType
 from tickwork.domain.planning import plan_fires
 
@@ -220,3 +221,68 @@ def test_every_fire_time_is_accounted_for_once(
         assert late == []
     if plan.next_run_at <= now:
         assert len(plan.fires) - len(late) == planning.MAX_FIRES_PER_PLAN
+
+
+CRON_EXPRESSIONS = ["*/7 * * * *", "30 1 * * *", "0 0,30 1,2 * * *", "*/20 2 * * *", "0 * * * *"]
+CRON_ZONES = ["UTC", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    expr=st.sampled_from(CRON_EXPRESSIONS),
+    zone=st.sampled_from(CRON_ZONES),
+    start=st.datetimes(
+        min_value=datetime(2029, 1, 1), max_value=datetime(2031, 12, 31), timezones=st.just(UTC)
+    ),
+    downtime=st.integers(min_value=0, max_value=3 * 86400),
+    lookahead=st.sampled_from([0.0, 1.0, 30.0]),
+    grace=st.integers(min_value=0, max_value=3600),
+    policy=st.sampled_from(list(MisfirePolicy)),
+)
+def test_cron_fire_times_across_dst_are_accounted_for_once(
+    expr: str,
+    zone: str,
+    start: datetime,
+    downtime: int,
+    lookahead: float,
+    grace: int,
+    policy: MisfirePolicy,
+) -> None:
+    """Runs and the missed range partition a cron schedule's fire times up to the horizon."""
+    first = cron.next_fire(expr, zone, start)
+    assert first is not None
+    timing = Timing(
+        trigger=TriggerType.CRON,
+        cron=expr,
+        interval=None,
+        timezone=zone,
+        anchor_at=None,
+        next_run_at=first,
+        misfire_policy=policy,
+        misfire_grace=grace,
+        misfire_cap=5,
+    )
+    now = first + timedelta(seconds=downtime)
+    horizon = now + timedelta(seconds=lookahead)
+    plan = plan_fires(timing, now, horizon=horizon)
+    assert plan.next_run_at is not None
+    assert plan.next_run_at > horizon or len(plan.fires) >= planning.MAX_FIRES_PER_PLAN
+    covered = list(
+        itertools.takewhile(lambda t: t < plan.next_run_at, cron.iterate(expr, zone, first))
+    )
+    covered.insert(0, first)
+    assert plan.next_run_at == cron.next_fire(expr, zone, covered[-1])
+    assert plan.fires == sorted(set(plan.fires))
+    assert set(plan.fires) <= set(covered)
+    missed = plan.missed.count if plan.missed else 0
+    assert len(plan.fires) + missed == len(covered)
+    if plan.missed is not None:
+        assert plan.missed.exact
+        assert plan.missed.first in covered
+        assert plan.missed.last in covered
+        assert plan.missed.last <= now - timedelta(seconds=grace)
+        assert not set(plan.fires) & {plan.missed.first, plan.missed.last}
+    # Only fire times within grace of now (or later, up to the horizon) run on time.
+    late = [f for f in plan.fires if f <= now - timedelta(seconds=grace)]
+    assert late == sorted(plan.late_fires)
+    assert len(late) <= {MisfirePolicy.SKIP: 0, MisfirePolicy.RUN_ONCE: 1}.get(policy, 5)
