@@ -147,26 +147,9 @@ CLAIM_COLUMN_NAMES = (
     "key",
     "cancel_requested",
 )
-# What a claim reads back: the rest (status, started_at, worker_id, token) it just wrote.
-_CLAIM_READ = (
-    "id",
-    "task",
-    "payload",
-    "trigger",
-    "schedule_id",
-    "tenant_id",
-    "queue",
-    "priority",
-    "attempt",
-    "max_attempts",
-    "retry_backoff",
-    "retry_backoff_max",
-    "timeout",
-    "run_at",
-    "scheduled_for",
-    "key",
-    "cancel_requested",
-)
+# What a claim reads back: not the columns it has just written.
+_CLAIM_WRITTEN = frozenset({"status", "started_at", "worker_id", "token"})
+_CLAIM_READ = tuple(name for name in CLAIM_COLUMN_NAMES if name not in _CLAIM_WRITTEN)
 
 _CLAIM_POSTGRESQL = f"""
     WITH picked AS (
@@ -786,17 +769,24 @@ _FIRE_TIME_CONFLICT = (
     "ON CONFLICT (schedule_id, scheduled_for) "
     "WHERE schedule_id IS NOT NULL AND scheduled_for IS NOT NULL DO NOTHING"
 )
-# Inserts, and wakes workers when a runnable run was inserted, in one round trip.
-_INSERT_FIRED_POSTGRESQL = f"""
-    WITH inserted AS (
+
+
+def _insert_fired_postgresql(batch: str) -> str:
+    """Insert fired runs from the JSON array parameter ``batch``, returning their statuses."""
+    return f"""
         INSERT INTO runs ({", ".join(FIRED_COLUMN_NAMES)})
         SELECT {", ".join(FIRED_COLUMN_NAMES)}
-        FROM jsonb_to_recordset(CAST(%(batch)s AS jsonb)) AS v(
+        FROM jsonb_to_recordset(CAST(%({batch})s AS jsonb)) AS v(
             {", ".join(f"{n} {t}" for n, t in zip(FIRED_COLUMN_NAMES, _FIRED_TYPES, strict=True))}
         )
         {_FIRE_TIME_CONFLICT}
         RETURNING status
-    )
+    """
+
+
+# Inserts, and wakes workers when a runnable run was inserted, in one round trip.
+_INSERT_FIRED_POSTGRESQL = f"""
+    WITH inserted AS ({_insert_fired_postgresql("batch")})
     SELECT count(*), (
         SELECT pg_notify(%(channel)s, '') WHERE %(channel)s IS NOT NULL AND EXISTS (
             SELECT 1 FROM inserted WHERE status IN ('queued', 'retrying')
@@ -814,15 +804,19 @@ _INSERT_FIRED_SQLITE = f"""
     RETURNING id
 """
 
-_ADVANCE_POSTGRESQL = """
-    UPDATE schedules AS s SET
-        next_run_at = v.next_run_at,
-        status = v.status,
-        run_count = v.run_count,
-        last_run_at = COALESCE(v.last_run_at, s.last_run_at)
-    FROM jsonb_to_recordset(CAST(%(batch)s AS jsonb)) AS v(
-        id bigint, next_run_at timestamptz, status text, run_count int, last_run_at timestamptz
-    )
+# A fired schedule's new state, as a JSON record and as the update of ``schedules AS s``.
+_ADVANCE_RECORD = (
+    "id bigint, next_run_at timestamptz, status text, run_count int, last_run_at timestamptz"
+)
+_ADVANCE_SET = """
+    next_run_at = v.next_run_at,
+    status = v.status,
+    run_count = v.run_count,
+    last_run_at = COALESCE(v.last_run_at, s.last_run_at)
+"""
+_ADVANCE_POSTGRESQL = f"""
+    UPDATE schedules AS s SET {_ADVANCE_SET}
+    FROM jsonb_to_recordset(CAST(%(batch)s AS jsonb)) AS v({_ADVANCE_RECORD})
     WHERE s.id = v.id
 """
 _ADVANCE_SQLITE = """
@@ -837,27 +831,12 @@ _ADVANCE_SQLITE = """
 
 
 _FIRE_POSTGRESQL = f"""
-    WITH inserted AS (
-        INSERT INTO runs ({", ".join(FIRED_COLUMN_NAMES)})
-        SELECT {", ".join(FIRED_COLUMN_NAMES)}
-        FROM jsonb_to_recordset(CAST(%(runs)s AS jsonb)) AS v(
-            {", ".join(f"{n} {t}" for n, t in zip(FIRED_COLUMN_NAMES, _FIRED_TYPES, strict=True))}
-        )
-        {_FIRE_TIME_CONFLICT}
-        RETURNING status
-    ),
+    WITH inserted AS ({_insert_fired_postgresql("runs")}),
     advance AS (
-        SELECT * FROM jsonb_to_recordset(CAST(%(schedules)s AS jsonb)) AS v(
-            id bigint, next_run_at timestamptz, status text, run_count int,
-            last_run_at timestamptz
-        )
+        SELECT * FROM jsonb_to_recordset(CAST(%(schedules)s AS jsonb)) AS v({_ADVANCE_RECORD})
     ),
     advanced AS (
-        UPDATE schedules AS s SET
-            next_run_at = v.next_run_at,
-            status = v.status,
-            run_count = v.run_count,
-            last_run_at = COALESCE(v.last_run_at, s.last_run_at)
+        UPDATE schedules AS s SET {_ADVANCE_SET}
         FROM advance AS v
         WHERE s.id = v.id
         RETURNING s.id
