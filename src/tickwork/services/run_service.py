@@ -33,6 +33,18 @@ class RunRequest:
     timeout: float | None = None
     tenant_id: str | None = None
 
+    @property
+    def overrides_defaults(self) -> bool:
+        """Whether anything but the payload differs from what the task's defaults give."""
+        return (
+            self.run_at is not None
+            or self.queue is not None
+            or self.priority is not None
+            or self.max_attempts is not None
+            or self.timeout is not None
+            or self.tenant_id is not None
+        )
+
 
 class RunService:
     """Enqueues, cancels and retries runs, and reads their history."""
@@ -98,14 +110,7 @@ class RunService:
         now: datetime,
         shared: dict[str, dict[str, Any]],
     ) -> dict[str, Any]:
-        if (
-            request.run_at is not None
-            or request.queue is not None
-            or request.priority is not None
-            or request.max_attempts is not None
-            or request.timeout is not None
-            or request.tenant_id is not None
-        ):
+        if request.overrides_defaults:
             return self._values(actor, request, now)
         base = shared.get(request.task)
         if base is None:
@@ -182,14 +187,7 @@ class RunService:
         rows = []
         payloads = []
         for request in requests:
-            if (
-                request.run_at is not None
-                or request.queue is not None
-                or request.priority is not None
-                or request.max_attempts is not None
-                or request.timeout is not None
-                or request.tenant_id is not None
-            ):
+            if request.overrides_defaults:
                 return None
             payload = {} if request.payload is None else request.payload
             if type(payload) is not dict:
