@@ -214,17 +214,20 @@ class RunStore:
             )
         row = conn.execute(statement.returning(runs)).one_or_none()
         if row is None:
-            existing = conn.execute(
-                sa.select(runs).where(
-                    runs.c.key == values["key"], runs.c.status.in_(PENDING_RUN_STATUSES)
-                )
-            ).one_or_none()
+            existing = self._pending_with_key(conn, values["key"])
             if existing is not None:
-                return run_from_row(existing), False
+                return existing, False
             # The holder finished between the insert and the select: try once more.
             row = conn.execute(statement.returning(runs)).one()
         self.dialect.notify(conn, RUNS_CHANNEL, str(values.get("queue", "default")))
         return run_from_row(row), True
+
+    def _pending_with_key(self, conn: Connection, key: str) -> Run | None:
+        """The pending run holding ``key``, if one does."""
+        row = conn.execute(
+            sa.select(runs).where(runs.c.key == key, runs.c.status.in_(PENDING_RUN_STATUSES))
+        ).one_or_none()
+        return None if row is None else run_from_row(row)
 
     def enqueue_audited(
         self, conn: Connection, values: dict[str, Any], *, actor: str, source: str
@@ -245,13 +248,9 @@ class RunStore:
             )
             if run_id is not None:
                 return _new_run(run_id, values), True
-            existing = conn.execute(
-                sa.select(runs).where(
-                    runs.c.key == values["key"], runs.c.status.in_(PENDING_RUN_STATUSES)
-                )
-            ).one_or_none()
+            existing = self._pending_with_key(conn, values["key"])
             if existing is not None:
-                return run_from_row(existing), False
+                return existing, False
             # The holder finished between the insert and the select: try again.
         raise ConflictError(
             f"the run holding key {values['key']!r} kept changing; try again", field="key"
