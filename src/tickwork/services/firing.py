@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -81,6 +82,12 @@ def run_defaults(schedule: Schedule, registry: TaskRegistry) -> dict[str, Any]:
         if schedule.timeout is not None
         else (task.timeout if task else None),
     }
+
+
+# What run_defaults reads of a schedule: its task and its own run settings.
+_run_defaults_inputs = attrgetter(
+    "task", "queue", "priority", "max_attempts", "retry_backoff", "retry_backoff_max", "timeout"
+)
 
 
 class Firing:
@@ -273,15 +280,7 @@ class Firing:
         }
         # Many schedules of a burst share a task and its settings: their run defaults are
         # worked out once per batch.
-        key = (
-            schedule.task,
-            schedule.queue,
-            schedule.priority,
-            schedule.max_attempts,
-            schedule.retry_backoff,
-            schedule.retry_backoff_max,
-            schedule.timeout,
-        )
+        key = _run_defaults_inputs(schedule)
         defaults = known_defaults.get(key)
         if defaults is None:
             defaults = known_defaults[key] = {
