@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tickwork.clock import Clock
 from tickwork.domain import cron, inputs, triggers
 from tickwork.domain.actor import PYTHON, Actor
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunAttempt, Schedule
-from tickwork.registry import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
+from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
 from tickwork.services.firing import Condition, Firing
 from tickwork.services.flag_service import FlagService
+from tickwork.services.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL
 from tickwork.services.run_service import RunRequest, RunService
+from tickwork.services.runner import ServiceRunner
 from tickwork.services.schedule_service import CodeSchedule, ScheduleService, SyncReport
 from tickwork.services.scheduler import SchedulerConfig, SchedulerService
 from tickwork.services.wakeup import NotificationListener, WakeupHub
@@ -30,7 +33,12 @@ from tickwork.storage.flag_store import FlagStore
 from tickwork.storage.run_store import RunFilter, RunStore
 from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
 
+if TYPE_CHECKING:
+    from tickwork.metrics import Metrics
+
 H = TypeVar("H", bound=Handler)
+
+log = logging.getLogger("tickwork.app")
 
 MAX_PREVIEW_COUNT = 100
 
@@ -329,6 +337,15 @@ class Tickwork:
         )
 
     @property
+    def metrics(self) -> Metrics:
+        """This app's Prometheus metrics in this process, shared by the services it runs and
+        its web server (``/metrics``)."""
+        # Imported here: the Prometheus client is not worth loading for every CLI command.
+        from tickwork.metrics import Metrics
+
+        return self._service("metrics", lambda: Metrics(self.db))  # type: ignore[no-any-return]
+
+    @property
     def flags(self) -> FlagService:
         """Flags that schedules may name as their ``condition`` (``app.flags.set(...)``)."""
         return self._service(  # type: ignore[no-any-return]
@@ -503,6 +520,42 @@ class Tickwork:
             cancel_wakeup=self.hub.subscribe(CANCEL_CHANNEL),
         )
 
+    def runner(
+        self,
+        *,
+        scheduler: SchedulerConfig | None = None,
+        worker: WorkerConfig | None = None,
+        stop: threading.Event | None = None,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+    ) -> ServiceRunner:
+        """A runner of this app's scheduler and/or worker (``None``: not run) in this process.
+
+        The services report to :attr:`metrics`. Before they start, the runner syncs the
+        code-defined schedules (when it runs a scheduler) and starts the listener; after
+        they stop, it closes the app. Add other duties (a web server) before ``run()``.
+        """
+        runner = ServiceRunner(self.db, stop=stop, heartbeat_interval=heartbeat_interval)
+        if scheduler is not None:
+            scheduling = runner.add_scheduler(self.scheduler(scheduler))
+            scheduling.on_tick = self.metrics.observe_tick
+            runner.on_start.append(self._sync_before_scheduling)
+        if worker is not None:
+            working = runner.add_worker(self.worker(worker))
+            working.on_finished = self.metrics.observe_finished
+        runner.on_start.append(self.start_listener)
+        runner.on_exit.append(self.close)
+        return runner
+
+    def _sync_before_scheduling(self) -> None:
+        report = self.sync_schedules()
+        if report.created or report.updated or report.orphaned:
+            log.info(
+                "code-defined schedules synced: %d created, %d updated, %d orphaned",
+                len(report.created),
+                len(report.updated),
+                len(report.orphaned),
+            )
+
     def run_worker(
         self,
         *,
@@ -511,21 +564,12 @@ class Tickwork:
         stop: threading.Event | None = None,
     ) -> None:
         """Run a worker in this thread until ``stop`` is set (or SIGTERM/SIGINT)."""
-        from tickwork.services.runner import ServiceRunner
-
-        runner = ServiceRunner(self, stop=stop)
-        runner.add_worker(
-            WorkerConfig(concurrency=concurrency, queues=tuple(queues) if queues else None)
-        )
-        runner.run()
+        config = WorkerConfig(concurrency=concurrency, queues=tuple(queues) if queues else None)
+        self.runner(worker=config, stop=stop).run()
 
     def run_scheduler(self, *, stop: threading.Event | None = None) -> None:
         """Run a scheduler in this thread until ``stop`` is set (or SIGTERM/SIGINT)."""
-        from tickwork.services.runner import ServiceRunner
-
-        runner = ServiceRunner(self, stop=stop)
-        runner.add_scheduler()
-        runner.run()
+        self.runner(scheduler=SchedulerConfig(), stop=stop).run()
 
     def close(self) -> None:
         """Stop the listener and close database connections."""

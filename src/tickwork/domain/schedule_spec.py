@@ -22,7 +22,7 @@ from tickwork.domain.models import (
     ScheduleStatus,
     TriggerType,
 )
-from tickwork.registry import DEFAULT_MAX_PAYLOAD_BYTES, TaskRegistry
+from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, TaskRegistry
 
 TIMING_FIELDS = ("trigger", "cron", "interval", "run_at", "timezone", "start_at", "end_at")
 

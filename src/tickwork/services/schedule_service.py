@@ -37,7 +37,7 @@ from tickwork.domain.models import (
     ScheduleStatus,
     TriggerType,
 )
-from tickwork.registry import TaskRegistry
+from tickwork.domain.tasks import TaskRegistry
 from tickwork.services.firing import Firing, run_defaults
 from tickwork.storage.audit_store import AuditStore
 from tickwork.storage.database import Database

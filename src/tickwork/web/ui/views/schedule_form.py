@@ -24,7 +24,7 @@ from tickwork.domain.errors import (
     VersionConflictError,
 )
 from tickwork.domain.models import MisfirePolicy, OverlapPolicy, Schedule, TriggerType
-from tickwork.registry import Task, TaskRegistry, make_task
+from tickwork.domain.tasks import Task, TaskRegistry, make_task
 from tickwork.web.ui import config_form, formatting
 from tickwork.web.ui.config_form import ConfigField
 from tickwork.web.ui.services import UiServices
