@@ -7,22 +7,23 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tickwork.clock import Clock
-from tickwork.domain import cron, inputs, triggers
+from tickwork.domain import triggers
 from tickwork.domain.actor import PYTHON, Actor
+from tickwork.domain.cron_preview import CronPreview, FireTime, cron_preview
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunAttempt, Schedule
 from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
+from tickwork.services.code_sync import CodeSchedule, CodeSync, SyncReport
 from tickwork.services.firing import Condition, Firing
 from tickwork.services.flag_service import FlagService
 from tickwork.services.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL
 from tickwork.services.run_service import RunRequest, RunService
 from tickwork.services.runner import ServiceRunner
-from tickwork.services.schedule_service import CodeSchedule, ScheduleService, SyncReport
+from tickwork.services.schedule_service import ScheduleService, starts_paused
 from tickwork.services.scheduler import SchedulerConfig, SchedulerService
 from tickwork.services.wakeup import NotificationListener, WakeupHub
 from tickwork.services.worker import WorkerConfig, WorkerService
@@ -40,41 +41,7 @@ H = TypeVar("H", bound=Handler)
 
 log = logging.getLogger("tickwork.app")
 
-MAX_PREVIEW_COUNT = 100
-
-
-@dataclass(frozen=True, slots=True)
-class FireTime:
-    """One upcoming fire time of a preview, with a note when it is close to a DST change."""
-
-    at: datetime
-    local: datetime
-    dst: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CronPreview:
-    """What a cron expression means and when it fires next."""
-
-    expression: str
-    timezone: str
-    description: str
-    fire_times: list[FireTime]
-
-    @property
-    def next(self) -> list[datetime]:
-        """The fire times as timezone-aware datetimes in the preview's zone."""
-        return [f.local for f in self.fire_times]
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``cron preview --json`` and ``/api/v1/cron/preview`` body."""
-        return {
-            "expression": self.expression,
-            "timezone": self.timezone,
-            "description": self.description,
-            "next": [f.local.isoformat() for f in self.fire_times],
-            "dst": [f.dst for f in self.fire_times],
-        }
+__all__ = ["CronPreview", "FireTime", "Runs", "Schedules", "Tickwork"]
 
 
 class Schedules:
@@ -99,8 +66,18 @@ class Schedules:
             app.schedules.create(name="Weekly report", task="report.publish",
                                  cron="0 9 * * 1", timezone="Europe/London",
                                  payload={"report_id": "weekly"})
+
+        It starts active, or paused with ``status="paused"`` (and optionally ``pause_note``
+        and ``paused_until``).
         """
-        return self._service.create(actor, fields)
+        status = fields.pop("status", None)
+        paused_until = fields.pop("paused_until", None)
+        pause_note = fields.pop("pause_note", None)
+        paused = starts_paused(status)
+        definition = self._service.validate(actor, fields)
+        return self._service.create(
+            actor, definition, paused=paused, pause_note=pause_note, paused_until=paused_until
+        )
 
     def get(self, schedule_id: int | str, *, actor: Actor = PYTHON) -> Schedule:
         """A schedule by id (or by name)."""
@@ -323,6 +300,19 @@ class Tickwork:
         )
 
     @property
+    def code_sync(self) -> CodeSync:
+        """Writes the code-defined schedules (``app.periodic``) to the database."""
+        return self._service(  # type: ignore[no-any-return]
+            "code_sync",
+            lambda: CodeSync(
+                self.db,
+                self.registry,
+                max_payload_bytes=self.max_payload_bytes,
+                on_change=lambda: self.hub.publish(SCHEDULES_CHANNEL),
+            ),
+        )
+
+    @property
     def run_service(self) -> RunService:
         """Run operations (validated and audited)."""
         return self._service(  # type: ignore[no-any-return]
@@ -456,25 +446,13 @@ class Tickwork:
         start: datetime | str | None = None,
     ) -> CronPreview:
         """Describe a cron expression and list its next ``count`` fire times after ``start``."""
-        text = cron.validate(expression, "expr")
-        cron.zone(timezone)
-        count = inputs.integer(count, "count", minimum=1, maximum=MAX_PREVIEW_COUNT)
-        if start is not None:
-            after = inputs.moment(start, "from", timezone)
-        elif self._db is not None:
-            after = self._db.now()
-        else:
-            after = self.clock.now() if self.clock is not None else datetime.now(UTC)
-        zone = cron.zone(timezone)
-        times = [
-            FireTime(
-                at=t,
-                local=t.astimezone(zone),
-                dst=None if (note := cron.dst_note(t, timezone)) is None else note.message,
-            )
-            for t in cron.fire_times(text, timezone, after, count)
-        ]
-        return CronPreview(expression.strip(), timezone, cron.describe(text), times)
+        return cron_preview(expression, timezone=timezone, count=count, start=start, now=self._now)
+
+    def _now(self) -> datetime:
+        """The database's time once connected, else the clock's."""
+        if self._db is not None:
+            return self._db.now()
+        return self.clock.now() if self.clock is not None else datetime.now(UTC)
 
     def describe(self, schedule: Schedule) -> str:
         """A schedule's timing in words."""
@@ -486,7 +464,7 @@ class Tickwork:
 
     def sync_schedules(self) -> SyncReport:
         """Write the code-defined schedules to the database (services do this at start)."""
-        return self.schedule_service.sync_code(list(self.code_schedules.values()))
+        return self.code_sync.sync(self.code_schedules.values())
 
     # -- services ----------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from tickwork.app import MAX_PREVIEW_COUNT
+from tickwork.domain.cron_preview import MAX_PREVIEW_COUNT
 from tickwork.domain.errors import NotFoundError
 from tickwork.domain.tasks import Task
 from tickwork.storage.audit_store import AuditFilter, AuditStore

@@ -403,7 +403,7 @@ def save(
     if form.mode == "create":
         if form.start_paused:
             data["status"] = "paused"
-        return ui.app.schedule_service.create(actor, data)
+        return ui.app.schedules.create(actor=actor, **data)
     assert form.schedule is not None
     return ui.app.schedule_service.update(
         actor, form.schedule.id, data, expected_version=form.version
