@@ -116,3 +116,13 @@ def test_a_stored_schedule_gives_back_its_definition(registry: TaskRegistry) -> 
     assert moved.kept_anchor(stored) == first.anchor_at
     faster = dataclasses.replace(definition, interval=30.0)
     assert faster.kept_anchor(stored) is None
+
+
+def test_the_api_the_cli_and_the_form_name_definition_fields() -> None:
+    from tickwork.cli.schedule_options import DEFINITION_OPTIONS
+    from tickwork.web.api.schedule_schemas import ScheduleFields
+    from tickwork.web.ui.views.schedule_form import TEXT_FIELDS
+
+    assert list(ScheduleFields.model_fields) == list(DEFINITION_FIELDS)
+    assert {o.field or o.name for o in DEFINITION_OPTIONS} < set(DEFINITION_FIELDS)
+    assert set(TEXT_FIELDS) < set(DEFINITION_FIELDS)
