@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tickwork.registry import DEFAULT_MAX_PAYLOAD_BYTES
+from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES
 from tickwork.storage.database import DEFAULT_DATABASE_URL
 
 

@@ -52,8 +52,6 @@ def test_not_ready_without_schema(tmp_path: pytest.TempPathFactory) -> None:
 
 
 def test_metrics(api: Api, schedule_body: Maker, clock: FakeClock) -> None:
-    from tickwork.metrics import metrics_for
-
     admin = api.admin()
     admin.post(
         "/api/v1/schedules",
@@ -61,7 +59,7 @@ def test_metrics(api: Api, schedule_body: Maker, clock: FakeClock) -> None:
     )
     admin.post("/api/v1/runs", json={"task": "boom", "queue": "slow"})
     NodeHeartbeat(api.app.db, "worker", node_id="worker:a").beat()
-    metrics = metrics_for(api.app)
+    metrics = api.app.metrics
     metrics.cache_seconds = 0
     scheduler = api.app.scheduler()
     scheduler.on_tick = metrics.observe_tick

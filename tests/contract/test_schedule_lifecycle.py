@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from tickwork import FakeClock, Tickwork
 from tickwork.domain.errors import InvalidInputError, InvalidTransitionError
+from tickwork.services.code_sync import CODE_PAUSED_NOTE, ORPHANED_NOTE
 from tickwork.services.health import check_health
-from tickwork.services.schedule_service import CODE_PAUSED_NOTE, ORPHANED_NOTE
 from tickwork.storage.tables import schedules
 
 from .schedule_helpers import audit_actions, fire_times, register_tasks, runs_of

@@ -14,7 +14,7 @@ from tickwork.domain import inputs
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError, PermissionDeniedError, TickworkError
 from tickwork.domain.models import Run, RunAttempt, RunStatus, RunTrigger
-from tickwork.registry import Task, TaskRegistry
+from tickwork.domain.tasks import Task, TaskRegistry
 from tickwork.storage.audit_store import AuditStore
 from tickwork.storage.database import Database
 from tickwork.storage.run_store import RunFilter, RunStore

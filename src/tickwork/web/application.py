@@ -15,7 +15,6 @@ from tickwork import __version__
 from tickwork.app import Tickwork
 from tickwork.auth.passwords import Passwords
 from tickwork.auth.service import AuthService
-from tickwork.metrics import metrics_for
 from tickwork.settings import Settings
 from tickwork.web import observability
 from tickwork.web.api import API_PREFIX, build_router
@@ -64,7 +63,7 @@ def create_app(
     settings = settings or Settings()
     auth = AuthService(tickwork.db, passwords=passwords)
     authenticator = Authenticator(settings, auth)
-    metrics = metrics_for(tickwork)
+    metrics = tickwork.metrics
     fastapi_app = FastAPI(
         title="tickwork",
         version=__version__,

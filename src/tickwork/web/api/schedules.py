@@ -21,16 +21,16 @@ from tickwork.web.api.common import (
     page,
 )
 from tickwork.web.api.runs import run_out
-from tickwork.web.api.schemas import (
+from tickwork.web.api.schedule_schemas import (
     PauseRequest,
     ResumeRequest,
     RunNowRequest,
-    RunOut,
     ScheduleCreate,
     ScheduleOut,
     SchedulePage,
     ScheduleUpdate,
 )
+from tickwork.web.api.schemas import RunOut
 from tickwork.web.security import Admin, Operator, Viewer
 
 router = APIRouter(prefix="/schedules", tags=["schedules"], responses=ERROR_RESPONSES)
@@ -40,7 +40,7 @@ ScheduleId = Annotated[int, id_path("schedule")]
 
 def schedule_out(app: Tickwork, schedule: Schedule) -> ScheduleOut:
     """A schedule as the API returns it."""
-    return ScheduleOut.model_validate({**schedule.to_dict(), "timing": app.describe(schedule)})
+    return ScheduleOut.of(schedule, app.describe(schedule))
 
 
 @router.get("", response_model=SchedulePage, summary="List schedules")

@@ -11,10 +11,10 @@ from typing import Any
 from tickwork.domain import cron, inputs, schedule_spec, triggers
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import TriggerType
+from tickwork.domain.schedule_definition import ScheduleTiming
 from tickwork.web.ui.viewer import Viewer
 
 PREVIEW_COUNT = 10
-MIN_INTERVAL = schedule_spec.MIN_INTERVAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,44 @@ def upcoming(timing: triggers.Timing, after: datetime, count: int) -> list[Upcom
     return result
 
 
+def _timing(params: Mapping[str, Any], kind: TriggerType, timezone: str) -> ScheduleTiming | str:
+    """The timing the fields describe, or a hint when the trigger's own field is empty;
+    raises :class:`InvalidInputError` naming a field that is wrong."""
+    expression = interval = run_at = None
+    if kind is TriggerType.CRON:
+        if _blank(params.get("cron")):
+            return "Type a cron expression, or pick a preset."
+        expression = cron.validate(str(params.get("cron")), "cron")
+    elif kind is TriggerType.INTERVAL:
+        if _blank(params.get("interval")):
+            return "Give an interval, such as 300, 5m or 1h30m."
+        interval = inputs.duration(
+            params.get("interval"),
+            "interval",
+            minimum=schedule_spec.MIN_INTERVAL,
+            maximum=schedule_spec.MAX_INTERVAL,
+        )
+    else:
+        if _blank(params.get("run_at")):
+            return "Pick the date and time to run at."
+        run_at = inputs.moment(params.get("run_at"), "run_at", timezone, strict_local=True)
+    bounds = {
+        key: None if _blank(raw := params.get(key)) else inputs.moment(raw, key, timezone)
+        for key in ("start_at", "end_at")
+    }
+    if bounds["start_at"] and bounds["end_at"] and bounds["end_at"] <= bounds["start_at"]:
+        raise InvalidInputError("end_at must be after start_at", field="end_at")
+    return ScheduleTiming(
+        trigger=kind,
+        timezone=timezone,
+        cron=expression,
+        interval=interval,
+        run_at=run_at,
+        start_at=bounds["start_at"],
+        end_at=bounds["end_at"],
+    )
+
+
 def preview(params: Mapping[str, Any], viewer: Viewer) -> TimingPreview:
     """Validate the trigger fields the way a save would and describe the result."""
     trigger = str(params.get("trigger") or "cron")
@@ -78,42 +116,12 @@ def preview(params: Mapping[str, Any], viewer: Viewer) -> TimingPreview:
                 "API or CLI.",
                 timezone=timezone,
             )
-        values: dict[str, Any] = {
-            "name": "preview",
-            "task": "preview",
-            "trigger": trigger,
-            "timezone": timezone,
-            "cron": None,
-            "interval": None,
-            "run_at": None,
-        }
-        if trigger == TriggerType.CRON.value:
-            expr = params.get("cron")
-            if _blank(expr):
-                return TimingPreview(
-                    note="Type a cron expression, or pick a preset.", timezone=timezone
-                )
-            values["cron"] = cron.validate(str(expr), "cron")
-        elif trigger == TriggerType.INTERVAL.value:
-            if _blank(params.get("interval")):
-                return TimingPreview(note="Give an interval, such as 300, 5m or 1h30m.")
-            values["interval"] = inputs.duration(
-                params.get("interval"), "interval", minimum=MIN_INTERVAL, maximum=366 * 86400
-            )
-        else:
-            if _blank(params.get("run_at")):
-                return TimingPreview(note="Pick the date and time to run at.", timezone=timezone)
-            values["run_at"] = inputs.moment(
-                params.get("run_at"), "run_at", timezone, strict_local=True
-            )
-        for key in ("start_at", "end_at"):
-            raw = params.get(key)
-            values[key] = None if _blank(raw) else inputs.moment(raw, key, timezone)
-        if values["start_at"] and values["end_at"] and values["end_at"] <= values["start_at"]:
-            raise InvalidInputError("end_at must be after start_at", field="end_at")
+        found = _timing(params, TriggerType(trigger), timezone)
     except InvalidInputError as exc:
         return TimingPreview(error=exc.message, field=exc.field, timezone=timezone)
-    timing = schedule_spec.timing_preview(values, viewer.now)
+    if isinstance(found, str):
+        return TimingPreview(note=found, timezone=timezone)
+    timing = found.anchored(viewer.now)
     fires = upcoming(timing, viewer.now, PREVIEW_COUNT)
     note = None
     if not fires:
