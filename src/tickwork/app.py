@@ -46,17 +46,27 @@ class FireTime:
 
 @dataclass(frozen=True, slots=True)
 class CronPreview:
-    """What a cron expression means and when it fires next."""
+    """What a cron expression means and when it fires next.
+
+    ``truncated_reason`` says why there are fewer fire times than asked for, when there are
+    (the expression stops firing before the year 9999 ends, say).
+    """
 
     expression: str
     timezone: str
     description: str
     fire_times: list[FireTime]
+    truncated_reason: str | None = None
 
     @property
     def next(self) -> list[datetime]:
         """The fire times as timezone-aware datetimes in the preview's zone."""
         return [f.local for f in self.fire_times]
+
+    @property
+    def truncated(self) -> bool:
+        """Whether there are fewer fire times than were asked for."""
+        return self.truncated_reason is not None
 
     def to_json(self) -> dict[str, Any]:
         """The ``cron preview --json`` and ``/api/v1/cron/preview`` body."""
@@ -66,6 +76,8 @@ class CronPreview:
             "description": self.description,
             "next": [f.local.isoformat() for f in self.fire_times],
             "dst": [f.dst for f in self.fire_times],
+            "truncated": self.truncated,
+            "truncated_reason": self.truncated_reason,
         }
 
 
@@ -438,7 +450,11 @@ class Tickwork:
         count: int = 10,
         start: datetime | str | None = None,
     ) -> CronPreview:
-        """Describe a cron expression and list its next ``count`` fire times after ``start``."""
+        """Describe a cron expression and list its next ``count`` fire times after ``start``.
+
+        Fewer come back only when the expression runs out of them, and the preview's
+        ``truncated_reason`` then says why.
+        """
         text = cron.validate(expression, "expr")
         cron.zone(timezone)
         count = inputs.integer(count, "count", minimum=1, maximum=MAX_PREVIEW_COUNT)
@@ -449,15 +465,18 @@ class Tickwork:
         else:
             after = self.clock.now() if self.clock is not None else datetime.now(UTC)
         zone = cron.zone(timezone)
+        found = cron.upcoming(text, timezone, after, count)
         times = [
             FireTime(
                 at=t,
                 local=t.astimezone(zone),
                 dst=None if (note := cron.dst_note(t, timezone)) is None else note.message,
             )
-            for t in cron.fire_times(text, timezone, after, count)
+            for t in found.times
         ]
-        return CronPreview(expression.strip(), timezone, cron.describe(text), times)
+        return CronPreview(
+            expression.strip(), timezone, cron.describe(text), times, found.truncated_reason
+        )
 
     def describe(self, schedule: Schedule) -> str:
         """A schedule's timing in words."""
