@@ -452,8 +452,8 @@ class Tickwork:
     ) -> CronPreview:
         """Describe a cron expression and list its next ``count`` fire times after ``start``.
 
-        Fewer come back only when the expression runs out of them, and the preview's
-        ``truncated_reason`` then says why.
+        A preview looks 100 years ahead at most. Fewer come back only when there are no
+        more within that (or at all), and the preview's ``truncated_reason`` then says why.
         """
         text = cron.validate(expression, "expr")
         cron.zone(timezone)

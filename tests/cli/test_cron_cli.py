@@ -126,9 +126,25 @@ def test_per_second_across_samoas_skipped_day(tickwork) -> None:  # type: ignore
     ]
 
 
-def test_fewer_fire_times_say_why(tickwork, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    # Within the years --from allows (1900-9000) every valid expression keeps firing, so
-    # a walk that stops advancing (the guard against a bug) stands in for running out.
+def test_fewer_fire_times_say_why(tickwork) -> None:  # type: ignore[no-untyped-def]
+    # A preview looks 100 years ahead: 24 leap days from 2026 to 2126.
+    args = ["cron", "preview", "0 0 29 2 *", "--from", "2026-01-01T00:00:00Z", "-n", "30"]
+    body = json.loads(tickwork(*args, "--json").out)
+    assert len(body["next"]) == 24
+    assert body["next"][0] == "2028-02-29T00:00:00+00:00"
+    assert body["next"][-1] == "2124-02-29T00:00:00+00:00"
+    assert body["truncated"] is True
+    assert body["truncated_reason"] == "a preview looks 100 years ahead, to 2126-01-01 00:00 UTC"
+    table = tickwork(*args)
+    assert table.code == 0
+    assert (
+        "Only 24 of 30 fire times: a preview looks 100 years ahead, to 2126-01-01 00:00 UTC."
+        in " ".join(table.out.split())
+    )
+
+
+def test_a_walk_that_stops_advancing_is_reported(tickwork, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # The guard against a bug in the walk ends the list with its message, never silently.
     def stalls(text: str, tz: object, start: datetime) -> Iterator[datetime]:
         yield datetime(2030, 1, 1, 0, 1, tzinfo=UTC)
         yield datetime(2030, 1, 1, 0, 2, tzinfo=UTC)

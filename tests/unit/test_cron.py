@@ -493,6 +493,23 @@ class TestLimits:
         assert preview.truncated
         assert preview.truncated_reason == "no further fire time before the end of year 9999"
 
+    def test_a_preview_looks_a_hundred_years_ahead(self) -> None:
+        # Midnight on a fifth Sunday of February: leap years whose February starts on a
+        # Sunday, 28 or 40 years apart. cronsim's search costs grow with the span.
+        preview = cron.upcoming("0 0 * 2 SUN#5", "America/New_York", utc(2026, 1, 1), 10)
+        assert preview.times == [utc(2032, 2, 29, 5), utc(2060, 2, 29, 5), utc(2088, 2, 29, 5)]
+        assert (
+            preview.truncated_reason == "a preview looks 100 years ahead, to 2126-01-01 00:00 UTC"
+        )
+        leap = cron.upcoming("0 0 * * *", "UTC", utc(2028, 2, 29, 12), 1)
+        assert leap.times == [utc(2028, 3, 1)]
+        assert cron.preview_horizon(utc(2028, 2, 29, 12)) == utc(2128, 2, 29, 12)
+        assert cron.preview_horizon(utc(2027, 2, 28)) == utc(2127, 2, 28)
+        assert cron.preview_horizon(utc(2024, 2, 29)) == utc(2124, 2, 29)
+        assert cron.preview_horizon(utc(2096, 2, 29)) == utc(2196, 2, 29)
+        assert cron.preview_horizon(utc(2000, 2, 29)) == utc(2100, 2, 28)
+        assert cron.preview_horizon(utc(9950, 1, 1)).year == 9999
+
     def test_a_walk_that_stops_advancing_is_an_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
         def stuck(text: str, tz: object, start: datetime) -> Iterator[datetime]:
             while True:

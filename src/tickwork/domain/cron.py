@@ -54,6 +54,11 @@ MAX_EXPRESSION_LENGTH = 200
 # The longest IANA name is 32 characters; the API allows 64.
 MAX_ZONE_LENGTH = 64
 
+# How far ahead a preview looks. cronsim's search costs grow with the span it covers, not
+# with the number of fire times: 100 fire times of "midnight on the fifth Sunday of
+# February" span three millennia and took half a second. 100 years bounds any preview's
+# search to a few tens of milliseconds (bench/cron.py), and the preview says where it stopped.
+PREVIEW_YEARS = 100
 # Where validation looks for a first fire time; cronsim gives up after 50 years without
 # one, and leap-day expressions need at most 8.
 _REFERENCE = datetime(2000, 1, 1, tzinfo=UTC)
@@ -493,25 +498,48 @@ class FireTimes:
         return self.truncated_reason is not None
 
 
-def take(walk: Generator[datetime, None, str | None], count: int) -> FireTimes:
-    """The first ``count`` fire times of ``walk``, with the reason it ended if it ended early.
+def preview_horizon(after: datetime) -> datetime:
+    """How far ahead of ``after`` a preview looks: :data:`PREVIEW_YEARS` years, at most to 9999."""
+    year = after.year + PREVIEW_YEARS
+    if year > datetime.max.year:
+        return datetime.max.replace(tzinfo=UTC)
+    try:
+        return after.replace(year=year)
+    except ValueError:  # 29 February, in a year without one
+        return after.replace(year=year, day=28)
 
-    A :class:`CronWalkError` ends the list too, its message being the reason.
+
+def take(
+    walk: Generator[datetime, None, str | None], count: int, until: datetime | None = None
+) -> FireTimes:
+    """The first ``count`` fire times of ``walk`` up to ``until``, saying why if fewer.
+
+    The reason is the one ``walk`` ended with, the horizon ``until``, or the message of a
+    :class:`CronWalkError`.
     """
     times: list[datetime] = []
     while len(times) < count:
         try:
-            times.append(next(walk))
+            moment = next(walk)
         except StopIteration as end:
             return FireTimes(times, str(end.value or "no further fire time"))
         except CronWalkError as exc:
             return FireTimes(times, exc.message)
+        if until is not None and moment > until:
+            return FireTimes(
+                times, f"a preview looks {PREVIEW_YEARS} years ahead, to {until:%Y-%m-%d %H:%M} UTC"
+            )
+        times.append(moment)
     return FireTimes(times)
 
 
 def upcoming(expr: str, timezone: str, after: datetime, count: int) -> FireTimes:
-    """Up to ``count`` fire times strictly after ``after``, in UTC, saying why if fewer."""
-    return take(iterate(expr, timezone, after), count)
+    """Up to ``count`` fire times strictly after ``after`` (in UTC) for a preview.
+
+    The preview looks :data:`PREVIEW_YEARS` years ahead at most and says why it lists fewer
+    than ``count`` when it does.
+    """
+    return take(iterate(expr, timezone, after), count, preview_horizon(after))
 
 
 def fire_times(expr: str, timezone: str, after: datetime, count: int) -> list[datetime]:
@@ -554,10 +582,10 @@ def dst_note(fire_time: datetime, timezone: str) -> DstNote | None:
         )
     just_before = (fire_time - timedelta(microseconds=1)).astimezone(tz).utcoffset()
     if offset is not None and just_before is not None and just_before < offset:
-        skipped = offset - just_before
+        span = _span(offset - just_before)
+        verb = "are" if span[0].isdigit() else "is"
         return DstNote(
-            "forward",
-            f"clocks go forward at {local:%H:%M}: the {_span(skipped)} before it is skipped",
+            "forward", f"clocks go forward at {local:%H:%M}: the {span} before it {verb} skipped"
         )
     return None
 

@@ -102,8 +102,11 @@ def iter_after(timing: Timing, after: datetime) -> Generator[datetime, None, str
 
 
 def upcoming(timing: Timing, after: datetime, count: int) -> cron.FireTimes:
-    """Up to ``count`` fire times strictly after ``after``, saying why if there are fewer."""
-    return cron.take(iter_after(timing, after), count)
+    """Up to ``count`` fire times strictly after ``after`` for a preview, saying why if fewer.
+
+    Like a cron preview, it looks 100 years ahead at most.
+    """
+    return cron.take(iter_after(timing, after), count, cron.preview_horizon(after))
 
 
 def _interval_iter(
