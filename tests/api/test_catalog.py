@@ -99,11 +99,11 @@ def test_cron_preview_per_second_across_a_skipped_day(api: Api) -> None:
 def test_cron_preview_says_why_it_has_fewer(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     # Every valid expression keeps firing within the years ``from`` allows; a walk that
     # stops advancing (the guard against a bug) stands in for one that runs out.
-    def stalls(text: str, tz: object, start: datetime) -> Iterator[datetime]:
+    def stalls(text: str, tz: object, start: datetime, reverse: bool) -> Iterator[datetime]:
         while True:
             yield datetime(2030, 1, 1, tzinfo=UTC)
 
-    monkeypatch.setattr(cron, "_wall_clock_forward", stalls)
+    monkeypatch.setattr(cron, "_wall_clock", stalls)
     response = api.as_role("viewer").get(
         "/api/v1/cron/preview",
         params={"expr": "* * * * *", "timezone": "Europe/Paris", "from": "2029-12-31T23:00:00Z"},

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,12 +97,20 @@ def test_naive_from_is_local_time_and_defaults(tickwork) -> None:  # type: ignor
     assert datetime.fromisoformat(default["next"][0]).utcoffset() is not None
 
 
-def test_per_second_across_a_two_hour_gap(tickwork) -> None:  # type: ignore[no-untyped-def]
+def preview_json(tickwork, expr: str, zone: str, start: str, count: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """``cron preview --json``'s body, after checking the command succeeded."""
     result = tickwork(
-        "cron", "preview", "* 0-59 1-2 * * *", "--timezone", "Antarctica/Troll",
-        "--from", "2025-03-30T00:59:00Z", "-n", "100", "--json",
+        "cron", "preview", expr, "--timezone", zone, "--from", start, "-n", str(count), "--json"
     )  # fmt: skip
-    body = json.loads(result.out)
+    assert result.code == 0, result.err
+    body: dict[str, Any] = json.loads(result.out)
+    return body
+
+
+def test_per_second_across_a_two_hour_gap(tickwork) -> None:  # type: ignore[no-untyped-def]
+    body = preview_json(
+        tickwork, "* 0-59 1-2 * * *", "Antarctica/Troll", "2025-03-30T00:59:00Z", 100
+    )
     assert body["truncated"] is False
     assert len(body["next"]) == 100
     # 01:00-02:59 are skipped: the job due in them runs once, at the jump to 03:00.
@@ -114,11 +123,7 @@ def test_per_second_across_a_two_hour_gap(tickwork) -> None:  # type: ignore[no-
 
 
 def test_per_second_across_samoas_skipped_day(tickwork) -> None:  # type: ignore[no-untyped-def]
-    result = tickwork(
-        "cron", "preview", "* 0-59 0-23 * * *", "--timezone", "Pacific/Apia",
-        "--from", "2011-12-30T09:59:50Z", "-n", "20", "--json",
-    )  # fmt: skip
-    body = json.loads(result.out)
+    body = preview_json(tickwork, "* 0-59 0-23 * * *", "Pacific/Apia", "2011-12-30T09:59:50Z", 20)
     assert body["truncated"] is False
     assert body["next"] == [
         *(f"2011-12-29T23:59:{s}-10:00" for s in range(51, 60)),
@@ -145,13 +150,13 @@ def test_fewer_fire_times_say_why(tickwork) -> None:  # type: ignore[no-untyped-
 
 def test_a_walk_that_stops_advancing_is_reported(tickwork, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     # The guard against a bug in the walk ends the list with its message, never silently.
-    def stalls(text: str, tz: object, start: datetime) -> Iterator[datetime]:
+    def stalls(text: str, tz: object, start: datetime, reverse: bool) -> Iterator[datetime]:
         yield datetime(2030, 1, 1, 0, 1, tzinfo=UTC)
         yield datetime(2030, 1, 1, 0, 2, tzinfo=UTC)
         while True:
             yield datetime(2030, 1, 1, 0, 2, tzinfo=UTC)
 
-    monkeypatch.setattr(cron, "_wall_clock_forward", stalls)
+    monkeypatch.setattr(cron, "_wall_clock", stalls)
     args = ["cron", "preview", "* * * * *", "--tz", "Europe/London", "--from", "2030-01-01T00:00Z"]
     body = json.loads(tickwork(*args, "-n", "5", "--json").out)
     assert body["next"] == ["2030-01-01T00:01:00+00:00", "2030-01-01T00:02:00+00:00"]

@@ -511,11 +511,11 @@ class TestLimits:
         assert cron.preview_horizon(utc(9950, 1, 1)).year == 9999
 
     def test_a_walk_that_stops_advancing_is_an_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        def stuck(text: str, tz: object, start: datetime) -> Iterator[datetime]:
+        def stuck(text: str, tz: object, start: datetime, reverse: bool) -> Iterator[datetime]:
             while True:
                 yield start
 
-        monkeypatch.setattr(cron, "_wall_clock_forward", stuck)
+        monkeypatch.setattr(cron, "_wall_clock", stuck)
         with pytest.raises(CronWalkError, match="stopped advancing"):
             cron.next_fire("* * * * *", "Europe/London", utc(2030, 1, 1))
         preview = cron.upcoming("* * * * *", "Europe/London", utc(2030, 1, 1), 3)

@@ -279,18 +279,11 @@ def _matches(text: str, wall: datetime, reverse: bool) -> Iterator[datetime]:
     return iterator
 
 
-def _within(text: str, after: datetime, end: datetime) -> Iterator[datetime]:
-    """Matching wall times strictly after ``after`` and before ``end``, in order."""
-    for found in _matches(text, after, reverse=False):
-        if found >= end:
-            return
-        yield found
-
-
-def _within_reverse(text: str, before: datetime, start: datetime) -> Iterator[datetime]:
-    """Matching wall times strictly before ``before`` and not before ``start``, latest first."""
-    for found in _matches(text, before, reverse=True):
-        if found < start:
+def _span_walls(text: str, shift: _Shift, wall: datetime, reverse: bool) -> Iterator[datetime]:
+    """Matching wall times of ``shift``'s span strictly after ``wall`` (before, in reverse),
+    in walking order."""
+    for found in _matches(text, wall, reverse):
+        if (found < shift.start) if reverse else (found >= shift.end):
             return
         yield found
 
@@ -303,21 +296,25 @@ _EXHAUSTED = "no further fire time within 50 years"
 _PAST_9999 = "no further fire time before the end of year 9999"
 
 
-def _fixed_forward(text: str, tz: tzinfo, start: datetime) -> Generator[datetime, None, str]:
-    """Fire times of a fixed-time expression strictly after ``start``, in order.
+def _fixed_time(
+    text: str, tz: tzinfo, origin: datetime, reverse: bool
+) -> Generator[datetime, None, str]:
+    """Fire times of a fixed-time expression strictly after ``origin`` (before it, latest
+    first, in reverse).
 
     Each matching wall time runs at its first reading; the wall times a jump skips run
-    once, at the jump, and the walk resumes after the skipped span instead of visiting
-    every skipped second.
+    once, at the jump, and the walk goes on past the skipped span instead of visiting every
+    skipped second.
     """
-    local = start.astimezone(tz)
+    local = origin.astimezone(tz)
     wall = _wall_time(local)
     if local.fold == 1 and (shift := _shift_around(wall, tz)) is not None:
-        # In the second reading of repeated wall times, the first readings of the rest
-        # of them have passed: resume at the end of the repeated span.
-        wall = shift.end - _TICK
+        # In the second reading of repeated wall times, the first readings of all of them
+        # lie before ``origin``: a forward walk resumes after the span, a reverse one
+        # starts from its end.
+        wall = shift.end if reverse else shift.end - _TICK
     while True:
-        for found in _matches(text, wall, reverse=False):
+        for found in _matches(text, wall, reverse):
             before, after = _offsets(found, tz)
             if after <= before:
                 yield _utc(found, before)
@@ -325,85 +322,50 @@ def _fixed_forward(text: str, tz: tzinfo, start: datetime) -> Generator[datetime
             jump = _shift_around(found, tz)
             assert jump is not None
             yield jump.at
-            # The wall time right after the jump shows at the jump too: it is covered.
-            wall = jump.end
+            # Forward, the wall time right after the jump shows at the jump too: it is
+            # covered. Backward, the walk resumes before the skipped span.
+            wall = jump.start if reverse else jump.end
             break
         else:
             return _EXHAUSTED
 
 
-def _fixed_reverse(text: str, tz: tzinfo, origin: datetime) -> Generator[datetime, None, str]:
-    """Fire times of a fixed-time expression strictly before ``origin``, latest first."""
-    local = origin.astimezone(tz)
-    wall = _wall_time(local)
-    if local.fold == 1 and (shift := _shift_around(wall, tz)) is not None:
-        # Every first reading of the repeated wall times lies before ``origin``.
-        wall = shift.end
-    while True:
-        for found in _matches(text, wall, reverse=True):
-            before, after = _offsets(found, tz)
-            if after <= before:
-                yield _utc(found, before)
-                continue
-            jump = _shift_around(found, tz)
-            assert jump is not None
-            yield jump.at
-            wall = jump.start
-            break
-        else:
-            return _EXHAUSTED
+def _repeated_span(text: str, shift: _Shift, wall: datetime, reverse: bool) -> Iterator[datetime]:
+    """A wall-clock walk through a repeated span, from just past ``wall`` in it.
 
-
-def _wall_clock_forward(text: str, tz: tzinfo, start: datetime) -> Generator[datetime, None, str]:
-    """Instants strictly after ``start`` at which the local clock shows a time ``text`` matches.
-
-    The walk follows the clock: it steps over skipped wall times in one go, and when the
-    clocks go back it takes the first readings of the rest of the repeated span, then the
-    second readings of the whole span, then carries on after it.
+    Forward: the first readings of the span's matching wall times after ``wall``, then the
+    second readings of all of them. In reverse: the second readings before ``wall``, then
+    the first readings of all of them.
     """
-    local = start.astimezone(tz)
-    wall = _wall_time(local)
-    shift = _shift_around(wall, tz)
-    if shift is not None:
-        # ``start`` is a real instant, so this is a repeated span, not a skipped one.
-        if local.fold == 0:
-            yield from _at(_within(text, wall, shift.end), shift.before)
-            yield from _at(_within(text, shift.start - _TICK, shift.end), shift.after)
-        else:
-            yield from _at(_within(text, wall, shift.end), shift.after)
-        wall = shift.end - _TICK
-    while True:
-        for found in _matches(text, wall, reverse=False):
-            before, after = _offsets(found, tz)
-            if before == after:
-                yield _utc(found, before)
-                continue
-            shift = _shift_around(found, tz)
-            assert shift is not None
-            if after < before:
-                yield _utc(found, before)
-                yield from _at(_within(text, found, shift.end), shift.before)
-                yield from _at(_within(text, shift.start - _TICK, shift.end), shift.after)
-            wall = shift.end - _TICK
-            break
-        else:
-            return _EXHAUSTED
+    near, far = (shift.after, shift.before) if reverse else (shift.before, shift.after)
+    yield from _at(_span_walls(text, shift, wall, reverse), near)
+    entry = shift.end if reverse else shift.start - _TICK
+    yield from _at(_span_walls(text, shift, entry, reverse), far)
 
 
-def _wall_clock_reverse(text: str, tz: tzinfo, origin: datetime) -> Generator[datetime, None, str]:
-    """Instants strictly before ``origin`` showing a matching wall time, latest first."""
+def _wall_clock(
+    text: str, tz: tzinfo, origin: datetime, reverse: bool
+) -> Generator[datetime, None, str]:
+    """Instants strictly after ``origin`` (before it, latest first, in reverse) at which the
+    local clock shows a wall time ``text`` matches.
+
+    The walk follows the clock: it steps over skipped wall times in one go, and walks a
+    repeated span reading by reading (:func:`_repeated_span`) before carrying on past it.
+    """
     local = origin.astimezone(tz)
     wall = _wall_time(local)
     shift = _shift_around(wall, tz)
     if shift is not None:
-        if local.fold == 1:
-            yield from _at(_within_reverse(text, wall, shift.start), shift.after)
-            yield from _at(_within_reverse(text, shift.end, shift.start), shift.before)
+        # ``origin`` is a real instant, so this is a repeated span, not a skipped one.
+        if local.fold == (1 if reverse else 0):
+            yield from _repeated_span(text, shift, wall, reverse)
         else:
-            yield from _at(_within_reverse(text, wall, shift.start), shift.before)
-        wall = shift.start
+            # Already in the reading that comes last in this direction.
+            last = shift.before if reverse else shift.after
+            yield from _at(_span_walls(text, shift, wall, reverse), last)
+        wall = shift.start if reverse else shift.end - _TICK
     while True:
-        for found in _matches(text, wall, reverse=True):
+        for found in _matches(text, wall, reverse):
             before, after = _offsets(found, tz)
             if before == after:
                 yield _utc(found, before)
@@ -411,10 +373,9 @@ def _wall_clock_reverse(text: str, tz: tzinfo, origin: datetime) -> Generator[da
             shift = _shift_around(found, tz)
             assert shift is not None
             if after < before:
-                yield _utc(found, after)
-                yield from _at(_within_reverse(text, found, shift.start), shift.after)
-                yield from _at(_within_reverse(text, shift.end, shift.start), shift.before)
-            wall = shift.start
+                yield _utc(found, after if reverse else before)
+                yield from _repeated_span(text, shift, found, reverse)
+            wall = shift.start if reverse else shift.end - _TICK
             break
         else:
             return _EXHAUSTED
@@ -446,9 +407,9 @@ def iterate(
     if getattr(tz, "key", None) in _UTC_NAMES:
         walk = _utc_walk(text, origin, reverse)
     elif is_fixed_time(text):
-        walk = (_fixed_reverse if reverse else _fixed_forward)(text, tz, origin)
+        walk = _fixed_time(text, tz, origin, reverse)
     else:
-        walk = (_wall_clock_reverse if reverse else _wall_clock_forward)(text, tz, origin)
+        walk = _wall_clock(text, tz, origin, reverse)
     # The walks advance by construction. At most one candidate per DST change is passed
     # over (a jump met from both sides, or one a reverse walk meets just after ``start``),
     # so a long run of them means a bug or a zone unlike any in tzdata: say so.
