@@ -49,7 +49,7 @@ class CronPreview:
     """What a cron expression means and when it fires next.
 
     ``truncated_reason`` says why there are fewer fire times than asked for, when there are
-    (the expression stops firing before the year 9999 ends, say).
+    (a preview looks 100 years ahead at most, say).
     """
 
     expression: str
