@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,14 @@ def an_admin_creates_runs_pauses_edits_and_deletes_a_schedule(
     cron.fill("0 9 * * 1-5")
     expect(page.locator("#timing-preview .description")).to_contain_text("Monday through Friday")
     expect(page.locator("#timing-preview ol li")).to_have_count(10)
+    # An end three days ahead leaves fewer than ten (at least one weekday 09:00 falls in any
+    # three days), and the preview says why; clearing it brings the ten back.
+    end_at = page.locator("#field-end_at")
+    end_at.fill((datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"))
+    expect(page.locator("#timing-preview .truncated")).to_contain_text("the schedule ends at")
+    end_at.fill("")
+    expect(page.locator("#timing-preview ol li")).to_have_count(10)
+    expect(page.locator("#timing-preview .truncated")).to_have_count(0)
     page.get_by_role("button", name="Create schedule").click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("browser-made")

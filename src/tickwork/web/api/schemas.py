@@ -233,6 +233,12 @@ class CronPreviewOut(BaseModel):
     next: list[str] = Field(description="ISO 8601 with the zone's UTC offset")
     dst: list[str | None]
     fire_times: list[FireTimeOut]
+    truncated: bool = Field(
+        description="True when there are fewer fire times than ``count`` asked for"
+    )
+    truncated_reason: str | None = Field(
+        description="Why there are fewer fire times than asked for, when there are"
+    )
 
 
 class NodeOut(BaseModel):

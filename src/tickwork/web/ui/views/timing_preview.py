@@ -27,6 +27,18 @@ class UpcomingFire:
 
 
 @dataclass(frozen=True, slots=True)
+class Upcoming:
+    """A timing's next fire times, and why there are fewer than asked for when there are.
+
+    A one-time schedule's single fire time is not a short list: ``truncated_reason`` stays
+    ``None`` for it.
+    """
+
+    fires: list[UpcomingFire]
+    truncated_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TimingPreview:
     """What the preview shows: a description and fire times, or an error."""
 
@@ -36,32 +48,28 @@ class TimingPreview:
     field: str | None = None
     timezone: str = "UTC"
     note: str | None = None
+    truncated_reason: str | None = None
 
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def upcoming(timing: triggers.Timing, after: datetime, count: int) -> list[UpcomingFire]:
+def upcoming(timing: triggers.Timing, after: datetime, count: int) -> Upcoming:
     """The next ``count`` fire times of a timing strictly after ``after``."""
     zone = cron.zone(timing.timezone)
-    result: list[UpcomingFire] = []
-    moment = after
+    reason: str | None = None
     if timing.trigger is TriggerType.ONCE:
         first = triggers.first_fire(timing, after)
         candidates = [first] if first is not None else []
     else:
-        candidates = []
-        for _ in range(count):
-            found = triggers.next_after(timing, moment)
-            if found is None:
-                break
-            candidates.append(found)
-            moment = found
+        found = triggers.upcoming(timing, after, count)
+        candidates, reason = found.times, found.truncated_reason
+    result: list[UpcomingFire] = []
     for at in candidates:
         note = cron.dst_note(at, timing.timezone) if timing.trigger is TriggerType.CRON else None
         result.append(UpcomingFire(at, at.astimezone(zone), None if note is None else note.message))
-    return result
+    return Upcoming(result, reason)
 
 
 def _timing(params: Mapping[str, Any], kind: TriggerType, timezone: str) -> ScheduleTiming | str:
@@ -122,7 +130,8 @@ def preview(params: Mapping[str, Any], viewer: Viewer) -> TimingPreview:
     if isinstance(found, str):
         return TimingPreview(note=found, timezone=timezone)
     timing = found.anchored(viewer.now)
-    fires = upcoming(timing, viewer.now, PREVIEW_COUNT)
+    upcoming_fires = upcoming(timing, viewer.now, PREVIEW_COUNT)
+    fires = upcoming_fires.fires
     note = None
     if not fires:
         note = "It would never fire: no fire time is left."
@@ -133,4 +142,5 @@ def preview(params: Mapping[str, Any], viewer: Viewer) -> TimingPreview:
         fires=tuple(fires),
         timezone=timezone,
         note=note,
+        truncated_reason=upcoming_fires.truncated_reason if fires else None,
     )
