@@ -11,6 +11,7 @@ from typing import Any
 import pydantic
 
 from tickwork.domain.errors import InvalidInputError, PayloadError, UnknownTaskError
+from tickwork.domain.inputs import echo
 
 DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024
 
@@ -99,7 +100,7 @@ class TaskRegistry:
         try:
             return self._tasks[name]
         except (KeyError, TypeError):
-            raise UnknownTaskError(f"unknown task {name!r}", field=field) from None
+            raise UnknownTaskError(f"unknown task {echo(name)}", field=field) from None
 
     def find(self, name: str) -> Task | None:
         """The task called ``name``, or ``None``."""

@@ -18,12 +18,13 @@ from tickwork.cli.common import (
 )
 from tickwork.domain import inputs
 from tickwork.domain.actor import Actor
+from tickwork.domain.inputs import MAX_ID
 from tickwork.domain.models import Run
 
 cli = typer.Typer(no_args_is_help=True)
 CLI_ACTOR = Actor(name="cli", source="cli")
 
-RunId = Annotated[int, typer.Argument(help="Run id")]
+RunId = Annotated[int, typer.Argument(help="Run id", min=1, max=MAX_ID)]
 
 
 def _row(r: Run) -> tuple[Any, ...]:
@@ -43,7 +44,9 @@ def _row(r: Run) -> tuple[Any, ...]:
 
 @cli.command("list")
 def list_runs(
-    schedule: Annotated[int | None, typer.Option(help="Only runs of this schedule id")] = None,
+    schedule: Annotated[
+        int | None, typer.Option(help="Only runs of this schedule id", min=1, max=MAX_ID)
+    ] = None,
     task: Annotated[str | None, typer.Option(help="Only this task")] = None,
     status: Annotated[
         str | None, typer.Option(help="Only this status (comma-separated for several)")

@@ -51,10 +51,18 @@ _MAX_PASSED_OVER = 10_000
 _MINUTE = timedelta(minutes=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Zulu"})
+# Longer text is refused before it reaches a parser or the zone database: the longest
+# useful expression (six fields of comma lists) and the longest IANA name are far shorter.
+MAX_EXPRESSION_LENGTH = 200
+MAX_ZONE_LENGTH = 64
 
 
 def zone(name: str, field: str = "timezone") -> ZoneInfo:
     """The IANA time zone called ``name``, or :class:`UnknownTimezoneError` naming ``field``."""
+    if isinstance(name, str) and len(name) > MAX_ZONE_LENGTH:
+        raise UnknownTimezoneError(
+            f"a time zone name is at most {MAX_ZONE_LENGTH} characters", field=field
+        )
     if not isinstance(name, str) or not name or name != name.strip() or ".." in name:
         raise UnknownTimezoneError(f"unknown time zone {name!r}", field=field)
     return _zone(name, field)
@@ -81,6 +89,10 @@ def validate(expr: str, field: str = "cron") -> str:
     """
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidCronError("cron expression is empty", field=field)
+    if len(expr) > MAX_EXPRESSION_LENGTH:
+        raise InvalidCronError(
+            f"a cron expression is at most {MAX_EXPRESSION_LENGTH} characters", field=field
+        )
     return _validate(expr, field)
 
 

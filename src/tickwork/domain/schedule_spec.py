@@ -56,6 +56,7 @@ DEFAULT_MISFIRE_GRACE = 60.0
 DEFAULT_MISFIRE_CAP = 10
 MAX_MISFIRE_CAP = 1000
 MIN_INTERVAL = 1.0
+MAX_NAME_LENGTH = 200
 
 
 def _optional(data: dict[str, Any], key: str) -> Any:
@@ -113,9 +114,9 @@ def validate_definition(
     unknown = set(data) - set(DEFINITION_FIELDS) - set(CREATE_ONLY_FIELDS) - {"anchor_at"}
     if unknown:
         field = sorted(unknown)[0]
-        raise InvalidInputError(f"unknown field {field!r}", field=field)
+        raise InvalidInputError(f"unknown field {inputs.echo(field)}", field=str(field)[:100])
     values: dict[str, Any] = {}
-    values["name"] = inputs.text(data.get("name"), "name")
+    values["name"] = inputs.text(data.get("name"), "name", max_length=MAX_NAME_LENGTH)
     task = registry.get(inputs.text(data.get("task"), "task"), field="task")
     values["task"] = task.name
     values["payload"] = task.validate_payload(data.get("payload"), max_bytes=max_payload_bytes)

@@ -164,12 +164,15 @@ class ScheduleService:
 
     def find(self, ref: str | int, actor: Actor) -> Schedule:
         """A schedule by id or by name."""
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            return self.get(int(ref), actor)
+        ident = inputs.record_id(ref)
+        if ident is not None:
+            return self.get(ident, actor)
+        if not isinstance(ref, str) or len(ref) > schedule_spec.MAX_NAME_LENGTH:
+            raise NotFoundError(f"schedule {inputs.echo(ref)} not found", field="id")
         with self.db.read() as conn:
-            found = self.store.find_by_name(conn, str(ref))
+            found = self.store.find_by_name(conn, ref)
         if found is None or (actor.tenant_id is not None and found.tenant_id != actor.tenant_id):
-            raise NotFoundError(f"schedule {ref!r} not found", field="id")
+            raise NotFoundError(f"schedule {inputs.echo(ref)} not found", field="id")
         return found
 
     def list(
@@ -256,7 +259,9 @@ class ScheduleService:
             expected_version = inputs.integer(expected_version, "version", minimum=1)
         for key in changes:
             if key not in schedule_spec.DEFINITION_FIELDS:
-                raise InvalidInputError(f"{key!r} cannot be changed this way", field=key)
+                raise InvalidInputError(
+                    f"{inputs.echo(key)} cannot be changed this way", field=str(key)[:100]
+                )
         with self.db.write() as conn:
             now = self.db.now()
             before = self.store.get(conn, schedule_id, lock=True, restrict_tenant=actor.tenant_id)
@@ -342,7 +347,7 @@ class ScheduleService:
         """
         if misfire not in RESUME_CHOICES:
             raise InvalidInputError(
-                f"{misfire!r} is not one of {', '.join(RESUME_CHOICES)}", field="misfire"
+                f"{inputs.echo(misfire)} is not one of {', '.join(RESUME_CHOICES)}", field="misfire"
             )
         with self.db.write() as conn:
             now = self.db.now()
