@@ -179,14 +179,14 @@ class AuthService:
         self, conn: Connection, user: User, role: Role, disabled: bool
     ) -> None:
         """Refuse to demote or disable the last enabled admin not bound to a tenant."""
-        if user.role is not Role.ADMIN or user.tenant_id is not None or user.disabled:
+        if not user.is_unbound_admin or user.disabled:
             return
         if role is Role.ADMIN and not disabled:
             return
         others = [
             u
             for u in self.store.list_users(conn, limit=100_000)
-            if u.id != user.id and u.role is Role.ADMIN and u.tenant_id is None and not u.disabled
+            if u.id != user.id and u.is_unbound_admin and not u.disabled
         ]
         if not others:
             raise ConflictError(

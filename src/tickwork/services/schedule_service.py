@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tickwork.domain import inputs, schedule_spec, triggers
-from tickwork.domain.actor import Actor
+from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import (
     DuplicateNameError,
     InvalidInputError,
@@ -141,10 +141,10 @@ class ScheduleService:
     def _changed(self, conn: Connection) -> None:
         self.db.dialect.notify(conn, SCHEDULES_CHANNEL)
 
-    def _check_admin_only_task(self, actor: Actor, task_name: str) -> None:
-        task = self.registry.find(task_name)
-        if task is not None and task.admin_only and actor.role.value != "admin":
-            raise PermissionDeniedError(f"only admins may schedule {task_name!r}", field="task")
+    def _check_task_allowed(self, actor: Actor, values: dict[str, Any]) -> None:
+        task = self.registry.find(values["task"])
+        if task is not None:
+            task.check_allowed(actor, values.get("tenant_id"))
 
     def _tenant_for(self, actor: Actor, requested: Any) -> Any:
         if actor.tenant_id is None:
@@ -203,7 +203,7 @@ class ScheduleService:
         values = schedule_spec.validate_definition(
             data, self.registry, max_payload_bytes=self.max_payload_bytes
         )
-        self._check_admin_only_task(actor, values["task"])
+        self._check_task_allowed(actor, values)
         with self.db.write() as conn:
             now = self.db.now()
             values = schedule_spec.with_first_fire(values, now)
@@ -281,7 +281,7 @@ class ScheduleService:
             values = schedule_spec.validate_definition(
                 _merged(before, changes), self.registry, max_payload_bytes=self.max_payload_bytes
             )
-            self._check_admin_only_task(actor, values["task"])
+            self._check_task_allowed(actor, values)
             retimed = _retimed(before, values, now)
             values.update(
                 self._withdraw_early(conn, before, now, keep_next_run="next_run_at" in retimed)
@@ -433,7 +433,15 @@ class ScheduleService:
         self._on_change()
 
     def run_now(self, actor: Actor, schedule_id: int, payload: dict[str, Any] | None = None) -> Run:
-        """Queue a run of the schedule's task now; ``next_run_at`` is left alone."""
+        """Queue a run of the schedule's task now; ``next_run_at`` is left alone.
+
+        A ``payload`` replacing the schedule's needs an admin, and for an admin-only task
+        (or a tenant-scoped one on a schedule without a tenant) an admin bound to no tenant.
+        """
+        if payload is not None and not actor.role.allows(Role.ADMIN):
+            raise PermissionDeniedError(
+                "only admins may run a schedule with another payload", field="payload"
+            )
         with self.db.write() as conn:
             now = self.db.now()
             schedule = self.store.get(conn, schedule_id, restrict_tenant=actor.tenant_id)
@@ -441,6 +449,7 @@ class ScheduleService:
                 body = schedule.payload
             else:
                 task = self.registry.get(schedule.task)
+                task.check_allowed(actor, schedule.tenant_id)
                 body = task.validate_payload(payload, max_bytes=self.max_payload_bytes)
             run, _ = self.runs.enqueue(
                 conn,
