@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from tickwork.escaping import escape_control
 from tickwork.metrics import Metrics
 
 Scope = MutableMapping[str, Any]
@@ -148,7 +149,9 @@ class AccessLogMiddleware:
 
     The line goes to the ``tickwork.web.access`` logger (with ``--log-format json``, one
     JSON object with method, path, route, status, duration_ms, client, principal and
-    request_id). Health checks, metrics scrapes and static files log at DEBUG.
+    request_id). Control characters of the request's text are escaped in the line, so a
+    path with ``%0A`` cannot forge another. Health checks, metrics scrapes and static files
+    log at DEBUG.
     """
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics | None = None) -> None:
@@ -186,14 +189,16 @@ class AccessLogMiddleware:
             self.metrics.observe_request(method, route, status, seconds)
         principal = (scope.get("state") or {}).get("tickwork_principal")
         client = scope.get("client")
+        client_host = str(client[0]) if client else None
+        principal_name = getattr(principal, "name", None)
         fields = {
             "method": method,
             "path": path,
             "route": route,
             "status": status,
             "duration_ms": round(seconds * 1000, 2),
-            "client": client[0] if client else None,
-            "principal": getattr(principal, "name", None),
+            "client": client_host,
+            "principal": principal_name,
             "request_id": request_id,
         }
         if status >= 500:
@@ -203,14 +208,15 @@ class AccessLogMiddleware:
         else:
             level = logging.INFO
         if access_log.isEnabledFor(level):
+            # Everything here but the status and the timing came from the request.
             access_log.log(
                 level,
                 '%s "%s %s" %d %.1fms %s',
-                fields["client"] or "-",
-                method,
-                path,
+                escape_control(client_host or "-"),
+                escape_control(method),
+                escape_control(path),
                 status,
                 seconds * 1000,
-                fields["principal"] or "-",
+                escape_control(principal_name or "-"),
                 extra={"fields": fields},
             )
