@@ -9,6 +9,8 @@ the line stays one line and shows what was sent.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 
 def _escape(code: int) -> str:
     named = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
@@ -22,12 +24,20 @@ _CONTROL = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
 _TABLE = {code: _escape(code) for code in _CONTROL}
 
 
-def escape_control(text: str) -> str:
-    """``text`` with every control character replaced by its escape; other text unchanged.
+def escape_control(text: str, keep: str = "") -> str:
+    """``text`` with every control character except those in ``keep`` replaced by its
+    escape; other text unchanged.
 
     Example::
 
         >>> escape_control("/x\\r\\nINFO forged")
         '/x\\\\r\\\\nINFO forged'
+        >>> escape_control("line one\\nline \\x1b[2Jtwo", keep="\\n")
+        'line one\\nline \\\\x1b[2Jtwo'
     """
-    return text.translate(_TABLE)
+    return text.translate(_table(keep))
+
+
+@lru_cache(maxsize=8)
+def _table(keep: str) -> dict[int, str]:
+    return {code: value for code, value in _TABLE.items() if chr(code) not in keep}

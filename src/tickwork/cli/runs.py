@@ -14,6 +14,7 @@ from tickwork.cli.common import (
     load_app,
     print_json,
     print_table,
+    styled,
     when,
 )
 from tickwork.domain import inputs
@@ -93,7 +94,9 @@ def show(
     if as_json:
         print_json({**run.to_dict(), "attempts": [_attempt(a) for a in attempts]})
         return
-    console.print(f"[bold]run #{run.id}[/bold] {run.task}: {run.status.value}", highlight=False)
+    console.print(
+        styled((f"run #{run.id}", "bold"), f" {run.task}: {run.status.value}"), highlight=False
+    )
     for key, value in run.to_dict().items():
         if key in ("logs", "traceback") or value in (None, [], {}):
             continue
@@ -107,7 +110,7 @@ def show(
     for line in run.logs or []:
         console.print(f"  [{line.get('level')}] {line.get('message')}", highlight=False)
     if run.traceback:
-        console.print(run.traceback, highlight=False, markup=False)
+        console.print(run.traceback, highlight=False)
 
 
 def _attempt(attempt: Any) -> dict[str, Any]:
