@@ -89,7 +89,7 @@ class Task:
             raise PayloadError("payload must be a JSON object", field=field)
         try:
             size = len(json.dumps(payload, separators=(",", ":"), allow_nan=False))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise PayloadError(f"payload is not JSON-serializable: {exc}", field=field) from exc
         if size > max_bytes:
             raise PayloadError(

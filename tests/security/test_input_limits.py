@@ -338,3 +338,30 @@ def test_cli_refuses_ids_no_record_can_have(
         code, err, _ = _cli(capsys, *args, "--db", database_url)
         assert code == 2, (args, err)
         assert len(err.strip().splitlines()) == 1, err
+
+
+def test_ui_config_fields_refuse_huge_numbers_and_deep_json(app: Tickwork) -> None:
+    """A config field of 5,000 digits made int() raise past the form (500), and deeply
+    nested JSON in the free-form payload box hit the recursion limit; both are now the red
+    inline error of their field."""
+    from tests.ui.conftest import form_data
+    from tests.ui.ui_app import register_tasks
+
+    register_tasks(app)
+    app.task("free")(lambda ctx, payload: None)
+    web = create_app(app, Settings(auth="none", database_url=app.database_url))
+    client = TestClient(web, raise_server_exceptions=False)
+    for data, error in (
+        (form_data(**{"config.times": "9" * 5000}), "a number is at most 40 characters"),
+        (form_data(**{"config.times": "1" * N}), "a number is at most 40 characters"),
+        (
+            form_data(task="free", **{"config.__payload__": "[" * 50_000 + "]" * 50_000}),
+            "the JSON is nested too deeply",
+        ),
+    ):
+        started = time.perf_counter()
+        answer = client.post("/schedules/new", data=data, headers={"Origin": "http://testserver"})
+        assert time.perf_counter() - started < 1.0
+        assert answer.status_code == 422
+        assert error in answer.text
+    assert app.schedules.list() == []

@@ -10,12 +10,13 @@ that claim an identity to a proxy-authenticated server (``X-Forwarded-User``,
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 
 from tickwork.builtin_tasks.http_targets import (
     CREDENTIAL_HEADERS,
@@ -26,6 +27,7 @@ from tickwork.builtin_tasks.http_targets import (
 )
 from tickwork.context import Context
 from tickwork.control import Cancel
+from tickwork.domain.inputs import echo
 
 if TYPE_CHECKING:
     from tickwork.app import Tickwork
@@ -35,6 +37,9 @@ TASK = "http.request"
 MAX_BODY_KEPT = 2000
 MAX_BODY_READ = 1024 * 1024  # a larger answer is cut here rather than read into memory
 MAX_REDIRECTS = 10
+MAX_HEADERS = 100
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}")
+_NOT_IN_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class HttpRequestConfig(BaseModel):
@@ -57,6 +62,18 @@ class HttpRequestConfig(BaseModel):
     )
     timeout: float = Field(default=30.0, gt=0, le=3600, description="Seconds before giving up")
     follow_redirects: bool = Field(default=True, description="Follow redirects")
+
+    @field_validator("headers")
+    @classmethod
+    def _valid_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        if len(headers) > MAX_HEADERS:
+            raise ValueError(f"at most {MAX_HEADERS} headers")
+        for name, value in headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{echo(name)} is not a header name")
+            if _NOT_IN_HEADER_VALUE.search(value):
+                raise ValueError(f"the {name} header must not contain control characters")
+        return headers
 
 
 class UnexpectedStatusError(Exception):
