@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, field_validator
 
 from tickwork.context import Context
+from tickwork.control import Cancel
 from tickwork.domain.inputs import echo
 
 if TYPE_CHECKING:
@@ -80,6 +81,8 @@ def register(app: Tickwork, settings: Settings) -> None:
 
     def send(ctx: Context, config: EmailConfig) -> dict[str, Any]:
         """Send an email (SMTP, or the local outbox folder)."""
+        if ctx.cancelled:
+            raise Cancel("cancelled before the email was sent")
         message = build_message(config, settings.smtp_from, ctx.run_id)
         if not settings.smtp_host:
             outbox = Path(settings.outbox_dir)
