@@ -14,13 +14,7 @@ from typing import Any
 
 import uvicorn
 
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.ui.conftest import free_port
 
 
 @contextmanager

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,8 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import fresh_pg_database, wait_for
-from tests.security.servers import free_port
-from tests.ui.conftest import FAST_PASSWORDS, PASSWORD, SETUP
+from tests.ui.conftest import FAST_PASSWORDS, PASSWORD, SETUP, tickwork_run
 from tests.ui.ui_app import register_tasks
 from tickwork import Tickwork
 from tickwork.auth.service import AuthService
@@ -131,53 +127,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Tick
     AuthService(app.db, passwords=FAST_PASSWORDS).create_user(
         SETUP, "ada", role="admin", password=PASSWORD
     )
-    AuthService(app.db).create_token(SETUP, "ci", role="viewer")
-    port = free_port()
-    log = (tmp_path_factory.mktemp("csp-server") / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "tickwork"), "run", "--app", "tests.ui.ui_app:app",
-            "--db", database_url, "--port", str(port), "--auth", "local",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "TICKWORK_POLL_INTERVAL": "0.2", "PYTHONPATH": str(ROOT)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
     try:
-        import httpx
-
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _up(httpx, url), timeout=30)
-        schedule = app.schedules.create(
-            name="charted", task="greet", cron="*/5 * * * *", payload={"name": "ada"}
-        )
-        for _ in range(3):
-            app.schedules.run_now(schedule.id)
-        app.enqueue("boom")
-        wait_for(
-            lambda: len([r for r in app.runs.list() if r.finished_at is not None]) >= 4,
-            timeout=30,
-        )
-        yield url, app
+        with tickwork_run(
+            database_url, tmp_path_factory.mktemp("csp-server") / "server.log"
+        ) as url:
+            schedule = app.schedules.create(
+                name="charted", task="greet", cron="*/5 * * * *", payload={"name": "ada"}
+            )
+            for _ in range(3):
+                app.schedules.run_now(schedule.id)
+            app.enqueue("boom")
+            wait_for(
+                lambda: len([r for r in app.runs.list() if r.finished_at is not None]) >= 4,
+                timeout=30,
+            )
+            yield url, app
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
         app.close()
         drop()
-
-
-def _up(httpx: Any, url: str) -> bool:
-    try:
-        return bool(httpx.get(f"{url}/healthz", timeout=2).status_code == 200)
-    except httpx.TransportError:
-        time.sleep(0.1)
-        return False
 
 
 RECORD_VIOLATIONS = """
