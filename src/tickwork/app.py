@@ -358,11 +358,16 @@ class Tickwork:
         retry_backoff_max: float = 600.0,
         description: str | None = None,
         admin_only: bool = False,
+        tenant_scoped: bool = False,
     ) -> Callable[[H], H]:
         """Register the decorated function as the handler of task ``name``.
 
         The handler receives a :class:`~tickwork.Context` and, when it takes a second
         argument, the payload validated as ``config`` (a pydantic model) or as a dict.
+        ``admin_only`` tasks may be enqueued and scheduled only by an admin bound to no
+        tenant. A ``tenant_scoped`` task acts within its run's tenant (``ctx.tenant_id``)
+        and on every tenant when the run has none; only an admin bound to no tenant may
+        enqueue or schedule it without a tenant.
         """
 
         def register(handler: H) -> H:
@@ -379,6 +384,7 @@ class Tickwork:
                     retry_backoff_max=retry_backoff_max,
                     description=description,
                     admin_only=admin_only,
+                    tenant_scoped=tenant_scoped,
                 )
             )
             return handler

@@ -54,7 +54,11 @@ def http_server() -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(outbox_dir=str(tmp_path / "outbox"), export_dir=str(tmp_path / "exports"))
+    return Settings(
+        outbox_dir=str(tmp_path / "outbox"),
+        export_dir=str(tmp_path / "exports"),
+        http_allow=["127.0.0.1"],  # the test's HTTP server is on loopback
+    )
 
 
 @pytest.fixture

@@ -3,10 +3,18 @@ SQLite and PostgreSQL) and, for the browser tests, a real ``tickwork run`` serve
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,3 +100,57 @@ def form_data(**values: Any) -> dict[str, str]:
     }
     data.update({k: str(v) for k, v in values.items()})
     return data
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@contextmanager
+def tickwork_run(database_url: str, log_path: Path, **env: str) -> Iterator[str]:
+    """``tickwork run --app tests.ui.ui_app:app`` (scheduler, worker, web; local auth) on
+    ``database_url``, its output in ``log_path``; yields its base URL and stops it after."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "tickwork"), "run",
+                "--app", "tests.ui.ui_app:app", "--db", database_url,
+                "--port", str(port), "--auth", "local",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "TICKWORK_POLL_INTERVAL": "0.2", "PYTHONPATH": str(ROOT), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

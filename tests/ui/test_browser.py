@@ -7,11 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import fresh_pg_database
-from tests.ui.conftest import PASSWORD, SETUP
+from tests.ui.conftest import PASSWORD, SETUP, tickwork_run
 from tests.ui.ui_app import register_tasks
 from tickwork import Tickwork
 from tickwork.auth.service import AuthService
@@ -54,27 +49,6 @@ class Server:
     app: Tickwork
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``tickwork run`` (scheduler, worker, web) on a fresh PostgreSQL database."""
@@ -87,43 +61,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     auth = AuthService(app.db)
     for name, role in (("ada", "admin"), ("vic", "viewer")):
         auth.create_user(SETUP, name, role=role, password=PASSWORD)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "TICKWORK_SECRET_KEY": "browser-tests-secret-key-0123456789abcdef",
-        "TICKWORK_POLL_INTERVAL": "0.2",
-        "PYTHONPATH": str(ROOT),
-    }
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "tickwork"),
-            "run",
-            "--app",
-            "tests.ui.ui_app:app",
-            "--db",
-            database_url,
-            "--port",
-            str(port),
-            "--auth",
-            "local",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
-        yield Server(f"http://127.0.0.1:{port}", app)
+        with tickwork_run(
+            database_url,
+            workdir / "server.log",
+            TICKWORK_SECRET_KEY="browser-tests-secret-key-0123456789abcdef",
+        ) as url:
+            yield Server(url, app)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
         app.close()
         drop()
 

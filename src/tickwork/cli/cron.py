@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from tickwork.app import Tickwork
-from tickwork.cli.common import JsonOption, console, print_json, print_table
+from tickwork.cli.common import JsonOption, console, print_json, print_table, styled
 
 cli = typer.Typer(no_args_is_help=True)
 
@@ -38,7 +38,7 @@ def preview(
         data = result.to_json()
         print_json({k: data[k] for k in JSON_KEYS})
         return
-    console.print(f"[bold]{result.description}[/bold] ({result.timezone})")
+    console.print(styled((result.description, "bold"), f" ({result.timezone})"))
     print_table(
         None,
         ["#", "local time", "UTC", "note"],

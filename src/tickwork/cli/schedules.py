@@ -15,6 +15,7 @@ from tickwork.cli.common import (
     parse_json_option,
     print_json,
     print_table,
+    styled,
     when,
 )
 from tickwork.cli.schedule_options import DefinitionFields, definition_options
@@ -77,7 +78,9 @@ def show(ref: Ref, as_json: JsonOption = False, db: DbOption = None, app: AppOpt
     if as_json:
         print_json({**schedule.to_dict(), "description_of_timing": triggers.describe(schedule)})
         return
-    console.print(f"[bold]{schedule.name}[/bold]  #{schedule.id}  {triggers.describe(schedule)}")
+    console.print(
+        styled((schedule.name, "bold"), f"  #{schedule.id}  {triggers.describe(schedule)}")
+    )
     for key, value in schedule.to_dict().items():
         if value not in (None, [], {}):
             console.print(f"  {key:>16}: {getattr(value, 'value', value)}", highlight=False)

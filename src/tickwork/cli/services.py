@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tickwork.builtin_tasks.prune import MAX_DAYS, MIN_DAYS
 from tickwork.cli.common import (
     AppOption,
     DbOption,
@@ -18,6 +19,7 @@ from tickwork.cli.common import (
     print_json,
     settings,
     setup_logging,
+    styled,
 )
 from tickwork.settings import Settings
 
@@ -124,7 +126,10 @@ def _announce_initial_admin(web_app: Any, config: Settings) -> None:
         return
     if password:
         console.print(
-            f"created the admin user 'admin' with password: [bold]{password}[/bold]\n"
+            styled("created the admin user 'admin' with password: ", (password, "bold")),
+            highlight=False,
+        )
+        console.print(
             f"(printed only this once: log in at http://{config.host}:{config.port}/login "
             "and keep it safe, or add users with 'tickwork users create')",
             highlight=False,
@@ -225,14 +230,19 @@ def health(
         print_json(report.to_json())
     else:
         for check in report.checks:
-            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
-            console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
-        console.print("healthy" if report.ok else "[red]unhealthy[/red]")
+            mark = ("ok  ", "green") if check.ok else ("FAIL", "red")
+            console.print(styled(mark, f" {check.name}: {check.detail}"), highlight=False)
+        console.print("healthy" if report.ok else styled(("unhealthy", "red")))
     raise typer.Exit(0 if report.ok else 1)
 
 
 def prune(
-    days: Annotated[float, typer.Option(help="Keep finished runs this many days", min=0.001)] = 30,
+    days: Annotated[
+        float,
+        typer.Option(
+            help="Keep finished runs this many days (at least 1)", min=MIN_DAYS, max=MAX_DAYS
+        ),
+    ] = 30,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:

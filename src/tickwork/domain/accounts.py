@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tickwork.domain.actor import Role
+from tickwork.domain.actor import Role, is_unbound_admin
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,11 @@ class User:
     created_by: str | None = None
     last_login_at: datetime | None = None
     password_hash: str = field(default="", repr=False)
+
+    @property
+    def is_unbound_admin(self) -> bool:
+        """Whether the user is an admin bound to no tenant."""
+        return is_unbound_admin(self.role, self.tenant_id)
 
     def to_dict(self) -> dict[str, Any]:
         """The user as the API shows it (never the password hash)."""

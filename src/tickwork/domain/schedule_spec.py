@@ -31,6 +31,7 @@ CREATE_ONLY_FIELDS = ("status", "paused_until", "pause_note")
 MAX_MISFIRE_CAP = 1000
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 366 * 86400.0
+MAX_NAME_LENGTH = 200
 
 
 def _optional(data: Mapping[str, Any], key: str) -> Any:
@@ -120,8 +121,8 @@ def validate_definition(
     unknown = set(data) - set(DEFINITION_FIELDS) - set(CREATE_ONLY_FIELDS) - {"anchor_at"}
     if unknown:
         field = sorted(unknown)[0]
-        raise InvalidInputError(f"unknown field {field!r}", field=field)
-    name = inputs.text(data.get("name"), "name")
+        raise InvalidInputError(f"unknown field {inputs.echo(field)}", field=str(field)[:100])
+    name = inputs.text(data.get("name"), "name", max_length=MAX_NAME_LENGTH)
     task = registry.get(inputs.text(data.get("task"), "task"), field="task")
     payload = task.validate_payload(data.get("payload"), max_bytes=max_payload_bytes)
     description = _optional_text(data, "description", max_length=2000)

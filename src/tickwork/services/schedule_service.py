@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tickwork.domain import inputs, schedule_spec, triggers
-from tickwork.domain.actor import Actor
+from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import (
     InvalidInputError,
     InvalidTransitionError,
@@ -78,10 +78,10 @@ class ScheduleService:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _check_admin_only_task(self, actor: Actor, task_name: str) -> None:
+    def _check_task_allowed(self, actor: Actor, task_name: str, tenant_id: str | None) -> None:
         task = self.registry.find(task_name)
-        if task is not None and task.admin_only and actor.role.value != "admin":
-            raise PermissionDeniedError(f"only admins may schedule {task_name!r}", field="task")
+        if task is not None:
+            task.check_allowed(actor, tenant_id)
 
     def _tenant_for(self, actor: Actor, requested: Any) -> Any:
         if actor.tenant_id is None:
@@ -101,12 +101,15 @@ class ScheduleService:
 
     def find(self, ref: str | int, actor: Actor) -> Schedule:
         """A schedule by id or by name."""
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            return self.get(int(ref), actor)
+        ident = inputs.record_id(ref)
+        if ident is not None:
+            return self.get(ident, actor)
+        if not isinstance(ref, str) or len(ref) > schedule_spec.MAX_NAME_LENGTH:
+            raise NotFoundError(f"schedule {inputs.echo(ref)} not found", field="id")
         with self.db.read() as conn:
-            found = self.store.find_by_name(conn, str(ref))
+            found = self.store.find_by_name(conn, ref)
         if found is None or (actor.tenant_id is not None and found.tenant_id != actor.tenant_id):
-            raise NotFoundError(f"schedule {ref!r} not found", field="id")
+            raise NotFoundError(f"schedule {inputs.echo(ref)} not found", field="id")
         return found
 
     def list(
@@ -132,7 +135,7 @@ class ScheduleService:
         definition = schedule_spec.validate_definition(
             fields, self.registry, max_payload_bytes=self.max_payload_bytes
         )
-        self._check_admin_only_task(actor, definition.task)
+        self._check_task_allowed(actor, definition.task, definition.tenant_id)
         return definition
 
     def create(
@@ -148,7 +151,7 @@ class ScheduleService:
         tenant_id = self._tenant_for(actor, definition.tenant_id)
         if tenant_id != definition.tenant_id:
             definition = dataclasses.replace(definition, tenant_id=tenant_id)
-        self._check_admin_only_task(actor, definition.task)
+        self._check_task_allowed(actor, definition.task, definition.tenant_id)
         with self.db.write() as conn:
             now = self.db.now()
             first = definition.first_fire(now)
@@ -210,7 +213,9 @@ class ScheduleService:
             expected_version = inputs.integer(expected_version, "version", minimum=1)
         for key in changes:
             if key not in DEFINITION_FIELDS:
-                raise InvalidInputError(f"{key!r} cannot be changed this way", field=key)
+                raise InvalidInputError(
+                    f"{inputs.echo(key)} cannot be changed this way", field=str(key)[:100]
+                )
         with self.db.write() as conn:
             now = self.db.now()
             before = self.store.get(conn, schedule_id, lock=True, restrict_tenant=actor.tenant_id)
@@ -230,7 +235,7 @@ class ScheduleService:
             definition = schedule_spec.validate_definition(
                 _merged(before, changes), self.registry, max_payload_bytes=self.max_payload_bytes
             )
-            self._check_admin_only_task(actor, definition.task)
+            self._check_task_allowed(actor, definition.task, definition.tenant_id)
             retimed = _retimed(before, definition, now)
             values = {
                 **definition.columns(),
@@ -299,7 +304,7 @@ class ScheduleService:
         """
         if misfire not in RESUME_CHOICES:
             raise InvalidInputError(
-                f"{misfire!r} is not one of {', '.join(RESUME_CHOICES)}", field="misfire"
+                f"{inputs.echo(misfire)} is not one of {', '.join(RESUME_CHOICES)}", field="misfire"
             )
         with self.db.write() as conn:
             now = self.db.now()
@@ -385,7 +390,15 @@ class ScheduleService:
         self._on_change()
 
     def run_now(self, actor: Actor, schedule_id: int, payload: dict[str, Any] | None = None) -> Run:
-        """Queue a run of the schedule's task now; ``next_run_at`` is left alone."""
+        """Queue a run of the schedule's task now; ``next_run_at`` is left alone.
+
+        A ``payload`` replacing the schedule's needs an admin, and for an admin-only task
+        (or a tenant-scoped one on a schedule without a tenant) an admin bound to no tenant.
+        """
+        if payload is not None and not actor.role.allows(Role.ADMIN):
+            raise PermissionDeniedError(
+                "only admins may run a schedule with another payload", field="payload"
+            )
         with self.db.write() as conn:
             now = self.db.now()
             schedule = self.store.get(conn, schedule_id, restrict_tenant=actor.tenant_id)
@@ -393,6 +406,7 @@ class ScheduleService:
                 body = schedule.payload
             else:
                 task = self.registry.get(schedule.task)
+                task.check_allowed(actor, schedule.tenant_id)
                 body = task.validate_payload(payload, max_bytes=self.max_payload_bytes)
             run, _ = self.runs.enqueue(
                 conn,

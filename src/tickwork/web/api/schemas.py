@@ -25,7 +25,7 @@ MAX_INT32 = 2**31 - 1
 MAX_SECONDS = 3650 * 86400.0
 MIN_YEAR = 1900
 MAX_YEAR = 9000
-NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
 
 
 def _no_nul(value: Any) -> Any:

@@ -136,7 +136,7 @@ class ScheduleForm:
 
 def tasks_for(ui: UiServices, viewer: Viewer) -> list[Task]:
     """Tasks the viewer may schedule."""
-    return [t for t in ui.app.registry if not t.admin_only or viewer.can_admin]
+    return [t for t in ui.app.registry if t.allowed_for(viewer.actor, viewer.actor.tenant_id)]
 
 
 def config_fields(ui: UiServices, task_name: str) -> list[ConfigField]:

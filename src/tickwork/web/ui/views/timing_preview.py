@@ -117,7 +117,9 @@ def preview(params: Mapping[str, Any], viewer: Viewer) -> TimingPreview:
     try:
         cron.zone(timezone)
         if trigger not in {t.value for t in TriggerType}:
-            raise InvalidInputError(f"{trigger!r} is not a trigger type", field="trigger")
+            raise InvalidInputError(
+                f"{inputs.echo(trigger)} is not a trigger type", field="trigger"
+            )
         if trigger == TriggerType.MANUAL.value:
             return TimingPreview(
                 description="Manually only: runs when someone presses Run now, or through the "
