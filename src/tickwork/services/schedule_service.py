@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from tickwork.domain import inputs, schedule_spec, triggers
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import (
+    ConflictError,
     DuplicateNameError,
     InvalidInputError,
     InvalidTransitionError,
@@ -163,14 +164,20 @@ class ScheduleService:
             return self.store.get(conn, schedule_id, restrict_tenant=actor.tenant_id)
 
     def find(self, ref: str | int, actor: Actor) -> Schedule:
-        """A schedule by id or by name."""
+        """A schedule by id or by name (names are unique per tenant: an actor bound to no
+        tenant is asked for the id when several tenants use the name)."""
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
             return self.get(int(ref), actor)
         with self.db.read() as conn:
-            found = self.store.find_by_name(conn, str(ref))
-        if found is None or (actor.tenant_id is not None and found.tenant_id != actor.tenant_id):
+            found = self.store.find_by_name(conn, str(ref), restrict_tenant=actor.tenant_id)
+        if not found:
             raise NotFoundError(f"schedule {ref!r} not found", field="id")
-        return found
+        if len(found) > 1:
+            raise ConflictError(
+                f"several tenants have a schedule called {ref!r}; give its id instead",
+                field="id",
+            )
+        return found[0]
 
     def list(
         self,
@@ -494,7 +501,7 @@ class ScheduleService:
                 names.add(item.name)
                 current = existing.get(item.name)
                 if current is None:
-                    other = self.store.find_by_name(conn, item.name)
+                    other = self.store.find_in_scope(conn, item.name, values["tenant_id"])
                     if other is not None:
                         log.error(
                             "code-defined schedule %r clashes with an API schedule of that name; "
