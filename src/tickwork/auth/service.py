@@ -108,7 +108,7 @@ class AuthService:
         self.store = AuthStore(db.dialect)
         self.audit = AuditStore()
         self.passwords = passwords or Passwords()
-        self.throttle = throttle or LoginThrottle()
+        self.throttle = throttle or LoginThrottle(db)
         self._secret_key: str | None = None
         self._lock = threading.Lock()
 
@@ -389,12 +389,13 @@ class AuthService:
 
         Raises :class:`AuthenticationError` for a wrong or unknown name, a wrong password or
         a disabled user (the same message for all, so names cannot be probed), and
-        :class:`~tickwork.auth.throttle.TooManyAttemptsError` after too many failures.
+        :class:`~tickwork.auth.throttle.TooManyAttemptsError` when this name and address
+        (or this address) must wait: the attempt is reserved before the password is checked.
         """
         name = inputs.text(username, "username", max_length=MAX_NAME_LENGTH)
         if not isinstance(password, str) or not password:
             raise InvalidInputError("must not be empty", field="password")
-        self.throttle.check(name, address)
+        self.throttle.reserve(name, address)
         with self.db.read() as conn:
             user = self.store.find_user(conn, name)
         matched = self.passwords.verify(None if user is None else user.password_hash, password)
@@ -437,9 +438,8 @@ class AuthService:
                     now,
                 )
         if reason is not None or user is None:
-            self.throttle.failed(name, address)
             raise AuthenticationError("invalid username or password", field="password")
-        self.throttle.succeeded(name)
+        self.throttle.succeeded(name, address)
         return user
 
     def change_password(
@@ -457,12 +457,12 @@ class AuthService:
             user = self.store.get_user(conn, user_id)
         if user.disabled:
             raise AuthenticationError("this user is disabled")
-        self.throttle.check(user.username, address)
+        self.throttle.reserve(user.username, address)
         if not isinstance(current_password, str) or not self.passwords.verify(
             user.password_hash, current_password
         ):
-            self.throttle.failed(user.username, address)
             raise AuthenticationError("the current password is wrong", field="current_password")
+        self.throttle.succeeded(user.username, address)
         password_hash = self.passwords.hash(check_password(new_password, "new_password"))
         actor = Actor(name=user.username, source=source, role=user.role, tenant_id=user.tenant_id)
         with self.db.write() as conn:
