@@ -183,12 +183,7 @@ class AuthService:
             return
         if role is Role.ADMIN and not disabled:
             return
-        others = [
-            u
-            for u in self.store.list_users(conn, limit=100_000)
-            if u.id != user.id and u.role is Role.ADMIN and u.tenant_id is None and not u.disabled
-        ]
-        if not others:
+        if not self.store.count_other_admins(conn, user.id):
             raise ConflictError(
                 f"{user.username!r} is the last admin; create another admin first",
                 field="role" if role is not Role.ADMIN else "disabled",
@@ -293,13 +288,7 @@ class AuthService:
                 )
         else:
             with self.db.read() as conn:
-                user = self.store.find_user(conn, str(ref))
-            if (
-                user is not None
-                and actor.tenant_id is not None
-                and user.tenant_id != actor.tenant_id
-            ):
-                user = None
+                user = self.store.find_user(conn, str(ref), restrict_tenant=actor.tenant_id)
         if user is None:
             raise NotFoundError(f"user {ref!r} not found", field="username")
         return user
@@ -617,16 +606,12 @@ class AuthService:
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
             return self.get_token(actor, int(ref))
         with self.db.read() as conn:
-            found = [
-                t
-                for t in self.store.find_tokens_by_name(conn, str(ref))
-                if actor.tenant_id is None or t.tenant_id == actor.tenant_id
-            ]
+            found = self.store.find_tokens_by_name(conn, str(ref), restrict_tenant=actor.tenant_id)
         if not found:
             raise NotFoundError(f"token {ref!r} not found", field="name")
         if len(found) > 1:
             raise ConflictError(
-                f"{len(found)} tokens are called {ref!r}; give the id instead", field="name"
+                f"several tokens are called {ref!r}; give the id instead", field="name"
             )
         return found[0]
 

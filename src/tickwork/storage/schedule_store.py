@@ -288,23 +288,29 @@ class ScheduleStore:
         )
         return int(conn.execute(query).scalar_one())
 
-    def overdue(self, conn: Connection, now: datetime, limit: int = 50) -> builtins.list[Schedule]:
-        """Active schedules whose ``next_run_at`` is older than their misfire grace."""
-        query = (
-            sa.select(schedules)
-            .where(schedules.c.status == _ACTIVE, schedules.c.next_run_at <= now)
-            .order_by(schedules.c.next_run_at)
-            .limit(limit * 20)
+    def overdue(
+        self,
+        conn: Connection,
+        now: datetime,
+        limit: int = 50,
+        restrict_tenant: str | None = None,
+    ) -> builtins.list[Schedule]:
+        """Active schedules whose ``next_run_at`` is older than their misfire grace, most
+        overdue first (with ``restrict_tenant``, only that tenant's).
+
+        Every condition is in the query, so the limit counts only schedules that qualify;
+        the due index narrows the scan to active schedules already due.
+        """
+        c = schedules.c
+        query = sa.select(schedules).where(
+            c.status == _ACTIVE,
+            c.next_run_at <= now,
+            self.dialect.epoch_seconds(c.next_run_at) + c.misfire_grace < now.timestamp(),
         )
-        late = []
-        for row in conn.execute(query):
-            schedule = schedule_from_row(row)
-            assert schedule.next_run_at is not None
-            if (now - schedule.next_run_at).total_seconds() > schedule.misfire_grace:
-                late.append(schedule)
-                if len(late) >= limit:
-                    break
-        return late
+        if restrict_tenant is not None:
+            query = query.where(c.tenant_id == restrict_tenant)
+        query = query.order_by(c.next_run_at).limit(limit)
+        return [schedule_from_row(r) for r in conn.execute(query)]
 
     def resumable(
         self, conn: Connection, now: datetime, limit: int = 100
@@ -359,15 +365,6 @@ class ScheduleStore:
         """Every schedule whose definition comes from code."""
         query = sa.select(schedules).where(schedules.c.source == "code").order_by(schedules.c.id)
         return [schedule_from_row(r) for r in conn.execute(query)]
-
-    def tasks_in_use(
-        self, conn: Connection, restrict_tenant: str | None = None
-    ) -> builtins.list[str]:
-        """Distinct task names of all schedules (with ``restrict_tenant``, of that tenant's)."""
-        query = sa.select(schedules.c.task).distinct().order_by(schedules.c.task)
-        if restrict_tenant is not None:
-            query = query.where(schedules.c.tenant_id == restrict_tenant)
-        return [r[0] for r in conn.execute(query)]
 
 
 def _update_values(update: FireUpdate) -> dict[str, Any]:
