@@ -6,12 +6,12 @@
   ``(coalesce(tenant_id, ''), ...)``, which PostgreSQL 13+ and SQLite both index and match
   in ``ON CONFLICT``.
 - Flags get a tenant: an id becomes their primary key, and names are unique per tenant.
-- Ids are never reused. PostgreSQL's sequences never went back; SQLite tables without
-  ``AUTOINCREMENT`` hand out the highest id again once its row is deleted, so a new
-  schedule inherited a deleted one's runs and audit trail. On SQLite every table with an id
-  is rebuilt with ``AUTOINCREMENT`` (rows, indexes and unique constraints kept), and each
-  sequence starts above the highest id any row still refers to, so an id that was deleted
-  before this migration is not handed out either.
+- Ids are never reused. SQLite tables without ``AUTOINCREMENT`` hand out the highest id
+  again once its row is deleted, so a new schedule inherited a deleted one's runs and audit
+  trail. On SQLite every table with an id is rebuilt with ``AUTOINCREMENT`` (rows, indexes
+  and unique constraints kept). PostgreSQL's sequences never go back. On both, each
+  sequence is moved above the highest id any row still refers to, so an id deleted before
+  this migration (or rows copied in with their ids) cannot be handed out either.
 - ``login_throttle`` holds login attempts reserved per user name and address, so every
   web process shares one progressive delay.
 
@@ -89,10 +89,13 @@ def downgrade() -> None:
         _downgrade_postgresql()
 
 
-# -- PostgreSQL: the unique keys change; sequences never reused ids --------------------------
+# -- PostgreSQL: the unique keys change; sequences never went back ---------------------------
 
 
 def _upgrade_postgresql() -> None:
+    bind = op.get_bind()
+    for table in ID_TABLES:
+        _raise_sequence(bind, table)
     op.drop_constraint("uq_schedules_name", "schedules", type_="unique")
     _create_scoped_indexes(("schedules",))
     op.drop_index("ux_runs_key", table_name="runs")
@@ -238,7 +241,8 @@ def _rebuild(
 
 
 def _raise_sequence(bind: Connection, table: str) -> None:
-    """Start ``table``'s AUTOINCREMENT above every id a row still refers to."""
+    """Move ``table``'s id sequence (SQLite: its AUTOINCREMENT counter) above every id a
+    row still refers to."""
     references, audit_types = ID_TABLES[table]
     parts = [f'SELECT max(id) AS m FROM "{table}"']
     parts += [f'SELECT max("{column}") FROM "{other}"' for other, column in references]
@@ -250,6 +254,16 @@ def _raise_sequence(bind: Connection, table: str) -> None:
         f"SELECT max(coalesce(m, 0)) FROM ({' UNION ALL '.join(parts)}) AS found"
     ).scalar()
     if not floor:
+        return
+    if bind.dialect.name == "postgresql":
+        sequence = bind.exec_driver_sql(
+            f"SELECT pg_get_serial_sequence('{table}', 'id')"
+        ).scalar_one()
+        used = bind.exec_driver_sql(
+            f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {sequence}"
+        ).scalar_one()
+        if floor > used:
+            bind.exec_driver_sql(f"SELECT setval('{sequence}', {int(floor)})")
         return
     updated = bind.exec_driver_sql(
         "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (floor, table)
