@@ -249,7 +249,6 @@ def _indexes(db: Database) -> dict[str, str]:
         return {str(r[0]): str(r[1]) for r in rows}
 
 
-@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection")
 def test_migration_0005_keeps_every_row_and_index_and_retires_old_ids(
     database_at_0004: Database,
 ) -> None:
@@ -299,7 +298,6 @@ def test_migration_0005_keeps_every_row_and_index_and_retires_old_ids(
         migrate.downgrade(db, "0004")
 
 
-@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection")
 def test_migration_0005_goes_back_when_no_names_are_shared(database_at_0004: Database) -> None:
     db = database_at_0004
     _seed_0004(db)
