@@ -67,7 +67,12 @@ def test_a_cross_site_form_cannot_change_anything(
     form = client.post(f"/schedules/{victim}/delete", data={}, headers=CROSS_SITE)
     assert form.status_code == 403, form.text
     assert _exists(app, victim)
-    for headers in (CROSS_SITE, SAME_SITE_OTHER_ORIGIN, {"Origin": "null"}):
+    for headers in (
+        CROSS_SITE,
+        SAME_SITE_OTHER_ORIGIN,
+        {"Origin": "null"},
+        {"Origin": "http://[::1"},
+    ):
         api = client.delete(f"/api/v1/schedules/{victim}", headers=headers)
         assert api.status_code == 403, (headers, api.text)
         assert api.json()["error"]["code"] == "csrf_failed"

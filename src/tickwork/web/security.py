@@ -303,11 +303,9 @@ def end_session(response: Response) -> None:
 
 
 def same_origin(request: Request) -> bool:
-    """Whether the request's ``Origin`` (when sent) is this server (form logins use it)."""
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin != "null"
-    return urlsplit(origin).netloc.lower() == (request.headers.get("host") or "").lower()
+    """Whether the browser says the request comes from this site, or sent no word on it
+    (form logins use it; see :func:`cross_origin`)."""
+    return cross_origin(request) is None
 
 
 # -- dependencies ----------------------------------------------------------------------
@@ -342,14 +340,20 @@ def cross_origin(request: Request) -> str | None:
     """
     site = request.headers.get("sec-fetch-site")
     if site is not None:
-        return None if site.strip().lower() in ("same-origin", "none") else f"Sec-Fetch-Site {site}"
+        if site.strip().lower() in ("same-origin", "none"):
+            return None
+        return f"Sec-Fetch-Site {site[:40]!r}"
     origin = request.headers.get("origin")
     if origin is None:
         return None
     host = (request.headers.get("host") or "").lower()
-    if origin != "null" and host and urlsplit(origin).netloc.lower() == host:
+    try:
+        netloc = urlsplit(origin).netloc.lower()
+    except ValueError:  # not a URL at all ("http://[::1")
+        netloc = ""
+    if origin != "null" and host and netloc == host:
         return None
-    return f"Origin {origin}"
+    return f"Origin {origin[:200]!r}"
 
 
 async def _sent_csrf_token(request: Request) -> str | None:
