@@ -24,8 +24,10 @@ class Settings(BaseSettings):
     auth: Literal["local", "proxy", "none"] = "local"
     secret_key: str | None = None
     proxy_header: str = "X-Forwarded-User"
-    proxy_role_header: str = "X-Forwarded-Role"
-    proxy_tenant_header: str = "X-Forwarded-Tenant"
+    # Role and tenant headers are trusted only when named here (for instance
+    # X-Forwarded-Role): a proxy that does not set them would pass on the client's copies.
+    proxy_role_header: str | None = None
+    proxy_tenant_header: str | None = None
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     proxy_default_role: Literal["viewer", "operator", "admin"] = "viewer"
     concurrency: int = Field(default=10, ge=1, le=10_000)

@@ -294,7 +294,14 @@ def test_proxy_mode(app: Tickwork) -> None:
 
     with pytest.raises(InvalidInputError):
         make_web(app, auth="proxy", trusted_proxies=["not-an-ip"])
-    web = make_web(app, auth="proxy", trusted_proxies=["127.0.0.0/8"], proxy_default_role="viewer")
+    web = make_web(
+        app,
+        auth="proxy",
+        trusted_proxies=["127.0.0.0/8"],
+        proxy_default_role="viewer",
+        proxy_role_header="X-Forwarded-Role",
+        proxy_tenant_header="X-Forwarded-Tenant",
+    )
     trusted = TestClient(web, client=("127.0.0.1", 5000), raise_server_exceptions=False)
     me = trusted.get("/api/v1/auth/me", headers={"X-Forwarded-User": "sso-alice"})
     assert me.status_code == 200
@@ -325,7 +332,7 @@ def test_proxy_mode(app: Tickwork) -> None:
     assert spoofed.status_code == 401
     login = trusted.post("/api/v1/auth/login", json={"username": "a", "password": "b"})
     assert login.status_code == 422
-    # A proxy user's change needs no CSRF token: the header cannot come from another site.
+    # A program's change (no browser headers) needs no CSRF token.
     viewer_post = trusted.post(
         "/api/v1/runs", json={"task": "greet"}, headers={"X-Forwarded-User": "sso-alice"}
     )
@@ -350,7 +357,7 @@ def test_auth_none_only_on_loopback(app: Tickwork) -> None:
     web = make_web(app, auth="none", host="::1")
     from fastapi.testclient import TestClient
 
-    client = TestClient(web)
+    client = TestClient(web, base_url="http://127.0.0.1:8787")
     me = client.get("/api/v1/auth/me").json()
     assert (me["name"], me["role"], me["kind"]) == ("anonymous", "admin", "anonymous")
     made = client.post("/api/v1/runs", json={"task": "greet"})

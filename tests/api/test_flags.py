@@ -57,9 +57,14 @@ def test_bad_input_names_the_field(
     assert api.admin().get("/api/v1/flags").json() == {"items": []}
 
 
-def test_tenant_bound_principals_cannot_change_shared_flags(api: Api) -> None:
-    response = api.as_role("admin", tenant="acme").put("/api/v1/flags/x", json={"enabled": True})
-    assert response.status_code == 403
+def test_tenant_bound_principals_change_only_their_tenants_flags(api: Api) -> None:
+    acme = api.as_role("admin", tenant="acme")
+    response = acme.put("/api/v1/flags/x", json={"enabled": True})
+    assert response.status_code == 200
+    assert response.json()["tenant_id"] == "acme"
+    shared = acme.put("/api/v1/flags/x", params={"tenant_id": "globex"}, json={"enabled": True})
+    assert shared.status_code == 403
+    assert shared.json()["error"]["field"] == "tenant_id"
     assert api.as_role("viewer", tenant="acme").get("/api/v1/flags").status_code == 200
 
 

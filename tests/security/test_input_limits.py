@@ -282,7 +282,7 @@ def test_ui_and_api_refuse_ids_no_record_can_have(app: Tickwork) -> None:
     """Ids beyond 64 bits (or digits that are not ASCII) got a 500 from the database
     driver; they are refused as bad input or not found."""
     web = create_app(app, Settings(auth="none", database_url=app.database_url))
-    client = TestClient(web, raise_server_exceptions=False)
+    client = TestClient(web, base_url="http://127.0.0.1:8787", raise_server_exceptions=False)
     big = "9" * 25
     for path in (
         f"/schedules/{big}",
@@ -297,7 +297,7 @@ def test_ui_and_api_refuse_ids_no_record_can_have(app: Tickwork) -> None:
     ):
         answer = client.get(path, headers={"Accept": "text/html"})
         assert answer.status_code < 500, path
-    answer = client.post(f"/runs/{big}/retry", headers={"Origin": "http://testserver"})
+    answer = client.post(f"/runs/{big}/retry", headers={"Origin": "http://127.0.0.1:8787"})
     assert 400 <= answer.status_code < 500
 
 
@@ -354,7 +354,7 @@ def test_ui_config_fields_refuse_huge_numbers_and_deep_json(app: Tickwork) -> No
     register_tasks(app)
     app.task("free")(lambda ctx, payload: None)
     web = create_app(app, Settings(auth="none", database_url=app.database_url))
-    client = TestClient(web, raise_server_exceptions=False)
+    client = TestClient(web, base_url="http://127.0.0.1:8787", raise_server_exceptions=False)
     client.get("/schedules/new")  # the bound is for the input, not the first render
     for data, error in (
         (form_data(**{"config.times": "9" * 5000}), "a number is at most 40 characters"),
@@ -365,7 +365,9 @@ def test_ui_config_fields_refuse_huge_numbers_and_deep_json(app: Tickwork) -> No
         ),
     ):
         started = time.perf_counter()
-        answer = client.post("/schedules/new", data=data, headers={"Origin": "http://testserver"})
+        answer = client.post(
+            "/schedules/new", data=data, headers={"Origin": "http://127.0.0.1:8787"}
+        )
         assert time.perf_counter() - started < 1.0
         assert answer.status_code == 422
         assert error in answer.text

@@ -80,7 +80,7 @@ def test_request_paths_cannot_forge_access_lines(
     app: Tickwork, captured: dict[str, io.StringIO], attack: str
 ) -> None:
     web = create_app(app, Settings(auth="none", database_url=app.database_url))
-    client = TestClient(web, raise_server_exceptions=False)
+    client = TestClient(web, base_url="http://127.0.0.1:8787", raise_server_exceptions=False)
     answer = client.get(ATTACKS[attack])
     assert answer.status_code == 404
     for mode in ("plain", "text"):
@@ -102,7 +102,9 @@ def test_the_issues_request_reads_as_what_was_sent(
     app: Tickwork, captured: dict[str, io.StringIO]
 ) -> None:
     web = create_app(app, Settings(auth="none", database_url=app.database_url))
-    TestClient(web, raise_server_exceptions=False).get(ATTACKS["lf"])
+    TestClient(web, base_url="http://127.0.0.1:8787", raise_server_exceptions=False).get(
+        ATTACKS["lf"]
+    )
     (line,) = _lines(captured["text"])
     assert '"GET /x\\n12:00:00 INFO    tickwork.web.access:' in line
 

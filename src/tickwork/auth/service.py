@@ -108,7 +108,7 @@ class AuthService:
         self.store = AuthStore(db.dialect)
         self.audit = AuditStore()
         self.passwords = passwords or Passwords()
-        self.throttle = throttle or LoginThrottle()
+        self.throttle = throttle or LoginThrottle(db)
         self._secret_key: str | None = None
         self._lock = threading.Lock()
 
@@ -183,12 +183,7 @@ class AuthService:
             return
         if role is Role.ADMIN and not disabled:
             return
-        others = [
-            u
-            for u in self.store.list_users(conn, limit=100_000)
-            if u.id != user.id and u.is_unbound_admin and not u.disabled
-        ]
-        if not others:
+        if not self.store.count_other_admins(conn, user.id):
             raise ConflictError(
                 f"{user.username!r} is the last admin; create another admin first",
                 field="role" if role is not Role.ADMIN else "disabled",
@@ -296,13 +291,7 @@ class AuthService:
             user = None
         else:
             with self.db.read() as conn:
-                user = self.store.find_user(conn, ref)
-            if (
-                user is not None
-                and actor.tenant_id is not None
-                and user.tenant_id != actor.tenant_id
-            ):
-                user = None
+                user = self.store.find_user(conn, str(ref), restrict_tenant=actor.tenant_id)
         if user is None:
             raise NotFoundError(f"user {inputs.echo(ref)} not found", field="username")
         return user
@@ -392,12 +381,13 @@ class AuthService:
 
         Raises :class:`AuthenticationError` for a wrong or unknown name, a wrong password or
         a disabled user (the same message for all, so names cannot be probed), and
-        :class:`~tickwork.auth.throttle.TooManyAttemptsError` after too many failures.
+        :class:`~tickwork.auth.throttle.TooManyAttemptsError` when this name and address
+        (or this address) must wait: the attempt is reserved before the password is checked.
         """
         name = inputs.text(username, "username", max_length=MAX_NAME_LENGTH)
         if not isinstance(password, str) or not password:
             raise InvalidInputError("must not be empty", field="password")
-        self.throttle.check(name, address)
+        self.throttle.reserve(name, address)
         with self.db.read() as conn:
             user = self.store.find_user(conn, name)
         matched = self.passwords.verify(None if user is None else user.password_hash, password)
@@ -440,9 +430,8 @@ class AuthService:
                     now,
                 )
         if reason is not None or user is None:
-            self.throttle.failed(name, address)
             raise AuthenticationError("invalid username or password", field="password")
-        self.throttle.succeeded(name)
+        self.throttle.succeeded(name, address)
         return user
 
     def change_password(
@@ -460,12 +449,12 @@ class AuthService:
             user = self.store.get_user(conn, user_id)
         if user.disabled:
             raise AuthenticationError("this user is disabled")
-        self.throttle.check(user.username, address)
+        self.throttle.reserve(user.username, address)
         if not isinstance(current_password, str) or not self.passwords.verify(
             user.password_hash, current_password
         ):
-            self.throttle.failed(user.username, address)
             raise AuthenticationError("the current password is wrong", field="current_password")
+        self.throttle.succeeded(user.username, address)
         password_hash = self.passwords.hash(check_password(new_password, "new_password"))
         actor = Actor(name=user.username, source=source, role=user.role, tenant_id=user.tenant_id)
         with self.db.write() as conn:
@@ -623,16 +612,12 @@ class AuthService:
         if not isinstance(ref, str) or len(ref) > MAX_NAME_LENGTH:
             raise NotFoundError(f"token {inputs.echo(ref)} not found", field="name")
         with self.db.read() as conn:
-            found = [
-                t
-                for t in self.store.find_tokens_by_name(conn, ref)
-                if actor.tenant_id is None or t.tenant_id == actor.tenant_id
-            ]
+            found = self.store.find_tokens_by_name(conn, str(ref), restrict_tenant=actor.tenant_id)
         if not found:
             raise NotFoundError(f"token {inputs.echo(ref)} not found", field="name")
         if len(found) > 1:
             raise ConflictError(
-                f"{len(found)} tokens are called {ref!r}; give the id instead", field="name"
+                f"several tokens are called {ref!r}; give the id instead", field="name"
             )
         return found[0]
 

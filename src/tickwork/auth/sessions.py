@@ -86,6 +86,13 @@ class SessionCodec:
             return None
         return Session(user_id, fingerprint, csrf, float(issued))
 
+    def principal_csrf_token(self, identity: str) -> str:
+        """The CSRF token of a principal without a session cookie (a proxy user, the
+        anonymous admin of ``--auth none``): a keyed digest of who it is, so the pages served
+        to it can carry one and another site cannot compute it."""
+        digest = hmac.new(self._secret, b"tickwork.csrf\x00" + identity.encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
     def matches(self, session: Session, password_hash: str) -> bool:
         """Whether the session was issued for the user's current password."""
         return hmac.compare_digest(session.password_fingerprint, self.fingerprint(password_hash))

@@ -23,6 +23,10 @@ from tickwork.domain.errors import InvalidInputError
 cli = typer.Typer(no_args_is_help=True)
 CLI_ACTOR = Actor(name="cli", source="cli")
 
+TenantOption = Annotated[
+    str | None,
+    typer.Option("--tenant", help="The tenant whose flag this is (default: the installation's)"),
+]
 ON = ("on", "true", "yes", "1", "enable", "enabled")
 OFF = ("off", "false", "no", "0", "disable", "disabled")
 
@@ -36,9 +40,16 @@ def list_flags(as_json: JsonOption = False, db: DbOption = None, app: AppOption 
         return
     print_table(
         f"{len(found)} flags",
-        ["name", "state", "description", "changed", "by"],
+        ["name", "tenant", "state", "description", "changed", "by"],
         [
-            (f.name, "on" if f.enabled else "off", f.description, when(f.updated_at), f.updated_by)
+            (
+                f.name,
+                f.tenant_id,
+                "on" if f.enabled else "off",
+                f.description,
+                when(f.updated_at),
+                f.updated_by,
+            )
             for f in found
         ],
     )
@@ -49,6 +60,7 @@ def set_flag(
     name: Annotated[str, typer.Argument(help="Flag name")],
     state: Annotated[str, typer.Argument(help="on or off")],
     description: Annotated[str | None, typer.Option(help="What the flag is for")] = None,
+    tenant: TenantOption = None,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
@@ -56,16 +68,19 @@ def set_flag(
     value = state.strip().lower()
     if value not in ON + OFF:
         raise InvalidInputError(f"state must be on or off, not {state!r}", field="state")
-    flag = load_app(app, db).flags.set(CLI_ACTOR, name, value in ON, description=description)
+    flag = load_app(app, db).flags.set(
+        CLI_ACTOR, name, value in ON, description=description, tenant_id=tenant
+    )
     console.print(f"flag {flag.name!r} is {'on' if flag.enabled else 'off'}", highlight=False)
 
 
 @cli.command("delete")
 def delete_flag(
     name: Annotated[str, typer.Argument(help="Flag name")],
+    tenant: TenantOption = None,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
     """Delete a flag (schedules naming it then skip their fire times)."""
-    load_app(app, db).flags.delete(CLI_ACTOR, name)
+    load_app(app, db).flags.delete(CLI_ACTOR, name, tenant_id=tenant)
     console.print(f"deleted flag {name!r}", highlight=False)

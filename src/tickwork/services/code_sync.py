@@ -110,7 +110,7 @@ class CodeSync:
                 if current is not None:
                     if self._update(conn, current, item, definition, now):
                         report.updated.append(item.name)
-                elif self.store.find_by_name(conn, item.name) is not None:
+                elif self.store.find_in_scope(conn, item.name, definition.tenant_id) is not None:
                     log.error(
                         "code-defined schedule %r clashes with an API schedule of that name; "
                         "rename one of them",

@@ -356,7 +356,7 @@ class Firing:
             except Exception as exc:
                 log.exception("condition %r of schedule %s failed", name, schedule.id)
                 return False, f"predicate raised {type(exc).__name__}: {exc}"
-        flag = self.flags.get(conn, name)
+        flag = self.flags.state(conn, name, schedule.tenant_id)
         if flag is None:
             return False, f"no condition or flag named {name!r}"
         return flag, "flag is off"

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from tickwork.domain import inputs, schedule_spec, triggers
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import (
+    ConflictError,
     InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
@@ -100,17 +101,23 @@ class ScheduleService:
             return self.store.get(conn, schedule_id, restrict_tenant=actor.tenant_id)
 
     def find(self, ref: str | int, actor: Actor) -> Schedule:
-        """A schedule by id or by name."""
+        """A schedule by id or by name (names are unique per tenant: an actor bound to no
+        tenant is asked for the id when several tenants use the name)."""
         ident = inputs.record_id(ref)
         if ident is not None:
             return self.get(ident, actor)
         if not isinstance(ref, str) or len(ref) > schedule_spec.MAX_NAME_LENGTH:
             raise NotFoundError(f"schedule {inputs.echo(ref)} not found", field="id")
         with self.db.read() as conn:
-            found = self.store.find_by_name(conn, ref)
-        if found is None or (actor.tenant_id is not None and found.tenant_id != actor.tenant_id):
+            found = self.store.find_by_name(conn, ref, restrict_tenant=actor.tenant_id)
+        if not found:
             raise NotFoundError(f"schedule {inputs.echo(ref)} not found", field="id")
-        return found
+        if len(found) > 1:
+            raise ConflictError(
+                f"several tenants have a schedule called {inputs.echo(ref)}; give its id instead",
+                field="id",
+            )
+        return found[0]
 
     def list(
         self,

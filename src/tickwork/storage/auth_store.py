@@ -72,10 +72,29 @@ class AuthStore:
             raise NotFoundError(f"user {user_id} not found", field="id")
         return _user(row)
 
-    def find_user(self, conn: Connection, username: str) -> User | None:
-        """The user called ``username``, if any."""
-        row = conn.execute(sa.select(users).where(users.c.username == username)).one_or_none()
+    def find_user(
+        self, conn: Connection, username: str, *, restrict_tenant: str | None = None
+    ) -> User | None:
+        """The user called ``username``, if any (with ``restrict_tenant``: of that tenant)."""
+        query = sa.select(users).where(users.c.username == username)
+        if restrict_tenant is not None:
+            query = query.where(users.c.tenant_id == restrict_tenant)
+        row = conn.execute(query).one_or_none()
         return None if row is None else _user(row)
+
+    def count_other_admins(self, conn: Connection, user_id: int) -> int:
+        """Enabled admins bound to no tenant, other than ``user_id``."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(users)
+            .where(
+                users.c.id != user_id,
+                users.c.role == Role.ADMIN.value,
+                users.c.tenant_id.is_(None),
+                users.c.disabled.is_(False),
+            )
+        )
+        return int(conn.execute(query).scalar_one())
 
     def list_users(
         self,
@@ -132,10 +151,15 @@ class AuthStore:
             raise NotFoundError(f"token {token_id} not found", field="id")
         return _token(row)
 
-    def find_tokens_by_name(self, conn: Connection, name: str) -> builtins.list[ApiToken]:
-        """Tokens called ``name`` (names need not be unique)."""
-        query = sa.select(api_tokens).where(api_tokens.c.name == name).order_by(api_tokens.c.id)
-        return [_token(r) for r in conn.execute(query)]
+    def find_tokens_by_name(
+        self, conn: Connection, name: str, *, restrict_tenant: str | None = None, limit: int = 2
+    ) -> builtins.list[ApiToken]:
+        """Up to ``limit`` tokens called ``name`` (names need not be unique), in id order;
+        with ``restrict_tenant``, only that tenant's."""
+        query = sa.select(api_tokens).where(api_tokens.c.name == name)
+        if restrict_tenant is not None:
+            query = query.where(api_tokens.c.tenant_id == restrict_tenant)
+        return [_token(r) for r in conn.execute(query.order_by(api_tokens.c.id).limit(limit))]
 
     def token_by_hash(
         self, conn: Connection, token_hash: str

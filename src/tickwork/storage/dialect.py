@@ -296,11 +296,12 @@ _INSERT_SQLITE = f"""
     RETURNING id
 """
 
-# At most one pending run per key: the unique index is partial, and ON CONFLICT must name
-# its predicate to use it. A run without a key never conflicts.
+# At most one pending run per key within a tenant (``tables.ux_runs_key``): the unique
+# index is partial and on an expression, and ON CONFLICT must name both to use it. A run
+# without a key never conflicts, and neither do runs of different tenants.
 _KEY_CONFLICT = (
-    "ON CONFLICT (key) WHERE key IS NOT NULL AND status IN ('waiting', 'queued', 'retrying') "
-    "DO NOTHING"
+    "ON CONFLICT (coalesce(tenant_id, ''), key) "
+    "WHERE key IS NOT NULL AND status IN ('waiting', 'queued', 'retrying') DO NOTHING"
 )
 _AUDIT_COLUMNS = "at, actor, source, action, target_type, target_id, tenant_id, after"
 

@@ -10,36 +10,53 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tickwork.storage.dialect import Dialect
-from tickwork.storage.tables import flags
+from tickwork.storage.tables import flags, tenant_scope
 
 
 @dataclass(frozen=True, slots=True)
 class Flag:
-    """A named on/off switch."""
+    """A named on/off switch: the installation's (``tenant_id`` ``None``) or a tenant's."""
 
+    id: int
     name: str
+    tenant_id: str | None
     enabled: bool
     description: str | None
     updated_at: datetime
     updated_by: str | None
 
 
+def _in_scope(tenant_id: str | None) -> sa.ColumnElement[bool]:
+    return tenant_scope(flags.c.tenant_id) == (tenant_id or "")
+
+
 class FlagStore:
-    """Reads and writes ``flags``."""
+    """Reads and writes ``flags``. Names are unique per tenant; ``tenant_id`` ``None`` means
+    the installation's flags."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
 
-    def get(self, conn: Connection, name: str) -> bool | None:
-        """The flag's value, or ``None`` when no such flag exists."""
-        value = conn.execute(
-            sa.select(flags.c.enabled).where(flags.c.name == name)
-        ).scalar_one_or_none()
-        return None if value is None else bool(value)
+    def state(self, conn: Connection, name: str, tenant_id: str | None) -> bool | None:
+        """Whether flag ``name`` lets a schedule of ``tenant_id`` fire: every flag of that
+        name it sees (the installation's and its tenant's) must be on, so a tenant cannot
+        overrule an installation-wide switch. ``None`` when it sees no such flag."""
+        visible: sa.ColumnElement[bool] = flags.c.tenant_id.is_(None)
+        if tenant_id is not None:
+            visible = sa.or_(visible, flags.c.tenant_id == tenant_id)
+        values = [
+            bool(v)
+            for v in conn.execute(sa.select(flags.c.enabled).where(flags.c.name == name, visible))
+            .scalars()
+            .all()
+        ]
+        return all(values) if values else None
 
-    def find(self, conn: Connection, name: str, *, lock: bool = False) -> Flag | None:
-        """The flag called ``name`` in full, if it exists."""
-        query = sa.select(flags).where(flags.c.name == name)
+    def find(
+        self, conn: Connection, name: str, *, tenant_id: str | None = None, lock: bool = False
+    ) -> Flag | None:
+        """The flag called ``name`` of ``tenant_id`` (``None``: the installation's), if any."""
+        query = sa.select(flags).where(_in_scope(tenant_id), flags.c.name == name)
         if lock:
             query = self.dialect.lock(query)
         row = conn.execute(query).one_or_none()
@@ -53,20 +70,40 @@ class FlagStore:
         now: datetime,
         actor: str | None,
         description: str | None = None,
+        *,
+        tenant_id: str | None = None,
     ) -> None:
         """Create or change a flag (a ``None`` description keeps the current one)."""
         statement = self.dialect.insert(flags).values(
-            name=name, enabled=enabled, updated_at=now, updated_by=actor, description=description
+            name=name,
+            tenant_id=tenant_id,
+            enabled=enabled,
+            updated_at=now,
+            updated_by=actor,
+            description=description,
         )
         changes: dict[str, object] = {"enabled": enabled, "updated_at": now, "updated_by": actor}
         if description is not None:
             changes["description"] = description
-        conn.execute(statement.on_conflict_do_update(index_elements=["name"], set_=changes))
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[tenant_scope(flags.c.tenant_id), flags.c.name], set_=changes
+            )
+        )
 
-    def delete(self, conn: Connection, name: str) -> bool:
+    def delete(self, conn: Connection, name: str, *, tenant_id: str | None = None) -> bool:
         """Remove a flag; whether it existed."""
-        return bool(conn.execute(flags.delete().where(flags.c.name == name)).rowcount)
+        deleted = conn.execute(flags.delete().where(_in_scope(tenant_id), flags.c.name == name))
+        return bool(deleted.rowcount)
 
-    def list(self, conn: Connection) -> builtins.list[Flag]:
-        """Every flag, by name."""
-        return [Flag(**r._mapping) for r in conn.execute(sa.select(flags).order_by(flags.c.name))]
+    def list(self, conn: Connection, *, restrict_tenant: str | None = None) -> builtins.list[Flag]:
+        """Flags by name, the installation's before a tenant's; with ``restrict_tenant``,
+        the installation's and that tenant's only."""
+        query = sa.select(flags).order_by(
+            flags.c.name, flags.c.tenant_id.is_not(None), flags.c.tenant_id
+        )
+        if restrict_tenant is not None:
+            query = query.where(
+                sa.or_(flags.c.tenant_id.is_(None), flags.c.tenant_id == restrict_tenant)
+            )
+        return [Flag(**r._mapping) for r in conn.execute(query)]

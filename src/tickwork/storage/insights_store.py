@@ -313,13 +313,12 @@ class InsightsStore:
         ][:limit]
         if not found:
             return []
-        names = dict(
-            conn.execute(
-                sa.select(schedules.c.id, schedules.c.name).where(
-                    schedules.c.id.in_([s.key for s in found])
-                )
-            ).all()
+        named = sa.select(schedules.c.id, schedules.c.name).where(
+            schedules.c.id.in_([s.key for s in found])
         )
+        if filters.restrict_tenant is not None:
+            named = named.where(schedules.c.tenant_id == filters.restrict_tenant)
+        names = dict(conn.execute(named).all())
         return [
             OutcomeStats(
                 key=s.key,

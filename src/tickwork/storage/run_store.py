@@ -24,7 +24,7 @@ from tickwork.domain.models import (
 from tickwork.storage import dialect as dialect_sql
 from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect, epoch_microseconds
 from tickwork.storage.rows import attempt_from_row, run_from_row
-from tickwork.storage.tables import run_attempts, runs
+from tickwork.storage.tables import RUN_KEY_PENDING, run_attempts, runs, tenant_scope
 
 _RUNNING = RunStatus.RUNNING.value
 
@@ -207,14 +207,12 @@ class RunStore:
         statement = self.dialect.insert(runs).values(**values)
         if values.get("key") is not None:
             statement = statement.on_conflict_do_nothing(
-                index_elements=["key"],
-                index_where=sa.text(
-                    "key IS NOT NULL AND status IN ('waiting', 'queued', 'retrying')"
-                ),
+                index_elements=[tenant_scope(runs.c.tenant_id), runs.c.key],
+                index_where=sa.text(RUN_KEY_PENDING),
             )
         row = conn.execute(statement.returning(runs)).one_or_none()
         if row is None:
-            existing = self._pending_with_key(conn, values["key"])
+            existing = self._pending_with_key(conn, values.get("tenant_id"), values["key"])
             if existing is not None:
                 return existing, False
             # The holder finished between the insert and the select: try once more.
@@ -222,10 +220,15 @@ class RunStore:
         self.dialect.notify(conn, RUNS_CHANNEL, str(values.get("queue", "default")))
         return run_from_row(row), True
 
-    def _pending_with_key(self, conn: Connection, key: str) -> Run | None:
-        """The pending run holding ``key``, if one does."""
+    def _pending_with_key(self, conn: Connection, tenant_id: str | None, key: str) -> Run | None:
+        """The pending run of ``tenant_id`` (``None``: of no tenant) holding ``key``, if one
+        does. Keys are unique per tenant, so another tenant's run is never the answer."""
         row = conn.execute(
-            sa.select(runs).where(runs.c.key == key, runs.c.status.in_(PENDING_RUN_STATUSES))
+            sa.select(runs).where(
+                tenant_scope(runs.c.tenant_id) == (tenant_id or ""),
+                runs.c.key == key,
+                runs.c.status.in_(PENDING_RUN_STATUSES),
+            )
         ).one_or_none()
         return None if row is None else run_from_row(row)
 
@@ -248,7 +251,7 @@ class RunStore:
             )
             if run_id is not None:
                 return _new_run(run_id, values), True
-            existing = self._pending_with_key(conn, values["key"])
+            existing = self._pending_with_key(conn, values["tenant_id"], values["key"])
             if existing is not None:
                 return existing, False
             # The holder finished between the insert and the select: try again.
@@ -383,11 +386,11 @@ class RunStore:
         keyed = [o for o in outcomes if o.key is not None and o.status is RunStatus.RETRYING]
         if not keyed:
             return outcomes
-        holders = self.pending_key_holders(conn, [o.key for o in keyed if o.key is not None])
+        holders = self.key_holders(conn, [o.run_id for o in keyed])
         changed: dict[int, Outcome] = {}
         for outcome in keyed:
-            holder = holders.get(outcome.key or "")
-            if holder is not None and holder != outcome.run_id:
+            holder = holders.get(outcome.run_id)
+            if holder is not None:
                 changed[outcome.run_id] = dataclasses.replace(
                     outcome,
                     status=RunStatus.FAILED,
@@ -397,14 +400,28 @@ class RunStore:
                 )
         return [changed.get(o.run_id, o) for o in outcomes]
 
-    def pending_key_holders(self, conn: Connection, keys: Sequence[str]) -> dict[str, int]:
-        """For each of ``keys``, the id of the pending run holding it (if any)."""
-        if not keys:
+    def key_holders(self, conn: Connection, run_ids: Sequence[int]) -> dict[int, int]:
+        """For each of ``run_ids`` whose key another pending run of the same tenant holds,
+        the id of that other run (keys are unique per tenant, so runs of other tenants never
+        count)."""
+        if not run_ids:
             return {}
-        query = sa.select(runs.c.key, runs.c.id).where(
-            runs.c.key.in_(sorted(set(keys))), runs.c.status.in_(PENDING_RUN_STATUSES)
+        mine, other = runs.alias("mine"), runs.alias("other")
+        query = (
+            sa.select(mine.c.id, other.c.id)
+            .select_from(mine)
+            .join(
+                other,
+                sa.and_(
+                    tenant_scope(other.c.tenant_id) == tenant_scope(mine.c.tenant_id),
+                    other.c.key == mine.c.key,
+                    other.c.status.in_(PENDING_RUN_STATUSES),
+                    other.c.id != mine.c.id,
+                ),
+            )
+            .where(mine.c.id.in_(sorted(set(run_ids))), mine.c.key.is_not(None))
         )
-        return {row.key: row.id for row in conn.execute(query)}
+        return {row[0]: row[1] for row in conn.execute(query)}
 
     def record_attempts(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Keep the story of attempts that did not end their run."""
@@ -438,7 +455,7 @@ class RunStore:
         owned = [r for r in rows if r.token is not None and wanted.get(r.id) == r.token]
         if not owned:
             return 0
-        holders = self.pending_key_holders(conn, [r.key for r in owned if r.key is not None])
+        holders = self.key_holders(conn, [r.id for r in owned if r.key is not None])
         self.record_attempts(
             conn,
             [
@@ -457,9 +474,9 @@ class RunStore:
         )
         released = 0
         for r in owned:
-            holder = holders.get(r.key) if r.key is not None else None
+            holder = holders.get(r.id)
             values: dict[str, Any]
-            if holder is not None and holder != r.id:
+            if holder is not None:
                 values = {
                     "status": RunStatus.CANCELLED.value,
                     "finished_at": now,
@@ -526,9 +543,7 @@ class RunStore:
         )
         holder = None
         if run.key is not None and run.attempt < run.max_attempts:
-            holder = self.pending_key_holders(conn, [run.key]).get(run.key)
-            if holder == run.id:
-                holder = None
+            holder = self.key_holders(conn, [run.id]).get(run.id)
         if holder is not None:
             error = f"{error}; not re-queued: run {holder} with the same key {run.key!r} is pending"
         if run.attempt < run.max_attempts and holder is None:
@@ -664,7 +679,7 @@ class RunStore:
                 field="status",
             )
         if run.key is not None:
-            holder = self.pending_key_holders(conn, [run.key]).get(run.key)
+            holder = self.key_holders(conn, [run.id]).get(run.id)
             if holder is not None:
                 raise ConflictError(
                     f"run {holder} with the same key {run.key!r} is already pending",

@@ -17,7 +17,7 @@ from tickwork.domain.models import OverlapPolicy, Schedule, ScheduleStatus, Trig
 from tickwork.storage import dialect as dialect_sql
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
 from tickwork.storage.rows import schedule_from_row, schedules_from_rows
-from tickwork.storage.tables import schedules
+from tickwork.storage.tables import schedules, tenant_scope
 
 
 def _literal(value: str) -> sa.ColumnElement[str]:
@@ -103,7 +103,7 @@ class ScheduleStore:
         )
 
     def insert(self, conn: Connection, values: dict[str, Any]) -> Schedule:
-        """Insert a schedule; a taken name raises :class:`DuplicateNameError`."""
+        """Insert a schedule; a name taken in its tenant raises :class:`DuplicateNameError`."""
         try:
             with conn.begin_nested():
                 row = conn.execute(schedules.insert().values(**values).returning(schedules)).one()
@@ -132,9 +132,26 @@ class ScheduleStore:
             raise NotFoundError(f"schedule {schedule_id} not found", field="id")
         return schedule_from_row(row)
 
-    def find_by_name(self, conn: Connection, name: str) -> Schedule | None:
-        """The schedule called ``name``, if any."""
-        row = conn.execute(sa.select(schedules).where(schedules.c.name == name)).one_or_none()
+    def find_by_name(
+        self, conn: Connection, name: str, *, restrict_tenant: str | None = None, limit: int = 2
+    ) -> builtins.list[Schedule]:
+        """Up to ``limit`` schedules called ``name`` (names are unique per tenant only), in id
+        order; with ``restrict_tenant``, only that tenant's."""
+        query = sa.select(schedules).where(schedules.c.name == name)
+        if restrict_tenant is not None:
+            query = query.where(schedules.c.tenant_id == restrict_tenant)
+        rows = conn.execute(query.order_by(schedules.c.id).limit(limit))
+        return [schedule_from_row(r) for r in rows]
+
+    def find_in_scope(self, conn: Connection, name: str, tenant_id: str | None) -> Schedule | None:
+        """The schedule called ``name`` in ``tenant_id``'s scope (``None``: among schedules
+        without a tenant), if any."""
+        row = conn.execute(
+            sa.select(schedules).where(
+                tenant_scope(schedules.c.tenant_id) == (tenant_id or ""),
+                schedules.c.name == name,
+            )
+        ).one_or_none()
         return None if row is None else schedule_from_row(row)
 
     def _filtered(self, query: sa.Select[Any], filters: ScheduleFilter) -> sa.Select[Any]:
@@ -271,23 +288,29 @@ class ScheduleStore:
         )
         return int(conn.execute(query).scalar_one())
 
-    def overdue(self, conn: Connection, now: datetime, limit: int = 50) -> builtins.list[Schedule]:
-        """Active schedules whose ``next_run_at`` is older than their misfire grace."""
-        query = (
-            sa.select(schedules)
-            .where(schedules.c.status == _ACTIVE, schedules.c.next_run_at <= now)
-            .order_by(schedules.c.next_run_at)
-            .limit(limit * 20)
+    def overdue(
+        self,
+        conn: Connection,
+        now: datetime,
+        limit: int = 50,
+        restrict_tenant: str | None = None,
+    ) -> builtins.list[Schedule]:
+        """Active schedules whose ``next_run_at`` is older than their misfire grace, most
+        overdue first (with ``restrict_tenant``, only that tenant's).
+
+        Every condition is in the query, so the limit counts only schedules that qualify;
+        the due index narrows the scan to active schedules already due.
+        """
+        c = schedules.c
+        query = sa.select(schedules).where(
+            c.status == _ACTIVE,
+            c.next_run_at <= now,
+            self.dialect.epoch_seconds(c.next_run_at) + c.misfire_grace < now.timestamp(),
         )
-        late = []
-        for row in conn.execute(query):
-            schedule = schedule_from_row(row)
-            assert schedule.next_run_at is not None
-            if (now - schedule.next_run_at).total_seconds() > schedule.misfire_grace:
-                late.append(schedule)
-                if len(late) >= limit:
-                    break
-        return late
+        if restrict_tenant is not None:
+            query = query.where(c.tenant_id == restrict_tenant)
+        query = query.order_by(c.next_run_at).limit(limit)
+        return [schedule_from_row(r) for r in conn.execute(query)]
 
     def resumable(
         self, conn: Connection, now: datetime, limit: int = 100
@@ -342,11 +365,6 @@ class ScheduleStore:
         """Every schedule whose definition comes from code."""
         query = sa.select(schedules).where(schedules.c.source == "code").order_by(schedules.c.id)
         return [schedule_from_row(r) for r in conn.execute(query)]
-
-    def tasks_in_use(self, conn: Connection) -> builtins.list[str]:
-        """Distinct task names of all schedules."""
-        query = sa.select(schedules.c.task).distinct().order_by(schedules.c.task)
-        return [r[0] for r in conn.execute(query)]
 
 
 def _update_values(update: FireUpdate) -> dict[str, Any]:

@@ -16,8 +16,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
     text,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from tickwork.storage.types import UTCDateTime, json_type
 
@@ -33,6 +36,18 @@ metadata = MetaData(
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid), not a BIGINT one.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+
+# Ids are never handed out twice: a deleted row's id stays retired, so nothing that still
+# points at it (runs of a deleted schedule, audit entries, tokens of a deleted user) can
+# be inherited by a newer row. PostgreSQL's sequences never go back; SQLite needs
+# AUTOINCREMENT, without which it reuses the highest id after that row is deleted.
+NEVER_REUSE_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
+def tenant_scope(column: Any) -> ColumnElement[Any]:
+    """The tenant a row belongs to as a unique index sees it: rows without a tenant share
+    one scope of their own (NULLs would never collide). Tenant ids are never empty."""
+    return func.coalesce(column, literal_column("''"))
 
 
 def _where(condition: str) -> dict[str, Any]:
@@ -88,7 +103,6 @@ schedules = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
-    UniqueConstraint("name"),
     # The scheduler's only scan: due active schedules, cheapest first. Its cost follows
     # the number of due schedules, not the size of the table.
     Index("ix_schedules_due", "next_run_at", **_where("status = 'active'")),
@@ -99,6 +113,12 @@ schedules = Table(
     ),
     Index("ix_schedules_task", "task"),
     Index("ix_schedules_tenant_id", "tenant_id"),
+    **NEVER_REUSE_IDS,
+)
+# Names are unique within a tenant (and among schedules without one), so creating a
+# schedule never tells one tenant what another has named its schedules.
+Index(
+    "ux_schedules_tenant_name", tenant_scope(schedules.c.tenant_id), schedules.c.name, unique=True
 )
 
 runs = Table(
@@ -156,13 +176,6 @@ runs = Table(
     ),
     # Stall detection looks only at running runs.
     Index("ix_runs_running", "heartbeat_at", **_where("status = 'running'")),
-    # At most one pending run per key.
-    Index(
-        "ux_runs_key",
-        "key",
-        unique=True,
-        **_where("key IS NOT NULL AND status IN ('waiting', 'queued', 'retrying')"),
-    ),
     Index("ix_runs_schedule_id", "schedule_id", "id", **_where("schedule_id IS NOT NULL")),
     # Queued runs are in the claim index, running ones in the heartbeat index, and
     # succeeded ones are what a scan by id finds at once.
@@ -178,6 +191,17 @@ runs = Table(
     # Time-range filters of run history. BRIN on PostgreSQL: runs are created in time
     # order, so a few bytes per block range find any window, and updates stay cheap.
     Index("ix_runs_created_at", "created_at", postgresql_using="brin"),
+    **NEVER_REUSE_IDS,
+)
+# At most one pending run per key within a tenant (and among runs without one): a key
+# another tenant holds is none of the caller's business.
+RUN_KEY_PENDING = "key IS NOT NULL AND status IN ('waiting', 'queued', 'retrying')"
+Index(
+    "ux_runs_key",
+    tenant_scope(runs.c.tenant_id),
+    runs.c.key,
+    unique=True,
+    **_where(RUN_KEY_PENDING),
 )
 
 run_attempts = Table(
@@ -193,6 +217,7 @@ run_attempts = Table(
     Column("error", Text),
     Column("traceback", Text),
     Index("ix_run_attempts_run_id", "run_id", "attempt"),
+    **NEVER_REUSE_IDS,
 )
 
 nodes = Table(
@@ -224,6 +249,7 @@ audit_log = Table(
     Column("after", json_type()),
     Index("ix_audit_log_target", "target_type", "target_id"),
     Index("ix_audit_log_tenant_id", "tenant_id", "id"),
+    **NEVER_REUSE_IDS,
 )
 
 users = Table(
@@ -239,6 +265,7 @@ users = Table(
     Column("created_by", String(200)),
     Column("last_login_at", UTCDateTime()),
     UniqueConstraint("username"),
+    **NEVER_REUSE_IDS,
 )
 
 api_tokens = Table(
@@ -257,6 +284,7 @@ api_tokens = Table(
     Column("expires_at", UTCDateTime()),
     Column("revoked_at", UTCDateTime()),
     UniqueConstraint("token_hash"),
+    **NEVER_REUSE_IDS,
 )
 
 # Values every process must share and nobody edits by hand, such as the session signing
@@ -269,12 +297,30 @@ secrets = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+# A flag without a tenant is the installation's; a tenant's flags are its own. A schedule's
+# condition naming a flag needs every flag of that name it can see to be on.
 flags = Table(
     "flags",
     metadata,
-    Column("name", String(200), primary_key=True),
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("tenant_id", String(100)),
     Column("enabled", Boolean, nullable=False),
     Column("description", Text),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("updated_by", String(200)),
+    **NEVER_REUSE_IDS,
+)
+Index("ux_flags_tenant_name", tenant_scope(flags.c.tenant_id), flags.c.name, unique=True)
+
+# Login attempts reserved per user name and client address, and per address: the
+# progressive delay of :mod:`tickwork.auth.throttle`, shared by every web process.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("blocked_until", UTCDateTime(), nullable=False),
+    Column("last_attempt_at", UTCDateTime(), nullable=False),
+    Index("ix_login_throttle_last_attempt_at", "last_attempt_at"),
 )

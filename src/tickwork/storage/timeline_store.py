@@ -26,7 +26,7 @@ from tickwork.storage.dialect import Dialect
 from tickwork.storage.rows import run_from_row, schedule_from_row, schedule_from_values
 from tickwork.storage.run_store import LIST_COLUMNS, RunFilter, RunStore
 from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
-from tickwork.storage.tables import audit_log, runs, schedules
+from tickwork.storage.tables import runs, schedules
 
 FINAL = sorted(s.value for s in FINAL_RUN_STATUSES)
 
@@ -157,13 +157,39 @@ class TimelineStore:
         )
         return [r[0] for r in conn.execute(query)]
 
-    def schedule_names(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]:
-        """Names of the schedules with these ids (for tables of runs)."""
+    def schedule_names(
+        self, conn: Connection, ids: Sequence[int], restrict_tenant: str | None = None
+    ) -> dict[int, str]:
+        """Names of the schedules with these ids (for tables of runs); with
+        ``restrict_tenant``, only that tenant's schedules are named."""
         wanted = sorted({i for i in ids if i is not None})
         if not wanted:
             return {}
         query = sa.select(schedules.c.id, schedules.c.name).where(schedules.c.id.in_(wanted))
+        if restrict_tenant is not None:
+            query = query.where(schedules.c.tenant_id == restrict_tenant)
         return {int(r.id): str(r.name) for r in conn.execute(query)}
+
+    def tasks_in_use(
+        self, conn: Connection, restrict_tenant: str | None = None, recent_runs: int = 1000
+    ) -> builtins.list[str]:
+        """Task names schedules use; with ``restrict_tenant``, those that tenant's schedules
+        and its latest ``recent_runs`` runs use (a bounded read at any history size)."""
+        used = sa.select(schedules.c.task)
+        if restrict_tenant is None:
+            query = used.distinct()
+        else:
+            used = used.where(schedules.c.tenant_id == restrict_tenant)
+            latest = (
+                sa.select(runs.c.task)
+                .where(runs.c.tenant_id == restrict_tenant)
+                .order_by(runs.c.id.desc())
+                .limit(recent_runs)
+                .subquery()
+            )
+            query = sa.union(used, sa.select(latest.c.task))  # type: ignore[assignment]
+        names = {str(r[0]) for r in conn.execute(query)}
+        return sorted(names)
 
     def upcoming(
         self, conn: Connection, limit: int = 10, restrict_tenant: str | None = None
@@ -219,9 +245,15 @@ class TimelineStore:
     # -- history of schedules ----------------------------------------------------------
 
     def recent_outcomes(
-        self, conn: Connection, schedule_ids: Sequence[int], per_schedule: int = 20
+        self,
+        conn: Connection,
+        schedule_ids: Sequence[int],
+        per_schedule: int = 20,
+        restrict_tenant: str | None = None,
     ) -> dict[int, builtins.list[Outcome]]:
-        """The latest finished runs of each schedule, newest first.
+        """The latest finished runs of each schedule, newest first (with
+        ``restrict_tenant``, only runs of that tenant: a schedule moved between tenants
+        keeps its earlier runs out of the new tenant's sight).
 
         One query walking each schedule's ``(schedule_id, id)`` index backwards and stopping
         after ``per_schedule`` rows, so the cost does not grow with the length of the history.
@@ -229,12 +261,15 @@ class TimelineStore:
         result: dict[int, builtins.list[Outcome]] = {sid: [] for sid in schedule_ids}
         if not schedule_ids:
             return result
+
+        def narrow(part: sa.Select[Any]) -> sa.Select[Any]:
+            part = part.where(runs.c.status.in_(FINAL))
+            if restrict_tenant is not None:
+                part = part.where(runs.c.tenant_id == restrict_tenant)
+            return part
+
         query = self._per_key(
-            runs.c.schedule_id,
-            list(schedule_ids),
-            lambda part: part.where(runs.c.status.in_(FINAL)),
-            SPARK_COLUMNS,
-            per_schedule,
+            runs.c.schedule_id, list(schedule_ids), narrow, SPARK_COLUMNS, per_schedule
         )
         for outcome in _outcomes(conn.execute(query)):
             if outcome.schedule_id is not None:
@@ -244,16 +279,20 @@ class TimelineStore:
         return result
 
     def schedule_outcomes(
-        self, conn: Connection, schedule_id: int, limit: int = 200
+        self,
+        conn: Connection,
+        schedule_id: int,
+        limit: int = 200,
+        restrict_tenant: str | None = None,
     ) -> builtins.list[Outcome]:
-        """A schedule's latest finished runs, newest first (for its charts and timeline)."""
-        query = (
-            sa.select(*OUTCOME_COLUMNS)
-            .where(runs.c.schedule_id == schedule_id, runs.c.status.in_(FINAL))
-            .order_by(runs.c.id.desc())
-            .limit(limit)
+        """A schedule's latest finished runs, newest first (for its charts and timeline);
+        with ``restrict_tenant``, only runs of that tenant."""
+        query = sa.select(*OUTCOME_COLUMNS).where(
+            runs.c.schedule_id == schedule_id, runs.c.status.in_(FINAL)
         )
-        return _outcomes(conn.execute(query))
+        if restrict_tenant is not None:
+            query = query.where(runs.c.tenant_id == restrict_tenant)
+        return _outcomes(conn.execute(query.order_by(runs.c.id.desc()).limit(limit)))
 
     # -- pages of runs -----------------------------------------------------------------
 
@@ -323,16 +362,6 @@ class TimelineStore:
         if restrict_tenant is not None:
             query = query.where(runs.c.tenant_id == restrict_tenant)
         return [run_from_row(r) for r in conn.execute(query.order_by(runs.c.id.desc()))]
-
-    # -- the audit log -----------------------------------------------------------------
-
-    def audit_actions(self, conn: Connection, recent: int = 5000) -> builtins.list[str]:
-        """Distinct actions among the latest ``recent`` audit entries (for its filter)."""
-        latest = (
-            sa.select(audit_log.c.action).order_by(audit_log.c.id.desc()).limit(recent).subquery()
-        )
-        query = sa.select(latest.c.action).distinct().order_by(latest.c.action)
-        return [str(r[0]) for r in conn.execute(query)]
 
     # -- the dashboard -----------------------------------------------------------------
 

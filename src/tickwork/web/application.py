@@ -20,6 +20,7 @@ from tickwork.web import observability
 from tickwork.web.api import API_PREFIX, build_router
 from tickwork.web.errors import install_error_handlers
 from tickwork.web.insights import Insights
+from tickwork.web.loopback import LoopbackHostMiddleware
 from tickwork.web.middleware import (
     AccessLogMiddleware,
     RequestBodyMiddleware,
@@ -108,6 +109,8 @@ def create_app(
         max_bytes=settings.max_request_bytes,
         form_paths=frozenset({f"{API_PREFIX}/auth/login", f"{API_PREFIX}/auth/logout"}),
     )
+    if settings.auth == "none":
+        fastapi_app.add_middleware(LoopbackHostMiddleware)
     fastapi_app.add_middleware(AccessLogMiddleware, metrics=metrics)
     return fastapi_app
 

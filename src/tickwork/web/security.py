@@ -5,14 +5,21 @@ Modes (``TICKWORK_AUTH``):
 - ``local``: browsers log in with a username and password and get a signed session
   cookie; scripts send an API token as ``Authorization: Bearer <token>``.
 - ``proxy``: an SSO proxy at a trusted address (``TICKWORK_TRUSTED_PROXIES``) names the
-  user in a header (``TICKWORK_PROXY_HEADER``), optionally with role and tenant headers;
-  API tokens work too.
-- ``none``: everyone is an anonymous admin; only allowed when bound to loopback.
+  user in a header (``TICKWORK_PROXY_HEADER``); role and tenant headers are read only when
+  configured (``TICKWORK_PROXY_ROLE_HEADER``, ``TICKWORK_PROXY_TENANT_HEADER``), and the
+  proxy must strip client-sent copies of every one of them. API tokens work too.
+- ``none``: everyone is an anonymous admin; only allowed when bound to loopback, and
+  requests naming any other host are refused (DNS rebinding; see
+  :mod:`tickwork.web.loopback`).
 
-Unsafe requests (POST, PUT, PATCH, DELETE) authenticated by the session cookie must carry
-the session's CSRF token, as the ``X-CSRF-Token`` header or a ``csrf_token`` form field;
-the token is also in the readable ``tickwork_csrf`` cookie for scripts in the page. Bearer
-tokens and proxy headers cannot be sent by another site, so they need none.
+Unsafe requests (POST, PUT, PATCH, DELETE) from a browser must prove they come from this
+site. Authenticated by the session cookie, they carry the session's CSRF token, as the
+``X-CSRF-Token`` header or a ``csrf_token`` form field (the token is also in the readable
+``tickwork_csrf`` cookie for scripts in the page). A proxy user or the anonymous admin has
+no cookie, but its browser sends the proxy's credentials or reaches loopback with any
+site's form: it carries the CSRF token its pages hold, or the browser's ``Sec-Fetch-Site``
+or ``Origin`` header must say the request comes from this site. Bearer tokens cannot be
+sent by another site, so API clients using them need none.
 
 Example::
 
@@ -26,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import threading
@@ -64,6 +72,8 @@ from tickwork.web.state import web_state
 log = logging.getLogger("tickwork.web.auth")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Principals without a session cookie whose CSRF token derives from who they are.
+CSRF_DERIVED_KINDS = frozenset({PrincipalKind.PROXY, PrincipalKind.ANONYMOUS})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 _STATE_KEY = "tickwork_principal"
 
@@ -160,6 +170,21 @@ class Authenticator:
             return None
         return self._from_session(cookie)
 
+    def with_csrf_token(self, principal: Principal) -> Principal:
+        """``principal`` carrying its CSRF token: a proxy user's and the anonymous admin's
+        derive from who they are (sessions carry their own)."""
+        if principal.csrf_token is not None or principal.kind not in CSRF_DERIVED_KINDS:
+            return principal
+        identity = "\x00".join(
+            (principal.kind.value, principal.name, principal.role.value, principal.tenant_id or "")
+        )
+        return dataclasses.replace(principal, csrf_token=self.codec.principal_csrf_token(identity))
+
+    @property
+    def has_codec(self) -> bool:
+        """Whether the signing key is loaded (deriving tokens then needs no database)."""
+        return self._codec is not None
+
     def authenticate_quickly(self, request: Request) -> Principal | None:
         """The caller when that needs no database access (credentials checked moments ago,
         proxy headers, ``--auth none``); ``None`` means "ask :meth:`authenticate`"."""
@@ -221,20 +246,23 @@ class Authenticator:
             return None
         name = inputs.text(name, settings.proxy_header, max_length=200)
         role = Role(settings.proxy_default_role)
-        role_value = request.headers.get(settings.proxy_role_header)
-        if role_value is not None and role_value.strip():
+        # Role and tenant come from headers only when configured: a proxy that sets just
+        # the user header would otherwise pass a client's own X-Forwarded-Role through.
+        role_header = settings.proxy_role_header
+        role_value = None if role_header is None else request.headers.get(role_header)
+        if role_header is not None and role_value is not None and role_value.strip():
             try:
                 role = Role(role_value.strip().lower())
             except ValueError:
                 raise AuthenticationError(
-                    f"{settings.proxy_role_header}: {role_value!r} is not one of "
-                    "viewer, operator, admin",
-                    field=settings.proxy_role_header,
+                    f"{role_header}: {role_value!r} is not one of viewer, operator, admin",
+                    field=role_header,
                 ) from None
-        tenant_value = request.headers.get(settings.proxy_tenant_header)
+        tenant_header = settings.proxy_tenant_header
+        tenant_value = None if tenant_header is None else request.headers.get(tenant_header)
         tenant = None
-        if tenant_value is not None and tenant_value.strip():
-            tenant = inputs.text(tenant_value, settings.proxy_tenant_header, max_length=100)
+        if tenant_header is not None and tenant_value is not None and tenant_value.strip():
+            tenant = inputs.text(tenant_value, tenant_header, max_length=100)
         return Principal(name=name, role=role, kind=PrincipalKind.PROXY, tenant_id=tenant)
 
 
@@ -275,11 +303,9 @@ def end_session(response: Response) -> None:
 
 
 def same_origin(request: Request) -> bool:
-    """Whether the request's ``Origin`` (when sent) is this server (form logins use it)."""
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin != "null"
-    return urlsplit(origin).netloc.lower() == (request.headers.get("host") or "").lower()
+    """Whether the browser says the request comes from this site, or sent no word on it
+    (form logins use it; see :func:`cross_origin`)."""
+    return cross_origin(request) is None
 
 
 # -- dependencies ----------------------------------------------------------------------
@@ -294,14 +320,43 @@ async def resolve_principal(request: Request) -> Principal | None:
     principal = authenticator.authenticate_quickly(request)
     if principal is None:
         principal = await run_in_threadpool(authenticator.authenticate, request)
+    if principal is not None and principal.kind in CSRF_DERIVED_KINDS:
+        if authenticator.has_codec:
+            principal = authenticator.with_csrf_token(principal)
+        else:
+            principal = await run_in_threadpool(authenticator.with_csrf_token, principal)
     request.state.tickwork_principal = principal
     return principal
 
 
-async def check_csrf(request: Request, principal: Principal) -> None:
-    """Refuse an unsafe request authenticated by cookie without the session's CSRF token."""
-    if request.method in SAFE_METHODS or not principal.is_session:
-        return
+def cross_origin(request: Request) -> str | None:
+    """Why the browser says this request comes from another site, or ``None``.
+
+    The browser's own word first: ``Sec-Fetch-Site`` (every current browser sends it) must
+    be ``same-origin`` (or ``none``, a request the user made directly). Without it, an
+    ``Origin`` header must name this host. A request with neither comes from a program, or
+    from a browser too old to send either on a cross-site form (the rule of Go's
+    ``http.CrossOriginProtection``).
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        if site.strip().lower() in ("same-origin", "none"):
+            return None
+        return f"Sec-Fetch-Site {site[:40]!r}"
+    origin = request.headers.get("origin")
+    if origin is None:
+        return None
+    host = (request.headers.get("host") or "").lower()
+    try:
+        netloc = urlsplit(origin).netloc.lower()
+    except ValueError:  # not a URL at all ("http://[::1")
+        netloc = ""
+    if origin != "null" and host and netloc == host:
+        return None
+    return f"Origin {origin[:200]!r}"
+
+
+async def _sent_csrf_token(request: Request) -> str | None:
     given = request.headers.get(CSRF_HEADER)
     if given is None:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -309,9 +364,31 @@ async def check_csrf(request: Request, principal: Principal) -> None:
             form = await request.form()
             value = form.get(CSRF_FORM_FIELD)
             given = value if isinstance(value, str) else None
-    if not csrf_matches(principal.csrf_token, given):
+    return given
+
+
+async def check_csrf(request: Request, principal: Principal) -> None:
+    """Refuse an unsafe request a browser may have sent from another site.
+
+    A session (cookie) needs its CSRF token. A proxy user or the anonymous admin needs its
+    CSRF token or a browser saying the request is same-origin (:func:`cross_origin`). A
+    bearer token needs nothing: no other site can make a browser send it.
+    """
+    if request.method in SAFE_METHODS or principal.kind is PrincipalKind.TOKEN:
+        return
+    given = await _sent_csrf_token(request)
+    if csrf_matches(principal.csrf_token, given):
+        return
+    if principal.is_session:
         raise CsrfError(
             f"missing or wrong CSRF token: send the {CSRF_COOKIE} cookie's value as the "
+            f"{CSRF_HEADER} header or the {CSRF_FORM_FIELD} form field",
+            field=CSRF_HEADER,
+        )
+    refused = cross_origin(request)
+    if refused is not None:
+        raise CsrfError(
+            f"refused a cross-site request ({refused}): send the page's CSRF token as the "
             f"{CSRF_HEADER} header or the {CSRF_FORM_FIELD} form field",
             field=CSRF_HEADER,
         )

@@ -46,6 +46,15 @@ class RequestAuthenticator(Protocol):
         """The caller when that needs no database access, else ``None``."""
         ...
 
+    def with_csrf_token(self, principal: Principal) -> Principal:
+        """``principal`` carrying its CSRF token (derived for proxy and anonymous callers)."""
+        ...
+
+    @property
+    def has_codec(self) -> bool:
+        """Whether the signing key is loaded."""
+        ...
+
 
 PageErrorRenderer = Callable[[Request, int, str, str], Response]
 """``(request, status_code, code, message) -> Response``: renders an error as an HTML page."""

@@ -116,8 +116,11 @@ def list_nodes(
     principal: Viewer,
     include_stopped: Annotated[bool, Query(description="Also cleanly stopped ones")] = True,
 ) -> NodeList:
-    """Schedulers, workers and web servers with their last heartbeat."""
+    """Schedulers, workers and web servers with their last heartbeat. Their ``info``
+    (counters of the work done for every tenant) is empty for a principal bound to a
+    tenant."""
     found = state.insights.nodes(include_stopped=include_stopped)
+    shared = principal.tenant_id is None
     return NodeList(
         items=[
             NodeOut(
@@ -130,7 +133,7 @@ def list_nodes(
                 stopped_at=n.node.stopped_at,
                 heartbeat_age=n.heartbeat_age,
                 alive=n.alive,
-                info=n.node.info,
+                info=n.node.info if shared else {},
             )
             for n in found
         ]
@@ -196,13 +199,15 @@ def audit(
     limit: Limit = 50,
 ) -> AuditPage:
     """Who changed what and when, with before and after, newest first. Pass
-    ``next_before_id`` as ``before_id`` for the next page."""
-    filters = AuditFilter(
+    ``next_before_id`` as ``before_id`` for the next page. A principal bound to a tenant
+    reads its tenant's entries; logins (``auth.*``) are for admins bound to no tenant, and
+    changes to users and tokens for admins."""
+    filters = AuditFilter.visible_to(
+        principal.actor(SOURCE),
         target_type=target_type,
         target_id=target_id,
         actor=actor,
         action=action,
-        restrict_tenant=principal.tenant_id,
     )
     with app.db.read() as conn:
         found = AuditStore().list(conn, filters, before_id=before_id, limit=limit + 1)

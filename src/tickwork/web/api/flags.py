@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tickwork.storage.flag_store import Flag
-from tickwork.web.api.common import ERROR_RESPONSES, SOURCE, App
+from tickwork.web.api.common import ERROR_RESPONSES, SOURCE, App, TextFilter
 from tickwork.web.security import Admin, Operator, Viewer
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["flags"])
@@ -26,9 +26,10 @@ FlagName = Annotated[
 
 
 class FlagOut(BaseModel):
-    """A flag and who last changed it."""
+    """A flag and who last changed it; ``tenant_id`` ``null`` is the installation's."""
 
     name: str
+    tenant_id: str | None
     enabled: bool
     description: str | None
     updated_at: datetime
@@ -54,6 +55,7 @@ def flag_out(flag: Flag) -> FlagOut:
     """A flag as the API shows it."""
     return FlagOut(
         name=flag.name,
+        tenant_id=flag.tenant_id,
         enabled=flag.enabled,
         description=flag.description,
         updated_at=flag.updated_at,
@@ -61,29 +63,51 @@ def flag_out(flag: Flag) -> FlagOut:
     )
 
 
+TenantParam = Annotated[
+    TextFilter,
+    Query(
+        description="The tenant whose flag this is (default: the installation's; a principal "
+        "bound to a tenant always addresses its own)"
+    ),
+]
+
+
 @router.get("/flags", response_model=FlagList, summary="List flags")
 def list_flags(app: App, principal: Viewer) -> FlagList:
-    """Every flag with its state."""
-    return FlagList(items=[flag_out(f) for f in app.flags.list()])
+    """Flags with their state: the installation's and, for a principal bound to a tenant,
+    that tenant's (one bound to none sees every tenant's)."""
+    return FlagList(items=[flag_out(f) for f in app.flags.list(principal.actor(SOURCE))])
 
 
 @router.get("/flags/{name}", response_model=FlagOut, summary="Get a flag")
-def get_flag(app: App, principal: Viewer, name: FlagName) -> FlagOut:
-    """One flag."""
-    return flag_out(app.flags.get(name))
+def get_flag(app: App, principal: Viewer, name: FlagName, tenant_id: TenantParam = None) -> FlagOut:
+    """One flag (for a principal bound to a tenant: its tenant's, else the installation's)."""
+    return flag_out(app.flags.get(name, principal.actor(SOURCE), tenant_id=tenant_id))
 
 
 @router.put("/flags/{name}", response_model=FlagOut, summary="Set a flag (operator)")
-def set_flag(app: App, principal: Operator, name: FlagName, body: FlagIn) -> FlagOut:
+def set_flag(
+    app: App, principal: Operator, name: FlagName, body: FlagIn, tenant_id: TenantParam = None
+) -> FlagOut:
     """Create the flag or turn it on or off. Schedules whose ``condition`` names a flag that
-    is off record their fire times as skipped (reason ``condition``)."""
+    is off record their fire times as skipped (reason ``condition``); a schedule sees the
+    installation's flags and its tenant's, and needs every one of the name to be on."""
     return flag_out(
-        app.flags.set(principal.actor(SOURCE), name, body.enabled, description=body.description)
+        app.flags.set(
+            principal.actor(SOURCE),
+            name,
+            body.enabled,
+            description=body.description,
+            tenant_id=tenant_id,
+        )
     )
 
 
 @router.delete("/flags/{name}", status_code=204, summary="Delete a flag (admin)")
-def delete_flag(app: App, principal: Admin, name: FlagName) -> Response:
-    """Remove the flag; schedules naming it then skip their fire times."""
-    app.flags.delete(principal.actor(SOURCE), name)
+def delete_flag(
+    app: App, principal: Admin, name: FlagName, tenant_id: TenantParam = None
+) -> Response:
+    """Remove the flag; schedules naming it then skip their fire times unless another flag
+    of the name they see is on."""
+    app.flags.delete(principal.actor(SOURCE), name, tenant_id=tenant_id)
     return Response(status_code=204)

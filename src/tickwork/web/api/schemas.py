@@ -7,10 +7,18 @@ name the field too. Response models document exactly what is returned.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from tickwork.domain.actor import Role
 from tickwork.domain.models import (
@@ -44,6 +52,16 @@ def _no_nul(value: Any) -> Any:
     return value
 
 
+def _iso_moment(value: Any) -> Any:
+    """Refuse what pydantic would read as seconds since 1970 (``6``, ``"6"``): the document
+    promises an ISO 8601 date and time, and a number is more likely a mistake."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", value)
+    ):
+        raise ValueError("expected an ISO 8601 date and time, such as 2030-01-01T09:00:00Z")
+    return value
+
+
 def _sane_moment(value: datetime) -> datetime:
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise ValueError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
@@ -51,7 +69,7 @@ def _sane_moment(value: datetime) -> datetime:
 
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(_no_nul)]
-Moment = Annotated[datetime, AfterValidator(_sane_moment)]
+Moment = Annotated[datetime, BeforeValidator(_iso_moment), AfterValidator(_sane_moment)]
 """A date and time in ISO 8601; without an offset it is read in the schedule's time zone."""
 Seconds = (
     Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
@@ -445,8 +463,8 @@ class TokenCreated(BaseModel):
 class LoginRequest(RequestModel):
     """A username and password."""
 
-    username: Annotated[str, StringConstraints(max_length=200)]
-    password: Annotated[str, StringConstraints(max_length=1024)]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class PasswordChange(RequestModel):

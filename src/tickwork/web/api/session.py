@@ -89,8 +89,8 @@ REDIRECTED: dict[int | str, dict[str, Any]] = {
                         "type": "object",
                         "required": ["username", "password"],
                         "properties": {
-                            "username": {"type": "string", "maxLength": 200},
-                            "password": {"type": "string", "maxLength": 1024},
+                            "username": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "password": {"type": "string", "minLength": 1, "maxLength": 1024},
                             "next": {"type": "string", "maxLength": 2000},
                         },
                     }

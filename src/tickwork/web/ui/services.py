@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import Connection
 from starlette.requests import Request
 
 from tickwork.storage.timeline_store import TimelineStore
@@ -27,6 +28,15 @@ class UiServices:
     timeline: TimelineStore
     _code_hashes: dict[str, str | None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def task_choices(self, conn: Connection, tenant_id: str | None) -> list[str]:
+        """The task names filter lists offer: to a principal bound to a tenant, only the
+        tasks its tenant uses; to others, every registered task and every task a schedule
+        names."""
+        in_use = self.timeline.tasks_in_use(conn, tenant_id)
+        if tenant_id is not None:
+            return in_use
+        return sorted({t.name for t in self.app.registry} | set(in_use))
 
     def code_hash(self, name: str) -> str | None:
         """The fingerprint of the code-defined schedule ``name`` as the code now declares it.

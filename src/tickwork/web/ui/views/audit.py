@@ -128,17 +128,17 @@ def summary_of(entry: AuditEntry) -> str | None:
 
 def audit_context(ui: UiServices, viewer: Viewer, query: AuditQuery) -> dict[str, Any]:
     """Everything the audit page shows."""
-    actor = viewer.actor
-    filters = AuditFilter(
+    filters = AuditFilter.visible_to(
+        viewer.actor,
         target_type=query.target_type or None,
         target_id=query.target_id or None,
         actor=query.actor or None,
         action=query.action or None,
-        restrict_tenant=actor.tenant_id,
     )
+    store = AuditStore()
     with ui.app.db.read() as conn:
-        entries = AuditStore().list(conn, filters, before_id=query.before, limit=PAGE_SIZE + 1)
-        actions = ui.timeline.audit_actions(conn)
+        entries = store.list(conn, filters, before_id=query.before, limit=PAGE_SIZE + 1)
+        actions = store.actions(conn, AuditFilter.visible_to(viewer.actor))
     has_more = len(entries) > PAGE_SIZE
     entries = entries[:PAGE_SIZE]
     rows = [AuditRow(e, changes_of(e.before, e.after), summary_of(e)) for e in entries]

@@ -150,13 +150,11 @@ def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
         failures: list[Run] = ui.app.run_service.store.list(
             conn, RunFilter(status=["failed"], restrict_tenant=tenant), limit=LIST_LENGTH
         )
-        overdue = [
-            s
-            for s in ScheduleStore(ui.app.db.dialect).overdue(conn, now, limit=LIST_LENGTH)
-            if tenant is None or s.tenant_id == tenant
-        ]
+        overdue = ScheduleStore(ui.app.db.dialect).overdue(
+            conn, now, limit=LIST_LENGTH, restrict_tenant=tenant
+        )
         names = ui.timeline.schedule_names(
-            conn, [r.schedule_id for r in failures if r.schedule_id is not None]
+            conn, [r.schedule_id for r in failures if r.schedule_id is not None], tenant
         )
     tasks = [
         TaskRow(

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tickwork.domain import inputs
-from tickwork.domain.errors import InvalidInputError, NotFoundError
+from tickwork.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from tickwork.domain.models import Run, RunStatus, RunTrigger, Schedule
 from tickwork.storage.run_store import RunFilter
 from tickwork.web.ui.services import UiServices
@@ -108,6 +108,8 @@ def resolve_filters(
             schedule = ui.app.schedule_service.find(query.schedule, actor)
         except NotFoundError:
             errors["schedule"] = f"no schedule {inputs.echo(query.schedule)}"
+        except ConflictError as exc:
+            errors["schedule"] = exc.message
     since: datetime | None = None
     until: datetime | None = None
     if query.range in RANGES:
@@ -155,9 +157,11 @@ def list_context(ui: UiServices, viewer: Viewer, query: RunQuery) -> dict[str, A
             has_older = len(found) > PAGE_SIZE
             found = found[:PAGE_SIZE]
             has_newer = query.before is not None
-        names = ui.timeline.schedule_names(conn, [r.schedule_id for r in found if r.schedule_id])
-        in_use = ui.app.schedule_service.store.tasks_in_use(conn)
-    tasks = sorted({t.name for t in ui.app.registry} | set(in_use))
+        tenant = viewer.actor.tenant_id
+        names = ui.timeline.schedule_names(
+            conn, [r.schedule_id for r in found if r.schedule_id], tenant
+        )
+        tasks = ui.task_choices(conn, tenant)
     return {
         "runs": found,
         "query": query,
@@ -190,7 +194,7 @@ def live_context(
             else 0
         )
         names = ui.timeline.schedule_names(
-            conn, [r.schedule_id for r in refreshed if r.schedule_id]
+            conn, [r.schedule_id for r in refreshed if r.schedule_id], viewer.actor.tenant_id
         )
     return {
         "runs": refreshed,
@@ -243,7 +247,9 @@ def detail_context(ui: UiServices, viewer: Viewer, run_id: int) -> dict[str, Any
     schedule_name = None
     if run.schedule_id is not None:
         with ui.app.db.read() as conn:
-            schedule_name = ui.timeline.schedule_names(conn, [run.schedule_id]).get(run.schedule_id)
+            schedule_name = ui.timeline.schedule_names(
+                conn, [run.schedule_id], actor.tenant_id
+            ).get(run.schedule_id)
     task = ui.app.registry.find(run.task)
     waited = None
     if run.started_at is not None and run.run_at is not None:

@@ -179,7 +179,9 @@ def detail_context(
     """Everything the schedule's page shows."""
     schedule = ui.app.schedule_service.get(schedule_id, viewer.actor)
     with ui.app.db.read() as conn:
-        outcomes = ui.timeline.schedule_outcomes(conn, schedule.id, CHART_RUNS)
+        outcomes = ui.timeline.schedule_outcomes(
+            conn, schedule.id, CHART_RUNS, viewer.actor.tenant_id
+        )
     row = schedule_list.build_rows(ui, viewer, [schedule], {schedule.id: outcomes[:20]})[0]
     task = ui.app.registry.find(schedule.task)
     context = history_context(ui, viewer, schedule, query)

@@ -286,7 +286,7 @@ def row_context(ui: UiServices, viewer: Viewer, schedule_id: int) -> dict[str, o
     actor = viewer.actor
     schedule = ui.app.schedule_service.get(schedule_id, actor)
     with ui.app.db.read() as conn:
-        outcomes = ui.timeline.recent_outcomes(conn, [schedule.id], SPARK_RUNS)
+        outcomes = ui.timeline.recent_outcomes(conn, [schedule.id], SPARK_RUNS, actor.tenant_id)
     return {"row": build_rows(ui, viewer, [schedule], outcomes)[0], "view": viewer}
 
 
@@ -304,12 +304,13 @@ def list_context(ui: UiServices, viewer: Viewer, query: ScheduleQuery) -> dict[s
             offset=(query.page - 1) * query.per_page,
             limit=query.per_page,
         )
-        outcomes = ui.timeline.recent_outcomes(conn, [s.id for s in page_rows], SPARK_RUNS)
+        outcomes = ui.timeline.recent_outcomes(
+            conn, [s.id for s in page_rows], SPARK_RUNS, actor.tenant_id
+        )
         tenants = [] if actor.tenant_id is not None else ui.timeline.tenants(conn)
-        in_use = ui.app.schedule_service.store.tasks_in_use(conn)
+        task_names = ui.task_choices(conn, actor.tenant_id)
     pages = max(1, math.ceil(total / query.per_page))
     rows = build_rows(ui, viewer, page_rows, outcomes)
-    task_names = sorted({t.name for t in ui.app.registry} | set(in_use))
     return {
         "rows": rows,
         "total": total,
