@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.api.conftest import ADMIN_ACTOR, Api
+from tests.support.accounts import ADMIN_ACTOR
+from tests.support.web import Api
 from tickwork import Tickwork
 from tickwork.domain.actor import Actor
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import ADMIN_ACTOR, PASSWORD, Api, Maker, make_web
+from tests.support.accounts import ADMIN_ACTOR, PASSWORD
+from tests.support.web import Api, Maker, make_web
 from tickwork import FakeClock, Tickwork
 from tickwork.auth.sessions import CSRF_COOKIE, SESSION_COOKIE
 from tickwork.domain.errors import InvalidInputError
@@ -287,9 +288,9 @@ def test_initial_admin_is_created_once(api: Api) -> None:
 
 
 def test_proxy_mode(app: Tickwork) -> None:
-    from tests.api.conftest import register_tasks
+    from tests.support.web import register_api_tasks
 
-    register_tasks(app)
+    register_api_tasks(app)
     from fastapi.testclient import TestClient
 
     with pytest.raises(InvalidInputError):
@@ -340,9 +341,9 @@ def test_proxy_mode(app: Tickwork) -> None:
 
 
 def test_auth_none_only_on_loopback(app: Tickwork) -> None:
-    from tests.api.conftest import register_tasks
+    from tests.support.web import register_api_tasks
 
-    register_tasks(app)
+    register_api_tasks(app)
     for host in ("0.0.0.0", "192.168.1.10", "example.com"):
         with pytest.raises(InvalidInputError) as refused:
             Authenticator(Settings(auth="none", host=host), api_auth(app))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api, Maker
+from tests.support.web import Api, Maker
 from tickwork import FakeClock
 from tickwork.services.node_heartbeat import NodeHeartbeat
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.api.conftest import Api
+from tests.support.web import Api
 from tests.apps import cli_app
 from tickwork import FakeClock, Tickwork
 from tickwork.cli import main

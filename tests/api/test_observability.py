@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.api.conftest import Api, Maker, make_web, register_tasks
+from tests.support.web import Api, Maker, make_web, register_api_tasks
 from tickwork import FakeClock, Tickwork
 from tickwork.services.node_heartbeat import NodeHeartbeat
 
@@ -36,7 +36,7 @@ def test_health_and_readiness(api: Api) -> None:
 
 def test_not_ready_without_schema(tmp_path: pytest.TempPathFactory) -> None:
     app = Tickwork(f"sqlite:///{tmp_path}/empty.db")
-    register_tasks(app)
+    register_api_tasks(app)
     from fastapi.testclient import TestClient
 
     client = TestClient(make_web(app), raise_server_exceptions=False)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.apps import cli_app
-from tests.contract.schedule_helpers import row_counts
+from tests.support.schedules import row_counts
 from tickwork import Tickwork
 from tickwork.cli import main
 from tickwork.services.node_heartbeat import NodeHeartbeat

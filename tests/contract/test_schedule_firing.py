@@ -18,7 +18,7 @@ from tickwork.domain.models import Schedule
 from tickwork.storage.flag_store import FlagStore
 from tickwork.storage.tables import runs
 
-from .schedule_helpers import fire_times, register_tasks, runs_of
+from tests.support.schedules import fire_times, register_schedule_tasks, runs_of
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)  # a Tuesday
 
@@ -37,7 +37,7 @@ def statuses(app: Tickwork, schedule: Schedule) -> list[tuple[datetime | None, s
 
 
 def test_overlap_allow(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="a", task="noop", interval=10, overlap_policy="allow")
     scheduler = app.scheduler()
     for second in (10, 20, 30):
@@ -47,7 +47,7 @@ def test_overlap_allow(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_overlap_skip(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="s", task="noop", interval=10, overlap_policy="skip")
     scheduler = app.scheduler()
     clock.set(at(10))
@@ -73,7 +73,7 @@ def test_overlap_skip(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_overlap_queue_one(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="q", task="noop", interval=10, overlap_policy="queue_one")
     scheduler = app.scheduler()
     clock.set(at(10))
@@ -91,7 +91,7 @@ def test_overlap_queue_one(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_overlap_cancel_previous(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="c", task="noop", interval=10, overlap_policy="cancel_previous"
     )
@@ -115,7 +115,7 @@ def test_overlap_cancel_previous(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_windows_allow_only_their_hours(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="office",
         task="noop",
@@ -139,7 +139,7 @@ def test_windows_allow_only_their_hours(app: Tickwork, clock: FakeClock) -> None
 
 
 def test_a_window_spanning_midnight(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="night",
         task="noop",
@@ -155,7 +155,7 @@ def test_a_window_spanning_midnight(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_blackout_dates(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="daily",
         task="noop",
@@ -179,7 +179,7 @@ def test_blackout_dates(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_conditions_from_predicates_and_flags(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
 
     @app.condition("even_minutes")
     def even_minutes(schedule: Schedule, fire_time: datetime) -> bool:
@@ -217,7 +217,7 @@ def test_conditions_from_predicates_and_flags(app: Tickwork, clock: FakeClock) -
 
 
 def test_jitter_delays_the_run_but_not_the_fire_time(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="j", task="noop", interval=60, jitter=30)
     scheduler = app.scheduler()
     for minute in range(1, 21):
@@ -234,7 +234,7 @@ def test_jitter_delays_the_run_but_not_the_fire_time(app: Tickwork, clock: FakeC
 
 @pytest.mark.parametrize("policy", ["skip", "queue_one", "cancel_previous"])
 def test_overlap_counts_run_now_runs(app: Tickwork, clock: FakeClock, policy: str) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="o", task="noop", interval=10, overlap_policy=policy)
     manual = app.schedules.run_now(schedule.id)
     clock.set(at(10))
@@ -257,7 +257,7 @@ def test_workers_are_notified_only_of_runnable_runs(app: Tickwork, clock: FakeCl
     from tickwork.services.wakeup import libpq_conninfo
     from tickwork.storage.dialect import RUNS_CHANNEL
 
-    register_tasks(app)
+    register_schedule_tasks(app)
     runnable = app.schedules.create(name="n", task="noop", interval=10)
     scheduler = app.scheduler()
     with psycopg.connect(libpq_conninfo(app.db.url), autocommit=True) as listener:
@@ -275,7 +275,7 @@ def test_workers_are_notified_only_of_runnable_runs(app: Tickwork, clock: FakeCl
 
 
 def test_the_tick_reports_the_next_due_time(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     fast = app.schedules.create(name="fast", task="noop", interval=10)
     app.schedules.create(name="slow", task="noop", interval=25)
     stopped = app.schedules.create(name="stopped", task="noop", interval=5)

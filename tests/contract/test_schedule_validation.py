@@ -18,7 +18,7 @@ from tickwork.domain.errors import (
     VersionConflictError,
 )
 
-from .schedule_helpers import audit_actions, register_tasks, row_counts
+from tests.support.schedules import audit_actions, register_schedule_tasks, row_counts
 
 GOOD = {"name": "nightly", "task": "report", "cron": "0 2 * * *", "payload": {"report_id": "r"}}
 
@@ -86,7 +86,7 @@ BAD_CREATES: list[tuple[dict[str, Any], str, type[TickworkError]]] = [
 
 
 def test_bad_creates_are_refused_and_write_nothing(app: Tickwork) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     app.schedules.create(name="taken", task="noop", interval=60)
     before = row_counts(app)
     for changes, field, error in BAD_CREATES:
@@ -116,7 +116,7 @@ BAD_UPDATES: list[tuple[dict[str, Any], str]] = [
 
 
 def test_bad_updates_are_refused_and_change_nothing(app: Tickwork) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(**GOOD)
     before = row_counts(app)
     for changes, field in BAD_UPDATES:
@@ -128,7 +128,7 @@ def test_bad_updates_are_refused_and_change_nothing(app: Tickwork) -> None:
 
 
 def test_version_conflict(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(**GOOD)
     assert schedule.version == 1
     edited = app.schedules.update(schedule.id, version=1, cron="0 3 * * *")
@@ -143,7 +143,7 @@ def test_version_conflict(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_tenant_bound_actors_see_only_their_tenant(app: Tickwork) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     acme = Actor(name="ann", source="api", role=Role.ADMIN, tenant_id="acme")
     globex = Actor(name="gus", source="api", role=Role.ADMIN, tenant_id="globex")
     mine = app.schedules.create(actor=acme, name="acme-job", task="noop", interval=60)
@@ -178,7 +178,7 @@ def test_tenant_bound_actors_see_only_their_tenant(app: Tickwork) -> None:
 
 
 def test_every_change_is_audited(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(**GOOD)
     app.schedules.update(schedule.id, cron="0 5 * * *")
     app.schedules.pause(schedule.id, note="maintenance")
@@ -198,7 +198,7 @@ def test_every_change_is_audited(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_state_rules(app: Tickwork) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(**GOOD)
     app.schedules.cancel(schedule.id)
     with pytest.raises(InvalidTransitionError):

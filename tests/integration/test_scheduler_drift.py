@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from tests.contract.schedule_helpers import fire_times, register_tasks
+from tests.support.schedules import fire_times, register_schedule_tasks
 from tickwork import FakeClock, Tickwork
 from tickwork.domain import cron
 
@@ -13,7 +13,7 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def test_fire_times_stay_on_the_grid(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     rng = random.Random(7)
     seven = app.schedules.create(name="seven", task="noop", interval=7)
     odd = app.schedules.create(

@@ -1,4 +1,5 @@
-"""Helpers shared by the schedule contract and scheduler tests."""
+"""The tasks schedule tests fire, and what they read back: fire times, runs, audit actions,
+row counts."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class ReportConfig(pydantic.BaseModel):
     copies: int = pydantic.Field(default=1, ge=1, le=10)
 
 
-def register_tasks(app: Tickwork) -> None:
+def register_schedule_tasks(app: Tickwork) -> None:
     """Register ``noop`` (any payload) and ``report`` (a pydantic config)."""
 
     @app.task("noop")
