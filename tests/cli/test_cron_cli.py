@@ -3,42 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
-from tickwork.cli import main
-
-TICKWORK = str(Path(sys.executable).with_name("tickwork"))
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
+from tests.support.cli import InProcessCli, run_tickwork
 
 
 @pytest.fixture
-def tickwork(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """Run the CLI in this process and return its exit code and output."""
-
-    def invoke(*args: str) -> Result:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main(list(args))
-        captured = capsys.readouterr()
-        code = exited.value.code
-        return Result(code if isinstance(code, int) else 1, captured.out, captured.err)
-
-    return invoke
+def tickwork(cli_without_database: InProcessCli) -> InProcessCli:
+    """``tickwork`` in this process (``cron preview`` needs no database)."""
+    return cli_without_database
 
 
-def test_json_shape_and_strictly_after_from(tickwork) -> None:  # type: ignore[no-untyped-def]
+def test_json_shape_and_strictly_after_from(tickwork: InProcessCli) -> None:
     result = tickwork(
         "cron", "preview", "0 9 * * 1-5", "--timezone", "Europe/London",
         "--from", "2030-01-07T09:00:00Z", "-n", "3", "--json",
@@ -57,7 +35,7 @@ def test_json_shape_and_strictly_after_from(tickwork) -> None:  # type: ignore[n
     ]
 
 
-def test_times_carry_the_zone_offset_across_dst(tickwork) -> None:  # type: ignore[no-untyped-def]
+def test_times_carry_the_zone_offset_across_dst(tickwork: InProcessCli) -> None:
     result = tickwork(
         "cron", "preview", "30 1 * * *", "--timezone", "Europe/London",
         "--from", "2030-03-29T12:00:00Z", "-n", "3", "--json",
@@ -75,7 +53,7 @@ def test_times_carry_the_zone_offset_across_dst(tickwork) -> None:  # type: igno
     assert "clocks go forward" in " ".join(table.out.split())
 
 
-def test_naive_from_is_local_time_and_defaults(tickwork) -> None:  # type: ignore[no-untyped-def]
+def test_naive_from_is_local_time_and_defaults(tickwork: InProcessCli) -> None:
     result = tickwork(
         "cron", "preview", "@daily", "--timezone", "America/New_York",
         "--from", "2030-06-01T00:00:00", "-n", "1", "--json",
@@ -102,7 +80,9 @@ def test_naive_from_is_local_time_and_defaults(tickwork) -> None:  # type: ignor
         ([], "Missing argument"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(tickwork, args: list[str], fragment: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_exits_2_with_one_line(
+    tickwork: InProcessCli, args: list[str], fragment: str
+) -> None:
     result = tickwork("cron", "preview", *args)
     assert result.code == 2
     assert result.out == ""
@@ -112,21 +92,13 @@ def test_bad_input_exits_2_with_one_line(tickwork, args: list[str], fragment: st
     assert fragment in lines[0]
 
 
-def test_the_console_script() -> None:
-    done = subprocess.run(
-        [TICKWORK, "cron", "preview", "*/15 * * * *", "--from", "2030-01-01T00:00:00Z",
-         "-n", "2", "--json"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["next"] == [
+def test_the_console_script_prints_json_and_refuses_bad_input_in_one_line() -> None:
+    done = run_tickwork(
+        "cron", "preview", "*/15 * * * *", "--from", "2030-01-01T00:00:00Z", "-n", "2", "--json"
+    )
+    assert done.json()["next"] == [
         "2030-01-01T00:15:00+00:00",
         "2030-01-01T00:30:00+00:00",
     ]
-    bad = subprocess.run(
-        [TICKWORK, "cron", "preview", "0 0 30 2 *"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert bad.returncode == 2
-    assert len(bad.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in bad.stderr
+    bad = run_tickwork("cron", "preview", "0 0 30 2 *")
+    assert "can never fire" in bad.error_line()

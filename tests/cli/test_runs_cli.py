@@ -1,38 +1,22 @@
 """``tickwork runs list|show|retry|cancel`` on SQLite and PostgreSQL.
 
-The CLI runs in this process (``tickwork.cli.main``, which maps errors to exit code 2) on
-the test's database with ``tests.apps.cli_app:build``; the runs are made by an app here.
+The CLI runs in this process on the test's database (``tests/cli/conftest.py``); the runs
+are made by an app here.
 """
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.apps import cli_app
+from tests.support.cli import InProcessCli
 from tickwork import Context, Tickwork
-from tickwork.cli import main
 from tickwork.storage.run_store import RunStore
 
-APP = "tests.apps.cli_app:build"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-Invoke = Callable[..., Result]
+Invoke = InProcessCli
 
 
 @pytest.fixture
@@ -50,22 +34,6 @@ def made(database_url: str) -> Iterator[Tickwork]:
     yield app
     app.close()
     cli_app.close_all()
-
-
-@pytest.fixture
-def tickwork(
-    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Invoke:
-    def invoke(*args: str) -> Result:
-        monkeypatch.setattr("sys.stdin", io.StringIO(""))
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main([*args, "--db", database_url, "--app", APP])
-        captured = capsys.readouterr()
-        code = exited.value.code
-        return Result(code if isinstance(code, int) else 1, captured.out, captured.err)
-
-    return invoke
 
 
 def test_list_show_retry_and_cancel(made: Tickwork, tickwork: Invoke) -> None:

@@ -30,9 +30,13 @@ class CliResult:
     err: str
 
     def json(self) -> Any:
-        """The standard output parsed as JSON (after checking the command succeeded)."""
-        assert self.code == 0, (self.code, self.out, self.err)
-        return json.loads(self.out)
+        """The standard output parsed as JSON."""
+        try:
+            return json.loads(self.out)
+        except ValueError as error:
+            raise AssertionError(
+                f"not JSON (exit {self.code}): {self.out!r} {self.err!r}"
+            ) from error
 
     def error_line(self) -> str:
         """The one line a refused command prints (exit 2, no traceback)."""
