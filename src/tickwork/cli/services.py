@@ -260,7 +260,14 @@ def health(
 
 
 def prune(
-    days: Annotated[float, typer.Option(help="Keep finished runs this many days", min=0.001)] = 30,
+    days: Annotated[
+        float,
+        typer.Option(
+            envvar="TICKWORK_RETENTION_DAYS",
+            help="Keep finished runs this many days [env: TICKWORK_RETENTION_DAYS]",
+            min=0.001,
+        ),
+    ] = 30,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
