@@ -354,3 +354,41 @@ def _audit(ui: Ui) -> list[AuditEntry]:
     """Every audit entry, newest first."""
     with ui.app.db.read() as conn:
         return AuditStore().list(conn, AuditFilter(), limit=100)
+
+
+def test_a_tenant_bound_viewer_sees_no_other_tenants_runs_audit_or_dashboard(ui: Ui) -> None:
+    """Every page and partial that shows runs or history keeps to the viewer's tenant, the
+    live-rows partial (which looks runs up by the ids the page sends) included."""
+    ids: dict[str, int] = {}
+    for tenant in ("acme", "globex"):
+        schedule = ui.app.schedules.create(
+            name=f"{tenant}-job", task="boom", cron="0 1 * * *", tenant_id=tenant
+        )
+        ids[tenant] = ui.app.schedules.run_now(schedule.id).id
+    ui.app.worker().run_until_idle(10)
+    admin, _ = ui.login("admin")
+    # What the viewer must not see is there for someone entitled to it.
+    for path in ("/", "/ui/partials/dashboard", "/audit", "/runs"):
+        assert "globex-job" in admin.get(path).text, path
+
+    viewer, _ = ui.login("viewer", tenant="acme")
+    for path in ("/", "/ui/partials/dashboard", "/audit", "/runs", "/ui/partials/runs"):
+        page = viewer.get(path)
+        assert page.status_code == 200, path
+        assert "acme-job" in page.text, path
+        assert "globex" not in page.text, path
+    listed = re.findall(r'id="run-(\d+)"', viewer.get("/runs").text)
+    assert listed == [str(ids["acme"])]
+    assert viewer.get(f"/runs/{ids['acme']}").status_code == 200
+    for path in (f"/runs/{ids['globex']}", f"/ui/partials/runs/{ids['globex']}"):
+        hidden = viewer.get(path)
+        assert hidden.status_code == 404, path
+        assert "globex" not in hidden.text, path
+    live = viewer.get(
+        "/ui/partials/runs/live",
+        params={"ids": f"{ids['globex']},{ids['acme']}", "top": "0", "layout": "runs"},
+        headers={"HX-Request": "true"},
+    )
+    assert live.status_code == 200
+    assert re.findall(r'id="run-(\d+)"', live.text) == [str(ids["acme"])]
+    assert "1 newer run." in " ".join(live.text.split())
