@@ -117,3 +117,31 @@ def test_access_log(api: Api, caplog: pytest.LogCaptureFixture) -> None:
     line = JsonFormatter().format(records[-1])
     assert '"route": "/api/v1/runs/{run_id}"' in line
     assert '"status": 404' in line
+
+
+def test_the_overdue_metric_counts_schedules_late_beyond_their_grace(
+    api: Api, clock: FakeClock
+) -> None:
+    from tickwork.metrics import metrics_for
+
+    metrics_for(api.app).cache_seconds = 0
+    late = api.app.schedules.create(name="late", task="greet", interval=60, misfire_grace=30)
+    api.app.schedules.create(name="patient", task="greet", interval=60, misfire_grace=3600)
+    paused = api.app.schedules.create(name="paused", task="greet", interval=60, misfire_grace=1)
+    api.app.schedules.pause(paused.id)
+    client = api.anonymous()
+    assert _samples(client.get("/metrics").text, "tickwork_schedules_overdue") == {"": 0.0}
+
+    # No scheduler runs: 120 s later "late" is 60 s past its fire time, beyond its 30 s
+    # grace; "patient" is within its grace and a paused schedule is never overdue.
+    clock.advance(120)
+    assert _samples(client.get("/metrics").text, "tickwork_schedules_overdue") == {"": 1.0}
+    checks = {c["name"]: c for c in client.get("/readyz").json()["checks"]}
+    assert checks["overdue"]["ok"] is False
+    assert checks["overdue"]["detail"].startswith("overdue schedules: late (due ")
+    assert checks["overdue"]["detail"].endswith(", grace 30s)")
+
+    # A scheduler catches up: nothing is overdue any more.
+    api.app.scheduler().tick()
+    assert api.app.schedules.get(late.id).next_run_at > clock.now()
+    assert _samples(client.get("/metrics").text, "tickwork_schedules_overdue") == {"": 0.0}
