@@ -22,7 +22,7 @@ from tests.integration.workers import (
     started_runs,
     starts,
 )
-from tests.support.waiting import wait_for
+from tests.support.waiting import SLACK, wait_for
 from tickwork import Tickwork
 from tickwork.domain.models import RunStatus
 from tickwork.services.run_service import RunRequest
@@ -55,11 +55,15 @@ def events(tmp_path: Path) -> Path:
     return tmp_path / "events.log"
 
 
-def test_sigterm_lets_a_running_handler_finish(live: Tickwork, events: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_sigterm_or_ctrl_c_lets_a_running_handler_finish(
+    live: Tickwork, events: Path, signum: signal.Signals
+) -> None:
     run = live.enqueue("test.sleep", {"seconds": 1.0})
-    with WorkerProcess(live.database_url, events, grace=20) as worker:
+    with WorkerProcess(live.database_url, events, grace=SLACK) as worker:
         wait_for(lambda: run.id in started_runs(events))
-        assert worker.stop(signal.SIGTERM) == 0
+        assert worker.stop(signum) == 0
+        assert f"{signum.name} received: shutting down gracefully" in worker.output()
     done = live.runs.get(run.id)
     assert done.status is RunStatus.SUCCEEDED
     assert starts(events) == [(run.id, 1)]

@@ -29,6 +29,7 @@ class WorkerProcess(TickworkProcess):
         stall_timeout: float = STALL_TIMEOUT,
         heartbeat: float = HEARTBEAT,
         poll_interval: float = 0.2,
+        queues: str | None = None,
     ) -> None:
         super().__init__(
             "worker",
@@ -36,6 +37,7 @@ class WorkerProcess(TickworkProcess):
             str(concurrency),
             "--log-level",
             "INFO",
+            *(("--queues", queues) if queues is not None else ()),
             log=events.with_name(f"{events.stem}-worker-{os.urandom(4).hex()}.log"),
             database_url=database_url,
             extra_env={"TICKWORK_TEST_LOG": str(events)},
