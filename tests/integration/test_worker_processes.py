@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from tests.apps.worker_app import app as worker_app
 from tests.apps.worker_app import read_log
@@ -19,6 +18,7 @@ from tests.integration.workers import (
     assert_all_succeeded_once,
     assert_each_attempt_ran_at_most_once,
     ends,
+    runs_held_by,
     started_runs,
     starts,
 )
@@ -26,7 +26,6 @@ from tests.support.waiting import SLACK, wait_for
 from tickwork import Tickwork
 from tickwork.domain.models import RunStatus
 from tickwork.services.run_service import RunRequest
-from tickwork.storage.tables import nodes, runs
 
 pytestmark = pytest.mark.slow
 
@@ -92,21 +91,6 @@ def test_sigterm_past_grace_releases_the_run_to_another_worker(
     )
 
 
-def _victim_runs(live: Tickwork, pid: int) -> set[int]:
-    """Runs the worker process ``pid`` holds (it names itself in its node row)."""
-    with live.db.read() as conn:
-        worker_ids = [
-            info.get("worker_id")
-            for (info,) in conn.execute(sa.select(nodes.c.info).where(nodes.c.pid == pid))
-        ]
-        rows = conn.execute(
-            sa.select(runs.c.id).where(
-                runs.c.status == "running", runs.c.worker_id.in_([w for w in worker_ids if w])
-            )
-        )
-        return {row.id for row in rows}
-
-
 def test_sigkill_at_random_moments_loses_and_repeats_nothing(live: Tickwork, events: Path) -> None:
     rng = random.Random(7)
     requests = [
@@ -124,13 +108,13 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(live: Tickwork, eve
             try:
                 wait_for(
                     lambda v=victim: (
-                        _victim_runs(live, v.pid) or not live.runs.list(status="queued", limit=1)
+                        runs_held_by(live, v.pid) or not live.runs.list(status="queued", limit=1)
                     )
                 )
                 # The kill lands at a random instant of the handlers' half second: not a
                 # wait for an outcome, but the randomness the test is about.
                 time.sleep(rng.uniform(0.0, 0.8))
-                held = _victim_runs(live, victim.pid)
+                held = runs_held_by(live, victim.pid)
             finally:
                 victim.kill()
             if not held:

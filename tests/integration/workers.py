@@ -7,10 +7,13 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from tests.apps.worker_app import read_log
 from tests.support.servers import TickworkProcess
 from tickwork import Tickwork
 from tickwork.domain.models import RunStatus
+from tickwork.storage.tables import nodes, runs
 
 STALL_TIMEOUT = 2.0
 HEARTBEAT = 0.5
@@ -30,6 +33,7 @@ class WorkerProcess(TickworkProcess):
         heartbeat: float = HEARTBEAT,
         poll_interval: float = 0.2,
         queues: str | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(
             "worker",
@@ -40,13 +44,28 @@ class WorkerProcess(TickworkProcess):
             *(("--queues", queues) if queues is not None else ()),
             log=events.with_name(f"{events.stem}-worker-{os.urandom(4).hex()}.log"),
             database_url=database_url,
-            extra_env={"TICKWORK_TEST_LOG": str(events)},
+            extra_env={"TICKWORK_TEST_LOG": str(events), **(extra_env or {})},
             app="tests.apps.worker_app:app",
             stall_timeout=str(stall_timeout),
             heartbeat_interval=str(heartbeat),
             poll_interval=str(poll_interval),
             shutdown_grace=str(grace),
         )
+
+
+def runs_held_by(app: Tickwork, pid: int) -> set[int]:
+    """Runs the worker process ``pid`` holds (it names itself in its node row)."""
+    with app.db.read() as conn:
+        worker_ids = [
+            info.get("worker_id")
+            for (info,) in conn.execute(sa.select(nodes.c.info).where(nodes.c.pid == pid))
+        ]
+        rows = conn.execute(
+            sa.select(runs.c.id).where(
+                runs.c.status == "running", runs.c.worker_id.in_([w for w in worker_ids if w])
+            )
+        )
+        return {row.id for row in rows}
 
 
 def starts(events: Path) -> list[tuple[int, int]]:
