@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from tests.support.schedules import fire_times, register_schedule_tasks, runs_of
+from tests.support.waiting import SLACK
 from tickwork import FakeClock, Tickwork
 from tickwork.domain.models import Schedule
 from tickwork.storage.flag_store import FlagStore
 from tickwork.storage.tables import runs
-
-from tests.support.schedules import fire_times, register_schedule_tasks, runs_of
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)  # a Tuesday
 
@@ -249,29 +249,35 @@ def test_overlap_counts_run_now_runs(app: Tickwork, clock: FakeClock, policy: st
     assert total == 2
 
 
-def test_workers_are_notified_only_of_runnable_runs(app: Tickwork, clock: FakeClock) -> None:
-    if not app.db.dialect.supports_notify:
-        pytest.skip("SQLite has no NOTIFY; workers in the process are woken directly")
+def test_workers_on_postgresql_are_notified_only_of_runnable_runs(
+    pg_app: Tickwork, clock: FakeClock
+) -> None:
     import psycopg
 
     from tickwork.services.wakeup import libpq_conninfo
     from tickwork.storage.dialect import RUNS_CHANNEL
 
+    app = pg_app
     register_schedule_tasks(app)
     runnable = app.schedules.create(name="n", task="noop", interval=10)
     scheduler = app.scheduler()
     with psycopg.connect(libpq_conninfo(app.db.url), autocommit=True) as listener:
         listener.execute(f"LISTEN {RUNS_CHANNEL}")
+        listener.execute("LISTEN tickwork_test_sentinel")
         clock.set(at(10))
         assert scheduler.tick().runs == 1
-        assert [n.channel for n in listener.notifies(timeout=2, stop_after=1)] == [RUNS_CHANNEL]
-        # A fire time that is only recorded as skipped wakes nobody.
+        assert [n.channel for n in listener.notifies(timeout=SLACK, stop_after=1)] == [RUNS_CHANNEL]
+        # A fire time that is only recorded as skipped wakes nobody: notifications arrive
+        # in commit order, so nothing may come before a sentinel sent after the tick.
         app.schedules.pause(runnable.id)
         app.schedules.create(name="b", task="noop", interval=10, blackout_dates=["2030-01-01"])
         clock.set(at(21))
         report = scheduler.tick()
         assert (report.runs, report.skipped) == (0, 1)
-        assert list(listener.notifies(timeout=0.5)) == []
+        with psycopg.connect(libpq_conninfo(app.db.url), autocommit=True) as sender:
+            sender.execute("NOTIFY tickwork_test_sentinel")
+        arrived = [n.channel for n in listener.notifies(timeout=SLACK, stop_after=1)]
+        assert arrived == ["tickwork_test_sentinel"]
 
 
 def test_the_tick_reports_the_next_due_time(app: Tickwork, clock: FakeClock) -> None:

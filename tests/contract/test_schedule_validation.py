@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.schedules import audit_actions, register_schedule_tasks, row_counts
 from tickwork import FakeClock, Tickwork
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import (
@@ -17,8 +18,6 @@ from tickwork.domain.errors import (
     TickworkError,
     VersionConflictError,
 )
-
-from tests.support.schedules import audit_actions, register_schedule_tasks, row_counts
 
 GOOD = {"name": "nightly", "task": "report", "cron": "0 2 * * *", "payload": {"report_id": "r"}}
 
