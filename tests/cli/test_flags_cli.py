@@ -17,7 +17,7 @@ def test_flags_are_set_listed_and_deleted_as_the_cli(tickwork: InProcessCli) -> 
 
 def test_bad_flag_input_exits_2_with_one_line(tickwork: InProcessCli) -> None:
     maybe = tickwork("flags", "set", "reports", "maybe").error_line()
-    assert maybe == "Error: state must be on or off, not 'maybe'"
+    assert maybe.lower() == "error: state must be on or off, not 'maybe'"
     bad_name = tickwork("flags", "set", "bad name", "on").error_line()
     assert bad_name.startswith("error (name): a flag name is 1-200 letters")
     missing = tickwork("flags", "delete", "reports").error_line()
