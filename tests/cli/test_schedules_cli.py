@@ -155,17 +155,19 @@ def test_update_pause_resume_run_delete(tickwork: Invoke, db: Tickwork) -> None:
     assert tickwork("schedules", "list", "--json").json() == []
 
 
-def test_health(tickwork: Invoke, db: Tickwork) -> None:
+def test_health_exits_1_with_each_failing_check_named_and_0_when_healthy(
+    tickwork: Invoke, db: Tickwork
+) -> None:
     unhealthy = tickwork("health", "--no-worker")
     assert unhealthy.code == 1
     assert "FAIL scheduler_heartbeat" in unhealthy.out
-    assert "unhealthy" in unhealthy.out
+    assert unhealthy.out.strip().splitlines()[-1] == "unhealthy"
 
     NodeHeartbeat(db.db, "scheduler").beat()
     healthy = tickwork("health", "--no-worker")
     assert healthy.code == 0, healthy.out
     assert "ok   scheduler_heartbeat" in healthy.out
-    assert "healthy" in healthy.out
+    assert healthy.out.strip().splitlines()[-1] == "healthy"
     assert tickwork("health").code == 1  # no worker heartbeat yet
 
     tickwork("schedules", "create", "--name", "minutely", "--task", "noop", "--cron", "* * * * *")
