@@ -41,7 +41,7 @@ def test_users_and_tokens_are_created_listed_revoked_and_audited_as_the_tickwork
         "error (username): a user named 'ada' already exists"
     ]
     bad_role = tickwork("users", "create", "eve", "--role", "root").error_line()
-    assert bad_role == "error (role): role must be viewer, operator or admin, not 'root'"
+    assert bad_role == "error (role): 'root' is not one of viewer, operator, admin"
 
     token = tickwork("tokens", "create", "ci", "--user", "ada", "--expires", "30d", "--json")
     assert token.code == 0, token.err
