@@ -225,7 +225,7 @@ def test_token_revocation_expiry_and_users(api: Api, clock: FakeClock) -> None:
     assert past.json()["error"]["field"] == "expires_at"
 
 
-def test_users_api(api: Api) -> None:
+def test_users_are_created_listed_and_updated_through_the_api(api: Api) -> None:
     admin = api.admin()
     created = admin.post("/api/v1/users", json={"username": "ops", "role": "operator"})
     assert created.status_code == 201, created.text
@@ -287,7 +287,7 @@ def test_initial_admin_is_created_once(api: Api) -> None:
     )
 
 
-def test_proxy_mode(app: Tickwork) -> None:
+def test_proxy_mode_trusts_the_header_only_from_trusted_proxies(app: Tickwork) -> None:
     from tests.support.web import register_api_tasks
 
     register_api_tasks(app)

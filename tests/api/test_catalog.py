@@ -7,7 +7,7 @@ from tickwork import FakeClock
 from tickwork.services.node_heartbeat import NodeHeartbeat
 
 
-def test_tasks(api: Api) -> None:
+def test_tasks_list_each_registered_task_with_its_config_schema(api: Api) -> None:
     client = api.as_role("viewer")
     items = client.get("/api/v1/tasks").json()["items"]
     assert [t["name"] for t in items] == ["boom", "danger", "greet"]
@@ -65,7 +65,7 @@ def test_cron_preview(api: Api) -> None:
         assert (error["field"], error["code"]) == (field, code), params
 
 
-def test_nodes(api: Api, clock: FakeClock) -> None:
+def test_nodes_list_each_process_with_its_heartbeat_age(api: Api, clock: FakeClock) -> None:
     worker = NodeHeartbeat(api.app.db, "worker", node_id="worker:host:1")
     worker.beat()
     web = NodeHeartbeat(api.app.db, "web", node_id="web:host:2")

@@ -21,7 +21,7 @@ def _samples(text: str, name: str) -> dict[str, float]:
     return found
 
 
-def test_health_and_readiness(api: Api) -> None:
+def test_healthz_and_readyz_report_each_check(api: Api) -> None:
     client = api.anonymous()
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
@@ -51,7 +51,9 @@ def test_not_ready_without_schema(tmp_path: pytest.TempPathFactory) -> None:
     app.close()
 
 
-def test_metrics(api: Api, schedule_body: Maker, clock: FakeClock) -> None:
+def test_metrics_report_queue_runs_schedules_nodes_and_timings(
+    api: Api, schedule_body: Maker, clock: FakeClock
+) -> None:
     from tickwork.metrics import metrics_for
 
     admin = api.admin()

@@ -34,7 +34,7 @@ def one_error_line(result: CliResult) -> str:
     return result.error_line()
 
 
-def test_create_show_list(tickwork: Invoke, db: Tickwork) -> None:
+def test_schedules_created_by_the_cli_are_shown_and_listed(tickwork: Invoke, db: Tickwork) -> None:
     created = tickwork(
         "schedules", "create", "--name", "digest", "--task", "digest",
         "--cron", "0 8 * * 1-5", "--timezone", "Europe/Berlin",

@@ -36,7 +36,9 @@ def statuses(app: Tickwork, schedule: Schedule) -> list[tuple[datetime | None, s
     return [(r.scheduled_for, r.status.value, r.skip_reason) for r in runs_of(app, schedule.id)]
 
 
-def test_overlap_allow(app: Tickwork, clock: FakeClock) -> None:
+def test_overlap_allow_fires_every_time_whatever_is_still_pending(
+    app: Tickwork, clock: FakeClock
+) -> None:
     register_schedule_tasks(app)
     schedule = app.schedules.create(name="a", task="noop", interval=10, overlap_policy="allow")
     scheduler = app.scheduler()
@@ -46,7 +48,9 @@ def test_overlap_allow(app: Tickwork, clock: FakeClock) -> None:
     assert fire_times(app, schedule.id) == [at(10), at(20), at(30)]
 
 
-def test_overlap_skip(app: Tickwork, clock: FakeClock) -> None:
+def test_overlap_skip_records_a_skipped_run_while_the_previous_runs(
+    app: Tickwork, clock: FakeClock
+) -> None:
     register_schedule_tasks(app)
     schedule = app.schedules.create(name="s", task="noop", interval=10, overlap_policy="skip")
     scheduler = app.scheduler()
@@ -72,7 +76,9 @@ def test_overlap_skip(app: Tickwork, clock: FakeClock) -> None:
     assert app.schedules.get(schedule.id).run_count == 2
 
 
-def test_overlap_queue_one(app: Tickwork, clock: FakeClock) -> None:
+def test_overlap_queue_one_keeps_one_run_waiting_behind_the_running_one(
+    app: Tickwork, clock: FakeClock
+) -> None:
     register_schedule_tasks(app)
     schedule = app.schedules.create(name="q", task="noop", interval=10, overlap_policy="queue_one")
     scheduler = app.scheduler()
@@ -154,7 +160,9 @@ def test_a_window_spanning_midnight(app: Tickwork, clock: FakeClock) -> None:
     assert fire_times(app, schedule.id) == [at(h * 3600) for h in (22, 23, 24, 25, 26)]
 
 
-def test_blackout_dates(app: Tickwork, clock: FakeClock) -> None:
+def test_blackout_dates_record_a_skipped_run_on_those_local_days(
+    app: Tickwork, clock: FakeClock
+) -> None:
     register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="daily",

@@ -175,7 +175,9 @@ def test_skipped_fire_times_do_not_count_towards_max_runs(app: Tickwork, clock: 
     assert {r.skip_reason for r in runs_of(app, schedule.id, "skipped")} == {"blackout", "missed"}
 
 
-def test_invariant_repair(app: Tickwork, clock: FakeClock) -> None:
+def test_an_active_schedule_without_next_run_at_is_repaired_and_reported(
+    app: Tickwork, clock: FakeClock
+) -> None:
     register_schedule_tasks(app)
     broken = app.schedules.create(name="b", task="noop", cron="*/15 * * * *")
     ran = app.schedules.create(name="ran", task="noop", run_at=at(30))
@@ -240,7 +242,7 @@ def test_editing_a_completed_schedule_revives_it(app: Tickwork, clock: FakeClock
     assert (revived.status.value, revived.next_run_at) == ("active", at(100))
 
 
-def test_code_defined_schedules(app: Tickwork, clock: FakeClock) -> None:
+def test_code_defined_schedules_sync_paused_unless_enabled(app: Tickwork, clock: FakeClock) -> None:
     register_schedule_tasks(app)
     app.periodic("quiet", task="noop", cron="0 * * * *")
     app.periodic("loud", task="noop", interval=60, enabled=True)

@@ -126,7 +126,9 @@ def test_bad_updates_are_refused_and_change_nothing(app: Tickwork) -> None:
         assert row_counts(app) == before
 
 
-def test_version_conflict(app: Tickwork, clock: FakeClock) -> None:
+def test_an_edit_with_a_stale_version_is_refused_and_changes_nothing(
+    app: Tickwork, clock: FakeClock
+) -> None:
     register_schedule_tasks(app)
     schedule = app.schedules.create(**GOOD)
     assert schedule.version == 1
@@ -196,7 +198,7 @@ def test_every_change_is_audited(app: Tickwork, clock: FakeClock) -> None:
     ]
 
 
-def test_state_rules(app: Tickwork) -> None:
+def test_pause_and_resume_refuse_schedules_in_the_wrong_state(app: Tickwork) -> None:
     register_schedule_tasks(app)
     schedule = app.schedules.create(**GOOD)
     app.schedules.cancel(schedule.id)
