@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import signal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,17 @@ DEMO_SCHEDULES = {
     "demo.history-export": ("data.export", "cron"),
     "tickwork.prune": ("tickwork.prune", "cron"),
 }
+
+
+def _run_now(client: httpx.Client, schedule_id: int, csrf: dict[str, str]) -> dict[str, Any]:
+    """Run a schedule now through the API and wait for the run to finish; the run."""
+    queued = client.post(f"/api/v1/schedules/{schedule_id}/run", headers=csrf)
+    assert queued.status_code == 201, queued.text
+    url = f"/api/v1/runs/{queued.json()['id']}"
+    finished: dict[str, Any] = wait_for(
+        lambda: (run := client.get(url).json())["status"] in ("succeeded", "failed") and run
+    )
+    return finished
 
 
 def test_run_without_app_serves_the_demo_creates_the_admin_once_and_stops_on_sigint(
@@ -65,30 +77,12 @@ def test_run_without_app_serves_the_demo_creates_the_admin_once_and_stops_on_sig
         with subtests.test(msg="the self-check calls this very server and succeeds"):
             self_check = by_name["demo.self-check"]
             assert self_check["payload"]["url"] == f"{server.url}/healthz"
-            queued = client.post(f"/api/v1/schedules/{self_check['id']}/run", headers=csrf)
-            assert queued.status_code in (200, 201), queued.text
-            run_id = queued.json()["id"]
-            done = wait_for(
-                lambda: (
-                    (run := client.get(f"/api/v1/runs/{run_id}").json())["status"]
-                    in ("succeeded", "failed")
-                    and run
-                )
-            )
+            done = _run_now(client, self_check["id"], csrf)
             assert done["status"] == "succeeded", done
             assert done["result"]["status"] == 200
 
         with subtests.test(msg="the export writes its file under the working folder"):
-            export = by_name["demo.history-export"]
-            queued = client.post(f"/api/v1/schedules/{export['id']}/run", headers=csrf)
-            run_id = queued.json()["id"]
-            done = wait_for(
-                lambda: (
-                    (run := client.get(f"/api/v1/runs/{run_id}").json())["status"]
-                    in ("succeeded", "failed")
-                    and run
-                )
-            )
+            done = _run_now(client, by_name["demo.history-export"]["id"], csrf)
             assert done["status"] == "succeeded", done
             exported = tmp_path / done["result"]["path"]
             assert exported.parent == tmp_path / ".tickwork" / "exports"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.local_servers import local_smtp_server
+from tests.support.local_servers import LocalSmtpServer, local_smtp_server
 from tickwork import PayloadError, Run, Tickwork
 from tickwork.builtin_tasks import register_builtin_tasks
 from tickwork.domain.models import RunStatus
@@ -22,6 +22,11 @@ MAIL = {
 }
 
 
+def _smtp(smtp: LocalSmtpServer, **settings: object) -> Settings:
+    """Settings that send to the local SMTP server (no TLS: it has no certificate)."""
+    return Settings(smtp_host=smtp.host, smtp_port=smtp.port, smtp_starttls=False, **settings)
+
+
 def _send(app: Tickwork, payload: dict[str, object]) -> Run:
     run = app.enqueue("email.send", payload, max_attempts=1)
     app.worker(concurrency=1).run_until_idle(60)
@@ -30,15 +35,7 @@ def _send(app: Tickwork, payload: dict[str, object]) -> Run:
 
 def test_email_is_delivered_over_smtp_to_every_recipient(app: Tickwork) -> None:
     with local_smtp_server() as smtp:
-        register_builtin_tasks(
-            app,
-            Settings(
-                smtp_host=smtp.host,
-                smtp_port=smtp.port,
-                smtp_starttls=False,
-                smtp_from="tickwork@example.com",
-            ),
-        )
+        register_builtin_tasks(app, _smtp(smtp, smtp_from="tickwork@example.com"))
         run = _send(app, MAIL)
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert run.result == {"delivered": "smtp", "refused": []}
@@ -56,16 +53,7 @@ def test_email_is_delivered_over_smtp_to_every_recipient(app: Tickwork) -> None:
 
 def test_email_logs_in_with_the_configured_credentials(app: Tickwork) -> None:
     with local_smtp_server(credentials=("mailer", "s3cret")) as smtp:
-        register_builtin_tasks(
-            app,
-            Settings(
-                smtp_host=smtp.host,
-                smtp_port=smtp.port,
-                smtp_starttls=False,
-                smtp_user="mailer",
-                smtp_password="s3cret",
-            ),
-        )
+        register_builtin_tasks(app, _smtp(smtp, smtp_user="mailer", smtp_password="s3cret"))
         run = _send(app, MAIL)
     assert run.status is RunStatus.SUCCEEDED, run.error
     (mail,) = smtp.received
@@ -74,16 +62,7 @@ def test_email_logs_in_with_the_configured_credentials(app: Tickwork) -> None:
 
 def test_wrong_smtp_credentials_fail_the_run_and_send_nothing(app: Tickwork) -> None:
     with local_smtp_server(credentials=("mailer", "s3cret")) as smtp:
-        register_builtin_tasks(
-            app,
-            Settings(
-                smtp_host=smtp.host,
-                smtp_port=smtp.port,
-                smtp_starttls=False,
-                smtp_user="mailer",
-                smtp_password="wrong",
-            ),
-        )
+        register_builtin_tasks(app, _smtp(smtp, smtp_user="mailer", smtp_password="wrong"))
         run = _send(app, MAIL)
     assert run.status is RunStatus.FAILED
     assert run.error is not None

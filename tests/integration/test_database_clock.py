@@ -27,6 +27,7 @@ from tests.integration.workers import (
     runs_held_by,
     started_runs,
 )
+from tests.support.schedules import every_schedule_fired_after, fire_times_by_schedule
 from tests.support.servers import TickworkProcess
 from tests.support.skewed_clocks import SkewedClock
 from tests.support.waiting import wait_for
@@ -34,7 +35,6 @@ from tickwork import Tickwork
 from tickwork.domain.models import RunStatus
 from tickwork.services.run_service import RunRequest
 from tickwork.storage.database import Database
-from tickwork.storage.tables import runs
 
 pytestmark = pytest.mark.slow
 
@@ -84,25 +84,6 @@ def _local_clock_offset(output: str) -> float:
         now.hour * 3600 + now.minute * 60 + now.second
     )
     return (offset + 43200) % 86400 - 43200  # across midnight
-
-
-def _fire_times(db: Database) -> dict[int, list[datetime]]:
-    with db.read() as conn:
-        rows = conn.execute(
-            sa.select(runs.c.schedule_id, runs.c.scheduled_for, runs.c.status)
-            .where(runs.c.schedule_id.is_not(None))
-            .order_by(runs.c.schedule_id, runs.c.scheduled_for)
-        ).all()
-    assert {row.status for row in rows} <= {"queued"}, "a fire time was skipped or missed"
-    found: dict[int, list[datetime]] = {}
-    for row in rows:
-        found.setdefault(row.schedule_id, []).append(row.scheduled_for)
-    return found
-
-
-def _all_fired_after(db: Database, ids: list[int], moment: datetime) -> bool:
-    found = _fire_times(db)
-    return all(i in found and found[i][-1] > moment for i in ids)
 
 
 def _early_inserts(db: Database) -> list[tuple[int, datetime, datetime]]:
@@ -180,22 +161,17 @@ def test_schedulers_with_skewed_and_stepped_clocks_fire_each_time_once_and_never
             ) as behind,
         ):  # fmt: skip
             started = _server_now(database)
-            wait_for(
-                lambda: (
-                    all(t[-1] > started + 3 * SECOND for t in _fire_times(database).values())
-                    and len(_fire_times(database)) == len(ids)
-                )
-            )
+            wait_for(lambda: every_schedule_fired_after(database, ids, started + 3 * SECOND))
             slow.set(-SKEW - STEP_BACK)
             stepped = _server_now(database)
-            wait_for(lambda: _all_fired_after(database, ids, stepped + 5 * SECOND))
+            wait_for(lambda: every_schedule_fired_after(database, ids, stepped + 5 * SECOND))
             for process in (ahead, behind):
                 assert process.running(), process.output()
                 assert process.stop(signal.SIGTERM) == 0, process.output()
         # The processes' log lines (flushed by now) carry their own wall clocks.
         assert abs(_local_clock_offset(ahead.output()) - SKEW) < 30, ahead.output()
         assert abs(_local_clock_offset(behind.output()) + SKEW) < 30, behind.output()
-        found = _fire_times(database)
+        found = fire_times_by_schedule(database)
         assert set(found) == set(ids)
         for schedule_id, times in found.items():
             grid = [times[0] + SECOND * k for k in range((times[-1] - times[0]) // SECOND + 1)]

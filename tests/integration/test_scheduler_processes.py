@@ -10,18 +10,19 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from tests.support.databases import fresh_sqlite_database
+from tests.support.schedules import every_schedule_fired_after, fire_times_by_schedule
 from tests.support.servers import TickworkProcess
 from tests.support.waiting import wait_for
 from tickwork import Tickwork
 from tickwork.storage.database import Database
-from tickwork.storage.tables import nodes, runs
+from tickwork.storage.tables import nodes
 
 pytestmark = pytest.mark.slow
 
@@ -60,44 +61,6 @@ def scheduler_nodes(db: Database) -> set[int]:
             row.pid
             for row in conn.execute(sa.select(nodes.c.pid).where(nodes.c.kind == "scheduler"))
         }
-
-
-def fire_times_by_schedule(db: Database) -> dict[int, list[datetime]]:
-    with db.read() as conn:
-        duplicates = conn.execute(
-            sa.select(runs.c.schedule_id, runs.c.scheduled_for)
-            .where(runs.c.scheduled_for.is_not(None))
-            .group_by(runs.c.schedule_id, runs.c.scheduled_for)
-            .having(sa.func.count() > 1)
-        ).all()
-        assert duplicates == []
-        rows = conn.execute(
-            sa.select(runs.c.schedule_id, runs.c.scheduled_for, runs.c.status).order_by(
-                runs.c.schedule_id, runs.c.scheduled_for
-            )
-        ).all()
-    # Nothing runs these; any other status means a fire time was skipped or missed.
-    assert {row.status for row in rows} <= {"queued"}, "a fire time was skipped or missed"
-    found: dict[int, list[datetime]] = {}
-    for row in rows:
-        found.setdefault(row.schedule_id, []).append(row.scheduled_for)
-    return found
-
-
-def latest_fire_times(db: Database) -> dict[int, datetime]:
-    """Each schedule's latest fire time that got a run."""
-    with db.read() as conn:
-        rows = conn.execute(
-            sa.select(runs.c.schedule_id, sa.func.max(runs.c.scheduled_for)).group_by(
-                runs.c.schedule_id
-            )
-        ).all()
-    return {row[0]: row[1] for row in rows}
-
-
-def every_schedule_fired_after(db: Database, ids: list[int], moment: datetime) -> bool:
-    latest = latest_fire_times(db)
-    return all(i in latest and latest[i] > moment for i in ids)
 
 
 def run_and_check(url: str, processes: int, schedule_count: int, logs: Path) -> None:
