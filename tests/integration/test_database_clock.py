@@ -27,6 +27,7 @@ from tests.integration.workers import (
     runs_held_by,
     started_runs,
 )
+from tests.support.nodes import node_pids
 from tests.support.schedules import every_schedule_fired_after, fire_times_by_schedule
 from tests.support.servers import TickworkProcess
 from tests.support.skewed_clocks import SkewedClock
@@ -35,7 +36,6 @@ from tickwork import Tickwork
 from tickwork.domain.models import RunStatus
 from tickwork.services.run_service import RunRequest
 from tickwork.storage.database import Database
-from tickwork.storage.tables import nodes
 
 pytestmark = pytest.mark.slow
 
@@ -91,15 +91,6 @@ def _local_clock_offsets(output: str) -> list[float]:
 def _near(offset: float, expected: float) -> bool:
     # Lines are read up to a few seconds after they were written, on a loaded machine more.
     return abs(offset - expected) < 30
-
-
-def _schedulers_up(db: Database) -> int:
-    with db.read() as conn:
-        return int(
-            conn.execute(
-                sa.select(sa.func.count()).select_from(nodes).where(nodes.c.kind == "scheduler")
-            ).scalar_one()
-        )
 
 
 def _early_inserts(db: Database) -> list[tuple[int, datetime, datetime]]:
@@ -176,7 +167,7 @@ def test_schedulers_with_skewed_and_stepped_clocks_fire_each_time_once_and_never
                 extra_env=slow.env(), **settings,
             ) as behind,
         ):  # fmt: skip
-            wait_for(lambda: _schedulers_up(database) == 2, what="both schedulers up")
+            wait_for(lambda: len(node_pids(database, "scheduler")) == 2, what="both schedulers up")
             started = _server_now(database)
             wait_for(lambda: every_schedule_fired_after(database, ids, started + 3 * SECOND))
             slow.set(-SKEW - STEP_BACK)

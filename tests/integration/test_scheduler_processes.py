@@ -14,15 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from tests.support.databases import fresh_sqlite_database
+from tests.support.nodes import node_pids
 from tests.support.schedules import every_schedule_fired_after, fire_times_by_schedule
 from tests.support.servers import TickworkProcess
 from tests.support.waiting import wait_for
 from tickwork import Tickwork
-from tickwork.storage.database import Database
-from tickwork.storage.tables import nodes
 
 pytestmark = pytest.mark.slow
 
@@ -55,14 +53,6 @@ def logs_of(folder: Path) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text()}" for p in sorted(folder.glob("*.log")))
 
 
-def scheduler_nodes(db: Database) -> set[int]:
-    with db.read() as conn:
-        return {
-            row.pid
-            for row in conn.execute(sa.select(nodes.c.pid).where(nodes.c.kind == "scheduler"))
-        }
-
-
 def run_and_check(url: str, processes: int, schedule_count: int, logs: Path) -> None:
     app = Tickwork(url)
     try:
@@ -80,7 +70,7 @@ def run_and_check(url: str, processes: int, schedule_count: int, logs: Path) -> 
             for index in range(schedule_count)
         ]
         with schedulers(url, processes, logs) as started:
-            wait_for(lambda: len(scheduler_nodes(app.db)) == processes, what="schedulers up")
+            wait_for(lambda: len(node_pids(app.db, "scheduler")) == processes, what="schedulers up")
             # A few seconds of shared firing before the kill.
             first_seen = app.db.now()
             wait_for(

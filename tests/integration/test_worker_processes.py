@@ -22,6 +22,7 @@ from tests.integration.workers import (
     started_runs,
     starts,
 )
+from tests.support.nodes import node_pids
 from tests.support.waiting import SLACK, wait_for
 from tickwork import Tickwork
 from tickwork.domain.models import RunStatus
@@ -197,6 +198,9 @@ def test_several_workers_on_postgresql_never_execute_one_attempt_twice(
     try:
         wait_for(lambda: all(live.runs.get(r).status.is_final for r in run_ids[-5:]))
         wait_for(lambda: len(live.runs.list(status=["queued", "running"], limit=1)) == 0)
+        # A worker still starting when the others finished everything would die of the
+        # SIGTERM before it handles signals: stop them once all three are up.
+        wait_for(lambda: len(node_pids(live.db, "worker")) == 3, what="all three workers up")
         for worker in workers:
             worker.send(signal.SIGTERM)
         for worker in workers:
