@@ -27,6 +27,7 @@ from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import (
     AuthenticationError,
     ConflictError,
+    CronWalkError,
     DatabaseUnavailableError,
     DuplicateNameError,
     InvalidCronError,
@@ -64,6 +65,7 @@ __all__ = [
     "ConflictError",
     "Context",
     "CronPreview",
+    "CronWalkError",
     "DatabaseUnavailableError",
     "DuplicateNameError",
     "FakeClock",

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tickwork.clock import Clock
-from tickwork.domain import cron, inputs, triggers
+from tickwork.domain import triggers
 from tickwork.domain.actor import PYTHON, Actor
+from tickwork.domain.cron_preview import CronPreview, FireTime, cron_preview
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunAttempt, Schedule
-from tickwork.registry import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
+from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
+from tickwork.services.code_sync import CodeSchedule, CodeSync, SyncReport
 from tickwork.services.firing import Condition, Firing
 from tickwork.services.flag_service import FlagService
+from tickwork.services.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL
 from tickwork.services.run_service import RunRequest, RunService
-from tickwork.services.schedule_service import CodeSchedule, ScheduleService, SyncReport
+from tickwork.services.runner import ServiceRunner
+from tickwork.services.schedule_service import ScheduleService, starts_paused
 from tickwork.services.scheduler import SchedulerConfig, SchedulerService
 from tickwork.services.wakeup import NotificationListener, WakeupHub
 from tickwork.services.worker import WorkerConfig, WorkerService
@@ -30,43 +34,14 @@ from tickwork.storage.flag_store import FlagStore
 from tickwork.storage.run_store import RunFilter, RunStore
 from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
 
+if TYPE_CHECKING:
+    from tickwork.metrics import Metrics
+
 H = TypeVar("H", bound=Handler)
 
-MAX_PREVIEW_COUNT = 100
+log = logging.getLogger("tickwork.app")
 
-
-@dataclass(frozen=True, slots=True)
-class FireTime:
-    """One upcoming fire time of a preview, with a note when it is close to a DST change."""
-
-    at: datetime
-    local: datetime
-    dst: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CronPreview:
-    """What a cron expression means and when it fires next."""
-
-    expression: str
-    timezone: str
-    description: str
-    fire_times: list[FireTime]
-
-    @property
-    def next(self) -> list[datetime]:
-        """The fire times as timezone-aware datetimes in the preview's zone."""
-        return [f.local for f in self.fire_times]
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``cron preview --json`` and ``/api/v1/cron/preview`` body."""
-        return {
-            "expression": self.expression,
-            "timezone": self.timezone,
-            "description": self.description,
-            "next": [f.local.isoformat() for f in self.fire_times],
-            "dst": [f.dst for f in self.fire_times],
-        }
+__all__ = ["CronPreview", "FireTime", "Runs", "Schedules", "Tickwork"]
 
 
 class Schedules:
@@ -91,8 +66,18 @@ class Schedules:
             app.schedules.create(name="Weekly report", task="report.publish",
                                  cron="0 9 * * 1", timezone="Europe/London",
                                  payload={"report_id": "weekly"})
+
+        It starts active, or paused with ``status="paused"`` (and optionally ``pause_note``
+        and ``paused_until``).
         """
-        return self._service.create(actor, fields)
+        status = fields.pop("status", None)
+        paused_until = fields.pop("paused_until", None)
+        pause_note = fields.pop("pause_note", None)
+        paused = starts_paused(status)
+        definition = self._service.validate(actor, fields)
+        return self._service.create(
+            actor, definition, paused=paused, pause_note=pause_note, paused_until=paused_until
+        )
 
     def get(self, schedule_id: int | str, *, actor: Actor = PYTHON) -> Schedule:
         """A schedule by id (or by name)."""
@@ -315,6 +300,19 @@ class Tickwork:
         )
 
     @property
+    def code_sync(self) -> CodeSync:
+        """Writes the code-defined schedules (``app.periodic``) to the database."""
+        return self._service(  # type: ignore[no-any-return]
+            "code_sync",
+            lambda: CodeSync(
+                self.db,
+                self.registry,
+                max_payload_bytes=self.max_payload_bytes,
+                on_change=lambda: self.hub.publish(SCHEDULES_CHANNEL),
+            ),
+        )
+
+    @property
     def run_service(self) -> RunService:
         """Run operations (validated and audited)."""
         return self._service(  # type: ignore[no-any-return]
@@ -327,6 +325,15 @@ class Tickwork:
                 on_cancel=lambda: self.hub.publish(CANCEL_CHANNEL),
             ),
         )
+
+    @property
+    def metrics(self) -> Metrics:
+        """This app's Prometheus metrics in this process, shared by the services it runs and
+        its web server (``/metrics``)."""
+        # Imported here: the Prometheus client is not worth loading for every CLI command.
+        from tickwork.metrics import Metrics
+
+        return self._service("metrics", lambda: Metrics(self.db))  # type: ignore[no-any-return]
 
     @property
     def flags(self) -> FlagService:
@@ -351,11 +358,16 @@ class Tickwork:
         retry_backoff_max: float = 600.0,
         description: str | None = None,
         admin_only: bool = False,
+        tenant_scoped: bool = False,
     ) -> Callable[[H], H]:
         """Register the decorated function as the handler of task ``name``.
 
         The handler receives a :class:`~tickwork.Context` and, when it takes a second
         argument, the payload validated as ``config`` (a pydantic model) or as a dict.
+        ``admin_only`` tasks may be enqueued and scheduled only by an admin bound to no
+        tenant. A ``tenant_scoped`` task acts within its run's tenant (``ctx.tenant_id``)
+        and on every tenant when the run has none; only an admin bound to no tenant may
+        enqueue or schedule it without a tenant.
         """
 
         def register(handler: H) -> H:
@@ -372,6 +384,7 @@ class Tickwork:
                     retry_backoff_max=retry_backoff_max,
                     description=description,
                     admin_only=admin_only,
+                    tenant_scoped=tenant_scoped,
                 )
             )
             return handler
@@ -439,25 +452,13 @@ class Tickwork:
         start: datetime | str | None = None,
     ) -> CronPreview:
         """Describe a cron expression and list its next ``count`` fire times after ``start``."""
-        text = cron.validate(expression, "expr")
-        cron.zone(timezone)
-        count = inputs.integer(count, "count", minimum=1, maximum=MAX_PREVIEW_COUNT)
-        if start is not None:
-            after = inputs.moment(start, "from", timezone)
-        elif self._db is not None:
-            after = self._db.now()
-        else:
-            after = self.clock.now() if self.clock is not None else datetime.now(UTC)
-        zone = cron.zone(timezone)
-        times = [
-            FireTime(
-                at=t,
-                local=t.astimezone(zone),
-                dst=None if (note := cron.dst_note(t, timezone)) is None else note.message,
-            )
-            for t in cron.fire_times(text, timezone, after, count)
-        ]
-        return CronPreview(expression.strip(), timezone, cron.describe(text), times)
+        return cron_preview(expression, timezone=timezone, count=count, start=start, now=self._now)
+
+    def _now(self) -> datetime:
+        """The database's time once connected, else the clock's."""
+        if self._db is not None:
+            return self._db.now()
+        return self.clock.now() if self.clock is not None else datetime.now(UTC)
 
     def describe(self, schedule: Schedule) -> str:
         """A schedule's timing in words."""
@@ -469,7 +470,7 @@ class Tickwork:
 
     def sync_schedules(self) -> SyncReport:
         """Write the code-defined schedules to the database (services do this at start)."""
-        return self.schedule_service.sync_code(list(self.code_schedules.values()))
+        return self.code_sync.sync(self.code_schedules.values())
 
     # -- services ----------------------------------------------------------------------
 
@@ -503,6 +504,42 @@ class Tickwork:
             cancel_wakeup=self.hub.subscribe(CANCEL_CHANNEL),
         )
 
+    def runner(
+        self,
+        *,
+        scheduler: SchedulerConfig | None = None,
+        worker: WorkerConfig | None = None,
+        stop: threading.Event | None = None,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+    ) -> ServiceRunner:
+        """A runner of this app's scheduler and/or worker (``None``: not run) in this process.
+
+        The services report to :attr:`metrics`. Before they start, the runner syncs the
+        code-defined schedules (when it runs a scheduler) and starts the listener; after
+        they stop, it closes the app. Add other duties (a web server) before ``run()``.
+        """
+        runner = ServiceRunner(self.db, stop=stop, heartbeat_interval=heartbeat_interval)
+        if scheduler is not None:
+            scheduling = runner.add_scheduler(self.scheduler(scheduler))
+            scheduling.on_tick = self.metrics.observe_tick
+            runner.on_start.append(self._sync_before_scheduling)
+        if worker is not None:
+            working = runner.add_worker(self.worker(worker))
+            working.on_finished = self.metrics.observe_finished
+        runner.on_start.append(self.start_listener)
+        runner.on_exit.append(self.close)
+        return runner
+
+    def _sync_before_scheduling(self) -> None:
+        report = self.sync_schedules()
+        if report.created or report.updated or report.orphaned:
+            log.info(
+                "code-defined schedules synced: %d created, %d updated, %d orphaned",
+                len(report.created),
+                len(report.updated),
+                len(report.orphaned),
+            )
+
     def run_worker(
         self,
         *,
@@ -511,21 +548,12 @@ class Tickwork:
         stop: threading.Event | None = None,
     ) -> None:
         """Run a worker in this thread until ``stop`` is set (or SIGTERM/SIGINT)."""
-        from tickwork.services.runner import ServiceRunner
-
-        runner = ServiceRunner(self, stop=stop)
-        runner.add_worker(
-            WorkerConfig(concurrency=concurrency, queues=tuple(queues) if queues else None)
-        )
-        runner.run()
+        config = WorkerConfig(concurrency=concurrency, queues=tuple(queues) if queues else None)
+        self.runner(worker=config, stop=stop).run()
 
     def run_scheduler(self, *, stop: threading.Event | None = None) -> None:
         """Run a scheduler in this thread until ``stop`` is set (or SIGTERM/SIGINT)."""
-        from tickwork.services.runner import ServiceRunner
-
-        runner = ServiceRunner(self, stop=stop)
-        runner.add_scheduler()
-        runner.run()
+        self.runner(scheduler=SchedulerConfig(), stop=stop).run()
 
     def close(self) -> None:
         """Stop the listener and close database connections."""

@@ -15,13 +15,18 @@ def build_demo_app(settings: Settings | None = None) -> Tickwork:
     """A :class:`Tickwork` with the built-in tasks and the demo schedules."""
     settings = settings or Settings()
     app = Tickwork(settings.database_url, max_payload_bytes=settings.max_payload_bytes)
-    register_builtin_tasks(app, settings)
     port = int(os.environ.get("TICKWORK_PORT", settings.port))
+    # http.request refuses loopback targets unless TICKWORK_HTTP_ALLOW permits them; the
+    # self-check calls this very server, so the demo allows exactly its address and port.
+    self_check = f"127.0.0.1:{port}"
+    register_builtin_tasks(
+        app, settings.model_copy(update={"http_allow": [*settings.http_allow, self_check]})
+    )
     app.periodic(
         "demo.self-check",
         task="http.request",
         interval=30,
-        description="Call this server's /healthz every 30 seconds",
+        description=f"Call this server's /healthz every 30 seconds (allowed: {self_check})",
         payload={"url": f"http://127.0.0.1:{port}/healthz", "expected_status": [200]},
         misfire_policy="skip",
         overlap_policy="skip",

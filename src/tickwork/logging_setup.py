@@ -1,4 +1,9 @@
-"""Log output: human-readable text or one JSON object per line (``--log-format json``)."""
+"""Log output: human-readable text or one JSON object per line (``--log-format json``).
+
+Either way a record is exactly one line plus its traceback: control characters in a
+message (a request path, a name, a task's output) are escaped, so no text can forge a line
+or send escape sequences to the terminal that shows the log.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,17 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+from tickwork.escaping import escape_control
+
+
+class TextFormatter(logging.Formatter):
+    """The human-readable line, with control characters of the message escaped (the
+    traceback, which the logging machinery adds, keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_control(record.message)
+        return super().formatMessage(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,7 +52,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+            TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -6,14 +6,14 @@ servers are scraped, so everything that can be derived from the database (runs b
 status, queue depth, schedules, node heartbeats) is read from it when ``/metrics`` is
 scraped, cached for a few seconds so frequent scrapes stay cheap. Histograms of run
 durations, fire lateness and tick durations come from services running in the same
-process (``tickwork run``) through their ``on_finished`` and ``on_tick`` hooks.
+process (``tickwork run``) through their ``on_finished`` and ``on_tick`` hooks. Each app
+has one :class:`Metrics` per process, ``app.metrics``.
 
 Example::
 
-    metrics = metrics_for(app)
     scheduler = app.scheduler()
-    scheduler.on_tick = metrics.observe_tick
-    body = metrics.render()
+    scheduler.on_tick = app.metrics.observe_tick
+    body = app.metrics.render()
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest as _generate_latest
@@ -34,7 +33,6 @@ from tickwork.storage.insights_store import InsightsStore
 from tickwork.storage.schedule_store import ScheduleStore
 
 if TYPE_CHECKING:
-    from tickwork.app import Tickwork
     from tickwork.services.scheduler import TickReport
     from tickwork.storage.database import Database
     from tickwork.storage.run_store import FinishedRun, Outcome
@@ -229,17 +227,3 @@ class Metrics:
     def render(self) -> bytes:
         """The exposition text a Prometheus scrape gets."""
         return bytes(_generate_latest(self.registry))
-
-
-_by_app: weakref.WeakKeyDictionary[Any, Metrics] = weakref.WeakKeyDictionary()
-_by_app_lock = threading.Lock()
-
-
-def metrics_for(app: Tickwork) -> Metrics:
-    """The one :class:`Metrics` of ``app`` in this process (services and web share it)."""
-    with _by_app_lock:
-        metrics = _by_app.get(app)
-        if metrics is None:
-            metrics = Metrics(app.db)
-            _by_app[app] = metrics
-        return metrics

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tickwork.registry import DEFAULT_MAX_PAYLOAD_BYTES
+from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES
 from tickwork.storage.database import DEFAULT_DATABASE_URL
 
 
@@ -48,4 +48,15 @@ class Settings(BaseSettings):
     outbox_dir: str = ".tickwork/outbox"
     export_dir: str = ".tickwork/exports"
     shell_enabled: bool = False
+    # Addresses, networks and host names http.request may reach although they are not
+    # public (loopback, private, link-local, ...): comma-separated, each optionally with
+    # :port, such as "127.0.0.1:8787,10.0.0.0/8,hooks.internal". Empty: public ones only.
+    http_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     retention_days: int = Field(default=30, ge=1)
+
+    @field_validator("http_allow", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

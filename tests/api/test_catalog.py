@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
 from tests.support.web import Api, Maker
 from tickwork import FakeClock
+from tickwork.domain import cron
 from tickwork.services.node_heartbeat import NodeHeartbeat
 
 
@@ -46,6 +52,8 @@ def test_cron_preview(api: Api) -> None:
     assert body["dst"][1]
     assert body["fire_times"][1]["at"] == "2030-10-27T00:30:00Z"
     assert body["fire_times"][1]["dst"] == body["dst"][1]
+    assert body["truncated"] is False
+    assert body["truncated_reason"] is None
     default = client.get("/api/v1/cron/preview", params={"expr": "@daily"}).json()
     assert len(default["next"]) == 10
     assert default["next"][0] == "2030-01-02T00:00:00+00:00"
@@ -63,6 +71,55 @@ def test_cron_preview(api: Api) -> None:
         assert response.status_code == 422, (params, response.text)
         error = response.json()["error"]
         assert (error["field"], error["code"]) == (field, code), params
+
+
+def test_cron_preview_per_second_across_a_skipped_day(api: Api) -> None:
+    # Samoa skipped 2011-12-30. Every second of it maps to the jump, which fires once.
+    body = (
+        api.as_role("viewer")
+        .get(
+            "/api/v1/cron/preview",
+            params={
+                "expr": "* 0-59 0-23 * * *",
+                "timezone": "Pacific/Apia",
+                "count": 20,
+                "from": "2011-12-30T09:59:50Z",
+            },
+        )
+        .json()
+    )
+    assert body["truncated"] is False
+    assert [f["at"] for f in body["fire_times"]] == [
+        *(f"2011-12-30T09:59:{s}Z" for s in range(51, 60)),
+        *(f"2011-12-30T10:00:{s:02d}Z" for s in range(11)),
+    ]
+    assert body["next"][9] == "2011-12-31T00:00:00+14:00"
+
+
+def test_cron_preview_says_why_it_has_fewer(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every valid expression keeps firing within the years ``from`` allows; a walk that
+    # stops advancing (the guard against a bug) stands in for one that runs out.
+    def stalls(text: str, tz: object, start: datetime, reverse: bool) -> Iterator[datetime]:
+        while True:
+            yield datetime(2030, 1, 1, tzinfo=UTC)
+
+    monkeypatch.setattr(cron, "_wall_clock", stalls)
+    response = api.as_role("viewer").get(
+        "/api/v1/cron/preview",
+        params={"expr": "* * * * *", "timezone": "Europe/Paris", "from": "2029-12-31T23:00:00Z"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["next"] == ["2030-01-01T01:00:00+01:00"]
+    assert body["truncated"] is True
+    assert "stopped advancing" in body["truncated_reason"]
+
+
+def test_cron_preview_schema_names_truncation(api: Api) -> None:
+    schema = api.anonymous().get("/api/openapi.json").json()
+    preview = schema["components"]["schemas"]["CronPreviewOut"]
+    assert {"truncated", "truncated_reason"} <= set(preview["required"])
+    assert preview["properties"]["truncated"]["type"] == "boolean"
 
 
 def test_nodes_list_each_process_with_its_heartbeat_age(api: Api, clock: FakeClock) -> None:

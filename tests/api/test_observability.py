@@ -54,8 +54,6 @@ def test_not_ready_without_schema(tmp_path: pytest.TempPathFactory) -> None:
 def test_metrics_report_queue_runs_schedules_nodes_and_timings(
     api: Api, schedule_body: Maker, clock: FakeClock
 ) -> None:
-    from tickwork.metrics import metrics_for
-
     admin = api.admin()
     admin.post(
         "/api/v1/schedules",
@@ -63,7 +61,7 @@ def test_metrics_report_queue_runs_schedules_nodes_and_timings(
     )
     admin.post("/api/v1/runs", json={"task": "boom", "queue": "slow"})
     NodeHeartbeat(api.app.db, "worker", node_id="worker:a").beat()
-    metrics = metrics_for(api.app)
+    metrics = api.app.metrics
     metrics.cache_seconds = 0
     scheduler = api.app.scheduler()
     scheduler.on_tick = metrics.observe_tick
@@ -124,9 +122,7 @@ def test_access_log(api: Api, caplog: pytest.LogCaptureFixture) -> None:
 def test_the_overdue_metric_counts_schedules_late_beyond_their_grace(
     api: Api, clock: FakeClock
 ) -> None:
-    from tickwork.metrics import metrics_for
-
-    metrics_for(api.app).cache_seconds = 0
+    api.app.metrics.cache_seconds = 0
     late = api.app.schedules.create(name="late", task="greet", interval=60, misfire_grace=30)
     api.app.schedules.create(name="patient", task="greet", interval=60, misfire_grace=3600)
     paused = api.app.schedules.create(name="paused", task="greet", interval=60, misfire_grace=1)

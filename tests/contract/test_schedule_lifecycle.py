@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from tests.support.schedules import audit_actions, fire_times, register_schedule_tasks, runs_of
 from tickwork import FakeClock, Tickwork
 from tickwork.domain.errors import InvalidInputError, InvalidTransitionError
+from tickwork.services.code_sync import CODE_PAUSED_NOTE, ORPHANED_NOTE
 from tickwork.services.health import check_health
-from tickwork.services.schedule_service import CODE_PAUSED_NOTE, ORPHANED_NOTE
 from tickwork.storage.tables import schedules
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)

@@ -185,6 +185,8 @@ def test_the_retention_task_run_by_a_worker_deletes_what_is_older_than_its_days(
     done = app.runs.get(task.id)
     assert done.status is RunStatus.SUCCEEDED, done.error
     assert done.result == {"runs": 1, "nodes": 0}
-    assert [line["message"] for line in done.logs or []] == ["deleted 1 runs older than 7 days"]
+    assert [line["message"] for line in done.logs or []] == [
+        "deleted 1 runs of every tenant older than 7 days"
+    ]
     assert _run_ids(app) == {pending.id, recent.id, task.id}
     assert old.id not in _run_ids(app)

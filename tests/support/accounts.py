@@ -14,3 +14,8 @@ FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelis
 ADMIN_ACTOR = Actor(name="test-admin", source="test", role=Role.ADMIN)
 # Every test user's password.
 PASSWORD = "correct horse battery"
+# An admin bound to tenant ``acme``: an admin within that tenant, never of the whole
+# installation.
+ACME_ADMIN_ACTOR = Actor(name="acme-admin", source="test", role=Role.ADMIN, tenant_id="acme")
+# An operator of the whole installation.
+OPERATOR_ACTOR = Actor(name="test-operator", source="test", role=Role.OPERATOR)

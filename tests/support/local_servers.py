@@ -4,16 +4,18 @@ Each test gets its own, so one test can never pass on another's traffic."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
+import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
@@ -23,26 +25,46 @@ from tests.support.waiting import SLACK
 
 @dataclass(frozen=True)
 class ReceivedRequest:
-    """One request the HTTP server received."""
+    """One request the HTTP server received (``headers`` look names up in any case)."""
 
     method: str
     path: str
-    headers: dict[str, str]
+    headers: httpx.Headers
     body: bytes
 
     def json(self) -> Any:
         return json.loads(self.body)
 
 
+# An answer a test chooses for one path: status, headers and body.
+Route = Callable[[ReceivedRequest], tuple[int, dict[str, str], bytes]]
+
+
 @dataclass
 class LocalHttpServer:
-    """Answers ``/status/<code>`` with that status, ``/slow`` only once :attr:`release` is
-    set (or after :data:`SLACK`), anything else with 200; the body is always
-    ``{"path": ...}``. Every request is kept in :attr:`requests`, in arrival order."""
+    """Answers a path in :attr:`routes` as its route says; otherwise ``/status/<code>`` with
+    that status, ``/slow`` only once :attr:`release` is set (or after :data:`SLACK`),
+    anything else with 200, the body being ``{"path": ...}``. Every request is kept in
+    :attr:`requests`, in arrival order."""
 
-    url: str = ""
+    port: int = 0
     requests: list[ReceivedRequest] = field(default_factory=list)
+    routes: dict[str, Route] = field(default_factory=dict)
     release: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        """The base URL, such as ``http://127.0.0.1:4567``."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _default_answer(state: LocalHttpServer, request: ReceivedRequest) -> tuple[int, bytes]:
+    status = 200
+    if request.path.startswith("/status/"):
+        status = int(request.path.removeprefix("/status/"))
+    elif request.path.startswith("/slow"):
+        state.release.wait(SLACK)
+    return status, json.dumps({"path": request.path}).encode()
 
 
 def _handler_for(state: LocalHttpServer) -> type[http.server.BaseHTTPRequestHandler]:
@@ -50,20 +72,25 @@ def _handler_for(state: LocalHttpServer) -> type[http.server.BaseHTTPRequestHand
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            state.requests.append(
-                ReceivedRequest(self.command, self.path, dict(self.headers.items()), body)
+            request = ReceivedRequest(
+                self.command, self.path, httpx.Headers(list(self.headers.items())), body
             )
-            status = 200
-            if self.path.startswith("/status/"):
-                status = int(self.path.removeprefix("/status/"))
-            elif self.path.startswith("/slow"):
-                state.release.wait(SLACK)
-            payload = json.dumps({"path": self.path}).encode()
+            state.requests.append(request)
+            route = state.routes.get(self.path.split("?")[0])
+            headers = {"Content-Type": "application/json"}
+            if route is None:
+                status, payload = _default_answer(state, request)
+            else:
+                status, headers, payload = route(request)
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                return
+            # A client may hang up mid-answer (one that reads only the start of it).
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(payload)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _answer
@@ -80,7 +107,7 @@ def local_http_server() -> Iterator[LocalHttpServer]:
     state = LocalHttpServer()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(state))
     server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,15 +1,20 @@
 """Long-running ``tickwork`` processes (``run``, ``web``, ``scheduler``, ``worker``): start
-one, wait until it serves, read its log, stop it with a signal."""
+one, wait until it serves, read its log, stop it with a signal. And, for a test that needs a
+real HTTP server but not a process, the web app served by uvicorn on a thread."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 import httpx
+import uvicorn
 
 from tests.support.cli import ROOT, TICKWORK, tickwork_env
 from tests.support.network import free_port
@@ -148,3 +153,27 @@ class TickworkServer(TickworkProcess):
 
     def __enter__(self) -> TickworkServer:
         return self
+
+
+@contextmanager
+def serve_asgi(asgi_app: Any, **options: Any) -> Iterator[str]:
+    """Serve ``asgi_app`` with uvicorn on a thread and a free port of 127.0.0.1; yield its
+    base URL, and stop the server after."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_config=None, **options)
+    )
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    try:
+
+        def started() -> bool:
+            if not thread.is_alive():
+                raise AssertionError("uvicorn stopped before it served")
+            return bool(server.started)
+
+        wait_for(started, what="uvicorn to serve")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(SLACK)

@@ -8,14 +8,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.apps.ui_app import register_ui_tasks
 from tests.support.accounts import ADMIN_ACTOR, PASSWORD
+from tests.support.browser import TIMEOUT_MS, launch_chromium, ui_app_server
 from tests.support.databases import fresh_pg_database
 from tests.support.requirements import require
-from tests.support.servers import TickworkServer
 from tickwork import Tickwork
 from tickwork.auth.service import AuthService
 
@@ -24,17 +25,6 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: 
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow, pytest.mark.xdist_group("ui-browser")]
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 20_000
 expect.set_options(timeout=TIMEOUT_MS)
 
 
@@ -63,16 +53,10 @@ def server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     for name, role in (("ada", "admin"), ("vic", "viewer")):
         auth.create_user(ADMIN_ACTOR, name, role=role, password=PASSWORD)
     try:
-        with TickworkServer(
-            "run",
-            "--app",
-            "tests.apps.ui_app:app",
-            "--auth",
-            "local",
-            log=workdir / "server.log",
-            database_url=database_url,
+        with ui_app_server(
+            database_url,
+            workdir / "server.log",
             secret_key="browser-tests-secret-key-0123456789abcdef",
-            poll_interval="0.2",
         ) as process:
             process.wait_until_serving()
             yield Server(process.url, app)
@@ -85,7 +69,7 @@ def server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def browser(chromium: str) -> Iterator[Browser]:
     """Debian's Chromium, headless."""
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        launched = launch_chromium(playwright, chromium)
         yield launched
         launched.close()
 
@@ -143,6 +127,14 @@ def an_admin_creates_runs_pauses_edits_and_deletes_a_schedule(
     cron.fill("0 9 * * 1-5")
     expect(page.locator("#timing-preview .description")).to_contain_text("Monday through Friday")
     expect(page.locator("#timing-preview ol li")).to_have_count(10)
+    # An end three days ahead leaves fewer than ten (at least one weekday 09:00 falls in any
+    # three days), and the preview says why; clearing it brings the ten back.
+    end_at = page.locator("#field-end_at")
+    end_at.fill((datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"))
+    expect(page.locator("#timing-preview .truncated")).to_contain_text("the schedule ends at")
+    end_at.fill("")
+    expect(page.locator("#timing-preview ol li")).to_have_count(10)
+    expect(page.locator("#timing-preview .truncated")).to_have_count(0)
     page.get_by_role("button", name="Create schedule").click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("browser-made")

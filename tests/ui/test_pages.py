@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 
 from starlette.responses import Response
 
@@ -291,6 +292,76 @@ def test_the_timing_preview_describes_or_names_the_bad_field(ui: Ui) -> None:
         "/ui/partials/timing-preview", params={"trigger": "interval", "interval": "90m"}
     ).text
     assert "Every 90 minutes" in interval
+
+
+def test_the_timing_preview_maps_a_dst_gap_once(ui: Ui, clock: FakeClock) -> None:
+    # Troll jumps from 01:00 to 03:00 on 2025-03-30: every second of 01:00-02:59 maps to
+    # the jump, which fires once; then the next day's seconds from 01:00:00.
+    clock.set(datetime(2025, 3, 30, 0, 59, tzinfo=UTC))
+    client, _ = ui.login("viewer")
+    html = client.get(
+        "/ui/partials/timing-preview",
+        params={"trigger": "cron", "cron": "* 0-59 1-2 * * *", "timezone": "Antarctica/Troll"},
+    ).text
+    times = re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', html)
+    assert [t[0] for t in times] == [
+        "2025-03-30T01:00:00+00:00",
+        *(f"2025-03-30T23:00:0{s}+00:00" for s in range(9)),
+    ]
+    assert times[0][1] == "Sun 2025-03-30 03:00"
+    assert times[2][1] == "Mon 2025-03-31 01:00:01"
+    assert 'class="dst"' in html
+    assert "Only" not in html
+
+
+def test_the_timing_preview_says_why_it_lists_fewer(ui: Ui) -> None:
+    client, _ = ui.login("viewer")
+    # The fake clock reads 2030-01-01T00:00Z.
+    html = client.get(
+        "/ui/partials/timing-preview",
+        params={
+            "trigger": "cron",
+            "cron": "0 9 * * *",
+            "timezone": "Europe/London",
+            "end_at": "2030-01-03T12:00",
+        },
+    ).text
+    assert html.count("<li>") == 3
+    assert "Only 3 fire times: the schedule ends at 2030-01-03 12:00:00 (Europe/London)." in html
+    once = client.get(
+        "/ui/partials/timing-preview",
+        params={"trigger": "once", "run_at": "2030-02-01T09:00", "timezone": "UTC"},
+    ).text
+    assert once.count("<li>") == 1
+    assert "Only" not in once
+
+
+def test_a_schedules_page_says_why_it_lists_fewer_fire_times(ui: Ui) -> None:
+    ending = ui.app.schedules.create(
+        name="ending",
+        task="greet",
+        cron="0 9 * * *",
+        timezone="Europe/London",
+        end_at="2030-01-02T12:00:00Z",
+        payload={"name": "a"},
+    )
+    client, _ = ui.login("viewer")
+    page = client.get(f"/schedules/{ending.id}").text
+    assert page.count('<li><time datetime="') == 2
+    assert "No more after these: the schedule ends at 2030-01-02 12:00:00 (Europe/London)." in page
+
+
+def test_the_timing_preview_refuses_long_input_naming_the_field(ui: Ui) -> None:
+    client, _ = ui.login("viewer")
+    long_cron = client.get(
+        "/ui/partials/timing-preview", params={"trigger": "cron", "cron": "0," * 5000 + "0 * * * *"}
+    ).text
+    assert "cron: cron expression is 10009 characters long; the limit is 200" in long_cron
+    long_zone = client.get(
+        "/ui/partials/timing-preview",
+        params={"trigger": "cron", "cron": "0 * * * *", "timezone": "x" * 10_000},
+    ).text
+    assert "timezone: unknown time zone: the name is 10000 characters long" in long_zone
 
 
 def test_a_tenant_bound_viewer_sees_only_its_tenant(ui: Ui) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tickwork.domain import cron
-from tickwork.domain.errors import InvalidCronError, UnknownTimezoneError
+from tickwork.domain.errors import CronWalkError, InvalidCronError, UnknownTimezoneError
 
 # (zone, spring-forward day, fall-back day) in 2030.
 DST_ZONES = [
@@ -327,3 +328,197 @@ def test_next_fire_is_monotonic(expr: str, zone: str, start: datetime, later: ti
     assert first is not None
     assert second is not None
     assert first <= second
+
+
+class TestSingleValueRanges:
+    """``a-a/n`` is the single value ``a``, as Debian cron's ``get_range`` reads it."""
+
+    def test_hour_range_of_one_value_with_a_step(self) -> None:
+        assert cron.fire_times("0 0-0/12 * * *", "UTC", utc(2025, 1, 1), 3) == [
+            utc(2025, 1, 2),
+            utc(2025, 1, 3),
+            utc(2025, 1, 4),
+        ]
+        assert cron.describe("0 0-0/12 * * *") == "At 00:00 every day"
+
+    def test_day_range_of_one_value_with_a_step(self) -> None:
+        assert cron.fire_times("0 0 1-1/10 * *", "UTC", utc(2025, 1, 1), 3) == [
+            utc(2025, 2, 1),
+            utc(2025, 3, 1),
+            utc(2025, 4, 1),
+        ]
+        assert cron.describe("0 0 1-1/10 * *") == cron.describe("0 0 1 * *")
+
+    def test_minute_range_of_one_value_with_a_step(self) -> None:
+        assert cron.fire_times("17-17/30 * 31 * *", "UTC", utc(2025, 1, 1), 3) == [
+            utc(2025, 1, 31, 0, 17),
+            utc(2025, 1, 31, 1, 17),
+            utc(2025, 1, 31, 2, 17),
+        ]
+        assert cron.describe("17-17/30 * 31 * *") == cron.describe("17 * 31 * *")
+
+    @pytest.mark.parametrize(
+        ("expr", "same_as"),
+        [
+            ("0 0 * JAN-JAN/2 *", "0 0 * 1 *"),
+            ("0 0 * * MON-MON/2", "0 0 * * 1"),
+            ("0 0 * * sun-sun/3", "0 0 * * 0"),
+            ("30-30/1 5-5/7 * * *", "30 5 * * *"),
+            ("0 0-0/5,12 * * *", "0 0,12 * * *"),
+            ("5-5/10 * * * * *", "5 * * * * *"),
+        ],
+    )
+    def test_names_lists_and_seconds(self, expr: str, same_as: str) -> None:
+        start = utc(2025, 1, 1)
+        assert cron.fire_times(expr, "UTC", start, 5) == cron.fire_times(same_as, "UTC", start, 5)
+        assert cron.describe(expr) == cron.describe(same_as)
+
+    def test_the_stored_text_is_what_was_written(self) -> None:
+        assert cron.validate("0 0-0/12 * * *") == "0 0-0/12 * * *"
+
+    @pytest.mark.parametrize("expr", ["0 5-5/0 * * *", "0 25-25/2 * * *", "0 3-1/2 * * *"])
+    def test_bad_ranges_are_still_refused(self, expr: str) -> None:
+        with pytest.raises(InvalidCronError):
+            cron.validate(expr)
+
+    def test_other_steps_are_unchanged(self) -> None:
+        # ``a/n`` runs to the field's maximum (Debian's extension), ``a-b/n`` from a to b.
+        assert [t.minute for t in cron.fire_times("5/20 * * * *", "UTC", utc(2025, 1, 1), 3)] == [
+            5,
+            25,
+            45,
+        ]
+        assert [t.hour for t in cron.fire_times("0 1-5/2 * * *", "UTC", utc(2025, 1, 1), 4)] == [
+            1,
+            3,
+            5,
+            1,
+        ]
+
+
+class TestDstGapsPerSecond:
+    """Per-second expressions across a jump: the skipped span is mapped once, and nothing is
+    cut short. Expected times are written out by hand from the zones' rules."""
+
+    def test_troll_two_hour_gap(self) -> None:
+        # Troll goes from +00 to +02 at 2025-03-30 01:00 UTC: 01:00-02:59 local are
+        # skipped. A fixed-time job due in them runs once, at the jump (03:00 local); the
+        # next day 01:00:00+02 is 2025-03-30T23:00:00Z.
+        times = cron.fire_times(
+            "* 0-59 1-2 * * *", "Antarctica/Troll", utc(2025, 3, 30, 0, 59), 100
+        )
+        assert len(times) == 100
+        assert times[0] == utc(2025, 3, 30, 1)
+        assert times[1:] == [utc(2025, 3, 30, 23) + timedelta(seconds=s) for s in range(99)]
+        assert times[-1] == utc(2025, 3, 30, 23, 1, 38)
+
+    def test_apia_skipped_day(self) -> None:
+        # Samoa skipped 2011-12-30: 23:59:59 -10 on the 29th was followed by 00:00:00 +14 on
+        # the 31st, both being 2011-12-30T10:00:00Z less a second and at it.
+        preview = cron.upcoming(
+            "* 0-59 0-23 * * *", "Pacific/Apia", utc(2011, 12, 30, 9, 59, 50), 20
+        )
+        assert not preview.truncated
+        assert preview.times == [
+            *(utc(2011, 12, 30, 9, 59, s) for s in range(51, 60)),
+            *(utc(2011, 12, 30, 10, 0, s) for s in range(11)),
+        ]
+
+    def test_apia_skipped_day_wall_clock(self) -> None:
+        # A wildcard-minute job follows the wall clock: no fire in the skipped day.
+        assert cron.fire_times("0 * * * * *", "Pacific/Apia", utc(2011, 12, 30, 9, 58), 3) == [
+            utc(2011, 12, 30, 9, 59),
+            utc(2011, 12, 30, 10, 0),
+            utc(2011, 12, 30, 10, 1),
+        ]
+        # And backwards over the day.
+        assert cron.last_fire("0 * * * * *", "Pacific/Apia", utc(2011, 12, 30, 9, 59, 59)) == utc(
+            2011, 12, 30, 9, 59
+        )
+        assert cron.last_fire(
+            "* 0-59 0-23 * * *", "Pacific/Apia", utc(2011, 12, 30, 10, 0, 0, 500)
+        ) == utc(2011, 12, 30, 10)
+        assert cron.last_fire(
+            "* 0-59 0-23 * * *", "Pacific/Apia", utc(2011, 12, 30, 9, 59, 59, 999999)
+        ) == utc(2011, 12, 30, 9, 59, 59)
+
+    def test_repeated_day_from_its_second_reading(self) -> None:
+        # Apia repeated 1892-07-04 (+12:33:04 to -11:26:56). From noon of the second
+        # reading, a fixed-time job waits for the 5th; a wall-clock job runs on.
+        second_noon = utc(1892, 7, 4, 23, 26, 56)
+        assert cron.next_fire("0 0 12 * * *", "Pacific/Apia", second_noon) == utc(
+            1892, 7, 5, 23, 26, 56
+        )
+        assert cron.fire_times("0 * * * * *", "Pacific/Apia", second_noon, 2) == [
+            utc(1892, 7, 4, 23, 27, 56),
+            utc(1892, 7, 4, 23, 28, 56),
+        ]
+        # The day's first noon was the previous reading, 24 hours earlier.
+        assert cron.last_fire("0 0 12 * * *", "Pacific/Apia", second_noon) == utc(
+            1892, 7, 3, 23, 26, 56
+        )
+
+    def test_new_york_second_hour_per_second(self) -> None:
+        # 01:10 EST, in the repeated hour: the fixed-time seconds of 01:xx all ran in EDT.
+        assert cron.next_fire("* 0-59 1 * * *", "America/New_York", utc(2030, 11, 3, 6, 10)) == utc(
+            2030, 11, 4, 6
+        )
+        # A wall-clock job runs on through the second reading, then waits for 01:00 EST on
+        # the next day.
+        times = cron.fire_times("* * 1 * * *", "America/New_York", utc(2030, 11, 3, 6, 59, 58), 3)
+        assert times == [
+            utc(2030, 11, 3, 6, 59, 59),
+            utc(2030, 11, 4, 6),
+            utc(2030, 11, 4, 6, 0, 1),
+        ]
+
+
+class TestLimits:
+    def test_a_long_expression_is_refused_before_parsing(self) -> None:
+        with pytest.raises(InvalidCronError) as caught:
+            cron.validate("0," * 5000 + "0 * * * *", "cron")
+        assert caught.value.field == "cron"
+        assert "10009 characters" in caught.value.message
+        assert len(caught.value.message) < 100
+
+    def test_a_long_zone_is_refused_before_lookup(self) -> None:
+        with pytest.raises(UnknownTimezoneError) as caught:
+            cron.zone("Europe/" + "x" * 10_000)
+        assert caught.value.field == "timezone"
+        assert len(caught.value.message) < 120
+
+    def test_running_out_of_fire_times_says_why(self) -> None:
+        preview = cron.upcoming("0 0 29 2 *", "UTC", datetime(9990, 1, 1, tzinfo=UTC), 5)
+        assert preview.times == [utc(9992, 2, 29), utc(9996, 2, 29)]
+        assert preview.truncated
+        assert preview.truncated_reason == "no further fire time before the end of year 9999"
+
+    def test_a_preview_looks_a_hundred_years_ahead(self) -> None:
+        # Midnight on a fifth Sunday of February: leap years whose February starts on a
+        # Sunday, 28 or 40 years apart. cronsim's search costs grow with the span.
+        preview = cron.upcoming("0 0 * 2 SUN#5", "America/New_York", utc(2026, 1, 1), 10)
+        assert preview.times == [utc(2032, 2, 29, 5), utc(2060, 2, 29, 5), utc(2088, 2, 29, 5)]
+        assert (
+            preview.truncated_reason == "a preview looks 100 years ahead, to 2126-01-01 00:00 UTC"
+        )
+        leap = cron.upcoming("0 0 * * *", "UTC", utc(2028, 2, 29, 12), 1)
+        assert leap.times == [utc(2028, 3, 1)]
+        assert cron.preview_horizon(utc(2028, 2, 29, 12)) == utc(2128, 2, 29, 12)
+        assert cron.preview_horizon(utc(2027, 2, 28)) == utc(2127, 2, 28)
+        assert cron.preview_horizon(utc(2024, 2, 29)) == utc(2124, 2, 29)
+        assert cron.preview_horizon(utc(2096, 2, 29)) == utc(2196, 2, 29)
+        assert cron.preview_horizon(utc(2000, 2, 29)) == utc(2100, 2, 28)
+        assert cron.preview_horizon(utc(9950, 1, 1)).year == 9999
+
+    def test_a_walk_that_stops_advancing_is_an_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        def stuck(text: str, tz: object, start: datetime, reverse: bool) -> Iterator[datetime]:
+            while True:
+                yield start
+
+        monkeypatch.setattr(cron, "_wall_clock", stuck)
+        with pytest.raises(CronWalkError, match="stopped advancing"):
+            cron.next_fire("* * * * *", "Europe/London", utc(2030, 1, 1))
+        preview = cron.upcoming("* * * * *", "Europe/London", utc(2030, 1, 1), 3)
+        assert preview.times == []
+        assert preview.truncated_reason is not None
+        assert "stopped advancing" in preview.truncated_reason

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tickwork.domain.actor import Actor, Role
+from tickwork.domain.actor import Actor, Role, is_unbound_admin
 
 
 class PrincipalKind(StrEnum):
@@ -39,6 +39,12 @@ class Principal:
     def allows(self, needed: Role) -> bool:
         """Whether the principal's role includes ``needed``."""
         return self.role.allows(needed)
+
+    @property
+    def is_unbound_admin(self) -> bool:
+        """Whether the principal is an admin bound to no tenant (admin-only tasks and
+        whatever acts on every tenant need one)."""
+        return is_unbound_admin(self.role, self.tenant_id)
 
     def actor(self, source: str = "api") -> Actor:
         """The :class:`Actor` to hand to services: the audit log's "who" and the tenant bound."""

@@ -179,14 +179,14 @@ class AuthService:
         self, conn: Connection, user: User, role: Role, disabled: bool
     ) -> None:
         """Refuse to demote or disable the last enabled admin not bound to a tenant."""
-        if user.role is not Role.ADMIN or user.tenant_id is not None or user.disabled:
+        if not user.is_unbound_admin or user.disabled:
             return
         if role is Role.ADMIN and not disabled:
             return
         others = [
             u
             for u in self.store.list_users(conn, limit=100_000)
-            if u.id != user.id and u.role is Role.ADMIN and u.tenant_id is None and not u.disabled
+            if u.id != user.id and u.is_unbound_admin and not u.disabled
         ]
         if not others:
             raise ConflictError(
@@ -286,14 +286,17 @@ class AuthService:
     def find_user(self, actor: Actor, ref: int | str) -> User:
         """A user by id or username."""
         self._require_admin(actor)
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        ident = inputs.record_id(ref)
+        if ident is not None:
             with self.db.read() as conn:
                 user: User | None = self.store.get_user(
-                    conn, int(ref), restrict_tenant=actor.tenant_id
+                    conn, ident, restrict_tenant=actor.tenant_id
                 )
+        elif not isinstance(ref, str) or len(ref) > MAX_NAME_LENGTH:
+            user = None
         else:
             with self.db.read() as conn:
-                user = self.store.find_user(conn, str(ref))
+                user = self.store.find_user(conn, ref)
             if (
                 user is not None
                 and actor.tenant_id is not None
@@ -301,7 +304,7 @@ class AuthService:
             ):
                 user = None
         if user is None:
-            raise NotFoundError(f"user {ref!r} not found", field="username")
+            raise NotFoundError(f"user {inputs.echo(ref)} not found", field="username")
         return user
 
     def list_users(
@@ -614,16 +617,19 @@ class AuthService:
     def find_token(self, actor: Actor, ref: int | str) -> ApiToken:
         """A token by id, or by name when exactly one token has it."""
         self._require_admin(actor)
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            return self.get_token(actor, int(ref))
+        ident = inputs.record_id(ref)
+        if ident is not None:
+            return self.get_token(actor, ident)
+        if not isinstance(ref, str) or len(ref) > MAX_NAME_LENGTH:
+            raise NotFoundError(f"token {inputs.echo(ref)} not found", field="name")
         with self.db.read() as conn:
             found = [
                 t
-                for t in self.store.find_tokens_by_name(conn, str(ref))
+                for t in self.store.find_tokens_by_name(conn, ref)
                 if actor.tenant_id is None or t.tenant_id == actor.tenant_id
             ]
         if not found:
-            raise NotFoundError(f"token {ref!r} not found", field="name")
+            raise NotFoundError(f"token {inputs.echo(ref)} not found", field="name")
         if len(found) > 1:
             raise ConflictError(
                 f"{len(found)} tokens are called {ref!r}; give the id instead", field="name"

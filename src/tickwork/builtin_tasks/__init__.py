@@ -17,7 +17,7 @@ PRUNE_SCHEDULE = "tickwork.prune"
 def register_builtin_tasks(app: Tickwork, settings: Settings) -> None:
     """Register the built-in tasks (skipping names the app already uses) and the retention
     schedule, which runs daily at 03:00 UTC."""
-    http.register(app)
+    http.register(app, settings)
     email.register(app, settings)
     export.register(app, settings)
     prune.register(app, settings)

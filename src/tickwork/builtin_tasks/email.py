@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 import uuid
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, field_validator
 
 from tickwork.context import Context
+from tickwork.control import Cancel
+from tickwork.domain.inputs import echo
 
 if TYPE_CHECKING:
     from tickwork.app import Tickwork
@@ -20,22 +23,42 @@ if TYPE_CHECKING:
 TASK = "email.send"
 
 
+MAX_RECIPIENTS = 100
+# An address or subject with a line break would add headers of the sender's choosing.
+_NOT_IN_HEADERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 class EmailConfig(BaseModel):
     """A plain-text email."""
 
-    to: list[str] = Field(min_length=1, description="Recipients")
+    to: list[str] = Field(min_length=1, max_length=MAX_RECIPIENTS, description="Recipients")
     subject: str = Field(min_length=1, max_length=500, description="Subject line")
     body: str = Field(default="", max_length=100_000, description="Plain-text body")
-    cc: list[str] = Field(default_factory=list, description="Copy recipients")
+    cc: list[str] = Field(
+        default_factory=list, max_length=MAX_RECIPIENTS, description="Copy recipients"
+    )
 
     @field_validator("to", "cc")
     @classmethod
     def _addresses(cls, values: list[str]) -> list[str]:
         for value in values:
             local, _, domain = value.partition("@")
-            if not local or not domain or " " in value:
-                raise ValueError(f"{value!r} is not an email address")
+            if (
+                not local
+                or not domain
+                or " " in value
+                or len(value) > 254
+                or _NOT_IN_HEADERS.search(value)
+            ):
+                raise ValueError(f"{echo(value)} is not an email address")
         return values
+
+    @field_validator("subject")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if _NOT_IN_HEADERS.search(value):
+            raise ValueError("the subject must be one line without control characters")
+        return value
 
 
 def build_message(config: EmailConfig, sender: str, run_id: int) -> EmailMessage:
@@ -58,6 +81,8 @@ def register(app: Tickwork, settings: Settings) -> None:
 
     def send(ctx: Context, config: EmailConfig) -> dict[str, Any]:
         """Send an email (SMTP, or the local outbox folder)."""
+        if ctx.cancelled:
+            raise Cancel("cancelled before the email was sent")
         message = build_message(config, settings.smtp_from, ctx.run_id)
         if not settings.smtp_host:
             outbox = Path(settings.outbox_dir)

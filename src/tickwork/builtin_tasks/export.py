@@ -1,4 +1,8 @@
-"""``data.export``: write run history as CSV or JSON into the export folder."""
+"""``data.export``: write run history as CSV or JSON into the export folder.
+
+A run of it bound to a tenant exports only that tenant's runs; one without a tenant exports
+every tenant's, and only an admin bound to no tenant may enqueue or schedule that.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from tickwork.context import Context
+from tickwork.domain.actor import Actor, Role
 
 if TYPE_CHECKING:
     from tickwork.app import Tickwork
@@ -41,8 +46,10 @@ class ExportConfig(BaseModel):
     since_hours: float = Field(
         default=24, gt=0, le=24 * 366, description="Runs created in the last N hours"
     )
-    task: str | None = Field(default=None, description="Only runs of this task")
-    status: str | None = Field(default=None, description="Only runs with this status")
+    task: str | None = Field(default=None, max_length=200, description="Only runs of this task")
+    status: str | None = Field(
+        default=None, max_length=200, description="Only runs with this status"
+    )
     name: str = Field(
         default="runs", pattern=r"^[A-Za-z0-9_.-]{1,80}$", description="File name prefix"
     )
@@ -64,6 +71,10 @@ def register(app: Tickwork, settings: Settings) -> None:
 
     def export(ctx: Context, config: ExportConfig) -> dict[str, Any]:
         """Export runs to a file."""
+        # The run reads history as a viewer of its own tenant (of every tenant without one).
+        reader = Actor(
+            name=f"run:{ctx.run_id}", source="task", role=Role.VIEWER, tenant_id=ctx.tenant_id
+        )
         since = app.db.now() - timedelta(hours=config.since_hours)
         rows: list[dict[str, Any]] = []
         before_id = None
@@ -74,6 +85,7 @@ def register(app: Tickwork, settings: Settings) -> None:
                 since=since,
                 before_id=before_id,
                 limit=min(1000, config.max_rows - len(rows)),
+                actor=reader,
             )
             if not page:
                 break
@@ -97,4 +109,9 @@ def register(app: Tickwork, settings: Settings) -> None:
         ctx.log.info("wrote %d runs to %s", len(rows), path)
         return {"path": str(path), "rows": len(rows)}
 
-    app.task(TASK, config=ExportConfig, description="Export run history to CSV or JSON")(export)
+    app.task(
+        TASK,
+        config=ExportConfig,
+        tenant_scoped=True,
+        description="Export run history to CSV or JSON",
+    )(export)

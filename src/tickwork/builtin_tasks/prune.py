@@ -1,7 +1,13 @@
-"""``tickwork.prune``: delete finished runs (and stale node rows) past the retention period."""
+"""``tickwork.prune``: delete finished runs (and stale node rows) past the retention period.
+
+A run of it bound to a tenant deletes only that tenant's finished runs; one without a tenant
+(the daily system schedule) prunes the whole installation, and only an admin bound to no
+tenant may enqueue or schedule that.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,40 +23,63 @@ if TYPE_CHECKING:
 
 TASK = "tickwork.prune"
 BATCH = 5000
+# Runs younger than a day are what operators look at when something just went wrong, so no
+# payload may delete them; a century is far beyond any retention anyone means.
+MIN_DAYS = 1
+MAX_DAYS = 36_500
+NODE_RETENTION = timedelta(days=7)
 
 
 class PruneConfig(BaseModel):
     """How much history to keep."""
 
-    days: float = Field(default=30, gt=0, description="Keep finished runs this many days")
+    days: float = Field(
+        default=30,
+        ge=MIN_DAYS,
+        le=MAX_DAYS,
+        allow_inf_nan=False,
+        description="Keep finished runs this many days (at least one)",
+    )
 
 
-def prune(app: Tickwork, days: float, should_stop: Any = lambda: False) -> dict[str, int]:
-    """Delete finished runs older than ``days`` in batches; return how many of each went."""
+def prune(
+    app: Tickwork,
+    days: float,
+    should_stop: Callable[[], bool] = lambda: False,
+    *,
+    tenant_id: str | None = None,
+) -> dict[str, int]:
+    """Delete finished runs older than ``days`` in batches (only ``tenant_id``'s when given;
+    node rows only when pruning the whole installation); return how many of each went."""
     db = app.db
     store = RunStore(db.dialect)
     cutoff = db.now() - timedelta(days=days)
     deleted = 0
     while not should_stop():
         with db.write() as conn:
-            count = store.delete_finished_before(conn, cutoff, BATCH)
+            count = store.delete_finished_before(conn, cutoff, BATCH, tenant_id=tenant_id)
         deleted += count
         if count < BATCH:
             break
-    with db.write() as conn:
-        nodes = NodeStore(db.dialect).forget_before(conn, db.now() - timedelta(days=7))
+    nodes = 0
+    if tenant_id is None:
+        with db.write() as conn:
+            nodes = NodeStore(db.dialect).forget_before(conn, db.now() - NODE_RETENTION)
     return {"runs": deleted, "nodes": nodes}
 
 
 def register(app: Tickwork, settings: Settings) -> None:
-    """Register ``tickwork.prune``."""
+    """Register ``tickwork.prune`` (tenant-scoped: see the module docstring)."""
     if TASK in app.registry:
         return
 
     def run(ctx: Context, config: PruneConfig) -> dict[str, Any]:
         """Delete old history."""
-        result = prune(app, config.days, lambda: ctx.cancelled)
-        ctx.log.info("deleted %d runs older than %g days", result["runs"], config.days)
+        result = prune(app, config.days, lambda: ctx.cancelled, tenant_id=ctx.tenant_id)
+        scope = "every tenant" if ctx.tenant_id is None else f"tenant {ctx.tenant_id!r}"
+        ctx.log.info("deleted %d runs of %s older than %g days", result["runs"], scope, config.days)
         return result
 
-    app.task(TASK, config=PruneConfig, description="Delete old run history")(run)
+    app.task(TASK, config=PruneConfig, tenant_scoped=True, description="Delete old run history")(
+        run
+    )

@@ -8,7 +8,7 @@ import click
 import typer
 
 from tickwork.cli import cron, flags, runs, schedules, services
-from tickwork.cli.common import error_console
+from tickwork.cli.common import error_console, styled
 from tickwork.domain.errors import DatabaseUnavailableError, TickworkError
 
 cli = typer.Typer(
@@ -48,12 +48,12 @@ def main(argv: list[str] | None = None) -> None:
         error_console.print("aborted")
         sys.exit(1)
     except DatabaseUnavailableError as exc:
-        error_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        error_console.print(styled(("error:", "red"), f" {exc.message}"), highlight=False)
         sys.exit(1)
     except TickworkError as exc:
         named = exc.field and not exc.message.startswith(exc.field)
         where = f" ({exc.field})" if named else ""
-        error_console.print(f"[red]error{where}:[/red] {exc.message}", highlight=False)
+        error_console.print(styled((f"error{where}:", "red"), f" {exc.message}"), highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -65,7 +65,7 @@ def _usage_error(exc: Exception) -> None:
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     context = getattr(exc, "ctx", None)
     hint = f" (see '{context.command_path} --help')" if context is not None else ""
-    error_console.print(f"[red]error:[/red] {message}{hint}", highlight=False)
+    error_console.print(styled(("error:", "red"), f" {message}{hint}"), highlight=False)
     sys.exit(getattr(exc, "exit_code", 2))
 
 

@@ -15,13 +15,46 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tickwork.app import Tickwork
 from tickwork.domain.errors import InvalidInputError
+from tickwork.escaping import escape_control
 from tickwork.settings import Settings
 
-console = Console()
-error_console = Console(stderr=True, soft_wrap=True)
+
+class SafeConsole(Console):
+    """A Rich console that prints text as it is: no markup or emoji codes are read from it
+    (a schedule named ``[/bold]`` crashed ``schedules list``), and control characters other
+    than ``keep`` are escaped (a run's log could send escape sequences to the terminal).
+    Styles come from ``style=`` or :func:`styled` instead."""
+
+    def __init__(self, *, keep: str = "\n\t", **options: Any) -> None:
+        super().__init__(markup=False, emoji=False, **options)
+        self.keep = keep
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        """Text from a string: control characters escaped, never parsed as markup."""
+        options.update(markup=False, emoji=False)
+        return super().render_str(escape_control(text, self.keep), **options)
+
+
+console = SafeConsole()
+error_console = SafeConsole(stderr=True, soft_wrap=True, keep="")  # errors are one line
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line from plain strings and ``(text, style)`` pairs, control characters escaped:
+    ``console.print(styled(("error:", "red"), " ", message))``."""
+    return Text.assemble(
+        *(
+            (escape_control(part[0], "\t"), part[1])
+            if isinstance(part, tuple)
+            else escape_control(part, "\t")
+            for part in parts
+        )
+    )
+
 
 DbOption = Annotated[
     str | None,
@@ -139,7 +172,7 @@ def parse_json_option(value: str | None, field: str) -> Any:
 
 def fail(message: str, code: int = 2) -> None:
     """Print ``error: message`` and exit."""
-    error_console.print(f"[red]error:[/red] {message}", highlight=False)
+    error_console.print(styled(("error:", "red"), f" {message}"), highlight=False)
     raise typer.Exit(code)
 
 

@@ -14,16 +14,18 @@ from tickwork.cli.common import (
     load_app,
     print_json,
     print_table,
+    styled,
     when,
 )
 from tickwork.domain import inputs
 from tickwork.domain.actor import Actor
+from tickwork.domain.inputs import MAX_ID
 from tickwork.domain.models import Run
 
 cli = typer.Typer(no_args_is_help=True)
 CLI_ACTOR = Actor(name="cli", source="cli")
 
-RunId = Annotated[int, typer.Argument(help="Run id")]
+RunId = Annotated[int, typer.Argument(help="Run id", min=1, max=MAX_ID)]
 
 
 def _row(r: Run) -> tuple[Any, ...]:
@@ -43,7 +45,9 @@ def _row(r: Run) -> tuple[Any, ...]:
 
 @cli.command("list")
 def list_runs(
-    schedule: Annotated[int | None, typer.Option(help="Only runs of this schedule id")] = None,
+    schedule: Annotated[
+        int | None, typer.Option(help="Only runs of this schedule id", min=1, max=MAX_ID)
+    ] = None,
     task: Annotated[str | None, typer.Option(help="Only this task")] = None,
     status: Annotated[
         str | None, typer.Option(help="Only this status (comma-separated for several)")
@@ -90,7 +94,9 @@ def show(
     if as_json:
         print_json({**run.to_dict(), "attempts": [_attempt(a) for a in attempts]})
         return
-    console.print(f"[bold]run #{run.id}[/bold] {run.task}: {run.status.value}", highlight=False)
+    console.print(
+        styled((f"run #{run.id}", "bold"), f" {run.task}: {run.status.value}"), highlight=False
+    )
     for key, value in run.to_dict().items():
         if key in ("logs", "traceback") or value in (None, [], {}):
             continue
@@ -104,7 +110,7 @@ def show(
     for line in run.logs or []:
         console.print(f"  [{line.get('level')}] {line.get('message')}", highlight=False)
     if run.traceback:
-        console.print(run.traceback, highlight=False, markup=False)
+        console.print(run.traceback, highlight=False)
 
 
 def _attempt(attempt: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -16,8 +15,10 @@ from tickwork.cli.common import (
     parse_json_option,
     print_json,
     print_table,
+    styled,
     when,
 )
+from tickwork.cli.schedule_options import DefinitionFields, definition_options
 from tickwork.domain import triggers
 from tickwork.domain.actor import Actor
 from tickwork.domain.models import Schedule
@@ -77,74 +78,15 @@ def show(ref: Ref, as_json: JsonOption = False, db: DbOption = None, app: AppOpt
     if as_json:
         print_json({**schedule.to_dict(), "description_of_timing": triggers.describe(schedule)})
         return
-    console.print(f"[bold]{schedule.name}[/bold]  #{schedule.id}  {triggers.describe(schedule)}")
+    console.print(
+        styled((schedule.name, "bold"), f"  #{schedule.id}  {triggers.describe(schedule)}")
+    )
     for key, value in schedule.to_dict().items():
         if value not in (None, [], {}):
             console.print(f"  {key:>16}: {getattr(value, 'value', value)}", highlight=False)
 
 
-CronOpt = Annotated[
-    str | None, typer.Option(help="Cron expression (5 fields, or 6 with seconds first)")
-]
-IntervalOpt = Annotated[str | None, typer.Option(help="Interval: seconds or 30s, 5m, 1h30m")]
-RunAtOpt = Annotated[str | None, typer.Option("--run-at", help="Run once at this ISO 8601 time")]
-TzOpt = Annotated[str | None, typer.Option(help="IANA time zone (default UTC)")]
 PayloadOpt = Annotated[str | None, typer.Option(help="Payload as a JSON object")]
-DescriptionOpt = Annotated[str | None, typer.Option(help="What it is for")]
-TenantOpt = Annotated[str | None, typer.Option(help="Tenant id")]
-StartOpt = Annotated[str | None, typer.Option("--start-at", help="First possible fire time")]
-EndOpt = Annotated[str | None, typer.Option("--end-at", help="Last possible fire time")]
-JitterOpt = Annotated[str | None, typer.Option(help="Random delay of each run, up to seconds")]
-MisfireOpt = Annotated[
-    str | None, typer.Option("--misfire-policy", help="skip | run_once | run_all")
-]
-GraceOpt = Annotated[
-    str | None, typer.Option("--misfire-grace", help="Seconds late a fire time may still run")
-]
-CapOpt = Annotated[int | None, typer.Option("--misfire-cap", help="Most catch-up runs (run_all)")]
-OverlapOpt = Annotated[
-    str | None,
-    typer.Option("--overlap-policy", help="allow | skip | queue_one | cancel_previous"),
-]
-MaxRunsOpt = Annotated[int | None, typer.Option("--max-runs", help="Complete after this many runs")]
-AttemptsOpt = Annotated[int | None, typer.Option("--max-attempts", help="Attempts per run")]
-BackoffOpt = Annotated[
-    str | None, typer.Option("--retry-backoff", help="First retry delay, doubling each time")
-]
-TimeoutOpt = Annotated[str | None, typer.Option(help="Seconds before an attempt is failed")]
-QueueOpt = Annotated[str | None, typer.Option(help="Queue of its runs")]
-PriorityOpt = Annotated[int | None, typer.Option(help="Priority of its runs (higher first)")]
-WindowsOpt = Annotated[
-    str | None,
-    typer.Option(
-        help='Allowed times as JSON, e.g. \'[{"days": ["mon","fri"], "start": "09:00", '
-        '"end": "17:00"}]\' ("[]" clears)'
-    ),
-]
-BlackoutOpt = Annotated[
-    str | None,
-    typer.Option("--blackout-dates", help="Comma-separated YYYY-MM-DD dates it must not run on"),
-]
-ConditionOpt = Annotated[
-    str | None, typer.Option(help="Name of a flag or registered predicate that must allow it")
-]
-
-
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "payload": lambda text: parse_json_option(text, "payload"),
-    "windows": lambda text: parse_json_option(text, "windows") or None,
-    "blackout_dates": lambda text: [d.strip() for d in text.split(",") if d.strip()] or None,
-}
-
-
-def _definition(**options: Any) -> dict[str, Any]:
-    """The schedule fields given on the command line (options left out are absent)."""
-    fields: dict[str, Any] = {}
-    for option, given in options.items():
-        if given is not None:
-            parse = _PARSERS.get(option)
-            fields["tenant_id" if option == "tenant" else option] = parse(given) if parse else given
-    return fields
 
 
 def _print_schedule(schedule: Schedule, message: str, as_json: bool) -> None:
@@ -155,55 +97,20 @@ def _print_schedule(schedule: Schedule, message: str, as_json: bool) -> None:
 
 
 @cli.command("create")
+@definition_options
 def create(
     name: Annotated[str, typer.Option(help="Unique name")],
     task: Annotated[str, typer.Option(help="Registered task name")],
-    cron: CronOpt = None,
-    interval: IntervalOpt = None,
-    run_at: RunAtOpt = None,
-    manual: Annotated[
-        bool, typer.Option("--manual", help="Only runs when started by hand")
-    ] = False,
-    timezone: TzOpt = None,
-    payload: PayloadOpt = None,
-    description: DescriptionOpt = None,
-    tenant: TenantOpt = None,
-    start_at: StartOpt = None,
-    end_at: EndOpt = None,
-    jitter: JitterOpt = None,
-    misfire_policy: MisfireOpt = None,
-    misfire_grace: GraceOpt = None,
-    misfire_cap: CapOpt = None,
-    overlap_policy: OverlapOpt = None,
-    max_runs: MaxRunsOpt = None,
-    max_attempts: AttemptsOpt = None,
-    retry_backoff: BackoffOpt = None,
-    timeout: TimeoutOpt = None,
-    queue: QueueOpt = None,
-    priority: PriorityOpt = None,
-    windows: WindowsOpt = None,
-    blackout_dates: BlackoutOpt = None,
-    condition: ConditionOpt = None,
+    fields: DefinitionFields = None,
     paused: Annotated[bool, typer.Option("--paused", help="Create it paused")] = False,
     as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
     """Create a schedule. Nothing is written unless every field is valid."""
-    fields = _definition(
-        name=name, task=task, cron=cron, interval=interval, run_at=run_at, timezone=timezone,
-        payload=payload, description=description, tenant=tenant, start_at=start_at,
-        end_at=end_at, jitter=jitter, misfire_policy=misfire_policy,
-        misfire_grace=misfire_grace, misfire_cap=misfire_cap, overlap_policy=overlap_policy,
-        max_runs=max_runs, max_attempts=max_attempts, retry_backoff=retry_backoff,
-        timeout=timeout, queue=queue, priority=priority, windows=windows,
-        blackout_dates=blackout_dates, condition=condition,
-    )  # fmt: skip
-    if manual:
-        fields["trigger"] = "manual"
     if paused:
         fields["status"] = "paused"
-    schedule = load_app(app, db).schedules.create(actor=CLI_ACTOR, **fields)
+    schedule = load_app(app, db).schedules.create(actor=CLI_ACTOR, name=name, task=task, **fields)
     _print_schedule(
         schedule,
         f"created schedule #{schedule.id} {schedule.name!r}: {triggers.describe(schedule)}; "
@@ -213,34 +120,12 @@ def create(
 
 
 @cli.command("update")
+@definition_options
 def update(
     ref: Ref,
     name: Annotated[str | None, typer.Option(help="New name")] = None,
     task: Annotated[str | None, typer.Option(help="Registered task name")] = None,
-    cron: CronOpt = None,
-    interval: IntervalOpt = None,
-    run_at: RunAtOpt = None,
-    manual: Annotated[bool, typer.Option("--manual", help="Make it run only by hand")] = False,
-    timezone: TzOpt = None,
-    payload: PayloadOpt = None,
-    description: DescriptionOpt = None,
-    tenant: TenantOpt = None,
-    start_at: StartOpt = None,
-    end_at: EndOpt = None,
-    jitter: JitterOpt = None,
-    misfire_policy: MisfireOpt = None,
-    misfire_grace: GraceOpt = None,
-    misfire_cap: CapOpt = None,
-    overlap_policy: OverlapOpt = None,
-    max_runs: MaxRunsOpt = None,
-    max_attempts: AttemptsOpt = None,
-    retry_backoff: BackoffOpt = None,
-    timeout: TimeoutOpt = None,
-    queue: QueueOpt = None,
-    priority: PriorityOpt = None,
-    windows: WindowsOpt = None,
-    blackout_dates: BlackoutOpt = None,
-    condition: ConditionOpt = None,
+    fields: DefinitionFields = None,
     version: Annotated[
         int | None, typer.Option(help="Refuse unless the schedule is at this version")
     ] = None,
@@ -251,21 +136,12 @@ def update(
     """Change a schedule; a timing change recomputes its next run at once."""
     tickwork = load_app(app, db)
     schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
-    changes = _definition(
-        name=name, task=task, cron=cron, interval=interval, run_at=run_at, timezone=timezone,
-        payload=payload, description=description, tenant=tenant, start_at=start_at,
-        end_at=end_at, jitter=jitter, misfire_policy=misfire_policy,
-        misfire_grace=misfire_grace, misfire_cap=misfire_cap, overlap_policy=overlap_policy,
-        max_runs=max_runs, max_attempts=max_attempts, retry_backoff=retry_backoff,
-        timeout=timeout, queue=queue, priority=priority, windows=windows,
-        blackout_dates=blackout_dates, condition=condition,
-    )  # fmt: skip
-    if windows is not None and changes.get("windows") is None:
-        changes["windows"] = None
-    if blackout_dates is not None and changes.get("blackout_dates") is None:
-        changes["blackout_dates"] = None
-    if manual:
-        changes.update(trigger="manual", cron=None, interval=None, run_at=None)
+    changes: dict[str, Any] = {
+        key: value for key, value in (("name", name), ("task", task)) if value is not None
+    }
+    changes.update(fields)
+    if changes.get("trigger") == "manual":
+        changes.update(cron=None, interval=None, run_at=None)
     updated = tickwork.schedules.update(schedule.id, version=version, actor=CLI_ACTOR, **changes)
     _print_schedule(
         updated,

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 from typing import Annotated, Any
 
 import typer
 
+from tickwork.builtin_tasks.prune import MAX_DAYS, MIN_DAYS
 from tickwork.cli.common import (
     AppOption,
     DbOption,
@@ -19,10 +19,8 @@ from tickwork.cli.common import (
     print_json,
     settings,
     setup_logging,
+    styled,
 )
-from tickwork.services.runner import ServiceRunner
-from tickwork.services.scheduler import SchedulerConfig
-from tickwork.services.worker import WorkerConfig
 from tickwork.settings import Settings
 
 log = logging.getLogger("tickwork.cli")
@@ -78,28 +76,20 @@ Auth = Annotated[
 ]
 
 
-def _worker_config(config: Settings, concurrency: int, queues: str | None) -> WorkerConfig:
-    return WorkerConfig(
-        concurrency=concurrency,
-        queues=tuple(q.strip() for q in queues.split(",") if q.strip()) if queues else None,
-        poll_interval=config.poll_interval,
-        heartbeat_interval=config.heartbeat_interval,
-        stall_timeout=config.stall_timeout,
-        shutdown_grace=config.shutdown_grace,
-    )
-
-
 def _serve(
     app_ref: str | None,
     db: str | None,
     config: Settings,
     *,
     scheduler: bool = False,
-    worker: WorkerConfig | None = None,
+    worker: tuple[int, str | None] | None = None,
     web: bool = False,
     migrate_sqlite: bool = False,
 ) -> None:
-    """Load the app and run the chosen services in this process until SIGTERM/SIGINT."""
+    """Load the app and run the chosen services in this process until SIGTERM/SIGINT;
+    ``worker`` is the worker's concurrency and comma-separated queues."""
+    from tickwork.processes import assemble, worker_config
+
     setup_logging(config.log_level, config.log_format)
     if web:
         # An app that calls its own server (the demo's self-check) reads the port from the
@@ -108,30 +98,20 @@ def _serve(
     tickwork = load_app(app_ref, db, config)
     if migrate_sqlite and tickwork.db.dialect.is_sqlite:
         tickwork.migrate()
-    runner = ServiceRunner(tickwork, heartbeat_interval=config.heartbeat_interval)
-    if scheduler:
-        runner.add_scheduler(
-            SchedulerConfig(
-                poll_interval=config.poll_interval, lookahead=config.scheduler_lookahead
-            )
-        )
-    if worker is not None:
-        runner.add_worker(worker)
-    if web:
-        from tickwork.web import create_app
-
-        web_app = create_app(tickwork, config)
-        _announce_initial_admin(web_app, config)
-        runner.add_web(config.host, config.port, web_app, **_web_options(config))
+    process = assemble(
+        tickwork,
+        config,
+        scheduler=scheduler,
+        worker=None if worker is None else worker_config(config, *worker),
+        web=web,
+    )
+    if process.web_app is not None:
+        _announce_initial_admin(process.web_app, config)
         console.print(
             f"tickwork is serving http://{config.host}:{config.port}/  (Ctrl+C to stop)",
             highlight=False,
         )
-    # Everything loaded so far lives as long as the process: keep it out of the garbage
-    # collector's full passes, which otherwise pause a scheduler's burst for tens of ms.
-    gc.collect()
-    gc.freeze()
-    runner.run()
+    process.run()
 
 
 def _announce_initial_admin(web_app: Any, config: Settings) -> None:
@@ -146,17 +126,14 @@ def _announce_initial_admin(web_app: Any, config: Settings) -> None:
         return
     if password:
         console.print(
-            f"created the admin user 'admin' with password: [bold]{password}[/bold]\n"
+            styled("created the admin user 'admin' with password: ", (password, "bold")),
+            highlight=False,
+        )
+        console.print(
             f"(printed only this once: log in at http://{config.host}:{config.port}/login "
             "and keep it safe, or add users with 'tickwork users create')",
             highlight=False,
         )
-
-
-def _web_options(config: Settings) -> dict[str, Any]:
-    # Behind an SSO proxy the trusted-proxy check needs the TCP peer's address, which
-    # uvicorn would otherwise replace with the client's from X-Forwarded-For.
-    return {"proxy_headers": config.auth != "proxy"}
 
 
 def migrate(db: DbOption = None, app: AppOption = None) -> None:
@@ -187,7 +164,7 @@ def worker(
 ) -> None:
     """Run a worker: execute queued runs until SIGTERM/SIGINT, then finish or release them."""
     config = settings(database_url=db, log_format=log_format, log_level=log_level)
-    _serve(app, db, config, worker=_worker_config(config, concurrency, queues))
+    _serve(app, db, config, worker=(concurrency, queues))
 
 
 def web(
@@ -226,7 +203,7 @@ def run(
         db,
         config,
         scheduler=True,
-        worker=_worker_config(config, concurrency, queues),
+        worker=(concurrency, queues),
         web=True,
         migrate_sqlite=True,
     )
@@ -253,9 +230,9 @@ def health(
         print_json(report.to_json())
     else:
         for check in report.checks:
-            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
-            console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
-        console.print("healthy" if report.ok else "[red]unhealthy[/red]")
+            mark = ("ok  ", "green") if check.ok else ("FAIL", "red")
+            console.print(styled(mark, f" {check.name}: {check.detail}"), highlight=False)
+        console.print("healthy" if report.ok else styled(("unhealthy", "red")))
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -264,8 +241,9 @@ def prune(
         float,
         typer.Option(
             envvar="TICKWORK_RETENTION_DAYS",
-            help="Keep finished runs this many days [env: TICKWORK_RETENTION_DAYS]",
-            min=0.001,
+            help="Keep finished runs this many days, at least 1 [env: TICKWORK_RETENTION_DAYS]",
+            min=MIN_DAYS,
+            max=MAX_DAYS,
         ),
     ] = 30,
     db: DbOption = None,

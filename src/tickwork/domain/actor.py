@@ -19,6 +19,16 @@ class Role(StrEnum):
         return order.index(self) >= order.index(needed)
 
 
+def is_unbound_admin(role: Role, tenant_id: str | None) -> bool:
+    """Whether ``role`` and ``tenant_id`` make an admin of the whole installation.
+
+    An admin bound to a tenant administers only that tenant; admin-only tasks and whatever
+    acts on every tenant's data need an admin bound to no tenant. Every such check asks
+    this function (through :attr:`Actor.is_unbound_admin` and its twins).
+    """
+    return role is Role.ADMIN and tenant_id is None
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """The one making a change.
@@ -31,6 +41,11 @@ class Actor:
     source: str = "python"
     role: Role = Role.ADMIN
     tenant_id: str | None = None
+
+    @property
+    def is_unbound_admin(self) -> bool:
+        """Whether the actor is an admin bound to no tenant (see :func:`is_unbound_admin`)."""
+        return is_unbound_admin(self.role, self.tenant_id)
 
 
 SYSTEM = Actor(name="system", source="system")

@@ -16,6 +16,7 @@ input::
     │   ├── VersionConflictError   optimistic concurrency check failed
     │   ├── DuplicateNameError     a schedule or user with that name exists
     │   └── InvalidTransitionError the status does not allow the action
+    ├── CronWalkError              fire times could not be computed (a guard tripped; 500)
     ├── AuthenticationError        no or bad credentials (401)
     ├── PermissionDeniedError      authenticated, but the role does not allow it (403)
     └── DatabaseUnavailableError   the database cannot be reached (503)
@@ -106,6 +107,13 @@ class InvalidTransitionError(ConflictError):
     """The current status does not allow this action."""
 
     code = "invalid_transition"
+
+
+class CronWalkError(TickworkError):
+    """The fire times of a cron expression could not be computed."""
+
+    code = "cron_walk_failed"
+    status_code = 500
 
 
 class AuthenticationError(TickworkError):

@@ -10,11 +10,73 @@ from typing import Any
 from tickwork.domain import cron
 from tickwork.domain.errors import InvalidInputError
 
-_DURATION = re.compile(
-    r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*"
-    r"(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s?)?\s*$",
-    re.IGNORECASE,
-)
+# Every parser here refuses text longer than its cap before looking at it, so no input
+# can make a request, the scheduler or a worker spend noticeable time on it.
+MAX_DURATION_LENGTH = 64
+MAX_MOMENT_LENGTH = 64
+MAX_INTEGER_LENGTH = 24
+MAX_ECHOED = 80
+"""How much of a refused value an error message repeats."""
+MAX_ID = 2**63 - 1
+"""The largest record id (a signed 64-bit integer on both databases)."""
+_RECORD_ID = re.compile(r"[0-9]{1,19}")
+
+# One part of a duration: a number and an optional unit. Each match consumes at least one
+# digit and nothing in it can match in two ways, so scanning is linear in the text.
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)[ \t]*([A-Za-z]?)[ \t]*")
+_DURATION_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+_DURATION_ORDER = "dhms"
+
+
+def echo(value: Any) -> str:
+    """``value`` as an error message repeats it: its ``repr``, cut to :data:`MAX_ECHOED`."""
+    shown = repr(value)
+    return shown if len(shown) <= MAX_ECHOED else shown[: MAX_ECHOED - 3] + "..."
+
+
+def record_id(ref: Any) -> int | None:
+    """``ref`` as a record id when it is one (an int, or ASCII digits, from 1 to
+    :data:`MAX_ID`); ``None`` otherwise, so callers look ``ref`` up as a name instead."""
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        number = ref
+    elif isinstance(ref, str) and _RECORD_ID.fullmatch(ref):
+        number = int(ref)
+    else:
+        return None
+    return number if 1 <= number <= MAX_ID else None
+
+
+def _capped(value: str, field: str, limit: int, what: str) -> str:
+    text = value.strip()
+    if len(text) > limit:
+        raise InvalidInputError(f"{what} is at most {limit} characters", field=field)
+    return text
+
+
+def _duration_text(value: str, field: str) -> float:
+    """Seconds from text like ``90``, ``5m``, ``1h30m`` or ``1d 2h 3m 4s``: units in that
+    order, each at most once; a number without a unit (only last) is seconds."""
+    text = _capped(value, field, MAX_DURATION_LENGTH, "a duration")
+    total = 0.0
+    position = 0
+    last_unit = -1
+    while position < len(text):
+        part = _DURATION_PART.match(text, position)
+        unit = (part.group(2) or "s").lower() if part else ""
+        if (
+            part is None
+            or unit not in _DURATION_UNITS
+            or _DURATION_ORDER.index(unit) <= last_unit
+            or (not part.group(2) and part.end() < len(text))
+        ):
+            raise InvalidInputError(
+                f"{echo(text)} is not a duration (seconds, or like 30s, 5m, 2h, 1d, 1h30m)",
+                field=field,
+            )
+        total += float(part.group(1)) * _DURATION_UNITS[unit]
+        last_unit = _DURATION_ORDER.index(unit)
+        position = part.end()
+    return total
 
 
 def duration(
@@ -29,14 +91,7 @@ def duration(
     elif isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str) and value.strip():
-        match = _DURATION.match(value)
-        if not match or not any(match.groups()):
-            raise InvalidInputError(
-                f"{value!r} is not a duration (seconds, or like 30s, 5m, 2h, 1d, 1h30m)",
-                field=field,
-            )
-        days, hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
-        seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
+        seconds = _duration_text(value, field)
     else:
         raise InvalidInputError("expected a number of seconds", field=field)
     if not math.isfinite(seconds) or seconds < minimum:
@@ -62,14 +117,14 @@ def moment(
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str) and value.strip():
-        text = value.strip()
+        text = _capped(value, field, MAX_MOMENT_LENGTH, "a date and time")
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError as exc:
             raise InvalidInputError(
-                f"{value!r} is not an ISO 8601 date and time", field=field
+                f"{echo(text)} is not an ISO 8601 date and time", field=field
             ) from exc
     else:
         raise InvalidInputError("expected an ISO 8601 date and time", field=field)
@@ -116,8 +171,11 @@ def integer(
         raise InvalidInputError("expected an integer", field=field)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        value = int(value)
+    if isinstance(value, str):
+        text = _capped(value, field, MAX_INTEGER_LENGTH, "an integer")
+        if not re.fullmatch(r"-?[0-9]+", text):
+            raise InvalidInputError(f"{echo(text)} is not an integer", field=field)
+        value = int(text)
     if not isinstance(value, int):
         raise InvalidInputError("expected an integer", field=field)
     if minimum is not None and value < minimum:
@@ -136,7 +194,7 @@ def text(value: Any, field: str, *, max_length: int = 200, allow_empty: bool = F
         raise InvalidInputError("must not be empty", field=field)
     if len(stripped) > max_length:
         raise InvalidInputError(f"must be at most {max_length} characters", field=field)
-    if any(ord(ch) < 32 and ch not in "\t\n" for ch in stripped):
+    if any((ord(ch) < 32 and ch not in "\t\n") or 0x7F <= ord(ch) <= 0x9F for ch in stripped):
         raise InvalidInputError("must not contain control characters", field=field)
     return stripped
 
@@ -147,4 +205,4 @@ def choice(value: Any, field: str, options: type[Any]) -> Any:
         return options(value)
     except ValueError:
         allowed = ", ".join(o.value for o in options)
-        raise InvalidInputError(f"{value!r} is not one of {allowed}", field=field) from None
+        raise InvalidInputError(f"{echo(value)} is not one of {allowed}", field=field) from None

@@ -168,7 +168,7 @@ def plan_fires(
         return plan
     policy = policy or timing.misfire_policy
     cutoff = now - timedelta(seconds=timing.misfire_grace if grace is None else grace)
-    rest = triggers.iter_after(timing, start)
+    rest: Iterator[datetime] = triggers.iter_after(timing, start)
     if start > cutoff:
         # The usual case, nothing missed: every due fire time runs.
         return _in_grace(plan, timing, start, rest, upto)

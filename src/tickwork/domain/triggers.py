@@ -7,7 +7,7 @@ their fire times are ``anchor_at + k * interval`` for whole ``k``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -68,15 +68,16 @@ def next_after(timing: Timing, after: datetime) -> datetime | None:
     return next(iter_after(timing, after), None)
 
 
-def iter_after(timing: Timing, after: datetime) -> Iterator[datetime]:
+def iter_after(timing: Timing, after: datetime) -> Generator[datetime, None, str]:
     """Successive fire times strictly after ``after``, within ``start_at`` and ``end_at``.
 
     One iterator walks a cron expression without parsing it again at every step, so
-    catching up many fire times stays cheap.
+    catching up many fire times stays cheap. When the fire times run out, the generator
+    returns why (its ``StopIteration.value``), such as the schedule's ``end_at``.
     """
     if timing.start_at is not None and after < timing.start_at:
         after = timing.start_at - _EPSILON
-    found: Iterator[datetime]
+    found: Generator[datetime, None, str]
     match timing.trigger:
         case TriggerType.CRON:
             assert timing.cron is not None
@@ -85,23 +86,48 @@ def iter_after(timing: Timing, after: datetime) -> Iterator[datetime]:
             assert timing.interval is not None
             found = _interval_iter(_anchor(timing), _micros(timing.interval), after)
         case TriggerType.ONCE:
-            run_at = timing.run_at
-            found = iter([run_at] if run_at is not None and run_at > after else [])
+            found = _once(timing.run_at, after)
         case _:
-            found = iter([])
+            found = _manual()
     end = timing.end_at
-    for moment in found:
+    while True:
+        try:
+            moment = next(found)
+        except StopIteration as stop:
+            return str(stop.value)
         if end is not None and moment > end:
-            return
+            local = end.astimezone(cron.zone(timing.timezone))
+            return f"the schedule ends at {local:%Y-%m-%d %H:%M:%S} ({timing.timezone})"
         yield moment
 
 
-def _interval_iter(anchor: datetime, step_us: int, after: datetime) -> Iterator[datetime]:
+def upcoming(timing: Timing, after: datetime, count: int) -> cron.FireTimes:
+    """Up to ``count`` fire times strictly after ``after`` for a preview, saying why if fewer.
+
+    Like a cron preview, it looks 100 years ahead at most.
+    """
+    return cron.take(iter_after(timing, after), count, cron.preview_horizon(after))
+
+
+def _interval_iter(
+    anchor: datetime, step_us: int, after: datetime
+) -> Generator[datetime, None, str]:
     current = _interval_after(anchor, step_us, after)
     step = timedelta(microseconds=step_us)
     while True:
         yield current
         current += step
+
+
+def _once(run_at: datetime | None, after: datetime) -> Generator[datetime, None, str]:
+    if run_at is not None and run_at > after:
+        yield run_at
+    return "a one-time schedule fires once"
+
+
+def _manual() -> Generator[datetime, None, str]:
+    yield from ()
+    return "a manual schedule fires only when started"
 
 
 def latest_at_or_before(timing: Timing, moment: datetime) -> datetime | None:

@@ -14,17 +14,25 @@ from typing import Any
 
 from tickwork.domain import cron
 from tickwork.domain.errors import InvalidInputError
+from tickwork.domain.inputs import echo
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Every fire time is checked against all of a schedule's windows and dates, so their number
+# is bounded; so is the text each parser looks at.
+MAX_WINDOWS = 100
+MAX_BLACKOUT_DATES = 1000
+MAX_TIME_LENGTH = 20
 
 
 def _parse_time(value: Any, field: str) -> time:
     if not isinstance(value, str):
         raise InvalidInputError("expected a time as HH:MM", field=field)
+    if len(value) > MAX_TIME_LENGTH:
+        raise InvalidInputError(f"a time is at most {MAX_TIME_LENGTH} characters", field=field)
     try:
         return time.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidInputError(f"{value!r} is not a time as HH:MM", field=field) from exc
+        raise InvalidInputError(f"{echo(value)} is not a time as HH:MM", field=field) from exc
 
 
 def _parse_day(value: Any, field: str) -> int:
@@ -33,7 +41,7 @@ def _parse_day(value: Any, field: str) -> int:
     if isinstance(value, str) and value[:3].lower() in DAY_NAMES:
         return DAY_NAMES.index(value[:3].lower())
     raise InvalidInputError(
-        f"{value!r} is not a weekday (mon..sun, or 0..6 from Monday)", field=field
+        f"{echo(value)} is not a weekday (mon..sun, or 0..6 from Monday)", field=field
     )
 
 
@@ -43,6 +51,8 @@ def normalize_windows(windows: Any, field: str = "windows") -> list[dict[str, An
         return None
     if not isinstance(windows, list):
         raise InvalidInputError("expected a list of windows", field=field)
+    if len(windows) > MAX_WINDOWS:
+        raise InvalidInputError(f"at most {MAX_WINDOWS} windows", field=field)
     result = []
     for index, window in enumerate(windows):
         where = f"{field}[{index}]"
@@ -78,13 +88,18 @@ def normalize_blackout_dates(values: Any, field: str = "blackout_dates") -> list
         return None
     if not isinstance(values, list):
         raise InvalidInputError("expected a list of dates as YYYY-MM-DD", field=field)
+    if len(values) > MAX_BLACKOUT_DATES:
+        raise InvalidInputError(f"at most {MAX_BLACKOUT_DATES} dates", field=field)
     result = set()
     for index, value in enumerate(values):
         try:
-            result.add(date.fromisoformat(str(value)).isoformat())
+            text = str(value)
+            if len(text) > MAX_TIME_LENGTH:
+                raise ValueError(text)
+            result.add(date.fromisoformat(text).isoformat())
         except ValueError as exc:
             raise InvalidInputError(
-                f"{value!r} is not a date as YYYY-MM-DD", field=f"{field}[{index}]"
+                f"{echo(value)} is not a date as YYYY-MM-DD", field=f"{field}[{index}]"
             ) from exc
     return sorted(result) or None
 

@@ -30,7 +30,7 @@ from tickwork.domain.models import (
     SkipReason,
 )
 from tickwork.domain.planning import FirePlan, fires_early, plan_fires
-from tickwork.registry import TaskRegistry
+from tickwork.domain.tasks import TaskRegistry
 from tickwork.storage.flag_store import FlagStore
 from tickwork.storage.run_store import RunStore
 from tickwork.storage.schedule_store import FireUpdate, ScheduleStore

@@ -14,7 +14,7 @@ from tickwork.domain import inputs
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError, PermissionDeniedError, TickworkError
 from tickwork.domain.models import Run, RunAttempt, RunStatus, RunTrigger
-from tickwork.registry import Task, TaskRegistry
+from tickwork.domain.tasks import Task, TaskRegistry
 from tickwork.storage.audit_store import AuditStore
 from tickwork.storage.database import Database
 from tickwork.storage.run_store import RunFilter, RunStore
@@ -68,8 +68,6 @@ class RunService:
 
     def _values(self, actor: Actor, request: RunRequest, now: datetime) -> dict[str, Any]:
         task: Task = self.registry.get(request.task)
-        if task.admin_only and actor.role.value != "admin":
-            raise PermissionDeniedError(f"only admins may run {task.name!r}", field="task")
         tenant = request.tenant_id
         if actor.tenant_id is not None:
             if tenant not in (None, actor.tenant_id):
@@ -77,6 +75,7 @@ class RunService:
                     f"you may only use tenant {actor.tenant_id!r}", field="tenant_id"
                 )
             tenant = actor.tenant_id
+        task.check_allowed(actor, tenant)
         run_at = now if request.run_at is None else inputs.moment(request.run_at, "run_at")
         return {
             "task": task.name,

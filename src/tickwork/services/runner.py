@@ -1,7 +1,9 @@
-"""Running services in one process: signals, node heartbeats, start-up and clean shutdown.
+"""Running long-lived duties in one process: threads, signals, node heartbeats, clean shutdown.
 
-``tickwork scheduler``, ``tickwork worker``, ``tickwork web`` and the all-in-one
-``tickwork run`` all start their services through :class:`ServiceRunner`.
+A :class:`ServiceRunner` knows nothing of the app that built its duties: whoever assembles
+a process (``Tickwork.runner`` for a scheduler or a worker, ``tickwork.processes`` for the
+CLI's processes with a web server) adds the duties and the steps to take before they start
+and after they stop.
 """
 
 from __future__ import annotations
@@ -12,58 +14,67 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tickwork.domain.models import NodeKind
-from tickwork.services.node_heartbeat import NodeHeartbeat
+from tickwork.services.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL, NodeHeartbeat
 from tickwork.services.rescuer import StallRescuer
-from tickwork.services.scheduler import SchedulerConfig, SchedulerService
-from tickwork.services.worker import WorkerConfig, WorkerService
-
-if TYPE_CHECKING:
-    from tickwork.app import Tickwork
+from tickwork.services.scheduler import SchedulerService
+from tickwork.services.worker import WorkerService
+from tickwork.storage.database import Database
 
 log = logging.getLogger("tickwork.runner")
 
 
 @dataclass(slots=True)
-class _Service:
+class Duty:
+    """One long-lived duty of the process, run on a thread of its own.
+
+    ``run`` blocks until the shared stop event is set; ``wake`` makes it notice that event
+    at once; ``info`` is what its node heartbeat reports.
+    """
+
     name: str
     kind: NodeKind
-    target: Callable[[threading.Event], None]
-    on_stop: Callable[[], None]
+    run: Callable[[threading.Event], None]
+    wake: Callable[[], None]
     info: Callable[[], dict[str, Any]]
     thread: threading.Thread | None = None
 
 
 class ServiceRunner:
-    """Starts services on threads, stops them on SIGTERM/SIGINT or when ``stop`` is set."""
+    """Starts duties on threads, stops them on SIGTERM/SIGINT or when ``stop`` is set.
+
+    ``on_start`` hooks run (in order) before any duty starts, ``on_exit`` hooks after every
+    duty stopped and the heartbeats ended, even when a duty crashed.
+    """
 
     def __init__(
         self,
-        app: Tickwork,
+        db: Database,
         *,
         stop: threading.Event | None = None,
-        heartbeat_interval: float = 5.0,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
     ) -> None:
-        self.app = app
+        self.db = db
         self.stop = stop or threading.Event()
         self.heartbeat_interval = heartbeat_interval
-        self.services: list[_Service] = []
+        self.duties: list[Duty] = []
         self.schedulers: list[SchedulerService] = []
         self.workers: list[WorkerService] = []
+        self.on_start: list[Callable[[], None]] = []
+        self.on_exit: list[Callable[[], None]] = []
         self.ready = threading.Event()
 
-    def add_scheduler(self, config: SchedulerConfig | None = None) -> SchedulerService:
-        """Add a scheduler."""
-        scheduler = self.app.scheduler(config)
-        if scheduler.on_tick is None:
-            from tickwork.metrics import metrics_for
+    def add(self, duty: Duty) -> None:
+        """Add a duty (before :meth:`run`)."""
+        self.duties.append(duty)
 
-            scheduler.on_tick = metrics_for(self.app).observe_tick
+    def add_scheduler(self, scheduler: SchedulerService) -> SchedulerService:
+        """Add a scheduler."""
         self.schedulers.append(scheduler)
-        self.services.append(
-            _Service(
+        self.add(
+            Duty(
                 "scheduler",
                 NodeKind.SCHEDULER,
                 scheduler.run,
@@ -73,39 +84,11 @@ class ServiceRunner:
         )
         return scheduler
 
-    def add_worker(self, config: WorkerConfig | None = None) -> WorkerService:
+    def add_worker(self, worker: WorkerService) -> WorkerService:
         """Add a worker."""
-        worker = self.app.worker(config)
-        if worker.on_finished is None:
-            from tickwork.metrics import metrics_for
-
-            worker.on_finished = metrics_for(self.app).observe_finished
         self.workers.append(worker)
-        self.services.append(
-            _Service("worker", NodeKind.WORKER, worker.run, worker.wakeup.set, worker.info)
-        )
+        self.add(Duty("worker", NodeKind.WORKER, worker.run, worker.wakeup.set, worker.info))
         return worker
-
-    def add_web(self, host: str, port: int, asgi_app: Any, **uvicorn_options: Any) -> None:
-        """Add the web server (uvicorn) serving ``asgi_app``."""
-        import uvicorn
-
-        server = uvicorn.Server(
-            uvicorn.Config(asgi_app, host=host, port=port, log_config=None, **uvicorn_options)
-        )
-        # uvicorn installs signal handlers only on the main thread; this server runs on
-        # another, so SIGTERM/SIGINT stay with the runner.
-
-        def serve(stop: threading.Event) -> None:
-            server.run()
-            stop.set()
-
-        def halt() -> None:
-            server.should_exit = True
-
-        self.services.append(
-            _Service("web", NodeKind.WEB, serve, halt, lambda: {"host": host, "port": port})
-        )
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -122,65 +105,54 @@ class ServiceRunner:
         signal.signal(signal.SIGINT, handle)
 
     def run(self) -> None:
-        """Start every service and block until they stop."""
+        """Start every duty and block until they stop."""
         self._install_signals()
-        if any(s.kind is NodeKind.SCHEDULER for s in self.services):
-            report = self.app.sync_schedules()
-            if report.created or report.updated or report.orphaned:
-                log.info(
-                    "code-defined schedules synced: %d created, %d updated, %d orphaned",
-                    len(report.created),
-                    len(report.updated),
-                    len(report.orphaned),
-                )
-        self.app.start_listener()
+        for hook in self.on_start:
+            hook()
         heartbeats = []
-        for kind in dict.fromkeys(s.kind for s in self.services):
-            infos = [s.info for s in self.services if s.kind is kind]
+        for kind in dict.fromkeys(d.kind for d in self.duties):
+            infos = [d.info for d in self.duties if d.kind is kind]
             beat = NodeHeartbeat(
-                self.app.db,
+                self.db,
                 kind.value,
                 interval=self.heartbeat_interval,
                 info=lambda infos=infos: {k: v for i in infos for k, v in i().items()},  # type: ignore[misc]
             )
             beat.start()
             heartbeats.append(beat)
-        rescuer_thread = None
         if not self.workers and self.schedulers:
             # Schedulers also rescue stalled runs, so a worker-less deployment still recovers.
-            rescuer_thread = threading.Thread(
-                target=self._rescue_loop, name="tickwork-rescuer", daemon=True
+            threading.Thread(target=self._rescue_loop, name="tickwork-rescuer", daemon=True).start()
+        for duty in self.duties:
+            duty.thread = threading.Thread(
+                target=self._guard, args=(duty,), name=f"tickwork-{duty.name}", daemon=True
             )
-            rescuer_thread.start()
-        for service in self.services:
-            service.thread = threading.Thread(
-                target=self._guard, args=(service,), name=f"tickwork-{service.name}", daemon=True
-            )
-            service.thread.start()
+            duty.thread.start()
         self.ready.set()
         try:
             while not self.stop.wait(0.5):
                 pass
         finally:
             self.stop.set()
-            for service in self.services:
-                service.on_stop()
-            for service in self.services:
-                if service.thread is not None:
-                    service.thread.join()
+            for duty in self.duties:
+                duty.wake()
+            for duty in self.duties:
+                if duty.thread is not None:
+                    duty.thread.join()
             for beat in heartbeats:
                 beat.stop()
-            self.app.close()
+            for hook in self.on_exit:
+                hook()
 
-    def _guard(self, service: _Service) -> None:
+    def _guard(self, duty: Duty) -> None:
         try:
-            service.target(self.stop)
+            duty.run(self.stop)
         except Exception:
-            log.exception("%s crashed; stopping the process", service.name)
+            log.exception("%s crashed; stopping the process", duty.name)
             self.stop.set()
 
     def _rescue_loop(self) -> None:
-        rescuer = StallRescuer(self.app.db)
+        rescuer = StallRescuer(self.db)
         while not self.stop.wait(self.heartbeat_interval):
             try:
                 rescuer.rescue()

@@ -1,26 +1,24 @@
-"""Operations on schedules: validated, audited, one transaction each.
+"""Operator edits of schedules: validated, audited, one transaction each.
 
-The Python API (``app.schedules``), the REST API and the CLI all go through this class, so
-every change is checked and recorded in the audit log the same way whichever door it
-came through.
+The Python API (``app.schedules``), the REST API, the CLI and the UI all go through this
+class, so every change is checked and recorded in the audit log the same way whichever door
+it came through. Code-defined schedules are written by
+:class:`~tickwork.services.code_sync.CodeSync` instead.
 """
 
 from __future__ import annotations
 
 import builtins
 import dataclasses
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from tickwork.domain import inputs, schedule_spec, triggers
-from tickwork.domain.actor import Actor
+from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import (
-    DuplicateNameError,
     InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
@@ -37,42 +35,23 @@ from tickwork.domain.models import (
     ScheduleStatus,
     TriggerType,
 )
-from tickwork.registry import TaskRegistry
+from tickwork.domain.schedule_definition import DEFINITION_FIELDS, ScheduleDefinition
+from tickwork.domain.tasks import TaskRegistry
 from tickwork.services.firing import Firing, run_defaults
-from tickwork.storage.audit_store import AuditStore
+from tickwork.services.schedule_changes import ScheduleChanges
 from tickwork.storage.database import Database
-from tickwork.storage.dialect import SCHEDULES_CHANNEL
-from tickwork.storage.run_store import RunStore
 from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
-
-log = logging.getLogger("tickwork.schedules")
-
-ORPHANED_NOTE = "removed from code: paused until it is declared again or deleted"
-CODE_PAUSED_NOTE = "defined in code with enabled=False: resume it to start"
-# Serialises code-schedule syncs of processes starting together (PostgreSQL advisory lock).
-SYNC_LOCK_ID = 7_301_947_124
 
 ResumeChoice = str  # "policy" | "skip" | "run_once" | "run_all"
 RESUME_CHOICES = ("policy", "skip", "run_once", "run_all")
 
 
-@dataclass(frozen=True, slots=True)
-class CodeSchedule:
-    """A schedule declared in code with ``app.periodic``."""
-
-    name: str
-    fields: dict[str, Any]
-    enabled: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SyncReport:
-    """What a sync of code-defined schedules changed."""
-
-    created: list[str]
-    updated: list[str]
-    orphaned: list[str]
-    conflicts: list[str]
+def starts_paused(status: Any) -> bool:
+    """Whether a new schedule's ``status`` (``active``, the default, or ``paused``) is paused."""
+    status = status or ScheduleStatus.ACTIVE.value
+    if status not in (ScheduleStatus.ACTIVE.value, ScheduleStatus.PAUSED.value):
+        raise InvalidInputError("a new schedule is either active or paused", field="status")
+    return bool(status == ScheduleStatus.PAUSED.value)
 
 
 class ScheduleService:
@@ -91,60 +70,18 @@ class ScheduleService:
         self.registry = registry
         self.firing = firing
         self.store = ScheduleStore(db.dialect)
-        self.runs = RunStore(db.dialect)
-        self.audit = AuditStore()
+        self.changes = ScheduleChanges(db.dialect)
+        self.runs = self.changes.runs
+        self.audit = self.changes.audit
         self.max_payload_bytes = max_payload_bytes
         self._on_change = on_change
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _record(
-        self,
-        conn: Connection,
-        actor: Actor,
-        action: str,
-        schedule: Schedule,
-        before: Schedule | None,
-        after: Schedule | None,
-        now: datetime,
-    ) -> None:
-        self.audit.record(
-            conn,
-            at=now,
-            actor=actor.name,
-            source=actor.source,
-            action=action,
-            target_type="schedule",
-            target_id=schedule.id,
-            tenant_id=schedule.tenant_id,
-            before=None if before is None else schedule_spec.as_json(before),
-            after=None if after is None else schedule_spec.as_json(after),
-        )
-
-    def _withdraw_early(
-        self, conn: Connection, schedule: Schedule, now: datetime, *, keep_next_run: bool = False
-    ) -> dict[str, Any]:
-        """Withdraw runs created ahead of fire times still to come (the scheduler looks
-        ahead); those fire times become due again, so nothing is skipped by the change."""
-        count, earliest = self.runs.withdraw_early(conn, schedule.id, now)
-        if not count:
-            return {}
-        changes: dict[str, Any] = {"run_count": max(0, schedule.run_count - count)}
-        if (
-            not keep_next_run
-            and earliest is not None
-            and (schedule.next_run_at is None or earliest < schedule.next_run_at)
-        ):
-            changes["next_run_at"] = earliest
-        return changes
-
-    def _changed(self, conn: Connection) -> None:
-        self.db.dialect.notify(conn, SCHEDULES_CHANNEL)
-
-    def _check_admin_only_task(self, actor: Actor, task_name: str) -> None:
+    def _check_task_allowed(self, actor: Actor, task_name: str, tenant_id: str | None) -> None:
         task = self.registry.find(task_name)
-        if task is not None and task.admin_only and actor.role.value != "admin":
-            raise PermissionDeniedError(f"only admins may schedule {task_name!r}", field="task")
+        if task is not None:
+            task.check_allowed(actor, tenant_id)
 
     def _tenant_for(self, actor: Actor, requested: Any) -> Any:
         if actor.tenant_id is None:
@@ -164,12 +101,15 @@ class ScheduleService:
 
     def find(self, ref: str | int, actor: Actor) -> Schedule:
         """A schedule by id or by name."""
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            return self.get(int(ref), actor)
+        ident = inputs.record_id(ref)
+        if ident is not None:
+            return self.get(ident, actor)
+        if not isinstance(ref, str) or len(ref) > schedule_spec.MAX_NAME_LENGTH:
+            raise NotFoundError(f"schedule {inputs.echo(ref)} not found", field="id")
         with self.db.read() as conn:
-            found = self.store.find_by_name(conn, str(ref))
+            found = self.store.find_by_name(conn, ref)
         if found is None or (actor.tenant_id is not None and found.tenant_id != actor.tenant_id):
-            raise NotFoundError(f"schedule {ref!r} not found", field="id")
+            raise NotFoundError(f"schedule {inputs.echo(ref)} not found", field="id")
         return found
 
     def list(
@@ -188,23 +128,39 @@ class ScheduleService:
 
     # -- changes -----------------------------------------------------------------------
 
-    def create(self, actor: Actor, data: dict[str, Any]) -> Schedule:
-        """Validate and create a schedule; nothing is written if anything is invalid."""
-        data = dict(data)
-        status = data.pop("status", None) or ScheduleStatus.ACTIVE.value
-        paused_until = data.pop("paused_until", None)
-        pause_note = data.pop("pause_note", None)
-        if status not in (ScheduleStatus.ACTIVE.value, ScheduleStatus.PAUSED.value):
-            raise InvalidInputError("a new schedule is either active or paused", field="status")
-        data["tenant_id"] = self._tenant_for(actor, data.get("tenant_id"))
-        values = schedule_spec.validate_definition(
-            data, self.registry, max_payload_bytes=self.max_payload_bytes
+    def validate(self, actor: Actor, fields: Mapping[str, Any]) -> ScheduleDefinition:
+        """Check ``fields`` as a new schedule's definition, with ``actor``'s tenant and the
+        rule that only admins schedule admin-only tasks."""
+        fields = {**fields, "tenant_id": self._tenant_for(actor, fields.get("tenant_id"))}
+        definition = schedule_spec.validate_definition(
+            fields, self.registry, max_payload_bytes=self.max_payload_bytes
         )
-        self._check_admin_only_task(actor, values["task"])
+        self._check_task_allowed(actor, definition.task, definition.tenant_id)
+        return definition
+
+    def create(
+        self,
+        actor: Actor,
+        definition: ScheduleDefinition,
+        *,
+        paused: bool = False,
+        pause_note: str | None = None,
+        paused_until: datetime | str | None = None,
+    ) -> Schedule:
+        """Create a schedule, active or ``paused`` (with an optional note and end)."""
+        tenant_id = self._tenant_for(actor, definition.tenant_id)
+        if tenant_id != definition.tenant_id:
+            definition = dataclasses.replace(definition, tenant_id=tenant_id)
+        self._check_task_allowed(actor, definition.task, definition.tenant_id)
         with self.db.write() as conn:
             now = self.db.now()
-            values = schedule_spec.with_first_fire(values, now)
-            if status == ScheduleStatus.PAUSED.value:
+            first = definition.first_fire(now)
+            values = {
+                **definition.columns(),
+                "anchor_at": first.anchor_at,
+                "next_run_at": first.next_run_at,
+            }
+            if paused:
                 values["next_run_at"] = None
                 values["paused_at"] = now
                 values["paused_by"] = actor.name
@@ -218,11 +174,12 @@ class ScheduleService:
             elif paused_until is not None or pause_note is not None:
                 field = "paused_until" if paused_until is not None else "pause_note"
                 raise InvalidInputError(f"{field} needs status 'paused'", field=field)
+            status = ScheduleStatus.PAUSED if paused else ScheduleStatus.ACTIVE
             schedule = self.store.insert(
                 conn,
                 {
                     **values,
-                    "status": status,
+                    "status": status.value,
                     "source": ScheduleSource.API.value,
                     "created_by": actor.name,
                     "created_at": now,
@@ -231,8 +188,8 @@ class ScheduleService:
                     "run_count": 0,
                 },
             )
-            self._record(conn, actor, "schedule.create", schedule, None, schedule, now)
-            self._changed(conn)
+            self.changes.record(conn, actor, "schedule.create", schedule, None, schedule, now)
+            self.changes.notify(conn)
         self._on_change()
         return schedule
 
@@ -240,7 +197,7 @@ class ScheduleService:
         self,
         actor: Actor,
         schedule_id: int,
-        changes: dict[str, Any],
+        changes: Mapping[str, Any],
         *,
         expected_version: int | None = None,
     ) -> Schedule:
@@ -255,8 +212,10 @@ class ScheduleService:
         if expected_version is not None:
             expected_version = inputs.integer(expected_version, "version", minimum=1)
         for key in changes:
-            if key not in schedule_spec.DEFINITION_FIELDS:
-                raise InvalidInputError(f"{key!r} cannot be changed this way", field=key)
+            if key not in DEFINITION_FIELDS:
+                raise InvalidInputError(
+                    f"{inputs.echo(key)} cannot be changed this way", field=str(key)[:100]
+                )
         with self.db.write() as conn:
             now = self.db.now()
             before = self.store.get(conn, schedule_id, lock=True, restrict_tenant=actor.tenant_id)
@@ -273,19 +232,22 @@ class ScheduleService:
                 )
             if "tenant_id" in changes:
                 changes["tenant_id"] = self._tenant_for(actor, changes["tenant_id"])
-            values = schedule_spec.validate_definition(
+            definition = schedule_spec.validate_definition(
                 _merged(before, changes), self.registry, max_payload_bytes=self.max_payload_bytes
             )
-            self._check_admin_only_task(actor, values["task"])
-            retimed = _retimed(before, values, now)
-            values.update(
-                self._withdraw_early(conn, before, now, keep_next_run="next_run_at" in retimed)
-            )
-            values.update(retimed)
-            values["updated_at"] = now
+            self._check_task_allowed(actor, definition.task, definition.tenant_id)
+            retimed = _retimed(before, definition, now)
+            values = {
+                **definition.columns(),
+                **self.changes.withdraw_early(
+                    conn, before, now, keep_next_run="next_run_at" in retimed
+                ),
+                **retimed,
+                "updated_at": now,
+            }
             after = self.store.update(conn, schedule_id, values, expected_version=expected_version)
-            self._record(conn, actor, "schedule.update", after, before, after, now)
-            self._changed(conn)
+            self.changes.record(conn, actor, "schedule.update", after, before, after, now)
+            self.changes.notify(conn)
         self._on_change()
         return after
 
@@ -315,7 +277,7 @@ class ScheduleService:
                 conn,
                 schedule_id,
                 {
-                    **self._withdraw_early(conn, before, now),
+                    **self.changes.withdraw_early(conn, before, now),
                     "status": ScheduleStatus.PAUSED.value,
                     "pause_note": None
                     if note is None
@@ -327,8 +289,8 @@ class ScheduleService:
                 },
                 bump_version=False,
             )
-            self._record(conn, actor, "schedule.pause", after, before, after, now)
-            self._changed(conn)
+            self.changes.record(conn, actor, "schedule.pause", after, before, after, now)
+            self.changes.notify(conn)
         self._on_change()
         return after
 
@@ -342,7 +304,7 @@ class ScheduleService:
         """
         if misfire not in RESUME_CHOICES:
             raise InvalidInputError(
-                f"{misfire!r} is not one of {', '.join(RESUME_CHOICES)}", field="misfire"
+                f"{inputs.echo(misfire)} is not one of {', '.join(RESUME_CHOICES)}", field="misfire"
             )
         with self.db.write() as conn:
             now = self.db.now()
@@ -350,8 +312,8 @@ class ScheduleService:
             if before.status is ScheduleStatus.ACTIVE:
                 return before
             after = self._activate(conn, before, now, misfire)
-            self._record(conn, actor, "schedule.resume", after, before, after, now)
-            self._changed(conn)
+            self.changes.record(conn, actor, "schedule.resume", after, before, after, now)
+            self.changes.notify(conn)
         self._on_change()
         return after
 
@@ -401,8 +363,8 @@ class ScheduleService:
                 {"status": ScheduleStatus.CANCELLED.value, "next_run_at": None, "updated_at": now},
                 bump_version=False,
             )
-            self._record(conn, actor, "schedule.cancel", after, before, after, now)
-            self._changed(conn)
+            self.changes.record(conn, actor, "schedule.cancel", after, before, after, now)
+            self.changes.notify(conn)
         self._on_change()
         return after
 
@@ -423,12 +385,20 @@ class ScheduleService:
                 conn, schedule_id, now, f"schedule deleted by {actor.name}"
             )
             self.store.delete(conn, schedule_id)
-            self._record(conn, actor, "schedule.delete", before, before, None, now)
-            self._changed(conn)
+            self.changes.record(conn, actor, "schedule.delete", before, before, None, now)
+            self.changes.notify(conn)
         self._on_change()
 
     def run_now(self, actor: Actor, schedule_id: int, payload: dict[str, Any] | None = None) -> Run:
-        """Queue a run of the schedule's task now; ``next_run_at`` is left alone."""
+        """Queue a run of the schedule's task now; ``next_run_at`` is left alone.
+
+        A ``payload`` replacing the schedule's needs an admin, and for an admin-only task
+        (or a tenant-scoped one on a schedule without a tenant) an admin bound to no tenant.
+        """
+        if payload is not None and not actor.role.allows(Role.ADMIN):
+            raise PermissionDeniedError(
+                "only admins may run a schedule with another payload", field="payload"
+            )
         with self.db.write() as conn:
             now = self.db.now()
             schedule = self.store.get(conn, schedule_id, restrict_tenant=actor.tenant_id)
@@ -436,6 +406,7 @@ class ScheduleService:
                 body = schedule.payload
             else:
                 task = self.registry.get(schedule.task)
+                task.check_allowed(actor, schedule.tenant_id)
                 body = task.validate_payload(payload, max_bytes=self.max_payload_bytes)
             run, _ = self.runs.enqueue(
                 conn,
@@ -466,194 +437,13 @@ class ScheduleService:
             )
         return run
 
-    # -- code-defined schedules --------------------------------------------------------
-
-    def sync_code(self, declared: builtins.list[CodeSchedule]) -> SyncReport:
-        """Bring code-defined schedules in the database in line with the code.
-
-        New ones are created paused unless declared ``enabled=True``; changed ones are
-        updated (a timing change recomputes ``next_run_at``); ones no longer declared are
-        paused and marked orphaned. The operator's enable toggle is kept across syncs.
-        """
-        actor = Actor(name="code", source="code")
-        report = SyncReport([], [], [], [])
-        validated = []
-        for item in declared:
-            values = schedule_spec.validate_definition(
-                {**item.fields, "name": item.name},
-                self.registry,
-                max_payload_bytes=self.max_payload_bytes,
-            )
-            validated.append((item, values, schedule_spec.code_hash(values)))
-        with self.db.write() as conn:
-            self.db.dialect.advisory_lock(conn, SYNC_LOCK_ID)
-            now = self.db.now()
-            existing = {s.name: s for s in self.store.code_defined(conn)}
-            names = set()
-            for item, values, digest in validated:
-                names.add(item.name)
-                current = existing.get(item.name)
-                if current is None:
-                    other = self.store.find_by_name(conn, item.name)
-                    if other is not None:
-                        log.error(
-                            "code-defined schedule %r clashes with an API schedule of that name; "
-                            "rename one of them",
-                            item.name,
-                        )
-                        report.conflicts.append(item.name)
-                        continue
-                    self._create_code(conn, actor, item, values, digest, now)
-                    report.created.append(item.name)
-                    continue
-                if self._update_code(conn, actor, current, item, values, digest, now):
-                    report.updated.append(item.name)
-            for name, current in existing.items():
-                if name not in names and not current.orphaned:
-                    after = self.store.update(
-                        conn,
-                        current.id,
-                        {
-                            **self._withdraw_early(conn, current, now),
-                            "orphaned": True,
-                            "status": ScheduleStatus.PAUSED.value
-                            if current.status is ScheduleStatus.ACTIVE
-                            else current.status.value,
-                            "pause_note": ORPHANED_NOTE
-                            if current.status is ScheduleStatus.ACTIVE
-                            else current.pause_note,
-                            "paused_at": now
-                            if current.status is ScheduleStatus.ACTIVE
-                            else current.paused_at,
-                            "paused_by": "code"
-                            if current.status is ScheduleStatus.ACTIVE
-                            else current.paused_by,
-                            "updated_at": now,
-                        },
-                        bump_version=False,
-                    )
-                    self._record(conn, actor, "schedule.orphan", after, current, after, now)
-                    log.warning(
-                        "schedule %r is no longer defined in code: paused and marked orphaned", name
-                    )
-                    report.orphaned.append(name)
-            if report.created or report.updated or report.orphaned:
-                self._changed(conn)
-        self._on_change()
-        return report
-
-    def _create_code(
-        self,
-        conn: Connection,
-        actor: Actor,
-        item: CodeSchedule,
-        values: dict[str, Any],
-        digest: str,
-        now: datetime,
-    ) -> None:
-        values = schedule_spec.with_first_fire(values, now, allow_exhausted=True)
-        status = ScheduleStatus.ACTIVE if item.enabled else ScheduleStatus.PAUSED
-        extra: dict[str, Any] = {}
-        if values["next_run_at"] is None and values["trigger"] != TriggerType.MANUAL.value:
-            # Declared with no fire time left (an end_at that has passed): nothing to do,
-            # but starting the process must not fail because of it.
-            status = ScheduleStatus.COMPLETED
-        elif not item.enabled:
-            extra = {
-                "next_run_at": None,
-                "pause_note": CODE_PAUSED_NOTE,
-                "paused_by": "code",
-                "paused_at": now,
-            }
-        try:
-            schedule = self.store.insert(
-                conn,
-                {
-                    **values,
-                    **extra,
-                    "status": status.value,
-                    "source": ScheduleSource.CODE.value,
-                    "code_hash": digest,
-                    "created_by": "code",
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
-                    "run_count": 0,
-                },
-            )
-        except DuplicateNameError:
-            return
-        self._record(conn, actor, "schedule.create", schedule, None, schedule, now)
-
-    def _update_code(
-        self,
-        conn: Connection,
-        actor: Actor,
-        current: Schedule,
-        item: CodeSchedule,
-        values: dict[str, Any],
-        digest: str,
-        now: datetime,
-    ) -> bool:
-        changes: dict[str, Any] = {}
-        if current.code_hash != digest:
-            changes.update(self._withdraw_early(conn, current, now))
-            changes.update(values)
-            changes["code_hash"] = digest
-            if schedule_spec.timing_changed(current, values):
-                if schedule_spec.keeps_anchor(current, values):
-                    values = {**values, "anchor_at": current.anchor_at}
-                fresh = schedule_spec.with_first_fire(values, now, allow_exhausted=True)
-                changes["anchor_at"] = fresh["anchor_at"]
-                status = current.status
-                if status is ScheduleStatus.COMPLETED and fresh["next_run_at"] is not None:
-                    status = ScheduleStatus.ACTIVE
-                elif (
-                    status is ScheduleStatus.ACTIVE
-                    and fresh["next_run_at"] is None
-                    and values["trigger"] != TriggerType.MANUAL.value
-                ):
-                    status = ScheduleStatus.COMPLETED
-                changes["status"] = status.value
-                changes["next_run_at"] = (
-                    fresh["next_run_at"] if status is ScheduleStatus.ACTIVE else None
-                )
-        if current.orphaned:
-            changes["orphaned"] = False
-            if current.pause_note == ORPHANED_NOTE and item.enabled:
-                fresh = schedule_spec.with_first_fire(
-                    {**values, "anchor_at": current.anchor_at}
-                    if schedule_spec.keeps_anchor(current, values)
-                    else values,
-                    now,
-                    allow_exhausted=True,
-                )
-                changes.update(
-                    status=ScheduleStatus.ACTIVE.value,
-                    pause_note=None,
-                    paused_by=None,
-                    paused_at=None,
-                    anchor_at=fresh["anchor_at"],
-                    next_run_at=fresh["next_run_at"],
-                )
-                if fresh["next_run_at"] is None and values["trigger"] != TriggerType.MANUAL.value:
-                    changes["status"] = ScheduleStatus.COMPLETED.value
-            elif current.pause_note == ORPHANED_NOTE:
-                changes["pause_note"] = CODE_PAUSED_NOTE
-        if not changes:
-            return False
-        changes["updated_at"] = now
-        after = self.store.update(conn, current.id, changes)
-        self._record(conn, actor, "schedule.sync", after, current, after, now)
-        return True
-
 
 _TRIGGER_VALUES = ("cron", "interval", "run_at")
 
 
-def _merged(before: Schedule, changes: dict[str, Any]) -> dict[str, Any]:
+def _merged(before: Schedule, changes: Mapping[str, Any]) -> dict[str, Any]:
     """The full definition after an edit; a new trigger drops the old trigger's fields."""
-    merged = {**schedule_spec.definition_of(before), **changes}
+    merged = {**ScheduleDefinition.of(before).columns(), **changes}
     given = {k for k in _TRIGGER_VALUES if changes.get(k) not in (None, "")}
     if given or "trigger" in changes:
         for other in set(_TRIGGER_VALUES) - given:
@@ -664,7 +454,7 @@ def _merged(before: Schedule, changes: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _retimed(before: Schedule, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _retimed(before: Schedule, definition: ScheduleDefinition, now: datetime) -> dict[str, Any]:
     """Runtime columns an edit changes: ``anchor_at``, ``next_run_at`` and ``status``.
 
     A timing change recomputes the next fire time from now (an interval schedule keeps
@@ -674,17 +464,15 @@ def _retimed(before: Schedule, values: dict[str, Any], now: datetime) -> dict[st
     """
     status = before.status
     extra: dict[str, Any] = {}
-    timing = schedule_spec.timing_changed(before, values)
+    timing = definition.changes_timing_of(before)
     if timing:
-        if schedule_spec.keeps_anchor(before, values):
-            values = {**values, "anchor_at": before.anchor_at}
-        fresh = schedule_spec.with_first_fire(values, now)
-        extra["anchor_at"] = fresh["anchor_at"]
+        fresh = definition.first_fire(now, anchor_at=definition.kept_anchor(before))
+        extra["anchor_at"] = fresh.anchor_at
         if status is ScheduleStatus.COMPLETED:
             status = ScheduleStatus.ACTIVE
             extra["status"] = status.value
-        extra["next_run_at"] = fresh["next_run_at"] if status is ScheduleStatus.ACTIVE else None
-    max_runs = values.get("max_runs")
+        extra["next_run_at"] = fresh.next_run_at if status is ScheduleStatus.ACTIVE else None
+    max_runs = definition.max_runs
     runs_left = max_runs is None or max_runs > before.run_count
     if (
         not timing
@@ -693,11 +481,10 @@ def _retimed(before: Schedule, values: dict[str, Any], now: datetime) -> dict[st
         and runs_left
         and before.trigger in (TriggerType.CRON, TriggerType.INTERVAL)
     ):
-        kept = {**values, "anchor_at": before.anchor_at}
-        fresh = schedule_spec.with_first_fire(kept, now, allow_exhausted=True)
-        if fresh["next_run_at"] is not None:
+        fresh = definition.first_fire(now, anchor_at=before.anchor_at, allow_exhausted=True)
+        if fresh.next_run_at is not None:
             status = ScheduleStatus.ACTIVE
-            extra.update(status=status.value, next_run_at=fresh["next_run_at"])
+            extra.update(status=status.value, next_run_at=fresh.next_run_at)
     if status is ScheduleStatus.ACTIVE and not runs_left:
         extra.update(status=ScheduleStatus.COMPLETED.value, next_run_at=None)
     return extra

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from tickwork.context import Context
 from tickwork.domain.errors import ConflictError, DatabaseUnavailableError
 from tickwork.domain.models import RunStatus
-from tickwork.registry import Task, TaskRegistry
+from tickwork.domain.tasks import Task, TaskRegistry
 from tickwork.services.execution import (
     DaemonThreadPool,
     EventLoopThread,

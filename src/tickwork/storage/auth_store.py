@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from tickwork.auth.models import ApiToken, User
+from tickwork.domain.accounts import ApiToken, User
 from tickwork.domain.actor import Role
 from tickwork.domain.errors import DuplicateNameError, NotFoundError
 from tickwork.storage.dialect import Dialect

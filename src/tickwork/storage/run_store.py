@@ -771,8 +771,11 @@ class RunStore:
         )
         return [run_from_row(r) for r in conn.execute(query)]
 
-    def delete_finished_before(self, conn: Connection, cutoff: datetime, limit: int) -> int:
-        """Delete up to ``limit`` finished runs older than ``cutoff``; return how many."""
+    def delete_finished_before(
+        self, conn: Connection, cutoff: datetime, limit: int, *, tenant_id: str | None = None
+    ) -> int:
+        """Delete up to ``limit`` finished runs older than ``cutoff`` (only ``tenant_id``'s
+        when given); return how many."""
         victims = (
             sa.select(runs.c.id)
             .where(
@@ -781,6 +784,8 @@ class RunStore:
             )
             .limit(limit)
         )
+        if tenant_id is not None:
+            victims = victims.where(runs.c.tenant_id == tenant_id)
         ids = [r[0] for r in conn.execute(victims)]
         if not ids:
             return 0

@@ -7,21 +7,24 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from tickwork import __version__
 from tickwork.app import Tickwork
 from tickwork.auth.passwords import Passwords
 from tickwork.auth.service import AuthService
-from tickwork.metrics import metrics_for
 from tickwork.settings import Settings
 from tickwork.web import observability
 from tickwork.web.api import API_PREFIX, build_router
 from tickwork.web.errors import install_error_handlers
 from tickwork.web.insights import Insights
-from tickwork.web.middleware import AccessLogMiddleware, RequestBodyMiddleware
+from tickwork.web.middleware import (
+    AccessLogMiddleware,
+    RequestBodyMiddleware,
+    SecurityHeadersMiddleware,
+)
 from tickwork.web.security import Authenticator
 from tickwork.web.state import WebState
 
@@ -41,6 +44,15 @@ to a tenant sees only that tenant's schedules and runs (others' are 404).
 
 Every error is `{"error": {"code", "message", "field"}}` with a 4xx status.
 """
+
+
+class TickworkAPI(FastAPI):
+    """FastAPI with :class:`SecurityHeadersMiddleware` outside every other layer, so even
+    the answer Starlette's outermost error handler gives carries the headers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The usual stack, wrapped in the security headers."""
+        return SecurityHeadersMiddleware(super().build_middleware_stack())
 
 
 def create_app(
@@ -64,8 +76,8 @@ def create_app(
     settings = settings or Settings()
     auth = AuthService(tickwork.db, passwords=passwords)
     authenticator = Authenticator(settings, auth)
-    metrics = metrics_for(tickwork)
-    fastapi_app = FastAPI(
+    metrics = tickwork.metrics
+    fastapi_app = TickworkAPI(
         title="tickwork",
         version=__version__,
         description=DESCRIPTION,
@@ -117,16 +129,28 @@ SWAGGER_ASSETS = Path(__file__).parent / "static" / "swagger"
 
 
 def _add_api_docs(fastapi_app: FastAPI) -> None:
-    """Serve the interactive API docs with a vendored Swagger UI (no CDN)."""
+    """Serve the interactive API docs with a vendored Swagger UI (no CDN) and no inline
+    script, so the content security policy needs no exception for it."""
     fastapi_app.mount("/api/docs/static", StaticFiles(directory=SWAGGER_ASSETS), name="swagger")
 
     @fastapi_app.get("/api/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/api/openapi.json",
-            title="tickwork API",
-            swagger_js_url="/api/docs/static/swagger-ui-bundle.js",
-            swagger_css_url="/api/docs/static/swagger-ui.css",
-            swagger_favicon_url="/api/docs/static/favicon-32x32.png",
-            swagger_ui_parameters={"persistAuthorization": True},
-        )
+        return HTMLResponse(API_DOCS_PAGE)
+
+
+API_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tickwork API</title>
+<link rel="icon" type="image/png" href="/api/docs/static/favicon-32x32.png">
+<link rel="stylesheet" href="/api/docs/static/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="/api/openapi.json"></div>
+<script src="/api/docs/static/swagger-ui-bundle.js"></script>
+<script src="/api/docs/static/docs-init.js"></script>
+</body>
+</html>
+"""

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from tickwork.auth.throttle import TooManyAttemptsError
 from tickwork.domain.errors import AuthenticationError, TickworkError
+from tickwork.escaping import escape_control
 from tickwork.web.security import LoginRequired, login_url
 
 log = logging.getLogger("tickwork.web")
@@ -76,6 +77,12 @@ def error_response(
     return JSONResponse(error_body(code, message, field), status_code=status, headers=headers)
 
 
+def _request_line(request: Request) -> str:
+    """Method and path for a log line, control characters escaped (both came from the
+    client)."""
+    return escape_control(f"{request.method} {request.url.path}")
+
+
 async def _tickwork_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TickworkError)
     headers: dict[str, str] = {}
@@ -84,7 +91,7 @@ async def _tickwork_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, TooManyAttemptsError):
         headers["Retry-After"] = str(int(exc.retry_after) + 1)
     if exc.status_code >= 500:
-        log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        log.warning("%s: %s", _request_line(request), escape_control(exc.message))
     return error_response(request, exc.status_code, exc.code, exc.message, exc.field, headers)
 
 
@@ -171,14 +178,16 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 async def _data_error(request: Request, exc: Exception) -> Response:
     # A value the validation above let through but the database refused (out of range,
     # malformed): the caller's input, so a 422 rather than a 500.
-    log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, exc)
+    log.warning(
+        "%s: the database refused a value: %s", _request_line(request), escape_control(str(exc))
+    )
     return error_response(
         request, 422, "invalid_input", "a value is out of range or malformed for the database"
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
+    log.error("%s failed unexpectedly", _request_line(request), exc_info=exc)
     return error_response(
         request, 500, "internal_error", "internal error; the server log has the details"
     )

@@ -10,19 +10,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tickwork.app import Tickwork
+from tickwork.auth.principal import Principal
 from tickwork.auth.service import AuthService
+from tickwork.auth.sessions import SessionCodec
 from tickwork.metrics import Metrics
 from tickwork.settings import Settings
 
 if TYPE_CHECKING:
     from tickwork.web.insights import Insights
-    from tickwork.web.security import Authenticator
+
+
+class RequestAuthenticator(Protocol):
+    """What the web layer asks of its authenticator (``tickwork.web.security.Authenticator``).
+
+    Declared here rather than imported, because the security module reads this state: the
+    two would otherwise import each other.
+    """
+
+    @property
+    def codec(self) -> SessionCodec:
+        """The session cookie codec."""
+        ...
+
+    def authenticate(self, request: Request) -> Principal | None:
+        """The caller, ``None`` when no credentials came; raises when they are wrong."""
+        ...
+
+    def authenticate_quickly(self, request: Request) -> Principal | None:
+        """The caller when that needs no database access, else ``None``."""
+        ...
+
 
 PageErrorRenderer = Callable[[Request, int, str, str], Response]
 """``(request, status_code, code, message) -> Response``: renders an error as an HTML page."""
@@ -39,7 +62,7 @@ class WebState:
     tickwork: Tickwork
     settings: Settings
     auth: AuthService
-    authenticator: Authenticator
+    authenticator: RequestAuthenticator
     insights: Insights
     metrics: Metrics
     page_error_renderer: PageErrorRenderer | None = None

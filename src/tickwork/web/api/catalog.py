@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from tickwork.app import MAX_PREVIEW_COUNT
+from tickwork.domain.cron_preview import MAX_PREVIEW_COUNT
 from tickwork.domain.errors import NotFoundError
-from tickwork.registry import Task
+from tickwork.domain.tasks import Task
 from tickwork.storage.audit_store import AuditFilter, AuditStore
 from tickwork.storage.insights_store import OutcomeStats
 from tickwork.web.api.common import ERROR_RESPONSES, SOURCE, App, IdFilter, Limit, State, TextFilter

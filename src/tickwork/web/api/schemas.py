@@ -14,13 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from tickwork.domain.actor import Role
 from tickwork.domain.models import (
-    MisfirePolicy,
-    OverlapPolicy,
     RunStatus,
     RunTrigger,
-    ScheduleSource,
-    ScheduleStatus,
-    TriggerType,
 )
 
 # Largest values the database's integer columns hold; ids are 64-bit.
@@ -30,7 +25,7 @@ MAX_INT32 = 2**31 - 1
 MAX_SECONDS = 3650 * 86400.0
 MIN_YEAR = 1900
 MAX_YEAR = 9000
-NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
 
 
 def _no_nul(value: Any) -> Any:
@@ -104,179 +99,6 @@ class ErrorBody(BaseModel):
     """Every 4xx and 5xx response of the API."""
 
     error: ErrorDetail
-
-
-# -- schedules -------------------------------------------------------------------------
-
-
-class Window(RequestModel):
-    """An allowed time range in the schedule's time zone; fire times outside are skipped."""
-
-    days: (
-        list[Annotated[str, StringConstraints(max_length=10)] | Annotated[int, Field(ge=0, le=6)]]
-        | None
-    ) = None
-    start: Annotated[str, StringConstraints(max_length=20)] | None = None
-    end: Annotated[str, StringConstraints(max_length=20)] | None = None
-
-
-class ScheduleFields(RequestModel):
-    """Fields a schedule's definition may set (all optional here; see the subclasses)."""
-
-    name: Text | None = None
-    task: Text | None = None
-    payload: JsonObject | None = None
-    description: LongText | None = None
-    tenant_id: Tenant | None = None
-    trigger: TriggerType | None = None
-    cron: Text | None = None
-    interval: Seconds | None = None
-    run_at: Moment | None = None
-    timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
-    start_at: Moment | None = None
-    end_at: Moment | None = None
-    jitter: Seconds | None = None
-    misfire_policy: MisfirePolicy | None = None
-    misfire_grace: Seconds | None = None
-    misfire_cap: Positive | None = None
-    overlap_policy: OverlapPolicy | None = None
-    max_runs: Positive | None = None
-    max_attempts: Positive | None = None
-    retry_backoff: Seconds | None = None
-    retry_backoff_max: Seconds | None = None
-    timeout: Seconds | None = None
-    queue: Annotated[str, StringConstraints(max_length=100)] | None = None
-    priority: Priority | None = None
-    windows: list[Window] | None = Field(default=None, max_length=100)
-    blackout_dates: list[Annotated[str, StringConstraints(max_length=20)]] | None = Field(
-        default=None, max_length=1000
-    )
-    condition: Text | None = None
-
-    def changes(self) -> dict[str, Any]:
-        """The fields the caller sent (an explicit ``null`` clears a field)."""
-        data = self.model_dump(exclude_unset=True, mode="python")
-        if "windows" in data and data["windows"] is not None:
-            data["windows"] = [
-                {k: v for k, v in w.items() if v is not None} for w in data["windows"]
-            ]
-        return data
-
-
-class ScheduleCreate(ScheduleFields):
-    """A new schedule: ``name``, ``task`` and one of ``cron``, ``interval``, ``run_at`` (or
-    ``trigger: "manual"``). It starts ``active`` unless ``status`` is ``paused``."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "Weekly report",
-                    "task": "http.request",
-                    "cron": "0 9 * * 1",
-                    "timezone": "Europe/London",
-                    "payload": {"url": "https://example.com/hooks/report", "method": "POST"},
-                },
-                {
-                    "name": "Heartbeat",
-                    "task": "http.request",
-                    "interval": "5m",
-                    "payload": {"url": "https://example.com/ping"},
-                    "overlap_policy": "skip",
-                },
-            ]
-        }
-    )
-
-    name: Text
-    task: Text
-    status: Literal["active", "paused"] | None = None
-    paused_until: Moment | None = None
-    pause_note: LongText | None = None
-
-
-class ScheduleUpdate(ScheduleFields):
-    """Changes to a schedule; with ``version``, refused (409) if it changed meanwhile."""
-
-    version: Positive | None = None
-
-
-class PauseRequest(RequestModel):
-    """Pause a schedule, optionally saying why and until when."""
-
-    note: LongText | None = None
-    until: Moment | None = None
-
-
-class ResumeRequest(RequestModel):
-    """Resume a schedule; ``misfire`` says what to do with fire times missed while paused:
-    ``policy`` (the schedule's own misfire policy), ``skip``, ``run_once`` or ``run_all``."""
-
-    misfire: Literal["policy", "skip", "run_once", "run_all"] = "policy"
-
-
-class RunNowRequest(RequestModel):
-    """Run a schedule now; a ``payload`` replaces the schedule's (admins only)."""
-
-    payload: JsonObject | None = None
-
-
-class ScheduleOut(ResponseModel):
-    """A schedule: its definition and its runtime state."""
-
-    id: int
-    name: str
-    task: str
-    trigger: TriggerType
-    status: ScheduleStatus
-    source: ScheduleSource
-    payload: dict[str, Any]
-    cron: str | None
-    interval: float | None
-    run_at: datetime | None
-    timezone: str
-    description: str | None
-    tenant_id: str | None
-    start_at: datetime | None
-    end_at: datetime | None
-    anchor_at: datetime | None
-    jitter: float
-    misfire_policy: MisfirePolicy
-    misfire_grace: float
-    misfire_cap: int
-    overlap_policy: OverlapPolicy
-    max_runs: int | None
-    run_count: int
-    max_attempts: int | None
-    retry_backoff: float | None
-    retry_backoff_max: float | None
-    timeout: float | None
-    queue: str | None
-    priority: int | None
-    windows: list[dict[str, Any]] | None
-    blackout_dates: list[str] | None
-    condition: str | None
-    next_run_at: datetime | None
-    last_run_at: datetime | None
-    last_status: str | None
-    pause_note: str | None
-    paused_by: str | None
-    paused_at: datetime | None
-    paused_until: datetime | None
-    orphaned: bool
-    code_hash: str | None
-    created_by: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-    version: int
-    timing: str = Field(description="When it fires, in words")
-
-
-class SchedulePage(BaseModel):
-    """A page of schedules in id order; pass ``next_after_id`` as ``after_id`` for the next."""
-
-    items: list[ScheduleOut]
-    next_after_id: int | None
 
 
 # -- runs ------------------------------------------------------------------------------
@@ -411,6 +233,12 @@ class CronPreviewOut(BaseModel):
     next: list[str] = Field(description="ISO 8601 with the zone's UTC offset")
     dst: list[str | None]
     fire_times: list[FireTimeOut]
+    truncated: bool = Field(
+        description="True when there are fewer fire times than ``count`` asked for"
+    )
+    truncated_reason: str | None = Field(
+        description="Why there are fewer fire times than asked for, when there are"
+    )
 
 
 class NodeOut(BaseModel):

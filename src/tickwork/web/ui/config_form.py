@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tickwork.domain.errors import PayloadError
+from tickwork.domain.inputs import echo
 
 FIELD_PREFIX = "config."
 FREE_FORM = "__payload__"
@@ -250,16 +251,25 @@ def with_submitted(fields: list[ConfigField], form: Mapping[str, list[str]]) -> 
     return fields
 
 
+# A number longer than this is no number anyone means; refusing it first also keeps int()
+# from its quadratic conversion of thousands of digits.
+MAX_NUMBER_LENGTH = 40
+
+
 def _scalar(item: ConfigField, kind: str, text: str, where: str) -> Any:
+    if kind in ("integer", "number") and len(text) > MAX_NUMBER_LENGTH:
+        raise PayloadError(
+            f"{where}: a number is at most {MAX_NUMBER_LENGTH} characters", field=where
+        )
     if kind == "integer":
-        if not re.fullmatch(r"-?\d+", text):
-            raise PayloadError(f"{where}: {text!r} is not a whole number", field=where)
+        if not re.fullmatch(r"-?[0-9]+", text):
+            raise PayloadError(f"{where}: {echo(text)} is not a whole number", field=where)
         return int(text)
     if kind == "number":
         try:
             number = float(text)
         except ValueError:
-            raise PayloadError(f"{where}: {text!r} is not a number", field=where) from None
+            raise PayloadError(f"{where}: {echo(text)} is not a number", field=where) from None
         return int(number) if number.is_integer() and "." not in text else number
     return text
 
@@ -334,4 +344,6 @@ def _parse(item: ConfigField, text: str, where: str) -> Any:
                 f"{where}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
                 field=where,
             ) from None
+        except RecursionError:
+            raise PayloadError(f"{where}: the JSON is nested too deeply", field=where) from None
     return text

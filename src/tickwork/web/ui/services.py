@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from tickwork.domain import schedule_spec
-from tickwork.domain.errors import TickworkError
 from tickwork.storage.timeline_store import TimelineStore
 from tickwork.web.state import web_state
 
@@ -37,19 +35,9 @@ class UiServices:
         """
         with self._lock:
             if self._code_hashes is None:
-                hashes: dict[str, str | None] = {}
-                for item in self.app.code_schedules.values():
-                    try:
-                        values = schedule_spec.validate_definition(
-                            {**item.fields, "name": item.name},
-                            self.app.registry,
-                            max_payload_bytes=self.app.max_payload_bytes,
-                        )
-                    except TickworkError:
-                        hashes[item.name] = None
-                        continue
-                    hashes[item.name] = schedule_spec.code_hash(values)
-                self._code_hashes = hashes
+                self._code_hashes = self.app.code_sync.fingerprints(
+                    self.app.code_schedules.values()
+                )
             return self._code_hashes.get(name)
 
 

@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, Response
 from tickwork.auth.passwords import generate_password
 from tickwork.domain.errors import TickworkError
 from tickwork.web.security import PageAdmin
-from tickwork.web.ui.routes.common import blocking, form_lists, redirect, render
+from tickwork.web.ui.routes.common import RecordId, blocking, form_lists, redirect, render
 from tickwork.web.ui.routes.common import viewer_for as _viewer
 from tickwork.web.ui.services import services
 from tickwork.web.ui.views import admin
@@ -85,25 +85,25 @@ async def _update_user(request: Request, principal: Any, user_id: int, **change:
 
 
 @router.post("/admin/users/{user_id}/role")
-async def set_role(request: Request, user_id: int, principal: PageAdmin) -> Response:
+async def set_role(request: Request, user_id: RecordId, principal: PageAdmin) -> Response:
     """Change a user's role."""
     return await _update_user(request, principal, user_id, role="")
 
 
 @router.post("/admin/users/{user_id}/disable")
-async def disable_user(request: Request, user_id: int, principal: PageAdmin) -> Response:
+async def disable_user(request: Request, user_id: RecordId, principal: PageAdmin) -> Response:
     """Disable a user: sessions and tokens stop working at once."""
     return await _update_user(request, principal, user_id, disabled=True)
 
 
 @router.post("/admin/users/{user_id}/enable")
-async def enable_user(request: Request, user_id: int, principal: PageAdmin) -> Response:
+async def enable_user(request: Request, user_id: RecordId, principal: PageAdmin) -> Response:
     """Enable a disabled user."""
     return await _update_user(request, principal, user_id, disabled=False)
 
 
 @router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
-async def reset_password(request: Request, user_id: int, principal: PageAdmin) -> Response:
+async def reset_password(request: Request, user_id: RecordId, principal: PageAdmin) -> Response:
     """Give a user a new generated password, shown once; its sessions end."""
     ui = services(request)
 
@@ -159,7 +159,7 @@ async def create_token(request: Request, principal: PageAdmin) -> Response:
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
-async def revoke_token(request: Request, token_id: int, principal: PageAdmin) -> Response:
+async def revoke_token(request: Request, token_id: RecordId, principal: PageAdmin) -> Response:
     """Revoke a token."""
     ui = services(request)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Path
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -13,11 +14,15 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tickwork.auth.principal import Principal
 from tickwork.domain.errors import TickworkError
+from tickwork.domain.inputs import MAX_ID
 from tickwork.web.ui import formatting, templating
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import ZONE_COOKIE, Viewer
 
 T = TypeVar("T")
+
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
+"""The id in a page's path: one that no record can have is refused before any lookup."""
 
 NOTICES = {
     "created": "Schedule created.",

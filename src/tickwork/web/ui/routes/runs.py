@@ -8,6 +8,7 @@ from starlette.responses import HTMLResponse, Response
 from tickwork.domain.errors import TickworkError
 from tickwork.web.security import PageOperator, PageViewer
 from tickwork.web.ui.routes.common import (
+    RecordId,
     blocking,
     error_toast,
     is_htmx,
@@ -62,7 +63,7 @@ def live_rows(request: Request, principal: PageViewer) -> Response:
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(request: Request, run_id: int, principal: PageViewer) -> Response:
+def run_page(request: Request, run_id: RecordId, principal: PageViewer) -> Response:
     """A run: attempts, timing, trigger, worker, error, traceback, log lines."""
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
@@ -71,7 +72,7 @@ def run_page(request: Request, run_id: int, principal: PageViewer) -> Response:
 
 
 @router.get("/ui/partials/runs/{run_id}", response_class=HTMLResponse)
-def run_body(request: Request, run_id: int, principal: PageViewer) -> Response:
+def run_body(request: Request, run_id: RecordId, principal: PageViewer) -> Response:
     """The body of a run's page (polled while the run may still change)."""
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
@@ -112,12 +113,12 @@ async def _act(request: Request, principal: PageOperator, run_id: int, action: s
 
 
 @router.post("/runs/{run_id}/retry")
-async def retry(request: Request, run_id: int, principal: PageOperator) -> Response:
+async def retry(request: Request, run_id: RecordId, principal: PageOperator) -> Response:
     """Queue a failed or cancelled run again."""
     return await _act(request, principal, run_id, "retry")
 
 
 @router.post("/runs/{run_id}/cancel")
-async def cancel(request: Request, run_id: int, principal: PageOperator) -> Response:
+async def cancel(request: Request, run_id: RecordId, principal: PageOperator) -> Response:
     """Cancel a pending run, or ask a running one to stop."""
     return await _act(request, principal, run_id, "cancel")

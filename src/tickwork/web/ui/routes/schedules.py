@@ -11,6 +11,7 @@ from tickwork.domain.errors import InvalidTransitionError, TickworkError
 from tickwork.web.security import PageAdmin, PageOperator, PageViewer
 from tickwork.web.ui import config_form
 from tickwork.web.ui.routes.common import (
+    RecordId,
     blocking,
     error_toast,
     form_lists,
@@ -91,7 +92,7 @@ async def create_schedule(request: Request, principal: PageAdmin) -> Response:
 
 
 @router.get("/schedules/{schedule_id}", response_class=HTMLResponse)
-def schedule_page(request: Request, schedule_id: int, principal: PageViewer) -> Response:
+def schedule_page(request: Request, schedule_id: RecordId, principal: PageViewer) -> Response:
     """A schedule's definition, upcoming fire times, history and charts."""
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
@@ -107,7 +108,7 @@ def schedule_page(request: Request, schedule_id: int, principal: PageViewer) -> 
 
 
 @router.get("/ui/partials/schedules/{schedule_id}/history", response_class=HTMLResponse)
-def schedule_history(request: Request, schedule_id: int, principal: PageViewer) -> Response:
+def schedule_history(request: Request, schedule_id: RecordId, principal: PageViewer) -> Response:
     """The run history table of a schedule (filters and paging without a reload)."""
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
@@ -118,7 +119,7 @@ def schedule_history(request: Request, schedule_id: int, principal: PageViewer) 
 
 
 @router.get("/schedules/{schedule_id}/edit", response_class=HTMLResponse)
-def edit_schedule(request: Request, schedule_id: int, principal: PageAdmin) -> Response:
+def edit_schedule(request: Request, schedule_id: RecordId, principal: PageAdmin) -> Response:
     """The edit form (code-defined schedules are read-only: back to their page)."""
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
@@ -132,7 +133,9 @@ def edit_schedule(request: Request, schedule_id: int, principal: PageAdmin) -> R
 
 
 @router.post("/schedules/{schedule_id}/edit", response_class=HTMLResponse)
-async def update_schedule(request: Request, schedule_id: int, principal: PageAdmin) -> Response:
+async def update_schedule(
+    request: Request, schedule_id: RecordId, principal: PageAdmin
+) -> Response:
     """Save the edit (checked against the version the form was loaded with)."""
     ui = services(request)
     raw = await form_lists(request)
@@ -261,25 +264,25 @@ async def _act(request: Request, principal: Principal, schedule_id: int, action:
 
 
 @router.post("/schedules/{schedule_id}/run")
-async def run_now(request: Request, schedule_id: int, principal: PageOperator) -> Response:
+async def run_now(request: Request, schedule_id: RecordId, principal: PageOperator) -> Response:
     """Queue a run now (``next_run_at`` is left alone)."""
     return await _act(request, principal, schedule_id, "run")
 
 
 @router.post("/schedules/{schedule_id}/pause")
-async def pause(request: Request, schedule_id: int, principal: PageOperator) -> Response:
+async def pause(request: Request, schedule_id: RecordId, principal: PageOperator) -> Response:
     """Stop firing (with an optional note and automatic resume time)."""
     return await _act(request, principal, schedule_id, "pause")
 
 
 @router.post("/schedules/{schedule_id}/resume")
-async def resume(request: Request, schedule_id: int, principal: PageOperator) -> Response:
+async def resume(request: Request, schedule_id: RecordId, principal: PageOperator) -> Response:
     """Fire again; missed fire times are skipped unless the form chose otherwise."""
     return await _act(request, principal, schedule_id, "resume")
 
 
 @router.get("/schedules/{schedule_id}/delete", response_class=HTMLResponse)
-def confirm_delete(request: Request, schedule_id: int, principal: PageAdmin) -> Response:
+def confirm_delete(request: Request, schedule_id: RecordId, principal: PageAdmin) -> Response:
     """The confirmation page (browsers with scripts confirm in a dialog instead)."""
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
@@ -289,6 +292,6 @@ def confirm_delete(request: Request, schedule_id: int, principal: PageAdmin) -> 
 
 
 @router.post("/schedules/{schedule_id}/delete")
-async def delete(request: Request, schedule_id: int, principal: PageAdmin) -> Response:
+async def delete(request: Request, schedule_id: RecordId, principal: PageAdmin) -> Response:
     """Delete the schedule (its history stays)."""
     return await _act(request, principal, schedule_id, "delete")

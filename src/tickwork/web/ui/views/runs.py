@@ -107,7 +107,7 @@ def resolve_filters(
         try:
             schedule = ui.app.schedule_service.find(query.schedule, actor)
         except NotFoundError:
-            errors["schedule"] = f"no schedule {query.schedule!r}"
+            errors["schedule"] = f"no schedule {inputs.echo(query.schedule)}"
     since: datetime | None = None
     until: datetime | None = None
     if query.range in RANGES:

@@ -19,7 +19,7 @@ from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import schedules as schedule_list
 from tickwork.web.ui.views.runs import RunQuery, live_ids
-from tickwork.web.ui.views.timing_preview import UpcomingFire, upcoming
+from tickwork.web.ui.views.timing_preview import Upcoming, upcoming
 
 HISTORY_SIZES = (10, 25, 50)
 HISTORY_COUNT_CAP = 10_000
@@ -70,16 +70,16 @@ class HistoryQuery:
         return "?" + urlencode(pairs) if pairs else "?"
 
 
-def next_fires(schedule: Schedule, now: datetime, count: int = 10) -> list[UpcomingFire]:
+def next_fires(schedule: Schedule, now: datetime, count: int = 10) -> Upcoming:
     """The schedule's next fire times: from its ``next_run_at`` when active, else from now."""
     if schedule.trigger.value == "manual":
-        return []
+        return Upcoming([])
     if schedule.status is ScheduleStatus.ACTIVE and schedule.next_run_at is not None:
         start = schedule.next_run_at - timedelta(microseconds=1)
     elif schedule.status in (ScheduleStatus.PAUSED, ScheduleStatus.FAILED):
         start = now
     else:
-        return []
+        return Upcoming([])
     return upcoming(schedule, start, count)
 
 
@@ -183,12 +183,14 @@ def detail_context(
     row = schedule_list.build_rows(ui, viewer, [schedule], {schedule.id: outcomes[:20]})[0]
     task = ui.app.registry.find(schedule.task)
     context = history_context(ui, viewer, schedule, query)
+    upcoming_fires = next_fires(schedule, viewer.now)
     context.update(
         {
             "row": row,
             "task": task,
             "words": triggers.describe(schedule),
-            "fires": next_fires(schedule, viewer.now),
+            "fires": upcoming_fires.fires,
+            "fires_truncated_reason": upcoming_fires.truncated_reason,
             "charts": trend_charts(outcomes, viewer),
             "timeline_runs": outcomes[:TIMELINE_RUNS],
             "rate": charts.success_rate(outcomes),

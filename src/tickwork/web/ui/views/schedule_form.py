@@ -24,7 +24,8 @@ from tickwork.domain.errors import (
     VersionConflictError,
 )
 from tickwork.domain.models import MisfirePolicy, OverlapPolicy, Schedule, TriggerType
-from tickwork.registry import Task, TaskRegistry, make_task
+from tickwork.domain.schedule_definition import ScheduleDefinition
+from tickwork.domain.tasks import Task, TaskRegistry, make_task
 from tickwork.web.ui import config_form, formatting
 from tickwork.web.ui.config_form import ConfigField
 from tickwork.web.ui.services import UiServices
@@ -59,7 +60,7 @@ OVERLAP_HELP = {
     "cancel_previous": "cancel the previous run",
 }
 
-# Text inputs of the form, named as the service's fields.
+# Text inputs of the form, named as the fields of a ScheduleDefinition.
 TEXT_FIELDS = (
     "name",
     "description",
@@ -135,7 +136,7 @@ class ScheduleForm:
 
 def tasks_for(ui: UiServices, viewer: Viewer) -> list[Task]:
     """Tasks the viewer may schedule."""
-    return [t for t in ui.app.registry if not t.admin_only or viewer.can_admin]
+    return [t for t in ui.app.registry if t.allowed_for(viewer.actor, viewer.actor.tenant_id)]
 
 
 def config_fields(ui: UiServices, task_name: str) -> list[ConfigField]:
@@ -167,10 +168,10 @@ def blank(ui: UiServices, viewer: Viewer, task_name: str | None = None) -> Sched
 def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
     """The edit form of a stored schedule."""
     zone = cron.zone(schedule.timezone)
-    data = schedule.to_dict()
+    definition = ScheduleDefinition.of(schedule)
     values: dict[str, str] = {}
     for key in TEXT_FIELDS:
-        value = data.get(key)
+        value = getattr(definition, key)
         if key in MOMENT_FIELDS:
             values[key] = formatting.local_input(value, zone)
         elif isinstance(value, Enum):
@@ -234,7 +235,8 @@ def _moment_value(text: str) -> str | None:
 def service_fields(
     form: ScheduleForm, raw: Mapping[str, list[str]], previous_payload: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The fields to hand to the schedule service, and config fields that could not be read."""
+    """The definition's fields as submitted (validated into a ``ScheduleDefinition`` when
+    saved), and config fields that could not be read."""
     values = form.values
     timezone = values["timezone"] or "UTC"
     data: dict[str, Any] = {
@@ -403,7 +405,7 @@ def save(
     if form.mode == "create":
         if form.start_paused:
             data["status"] = "paused"
-        return ui.app.schedule_service.create(actor, data)
+        return ui.app.schedules.create(actor=actor, **data)
     assert form.schedule is not None
     return ui.app.schedule_service.update(
         actor, form.schedule.id, data, expected_version=form.version

@@ -11,10 +11,10 @@ from typing import Any
 from tickwork.domain import cron, inputs, schedule_spec, triggers
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import TriggerType
+from tickwork.domain.schedule_definition import ScheduleTiming
 from tickwork.web.ui.viewer import Viewer
 
 PREVIEW_COUNT = 10
-MIN_INTERVAL = schedule_spec.MIN_INTERVAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,18 @@ class UpcomingFire:
 
 
 @dataclass(frozen=True, slots=True)
+class Upcoming:
+    """A timing's next fire times, and why there are fewer than asked for when there are.
+
+    A one-time schedule's single fire time is not a short list: ``truncated_reason`` stays
+    ``None`` for it.
+    """
+
+    fires: list[UpcomingFire]
+    truncated_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TimingPreview:
     """What the preview shows: a description and fire times, or an error."""
 
@@ -36,32 +48,66 @@ class TimingPreview:
     field: str | None = None
     timezone: str = "UTC"
     note: str | None = None
+    truncated_reason: str | None = None
 
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def upcoming(timing: triggers.Timing, after: datetime, count: int) -> list[UpcomingFire]:
+def upcoming(timing: triggers.Timing, after: datetime, count: int) -> Upcoming:
     """The next ``count`` fire times of a timing strictly after ``after``."""
     zone = cron.zone(timing.timezone)
-    result: list[UpcomingFire] = []
-    moment = after
+    reason: str | None = None
     if timing.trigger is TriggerType.ONCE:
         first = triggers.first_fire(timing, after)
         candidates = [first] if first is not None else []
     else:
-        candidates = []
-        for _ in range(count):
-            found = triggers.next_after(timing, moment)
-            if found is None:
-                break
-            candidates.append(found)
-            moment = found
+        found = triggers.upcoming(timing, after, count)
+        candidates, reason = found.times, found.truncated_reason
+    result: list[UpcomingFire] = []
     for at in candidates:
         note = cron.dst_note(at, timing.timezone) if timing.trigger is TriggerType.CRON else None
         result.append(UpcomingFire(at, at.astimezone(zone), None if note is None else note.message))
-    return result
+    return Upcoming(result, reason)
+
+
+def _timing(params: Mapping[str, Any], kind: TriggerType, timezone: str) -> ScheduleTiming | str:
+    """The timing the fields describe, or a hint when the trigger's own field is empty;
+    raises :class:`InvalidInputError` naming a field that is wrong."""
+    expression = interval = run_at = None
+    if kind is TriggerType.CRON:
+        if _blank(params.get("cron")):
+            return "Type a cron expression, or pick a preset."
+        expression = cron.validate(str(params.get("cron")), "cron")
+    elif kind is TriggerType.INTERVAL:
+        if _blank(params.get("interval")):
+            return "Give an interval, such as 300, 5m or 1h30m."
+        interval = inputs.duration(
+            params.get("interval"),
+            "interval",
+            minimum=schedule_spec.MIN_INTERVAL,
+            maximum=schedule_spec.MAX_INTERVAL,
+        )
+    else:
+        if _blank(params.get("run_at")):
+            return "Pick the date and time to run at."
+        run_at = inputs.moment(params.get("run_at"), "run_at", timezone, strict_local=True)
+    bounds = {
+        key: None if _blank(raw := params.get(key)) else inputs.moment(raw, key, timezone)
+        for key in ("start_at", "end_at")
+    }
+    if bounds["start_at"] and bounds["end_at"] and bounds["end_at"] <= bounds["start_at"]:
+        raise InvalidInputError("end_at must be after start_at", field="end_at")
+    return ScheduleTiming(
+        trigger=kind,
+        timezone=timezone,
+        cron=expression,
+        interval=interval,
+        run_at=run_at,
+        start_at=bounds["start_at"],
+        end_at=bounds["end_at"],
+    )
 
 
 def preview(params: Mapping[str, Any], viewer: Viewer) -> TimingPreview:
@@ -71,50 +117,23 @@ def preview(params: Mapping[str, Any], viewer: Viewer) -> TimingPreview:
     try:
         cron.zone(timezone)
         if trigger not in {t.value for t in TriggerType}:
-            raise InvalidInputError(f"{trigger!r} is not a trigger type", field="trigger")
+            raise InvalidInputError(
+                f"{inputs.echo(trigger)} is not a trigger type", field="trigger"
+            )
         if trigger == TriggerType.MANUAL.value:
             return TimingPreview(
                 description="Manually only: runs when someone presses Run now, or through the "
                 "API or CLI.",
                 timezone=timezone,
             )
-        values: dict[str, Any] = {
-            "name": "preview",
-            "task": "preview",
-            "trigger": trigger,
-            "timezone": timezone,
-            "cron": None,
-            "interval": None,
-            "run_at": None,
-        }
-        if trigger == TriggerType.CRON.value:
-            expr = params.get("cron")
-            if _blank(expr):
-                return TimingPreview(
-                    note="Type a cron expression, or pick a preset.", timezone=timezone
-                )
-            values["cron"] = cron.validate(str(expr), "cron")
-        elif trigger == TriggerType.INTERVAL.value:
-            if _blank(params.get("interval")):
-                return TimingPreview(note="Give an interval, such as 300, 5m or 1h30m.")
-            values["interval"] = inputs.duration(
-                params.get("interval"), "interval", minimum=MIN_INTERVAL, maximum=366 * 86400
-            )
-        else:
-            if _blank(params.get("run_at")):
-                return TimingPreview(note="Pick the date and time to run at.", timezone=timezone)
-            values["run_at"] = inputs.moment(
-                params.get("run_at"), "run_at", timezone, strict_local=True
-            )
-        for key in ("start_at", "end_at"):
-            raw = params.get(key)
-            values[key] = None if _blank(raw) else inputs.moment(raw, key, timezone)
-        if values["start_at"] and values["end_at"] and values["end_at"] <= values["start_at"]:
-            raise InvalidInputError("end_at must be after start_at", field="end_at")
+        found = _timing(params, TriggerType(trigger), timezone)
     except InvalidInputError as exc:
         return TimingPreview(error=exc.message, field=exc.field, timezone=timezone)
-    timing = schedule_spec.timing_preview(values, viewer.now)
-    fires = upcoming(timing, viewer.now, PREVIEW_COUNT)
+    if isinstance(found, str):
+        return TimingPreview(note=found, timezone=timezone)
+    timing = found.anchored(viewer.now)
+    upcoming_fires = upcoming(timing, viewer.now, PREVIEW_COUNT)
+    fires = upcoming_fires.fires
     note = None
     if not fires:
         note = "It would never fire: no fire time is left."
@@ -125,4 +144,5 @@ def preview(params: Mapping[str, Any], viewer: Viewer) -> TimingPreview:
         fires=tuple(fires),
         timezone=timezone,
         note=note,
+        truncated_reason=upcoming_fires.truncated_reason if fires else None,
     )

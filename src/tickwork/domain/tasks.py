@@ -10,7 +10,14 @@ from typing import Any
 
 import pydantic
 
-from tickwork.domain.errors import InvalidInputError, PayloadError, UnknownTaskError
+from tickwork.domain.actor import Actor
+from tickwork.domain.errors import (
+    InvalidInputError,
+    PayloadError,
+    PermissionDeniedError,
+    UnknownTaskError,
+)
+from tickwork.domain.inputs import echo
 
 DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024
 
@@ -32,9 +39,35 @@ class Task:
     retry_backoff: float = 2.0
     retry_backoff_max: float = 600.0
     admin_only: bool = False
+    tenant_scoped: bool = False
     is_async: bool = False
     wants_config: bool = True
     tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def allowed_for(self, actor: Actor, tenant_id: str | None) -> bool:
+        """Whether ``actor`` may enqueue or schedule this task for ``tenant_id``.
+
+        An admin-only task needs an admin bound to no tenant. So does a tenant-scoped task
+        without a tenant: its runs act within their tenant, and a run without one acts on
+        every tenant's data.
+        """
+        if self.admin_only or (self.tenant_scoped and tenant_id is None):
+            return actor.is_unbound_admin
+        return True
+
+    def check_allowed(self, actor: Actor, tenant_id: str | None) -> None:
+        """Refuse with :class:`PermissionDeniedError` (naming ``task``) unless
+        :meth:`allowed_for`."""
+        if self.allowed_for(actor, tenant_id):
+            return
+        if self.admin_only:
+            reason = "only an admin bound to no tenant may use it"
+        else:
+            reason = (
+                "without a tenant it acts on every tenant's data, which only an admin "
+                "bound to no tenant may do"
+            )
+        raise PermissionDeniedError(f"task {self.name!r}: {reason}", field="task")
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON Schema of the task's payload (its config model), for forms and docs."""
@@ -56,7 +89,7 @@ class Task:
             raise PayloadError("payload must be a JSON object", field=field)
         try:
             size = len(json.dumps(payload, separators=(",", ":"), allow_nan=False))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise PayloadError(f"payload is not JSON-serializable: {exc}", field=field) from exc
         if size > max_bytes:
             raise PayloadError(
@@ -99,7 +132,7 @@ class TaskRegistry:
         try:
             return self._tasks[name]
         except (KeyError, TypeError):
-            raise UnknownTaskError(f"unknown task {name!r}", field=field) from None
+            raise UnknownTaskError(f"unknown task {echo(name)}", field=field) from None
 
     def find(self, name: str) -> Task | None:
         """The task called ``name``, or ``None``."""
@@ -145,6 +178,7 @@ def make_task(name: str, handler: Handler, **options: Any) -> Task:
         retry_backoff=float(options.get("retry_backoff", 2.0)),
         retry_backoff_max=float(options.get("retry_backoff_max", 600.0)),
         admin_only=bool(options.get("admin_only", False)),
+        tenant_scoped=bool(options.get("tenant_scoped", False)),
         is_async=inspect.iscoroutinefunction(handler),
         wants_config=len(parameters) >= 2,
         tags=tuple(options.get("tags", ())),
