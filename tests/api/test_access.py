@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.api.conftest import ADMIN_ACTOR, Api
+from tests.support.accounts import ADMIN_ACTOR
+from tests.support.web import Api
 from tickwork import Tickwork
 from tickwork.domain.actor import Actor
 
@@ -138,7 +139,7 @@ MUTATIONS = [
 ]
 
 
-def test_role_matrix_and_audit(api: Api) -> None:
+def test_each_role_may_do_only_what_it_is_allowed_and_is_audited(api: Api) -> None:
     """Each role against each mutating endpoint: allowed ones succeed and leave an audit
     entry naming the caller; the others are 403 and change nothing."""
     problems = []
@@ -208,7 +209,7 @@ def _seed_tenants(app: Tickwork) -> dict[str, Any]:
     return ids
 
 
-def test_tenant_isolation(api: Api) -> None:
+def test_tenant_bound_tokens_see_and_touch_only_their_tenant(api: Api) -> None:
     ids = _seed_tenants(api.app)
     acme_schedule, acme_run = ids["acme"]
     client = api.as_role("admin", tenant="acme")

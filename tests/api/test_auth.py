@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import ADMIN_ACTOR, PASSWORD, Api, Maker, make_web
+from tests.support.accounts import ADMIN_ACTOR, PASSWORD
+from tests.support.web import Api, Maker, make_web
 from tickwork import FakeClock, Tickwork
 from tickwork.auth.sessions import CSRF_COOKIE, SESSION_COOKIE
 from tickwork.domain.errors import InvalidInputError
@@ -224,7 +225,7 @@ def test_token_revocation_expiry_and_users(api: Api, clock: FakeClock) -> None:
     assert past.json()["error"]["field"] == "expires_at"
 
 
-def test_users_api(api: Api) -> None:
+def test_users_are_created_listed_and_updated_through_the_api(api: Api) -> None:
     admin = api.admin()
     created = admin.post("/api/v1/users", json={"username": "ops", "role": "operator"})
     assert created.status_code == 201, created.text
@@ -286,10 +287,10 @@ def test_initial_admin_is_created_once(api: Api) -> None:
     )
 
 
-def test_proxy_mode(app: Tickwork) -> None:
-    from tests.api.conftest import register_tasks
+def test_proxy_mode_trusts_the_header_only_from_trusted_proxies(app: Tickwork) -> None:
+    from tests.support.web import register_api_tasks
 
-    register_tasks(app)
+    register_api_tasks(app)
     from fastapi.testclient import TestClient
 
     with pytest.raises(InvalidInputError):
@@ -347,9 +348,9 @@ def test_proxy_mode(app: Tickwork) -> None:
 
 
 def test_auth_none_only_on_loopback(app: Tickwork) -> None:
-    from tests.api.conftest import register_tasks
+    from tests.support.web import register_api_tasks
 
-    register_tasks(app)
+    register_api_tasks(app)
     for host in ("0.0.0.0", "192.168.1.10", "example.com"):
         with pytest.raises(InvalidInputError) as refused:
             Authenticator(Settings(auth="none", host=host), api_auth(app))

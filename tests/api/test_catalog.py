@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.api.conftest import Api, Maker
+from tests.support.web import Api, Maker
 from tickwork import FakeClock
 from tickwork.domain import cron
 from tickwork.services.node_heartbeat import NodeHeartbeat
 
 
-def test_tasks(api: Api) -> None:
+def test_tasks_list_each_registered_task_with_its_config_schema(api: Api) -> None:
     client = api.as_role("viewer")
     items = client.get("/api/v1/tasks").json()["items"]
     assert [t["name"] for t in items] == ["boom", "danger", "greet"]
@@ -122,7 +122,7 @@ def test_cron_preview_schema_names_truncation(api: Api) -> None:
     assert preview["properties"]["truncated"]["type"] == "boolean"
 
 
-def test_nodes(api: Api, clock: FakeClock) -> None:
+def test_nodes_list_each_process_with_its_heartbeat_age(api: Api, clock: FakeClock) -> None:
     worker = NodeHeartbeat(api.app.db, "worker", node_id="worker:host:1")
     worker.beat()
     web = NodeHeartbeat(api.app.db, "web", node_id="web:host:2")

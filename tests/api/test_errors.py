@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tests.api.conftest import Api, Maker, make_web
+from tests.support.web import Api, Maker, make_web
 
 JSON = {"content-type": "application/json"}
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import json
 from datetime import timedelta
 
 import pytest
 
-from tests.api.conftest import Api
-from tests.apps import cli_app
+from tests.support.web import Api
 from tickwork import FakeClock, Tickwork
-from tickwork.cli import main
 from tickwork.domain.actor import Actor
 
 OPS = Actor(name="ops", source="python")
@@ -87,32 +83,3 @@ def test_a_flag_gates_its_schedules(app: Tickwork, clock: FakeClock) -> None:
     clock.advance(timedelta(minutes=1).total_seconds())
     scheduler.tick()
     assert app.runs.list(schedule_id=schedule.id)[0].skip_reason == "condition"
-
-
-def test_cli_flags(
-    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def tickwork(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr("sys.stdin", io.StringIO(""))
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main([*args, "--db", database_url, "--app", "tests.apps.cli_app:build"])
-        out = capsys.readouterr()
-        return int(exited.value.code or 0), out.out, out.err
-
-    try:
-        assert tickwork("flags", "set", "reports", "on", "--description", "nightly")[0] == 0
-        code, out, _ = tickwork("flags", "list", "--json")
-        assert code == 0
-        [flag] = json.loads(out)
-        assert (flag["name"], flag["enabled"], flag["updated_by"]) == ("reports", True, "cli")
-        code, _, err = tickwork("flags", "set", "reports", "maybe")
-        assert code == 2
-        assert "state" in err
-        assert len(err.strip().splitlines()) == 1
-        assert tickwork("flags", "set", "bad name", "on")[0] == 2
-        assert tickwork("flags", "delete", "reports")[0] == 0
-        assert tickwork("flags", "delete", "reports")[0] == 2
-        assert json.loads(tickwork("flags", "list", "--json")[1]) == []
-    finally:
-        cli_app.close_all()

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.api.conftest import Api, Maker, make_web, register_tasks
+from tests.support.web import Api, Maker, make_web, register_api_tasks
 from tickwork import FakeClock, Tickwork
 from tickwork.services.node_heartbeat import NodeHeartbeat
 
@@ -21,7 +21,7 @@ def _samples(text: str, name: str) -> dict[str, float]:
     return found
 
 
-def test_health_and_readiness(api: Api) -> None:
+def test_healthz_and_readyz_report_each_check(api: Api) -> None:
     client = api.anonymous()
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
@@ -36,7 +36,7 @@ def test_health_and_readiness(api: Api) -> None:
 
 def test_not_ready_without_schema(tmp_path: pytest.TempPathFactory) -> None:
     app = Tickwork(f"sqlite:///{tmp_path}/empty.db")
-    register_tasks(app)
+    register_api_tasks(app)
     from fastapi.testclient import TestClient
 
     client = TestClient(make_web(app), raise_server_exceptions=False)
@@ -51,7 +51,9 @@ def test_not_ready_without_schema(tmp_path: pytest.TempPathFactory) -> None:
     app.close()
 
 
-def test_metrics(api: Api, schedule_body: Maker, clock: FakeClock) -> None:
+def test_metrics_report_queue_runs_schedules_nodes_and_timings(
+    api: Api, schedule_body: Maker, clock: FakeClock
+) -> None:
     admin = api.admin()
     admin.post(
         "/api/v1/schedules",
@@ -115,3 +117,29 @@ def test_access_log(api: Api, caplog: pytest.LogCaptureFixture) -> None:
     line = JsonFormatter().format(records[-1])
     assert '"route": "/api/v1/runs/{run_id}"' in line
     assert '"status": 404' in line
+
+
+def test_the_overdue_metric_counts_schedules_late_beyond_their_grace(
+    api: Api, clock: FakeClock
+) -> None:
+    api.app.metrics.cache_seconds = 0
+    late = api.app.schedules.create(name="late", task="greet", interval=60, misfire_grace=30)
+    api.app.schedules.create(name="patient", task="greet", interval=60, misfire_grace=3600)
+    paused = api.app.schedules.create(name="paused", task="greet", interval=60, misfire_grace=1)
+    api.app.schedules.pause(paused.id)
+    client = api.anonymous()
+    assert _samples(client.get("/metrics").text, "tickwork_schedules_overdue") == {"": 0.0}
+
+    # No scheduler runs: 120 s later "late" is 60 s past its fire time, beyond its 30 s
+    # grace; "patient" is within its grace and a paused schedule is never overdue.
+    clock.advance(120)
+    assert _samples(client.get("/metrics").text, "tickwork_schedules_overdue") == {"": 1.0}
+    checks = {c["name"]: c for c in client.get("/readyz").json()["checks"]}
+    assert checks["overdue"]["ok"] is False
+    assert checks["overdue"]["detail"].startswith("overdue schedules: late (due ")
+    assert checks["overdue"]["detail"].endswith(", grace 30s)")
+
+    # A scheduler catches up: nothing is overdue any more.
+    api.app.scheduler().tick()
+    assert api.app.schedules.get(late.id).next_run_at > clock.now()
+    assert _samples(client.get("/metrics").text, "tickwork_schedules_overdue") == {"": 0.0}

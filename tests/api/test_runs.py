@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api, Maker
+from tests.support.web import Api, Maker
 from tickwork import FakeClock
 from tickwork.services.run_service import RunRequest
 
 
-def test_detail_retry_cancel(api: Api, clock: FakeClock) -> None:
+def test_run_detail_retry_and_cancel_through_the_api(api: Api, clock: FakeClock) -> None:
     client = api.admin()
     ok = client.post("/api/v1/runs", json={"task": "greet", "payload": {"name": "bo"}})
     assert ok.status_code == 201, ok.text

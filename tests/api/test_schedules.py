@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api, Maker
+from tests.support.web import Api, Maker
 from tickwork import FakeClock
 
 
@@ -130,7 +130,7 @@ def test_create_variants_and_validation(api: Api, schedule_body: Maker) -> None:
     assert len(client.get("/api/v1/schedules").json()["items"]) == 5
 
 
-def test_update_errors(api: Api, schedule_body: Maker) -> None:
+def test_bad_updates_are_refused_naming_the_field(api: Api, schedule_body: Maker) -> None:
     client = api.admin()
     schedule_id = client.post("/api/v1/schedules", json=schedule_body()).json()["id"]
     empty = client.patch(f"/api/v1/schedules/{schedule_id}", json={})
@@ -273,7 +273,9 @@ def test_filters_and_keyset_pagination(api: Api, schedule_body: Maker) -> None:
         assert response.json()["error"]["field"] == field
 
 
-def test_admin_only_tasks(api: Api, schedule_body: Maker) -> None:
+def test_admin_only_tasks_are_scheduled_and_run_only_by_admins(
+    api: Api, schedule_body: Maker
+) -> None:
     """Only admins define runs of admin-only tasks (such as shell.command): operators may
     run an admin's schedule of one now, but not with a payload of their own."""
     body = schedule_body(name="d", task="danger", payload={"cmd": "true"})

@@ -3,45 +3,23 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tickwork.cli import main
+from tests.support.cli import InProcessCli, run_tickwork
 from tickwork.domain import cron
-
-TICKWORK = str(Path(sys.executable).with_name("tickwork"))
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture
-def tickwork(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """Run the CLI in this process and return its exit code and output."""
-
-    def invoke(*args: str) -> Result:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main(list(args))
-        captured = capsys.readouterr()
-        code = exited.value.code
-        return Result(code if isinstance(code, int) else 1, captured.out, captured.err)
-
-    return invoke
+def tickwork(cli_without_database: InProcessCli) -> InProcessCli:
+    """``tickwork`` in this process (``cron preview`` needs no database)."""
+    return cli_without_database
 
 
-def test_json_shape_and_strictly_after_from(tickwork) -> None:  # type: ignore[no-untyped-def]
+def test_json_shape_and_strictly_after_from(tickwork: InProcessCli) -> None:
     result = tickwork(
         "cron", "preview", "0 9 * * 1-5", "--timezone", "Europe/London",
         "--from", "2030-01-07T09:00:00Z", "-n", "3", "--json",
@@ -65,7 +43,7 @@ def test_json_shape_and_strictly_after_from(tickwork) -> None:  # type: ignore[n
     ]
 
 
-def test_times_carry_the_zone_offset_across_dst(tickwork) -> None:  # type: ignore[no-untyped-def]
+def test_times_carry_the_zone_offset_across_dst(tickwork: InProcessCli) -> None:
     result = tickwork(
         "cron", "preview", "30 1 * * *", "--timezone", "Europe/London",
         "--from", "2030-03-29T12:00:00Z", "-n", "3", "--json",
@@ -83,7 +61,7 @@ def test_times_carry_the_zone_offset_across_dst(tickwork) -> None:  # type: igno
     assert "clocks go forward" in " ".join(table.out.split())
 
 
-def test_naive_from_is_local_time_and_defaults(tickwork) -> None:  # type: ignore[no-untyped-def]
+def test_naive_from_is_local_time_and_defaults(tickwork: InProcessCli) -> None:
     result = tickwork(
         "cron", "preview", "@daily", "--timezone", "America/New_York",
         "--from", "2030-06-01T00:00:00", "-n", "1", "--json",
@@ -97,7 +75,9 @@ def test_naive_from_is_local_time_and_defaults(tickwork) -> None:  # type: ignor
     assert datetime.fromisoformat(default["next"][0]).utcoffset() is not None
 
 
-def preview_json(tickwork, expr: str, zone: str, start: str, count: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def preview_json(
+    tickwork: InProcessCli, expr: str, zone: str, start: str, count: int
+) -> dict[str, Any]:
     """``cron preview --json``'s body, after checking the command succeeded."""
     result = tickwork(
         "cron", "preview", expr, "--timezone", zone, "--from", start, "-n", str(count), "--json"
@@ -107,7 +87,7 @@ def preview_json(tickwork, expr: str, zone: str, start: str, count: int) -> dict
     return body
 
 
-def test_per_second_across_a_two_hour_gap(tickwork) -> None:  # type: ignore[no-untyped-def]
+def test_per_second_across_a_two_hour_gap(tickwork: InProcessCli) -> None:
     body = preview_json(
         tickwork, "* 0-59 1-2 * * *", "Antarctica/Troll", "2025-03-30T00:59:00Z", 100
     )
@@ -122,7 +102,7 @@ def test_per_second_across_a_two_hour_gap(tickwork) -> None:  # type: ignore[no-
     assert body["next"][-1] == "2025-03-31T01:01:38+02:00"
 
 
-def test_per_second_across_samoas_skipped_day(tickwork) -> None:  # type: ignore[no-untyped-def]
+def test_per_second_across_samoas_skipped_day(tickwork: InProcessCli) -> None:
     body = preview_json(tickwork, "* 0-59 0-23 * * *", "Pacific/Apia", "2011-12-30T09:59:50Z", 20)
     assert body["truncated"] is False
     assert body["next"] == [
@@ -131,7 +111,7 @@ def test_per_second_across_samoas_skipped_day(tickwork) -> None:  # type: ignore
     ]
 
 
-def test_fewer_fire_times_say_why(tickwork) -> None:  # type: ignore[no-untyped-def]
+def test_fewer_fire_times_say_why(tickwork: InProcessCli) -> None:
     # A preview looks 100 years ahead: 24 leap days from 2026 to 2126.
     args = ["cron", "preview", "0 0 29 2 *", "--from", "2026-01-01T00:00:00Z", "-n", "30"]
     body = json.loads(tickwork(*args, "--json").out)
@@ -148,7 +128,9 @@ def test_fewer_fire_times_say_why(tickwork) -> None:  # type: ignore[no-untyped-
     )
 
 
-def test_a_walk_that_stops_advancing_is_reported(tickwork, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_walk_that_stops_advancing_is_reported(
+    tickwork: InProcessCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The guard against a bug in the walk ends the list with its message, never silently.
     def stalls(text: str, tz: object, start: datetime, reverse: bool) -> Iterator[datetime]:
         yield datetime(2030, 1, 1, 0, 1, tzinfo=UTC)
@@ -184,7 +166,9 @@ def test_a_walk_that_stops_advancing_is_reported(tickwork, monkeypatch: pytest.M
         ([], "Missing argument"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(tickwork, args: list[str], fragment: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_exits_2_with_one_line(
+    tickwork: InProcessCli, args: list[str], fragment: str
+) -> None:
     result = tickwork("cron", "preview", *args)
     assert result.code == 2
     assert result.out == ""
@@ -194,21 +178,13 @@ def test_bad_input_exits_2_with_one_line(tickwork, args: list[str], fragment: st
     assert fragment in lines[0]
 
 
-def test_the_console_script() -> None:
-    done = subprocess.run(
-        [TICKWORK, "cron", "preview", "*/15 * * * *", "--from", "2030-01-01T00:00:00Z",
-         "-n", "2", "--json"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["next"] == [
+def test_the_console_script_prints_json_and_refuses_bad_input_in_one_line() -> None:
+    done = run_tickwork(
+        "cron", "preview", "*/15 * * * *", "--from", "2030-01-01T00:00:00Z", "-n", "2", "--json"
+    )
+    assert done.json()["next"] == [
         "2030-01-01T00:15:00+00:00",
         "2030-01-01T00:30:00+00:00",
     ]
-    bad = subprocess.run(
-        [TICKWORK, "cron", "preview", "0 0 30 2 *"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert bad.returncode == 2
-    assert len(bad.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in bad.stderr
+    bad = run_tickwork("cron", "preview", "0 0 30 2 *")
+    assert "can never fire" in bad.error_line()

@@ -1,38 +1,22 @@
 """``tickwork runs list|show|retry|cancel`` on SQLite and PostgreSQL.
 
-The CLI runs in this process (``tickwork.cli.main``, which maps errors to exit code 2) on
-the test's database with ``tests.apps.cli_app:build``; the runs are made by an app here.
+The CLI runs in this process on the test's database (``tests/cli/conftest.py``); the runs
+are made by an app here.
 """
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.apps import cli_app
+from tests.support.cli import InProcessCli
 from tickwork import Context, Tickwork
-from tickwork.cli import main
 from tickwork.storage.run_store import RunStore
 
-APP = "tests.apps.cli_app:build"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-Invoke = Callable[..., Result]
+Invoke = InProcessCli
 
 
 @pytest.fixture
@@ -50,22 +34,6 @@ def made(database_url: str) -> Iterator[Tickwork]:
     yield app
     app.close()
     cli_app.close_all()
-
-
-@pytest.fixture
-def tickwork(
-    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Invoke:
-    def invoke(*args: str) -> Result:
-        monkeypatch.setattr("sys.stdin", io.StringIO(""))
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main([*args, "--db", database_url, "--app", APP])
-        captured = capsys.readouterr()
-        code = exited.value.code
-        return Result(code if isinstance(code, int) else 1, captured.out, captured.err)
-
-    return invoke
 
 
 def test_list_show_retry_and_cancel(made: Tickwork, tickwork: Invoke) -> None:
@@ -122,15 +90,10 @@ def test_cancel_of_a_running_run_asks_its_worker(made: Tickwork, tickwork: Invok
 
 def test_bad_input_exits_2_with_one_line(made: Tickwork, tickwork: Invoke) -> None:
     run = made.enqueue("flaky")
-    missing = tickwork("runs", "show", "999999")
-    assert missing.code == 2
-    assert "run 999999 not found" in missing.err
-    assert len(missing.err.strip().splitlines()) == 1
-    wrong_state = tickwork("runs", "retry", str(run.id))
-    assert wrong_state.code == 2
-    assert "only failed or cancelled runs can be retried" in wrong_state.err
-    not_a_number = tickwork("runs", "show", "abc")
-    assert not_a_number.code == 2
-    bad_since = tickwork("runs", "list", "--since", "yesterday-ish")
-    assert bad_since.code == 2
-    assert "since" in bad_since.err
+    assert "run 999999 not found" in tickwork("runs", "show", "999999").error_line()
+    wrong_state = tickwork("runs", "retry", str(run.id)).error_line()
+    assert "only failed or cancelled runs can be retried" in wrong_state
+    assert "Invalid value for 'run_id'" in tickwork("runs", "show", "abc").error_line()
+    bad_since = tickwork("runs", "list", "--since", "yesterday-ish").error_line()
+    assert bad_since.startswith("error (since): ")
+    assert made.runs.get(run.id).status.value == "queued"

@@ -6,35 +6,19 @@ the test's database, with a fresh app from ``tests.apps.cli_app:build`` per comm
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 
 from tests.apps import cli_app
-from tests.contract.schedule_helpers import row_counts
+from tests.support.cli import CliResult, InProcessCli
+from tests.support.schedules import row_counts
 from tickwork import Tickwork
-from tickwork.cli import main
 from tickwork.services.node_heartbeat import NodeHeartbeat
 from tickwork.storage.tables import schedules
 
-APP = "tests.apps.cli_app:build"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> object:
-        return json.loads(self.out)
-
-
-Invoke = Callable[..., Result]
+Invoke = InProcessCli
 
 
 @pytest.fixture
@@ -46,31 +30,11 @@ def db(database_url: str) -> Iterator[Tickwork]:
     cli_app.close_all()
 
 
-@pytest.fixture
-def tickwork(
-    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Invoke:
-    def invoke(*args: str, stdin: str = "") -> Result:
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main([*args, "--db", database_url, "--app", APP])
-        captured = capsys.readouterr()
-        code = exited.value.code
-        return Result(code if isinstance(code, int) else 1, captured.out, captured.err)
-
-    return invoke
+def one_error_line(result: CliResult) -> str:
+    return result.error_line()
 
 
-def one_error_line(result: Result) -> str:
-    assert result.code == 2, (result.out, result.err)
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert "Traceback" not in result.err
-    return lines[0]
-
-
-def test_create_show_list(tickwork: Invoke, db: Tickwork) -> None:
+def test_schedules_created_by_the_cli_are_shown_and_listed(tickwork: Invoke, db: Tickwork) -> None:
     created = tickwork(
         "schedules", "create", "--name", "digest", "--task", "digest",
         "--cron", "0 8 * * 1-5", "--timezone", "Europe/Berlin",
@@ -191,17 +155,19 @@ def test_update_pause_resume_run_delete(tickwork: Invoke, db: Tickwork) -> None:
     assert tickwork("schedules", "list", "--json").json() == []
 
 
-def test_health(tickwork: Invoke, db: Tickwork) -> None:
+def test_health_exits_1_with_each_failing_check_named_and_0_when_healthy(
+    tickwork: Invoke, db: Tickwork
+) -> None:
     unhealthy = tickwork("health", "--no-worker")
     assert unhealthy.code == 1
     assert "FAIL scheduler_heartbeat" in unhealthy.out
-    assert "unhealthy" in unhealthy.out
+    assert unhealthy.out.strip().splitlines()[-1] == "unhealthy"
 
     NodeHeartbeat(db.db, "scheduler").beat()
     healthy = tickwork("health", "--no-worker")
     assert healthy.code == 0, healthy.out
     assert "ok   scheduler_heartbeat" in healthy.out
-    assert "healthy" in healthy.out
+    assert healthy.out.strip().splitlines()[-1] == "healthy"
     assert tickwork("health").code == 1  # no worker heartbeat yet
 
     tickwork("schedules", "create", "--name", "minutely", "--task", "noop", "--cron", "* * * * *")

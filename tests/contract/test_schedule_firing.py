@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from tests.support.schedules import fire_times, register_schedule_tasks, runs_of
+from tests.support.waiting import SLACK
 from tickwork import FakeClock, Tickwork
 from tickwork.domain.models import Schedule
 from tickwork.storage.flag_store import FlagStore
 from tickwork.storage.tables import runs
-
-from .schedule_helpers import fire_times, register_tasks, runs_of
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)  # a Tuesday
 
@@ -36,8 +36,10 @@ def statuses(app: Tickwork, schedule: Schedule) -> list[tuple[datetime | None, s
     return [(r.scheduled_for, r.status.value, r.skip_reason) for r in runs_of(app, schedule.id)]
 
 
-def test_overlap_allow(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+def test_overlap_allow_fires_every_time_whatever_is_still_pending(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="a", task="noop", interval=10, overlap_policy="allow")
     scheduler = app.scheduler()
     for second in (10, 20, 30):
@@ -46,8 +48,10 @@ def test_overlap_allow(app: Tickwork, clock: FakeClock) -> None:
     assert fire_times(app, schedule.id) == [at(10), at(20), at(30)]
 
 
-def test_overlap_skip(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+def test_overlap_skip_records_a_skipped_run_while_the_previous_runs(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="s", task="noop", interval=10, overlap_policy="skip")
     scheduler = app.scheduler()
     clock.set(at(10))
@@ -72,8 +76,10 @@ def test_overlap_skip(app: Tickwork, clock: FakeClock) -> None:
     assert app.schedules.get(schedule.id).run_count == 2
 
 
-def test_overlap_queue_one(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+def test_overlap_queue_one_keeps_one_run_waiting_behind_the_running_one(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="q", task="noop", interval=10, overlap_policy="queue_one")
     scheduler = app.scheduler()
     clock.set(at(10))
@@ -91,7 +97,7 @@ def test_overlap_queue_one(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_overlap_cancel_previous(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="c", task="noop", interval=10, overlap_policy="cancel_previous"
     )
@@ -115,7 +121,7 @@ def test_overlap_cancel_previous(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_windows_allow_only_their_hours(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="office",
         task="noop",
@@ -139,7 +145,7 @@ def test_windows_allow_only_their_hours(app: Tickwork, clock: FakeClock) -> None
 
 
 def test_a_window_spanning_midnight(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="night",
         task="noop",
@@ -154,8 +160,10 @@ def test_a_window_spanning_midnight(app: Tickwork, clock: FakeClock) -> None:
     assert fire_times(app, schedule.id) == [at(h * 3600) for h in (22, 23, 24, 25, 26)]
 
 
-def test_blackout_dates(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+def test_blackout_dates_record_a_skipped_run_on_those_local_days(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="daily",
         task="noop",
@@ -179,7 +187,7 @@ def test_blackout_dates(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_conditions_from_predicates_and_flags(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
 
     @app.condition("even_minutes")
     def even_minutes(schedule: Schedule, fire_time: datetime) -> bool:
@@ -217,7 +225,7 @@ def test_conditions_from_predicates_and_flags(app: Tickwork, clock: FakeClock) -
 
 
 def test_jitter_delays_the_run_but_not_the_fire_time(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="j", task="noop", interval=60, jitter=30)
     scheduler = app.scheduler()
     for minute in range(1, 21):
@@ -234,7 +242,7 @@ def test_jitter_delays_the_run_but_not_the_fire_time(app: Tickwork, clock: FakeC
 
 @pytest.mark.parametrize("policy", ["skip", "queue_one", "cancel_previous"])
 def test_overlap_counts_run_now_runs(app: Tickwork, clock: FakeClock, policy: str) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="o", task="noop", interval=10, overlap_policy=policy)
     manual = app.schedules.run_now(schedule.id)
     clock.set(at(10))
@@ -249,33 +257,39 @@ def test_overlap_counts_run_now_runs(app: Tickwork, clock: FakeClock, policy: st
     assert total == 2
 
 
-def test_workers_are_notified_only_of_runnable_runs(app: Tickwork, clock: FakeClock) -> None:
-    if not app.db.dialect.supports_notify:
-        pytest.skip("SQLite has no NOTIFY; workers in the process are woken directly")
+def test_workers_on_postgresql_are_notified_only_of_runnable_runs(
+    pg_app: Tickwork, clock: FakeClock
+) -> None:
     import psycopg
 
     from tickwork.services.wakeup import libpq_conninfo
     from tickwork.storage.dialect import RUNS_CHANNEL
 
-    register_tasks(app)
+    app = pg_app
+    register_schedule_tasks(app)
     runnable = app.schedules.create(name="n", task="noop", interval=10)
     scheduler = app.scheduler()
     with psycopg.connect(libpq_conninfo(app.db.url), autocommit=True) as listener:
         listener.execute(f"LISTEN {RUNS_CHANNEL}")
+        listener.execute("LISTEN tickwork_test_sentinel")
         clock.set(at(10))
         assert scheduler.tick().runs == 1
-        assert [n.channel for n in listener.notifies(timeout=2, stop_after=1)] == [RUNS_CHANNEL]
-        # A fire time that is only recorded as skipped wakes nobody.
+        assert [n.channel for n in listener.notifies(timeout=SLACK, stop_after=1)] == [RUNS_CHANNEL]
+        # A fire time that is only recorded as skipped wakes nobody: notifications arrive
+        # in commit order, so nothing may come before a sentinel sent after the tick.
         app.schedules.pause(runnable.id)
         app.schedules.create(name="b", task="noop", interval=10, blackout_dates=["2030-01-01"])
         clock.set(at(21))
         report = scheduler.tick()
         assert (report.runs, report.skipped) == (0, 1)
-        assert list(listener.notifies(timeout=0.5)) == []
+        with psycopg.connect(libpq_conninfo(app.db.url), autocommit=True) as sender:
+            sender.execute("NOTIFY tickwork_test_sentinel")
+        arrived = [n.channel for n in listener.notifies(timeout=SLACK, stop_after=1)]
+        assert arrived == ["tickwork_test_sentinel"]
 
 
 def test_the_tick_reports_the_next_due_time(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     fast = app.schedules.create(name="fast", task="noop", interval=10)
     app.schedules.create(name="slow", task="noop", interval=25)
     stopped = app.schedules.create(name="stopped", task="noop", interval=5)

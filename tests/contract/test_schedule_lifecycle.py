@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.support.schedules import audit_actions, fire_times, register_schedule_tasks, runs_of
 from tickwork import FakeClock, Tickwork
 from tickwork.domain.errors import InvalidInputError, InvalidTransitionError
 from tickwork.services.code_sync import CODE_PAUSED_NOTE, ORPHANED_NOTE
 from tickwork.services.health import check_health
 from tickwork.storage.tables import schedules
-
-from .schedule_helpers import audit_actions, fire_times, register_tasks, runs_of
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -23,7 +22,7 @@ def at(seconds: float) -> datetime:
 
 
 def test_run_now_leaves_next_run_at_alone(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="hourly", task="noop", cron="0 * * * *")
     clock.advance(600)
     run = app.schedules.run_now(schedule.id)
@@ -40,7 +39,7 @@ def test_run_now_leaves_next_run_at_alone(app: Tickwork, clock: FakeClock) -> No
 
 
 def test_run_now_validates_its_payload(app: Tickwork) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="r", task="report", interval=60, payload={"report_id": "a"}
     )
@@ -51,7 +50,7 @@ def test_run_now_validates_its_payload(app: Tickwork) -> None:
 
 
 def test_pause_records_who_why_and_until(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="p", task="noop", interval=60)
     paused = app.schedules.pause(schedule.id, note="db upgrade", until=at(3600))
     assert paused.status.value == "paused"
@@ -68,7 +67,7 @@ def test_pause_records_who_why_and_until(app: Tickwork, clock: FakeClock) -> Non
 def test_resume_applies_the_chosen_misfire_handling(
     app: Tickwork, clock: FakeClock, choice: str
 ) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="m", task="noop", interval=60, misfire_cap=3, misfire_grace=30
     )
@@ -103,7 +102,7 @@ def test_resume_applies_the_chosen_misfire_handling(
 def test_pause_until_resumes_by_itself_skipping_what_it_missed(
     app: Tickwork, clock: FakeClock
 ) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="u", task="noop", interval=60)
     app.schedules.pause(schedule.id, note="quiet hour", until=at(3600))
     scheduler = app.scheduler()
@@ -125,7 +124,7 @@ def test_pause_until_resumes_by_itself_skipping_what_it_missed(
 
 
 def test_resume_of_a_once_schedule_created_paused(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="o", task="noop", run_at=at(60), status="paused")
     assert schedule.next_run_at is None
     clock.set(at(600))
@@ -136,7 +135,7 @@ def test_resume_of_a_once_schedule_created_paused(app: Tickwork, clock: FakeCloc
 
 
 def test_max_runs_end_at_and_once_complete(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     limited = app.schedules.create(name="three", task="noop", interval=10, max_runs=3)
     ending = app.schedules.create(name="ends", task="noop", cron="* * * * *", end_at=at(180))
     once = app.schedules.create(name="once", task="noop", run_at=at(95))
@@ -161,7 +160,7 @@ def test_max_runs_end_at_and_once_complete(app: Tickwork, clock: FakeClock) -> N
 
 
 def test_skipped_fire_times_do_not_count_towards_max_runs(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(
         name="w", task="noop", interval=60, max_runs=2, blackout_dates=["2030-01-01"]
     )
@@ -176,8 +175,10 @@ def test_skipped_fire_times_do_not_count_towards_max_runs(app: Tickwork, clock: 
     assert {r.skip_reason for r in runs_of(app, schedule.id, "skipped")} == {"blackout", "missed"}
 
 
-def test_invariant_repair(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+def test_an_active_schedule_without_next_run_at_is_repaired_and_reported(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    register_schedule_tasks(app)
     broken = app.schedules.create(name="b", task="noop", cron="*/15 * * * *")
     ran = app.schedules.create(name="ran", task="noop", run_at=at(30))
     scheduler = app.scheduler()
@@ -202,7 +203,7 @@ def test_invariant_repair(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_editing_timing_recomputes_next_run_at(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="e", task="noop", interval=3600)
     assert schedule.next_run_at == at(3600)
     clock.set(at(1234))
@@ -232,7 +233,7 @@ def test_editing_timing_recomputes_next_run_at(app: Tickwork, clock: FakeClock) 
 
 
 def test_editing_a_completed_schedule_revives_it(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     once = app.schedules.create(name="o", task="noop", run_at=at(10))
     clock.set(at(11))
     app.scheduler().tick()
@@ -241,8 +242,8 @@ def test_editing_a_completed_schedule_revives_it(app: Tickwork, clock: FakeClock
     assert (revived.status.value, revived.next_run_at) == ("active", at(100))
 
 
-def test_code_defined_schedules(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+def test_code_defined_schedules_sync_paused_unless_enabled(app: Tickwork, clock: FakeClock) -> None:
+    register_schedule_tasks(app)
     app.periodic("quiet", task="noop", cron="0 * * * *")
     app.periodic("loud", task="noop", interval=60, enabled=True)
     report = app.sync_schedules()
@@ -273,7 +274,7 @@ def test_code_defined_schedules(app: Tickwork, clock: FakeClock) -> None:
     clock.set(at(90))
     changed = Tickwork(app.database_url, clock=clock)
     try:
-        register_tasks(changed)
+        register_schedule_tasks(changed)
         changed.periodic("loud", task="noop", interval=300, enabled=True)
         report = changed.sync_schedules()
         assert report.updated == ["loud"]
@@ -300,7 +301,7 @@ def test_code_defined_schedules(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_an_orphan_can_be_deleted_and_its_history_stays(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     app.periodic("gone", task="noop", interval=60, enabled=True)
     app.sync_schedules()
     gone = app.schedules.get("gone")
@@ -316,14 +317,14 @@ def test_an_orphan_can_be_deleted_and_its_history_stays(app: Tickwork, clock: Fa
 def test_code_schedule_with_no_fire_time_left_does_not_stop_the_start(
     app: Tickwork, clock: FakeClock
 ) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     app.periodic("over", task="noop", cron="* * * * *", end_at=at(-60), enabled=True)
     app.sync_schedules()
     assert app.schedules.get("over").status.value == "completed"
 
 
 def test_a_conflicting_api_schedule_is_left_alone(app: Tickwork) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     mine = app.schedules.create(name="shared", task="noop", interval=60)
     app.periodic("shared", task="noop", cron="* * * * *", enabled=True)
     assert app.sync_schedules().conflicts == ["shared"]
@@ -331,7 +332,7 @@ def test_a_conflicting_api_schedule_is_left_alone(app: Tickwork) -> None:
 
 
 def test_deleting_cancels_pending_runs(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(name="d", task="noop", interval=10)
     clock.set(at(10))
     app.scheduler().tick()
@@ -343,7 +344,7 @@ def test_deleting_cancels_pending_runs(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_a_corrupt_schedule_fails_alone(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     broken = app.schedules.create(name="broken", task="noop", cron="* * * * *")
     healthy = app.schedules.create(name="healthy", task="noop", cron="* * * * *")
     with app.db.write() as conn:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.schedules import audit_actions, register_schedule_tasks, row_counts
 from tickwork import FakeClock, Tickwork
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import (
@@ -17,8 +18,6 @@ from tickwork.domain.errors import (
     TickworkError,
     VersionConflictError,
 )
-
-from .schedule_helpers import audit_actions, register_tasks, row_counts
 
 GOOD = {"name": "nightly", "task": "report", "cron": "0 2 * * *", "payload": {"report_id": "r"}}
 
@@ -86,7 +85,7 @@ BAD_CREATES: list[tuple[dict[str, Any], str, type[TickworkError]]] = [
 
 
 def test_bad_creates_are_refused_and_write_nothing(app: Tickwork) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     app.schedules.create(name="taken", task="noop", interval=60)
     before = row_counts(app)
     for changes, field, error in BAD_CREATES:
@@ -116,7 +115,7 @@ BAD_UPDATES: list[tuple[dict[str, Any], str]] = [
 
 
 def test_bad_updates_are_refused_and_change_nothing(app: Tickwork) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(**GOOD)
     before = row_counts(app)
     for changes, field in BAD_UPDATES:
@@ -127,8 +126,10 @@ def test_bad_updates_are_refused_and_change_nothing(app: Tickwork) -> None:
         assert row_counts(app) == before
 
 
-def test_version_conflict(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+def test_an_edit_with_a_stale_version_is_refused_and_changes_nothing(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    register_schedule_tasks(app)
     schedule = app.schedules.create(**GOOD)
     assert schedule.version == 1
     edited = app.schedules.update(schedule.id, version=1, cron="0 3 * * *")
@@ -143,7 +144,7 @@ def test_version_conflict(app: Tickwork, clock: FakeClock) -> None:
 
 
 def test_tenant_bound_actors_see_only_their_tenant(app: Tickwork) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     acme = Actor(name="ann", source="api", role=Role.ADMIN, tenant_id="acme")
     globex = Actor(name="gus", source="api", role=Role.ADMIN, tenant_id="globex")
     mine = app.schedules.create(actor=acme, name="acme-job", task="noop", interval=60)
@@ -178,7 +179,7 @@ def test_tenant_bound_actors_see_only_their_tenant(app: Tickwork) -> None:
 
 
 def test_every_change_is_audited(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     schedule = app.schedules.create(**GOOD)
     app.schedules.update(schedule.id, cron="0 5 * * *")
     app.schedules.pause(schedule.id, note="maintenance")
@@ -197,8 +198,8 @@ def test_every_change_is_audited(app: Tickwork, clock: FakeClock) -> None:
     ]
 
 
-def test_state_rules(app: Tickwork) -> None:
-    register_tasks(app)
+def test_pause_and_resume_refuse_schedules_in_the_wrong_state(app: Tickwork) -> None:
+    register_schedule_tasks(app)
     schedule = app.schedules.create(**GOOD)
     app.schedules.cancel(schedule.id)
     with pytest.raises(InvalidTransitionError):

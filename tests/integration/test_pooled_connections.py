@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import psycopg
-import pytest
 import sqlalchemy as sa
 
 from tickwork import Tickwork
 
 
-def test_connections_closed_by_the_server_are_replaced(app: Tickwork) -> None:
-    if not app.db.dialect.is_postgresql:
-        pytest.skip("PostgreSQL sessions only")
+def test_pooled_postgresql_sessions_the_server_ended_are_replaced(pg_app: Tickwork) -> None:
+    app = pg_app
 
     @app.task("noop")
     def noop() -> None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from tests.contract.schedule_helpers import fire_times, register_tasks
+from tests.support.schedules import fire_times, register_schedule_tasks
 from tickwork import FakeClock, Tickwork
-from tickwork.domain import cron
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def test_fire_times_stay_on_the_grid(app: Tickwork, clock: FakeClock) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     rng = random.Random(7)
     seven = app.schedules.create(name="seven", task="noop", interval=7)
     odd = app.schedules.create(
@@ -46,9 +45,15 @@ def test_fire_times_stay_on_the_grid(app: Tickwork, clock: FakeClock) -> None:
     assert_grid(odd.id, [first13 + step13 * k for k in range((now - first13) // step13 + 1)])
     step5 = timedelta(seconds=5)
     assert_grid(every_five.id, [T0 + step5 * k for k in range(1, (now - T0) // step5 + 1)])
-    expected_minutes = []
-    moment = T0
-    while (moment := cron.next_fire("30 */2 * * * *", "Asia/Kolkata", moment)) <= now:  # type: ignore[operator]
-        expected_minutes.append(moment)
-    assert_grid(minutes.id, expected_minutes)
+    # Second 30 of every even minute in Kolkata (UTC+05:30, no DST): 05:30:30 local is
+    # 00:00:30 UTC, and every two minutes after.
+    first_minute = datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC)
+    step2 = timedelta(minutes=2)
+    expected_minutes = [first_minute + step2 * k for k in range((now - first_minute) // step2 + 1)]
+    assert expected_minutes[:3] == [
+        datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC),
+        datetime(2030, 1, 1, 0, 2, 30, tzinfo=UTC),
+        datetime(2030, 1, 1, 0, 4, 30, tzinfo=UTC),
+    ]
     assert len(expected_minutes) > 10
+    assert_grid(minutes.id, expected_minutes)

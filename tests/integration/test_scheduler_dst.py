@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.contract.schedule_helpers import fire_times, register_tasks
+from tests.support.schedules import fire_times, register_schedule_tasks
 from tickwork import FakeClock, Tickwork
 
 TRANSITIONS = [
@@ -34,7 +34,7 @@ def test_scheduler_follows_vixie_cron_across_dst(
 ) -> None:
     tz = ZoneInfo(zone)
     rng = random.Random(f"{zone}{day}")
-    register_tasks(app)
+    register_schedule_tasks(app)
     start = datetime.combine(day - timedelta(days=1), time(), tz).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=2), time(), tz).astimezone(UTC)
     clock.set(start)

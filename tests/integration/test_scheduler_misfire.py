@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.contract.schedule_helpers import fire_times, register_tasks, runs_of
+from tests.support.schedules import fire_times, register_schedule_tasks, runs_of
 from tickwork import FakeClock, Tickwork
 from tickwork.services.scheduler import SchedulerConfig
 
@@ -22,7 +22,7 @@ def at(seconds: float) -> datetime:
 def test_each_policy_after_six_hours_down(
     app: Tickwork, clock: FakeClock, policy: str, trigger: str
 ) -> None:
-    register_tasks(app)
+    register_schedule_tasks(app)
     timing = {"interval": 60} if trigger == "interval" else {"cron": "* * * * *"}
     schedule = app.schedules.create(
         name="m", task="noop", misfire_policy=policy, misfire_grace=10, misfire_cap=5, **timing
@@ -59,7 +59,7 @@ def test_each_policy_after_six_hours_down(
 
 def test_nothing_floods_after_a_day_down(app: Tickwork, clock: FakeClock) -> None:
     """100 every-second schedules, run_all capped at 10, down for a day."""
-    register_tasks(app)
+    register_schedule_tasks(app)
     for index in range(100):
         app.schedules.create(
             name=f"s{index}",

@@ -1,27 +1,26 @@
-"""Starting real ``tickwork worker`` processes for the crash, shutdown and restart tests."""
+"""Starting real ``tickwork worker`` processes for the crash, shutdown and restart tests, and
+reading what their handlers did from the shared event log (see ``tests/apps/worker_app.py``)."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO, Any
+
+import sqlalchemy as sa
 
 from tests.apps.worker_app import read_log
+from tests.support.servers import TickworkProcess
 from tickwork import Tickwork
 from tickwork.domain.models import RunStatus
+from tickwork.storage.tables import nodes, runs
 
-ROOT = Path(__file__).resolve().parents[2]
-TICKWORK = str(Path(sys.executable).parent / "tickwork")
 STALL_TIMEOUT = 2.0
 HEARTBEAT = 0.5
 
 
-class WorkerProcess:
-    """A ``tickwork worker`` subprocess on the test app, logging to a file."""
+class WorkerProcess(TickworkProcess):
+    """A ``tickwork worker`` subprocess on the worker test app, logging to a file."""
 
     def __init__(
         self,
@@ -32,58 +31,51 @@ class WorkerProcess:
         grace: float = 30.0,
         stall_timeout: float = STALL_TIMEOUT,
         heartbeat: float = HEARTBEAT,
+        poll_interval: float = 0.2,
+        queues: str | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
-        self.log_path = events.with_name(f"{events.stem}-worker-{os.urandom(4).hex()}.log")
-        env = {
-            **os.environ,
-            "TICKWORK_DATABASE_URL": database_url,
-            "TICKWORK_APP": "tests.apps.worker_app:app",
-            "TICKWORK_TEST_LOG": str(events),
-            "TICKWORK_STALL_TIMEOUT": str(stall_timeout),
-            "TICKWORK_HEARTBEAT_INTERVAL": str(heartbeat),
-            "TICKWORK_POLL_INTERVAL": "0.2",
-            "TICKWORK_SHUTDOWN_GRACE": str(grace),
-        }
-        self._output: IO[bytes] = open(self.log_path, "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [TICKWORK, "worker", "--concurrency", str(concurrency), "--log-level", "INFO"],
-            cwd=ROOT,
-            env=env,
-            stdout=self._output,
-            stderr=subprocess.STDOUT,
+        super().__init__(
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--log-level",
+            "INFO",
+            *(("--queues", queues) if queues is not None else ()),
+            log=events.with_name(f"{events.stem}-worker-{os.urandom(4).hex()}.log"),
+            database_url=database_url,
+            extra_env={"TICKWORK_TEST_LOG": str(events), **(extra_env or {})},
+            app="tests.apps.worker_app:app",
+            stall_timeout=str(stall_timeout),
+            heartbeat_interval=str(heartbeat),
+            poll_interval=str(poll_interval),
+            shutdown_grace=str(grace),
         )
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
 
-    def signal(self, signum: signal.Signals) -> None:
-        self.process.send_signal(signum)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=30)
-        self._output.close()
-
-    def wait(self, timeout: float) -> int:
-        code = self.process.wait(timeout=timeout)
-        self._output.close()
-        return code
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def __enter__(self) -> WorkerProcess:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.kill()
+def runs_held_by(app: Tickwork, pid: int) -> set[int]:
+    """Runs the worker process ``pid`` holds (it names itself in its node row)."""
+    with app.db.read() as conn:
+        worker_ids = [
+            info.get("worker_id")
+            for (info,) in conn.execute(sa.select(nodes.c.info).where(nodes.c.pid == pid))
+        ]
+        rows = conn.execute(
+            sa.select(runs.c.id).where(
+                runs.c.status == "running", runs.c.worker_id.in_([w for w in worker_ids if w])
+            )
+        )
+        return {row.id for row in rows}
 
 
 def starts(events: Path) -> list[tuple[int, int]]:
     """``(run_id, attempt)`` of every attempt a handler began."""
     return [(run, attempt) for event, run, attempt, _ in read_log(str(events)) if event == "start"]
+
+
+def ends(events: Path) -> set[tuple[int, int]]:
+    """``(run_id, attempt)`` of every attempt whose handler returned."""
+    return {(run, attempt) for event, run, attempt, _ in read_log(str(events)) if event == "end"}
 
 
 def started_runs(events: Path) -> set[int]:

@@ -12,7 +12,8 @@ from tickwork.storage.database import Database
 from tickwork.storage.tables import metadata
 
 
-def _differences(db: Database) -> list[object]:
+def differences(db: Database) -> list[object]:
+    """What autogenerate finds between the database and the declared schema."""
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, metadata)
@@ -35,7 +36,7 @@ def test_upgrade_head_matches_declared_schema(database_url: str) -> None:
     db = Database(database_url)
     try:
         assert migrate.is_current(db)
-        assert _differences(db) == []
+        assert differences(db) == []
     finally:
         db.dispose()
 
@@ -48,7 +49,7 @@ def test_downgrade_to_base_and_up_again(database_url: str) -> None:
         assert migrate.current_revision(db) is None
         migrate.upgrade(db)
         assert migrate.current_revision(db) == migrate.head_revision()
-        assert _differences(db) == []
+        assert differences(db) == []
     finally:
         db.dispose()
 

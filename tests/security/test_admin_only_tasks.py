@@ -15,18 +15,14 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api, make_web
-from tests.ui.conftest import Ui
+from tests.support.accounts import ACME_ADMIN_ACTOR, ADMIN_ACTOR, OPERATOR_ACTOR
+from tests.support.web import Api, Ui, make_web
 from tickwork import PermissionDeniedError, Tickwork
-from tickwork.auth.passwords import Passwords
 from tickwork.builtin_tasks import register_builtin_tasks
 from tickwork.domain.actor import Actor, Role
 from tickwork.services.run_service import RunRequest
 from tickwork.settings import Settings
 
-ACME_ADMIN = Actor(name="acme-admin", source="test", role=Role.ADMIN, tenant_id="acme")
-OPERATOR = Actor(name="op", source="test", role=Role.OPERATOR)
-ADMIN = Actor(name="root", source="test", role=Role.ADMIN)
 SHELL = {"command": "true"}
 
 
@@ -39,17 +35,19 @@ def shell_app(app: Tickwork, tmp_path: Path) -> Tickwork:
     return app
 
 
-def test_the_helper() -> None:
+def test_only_an_admin_bound_to_no_tenant_is_an_unbound_admin() -> None:
     from tickwork.domain.actor import is_unbound_admin
 
     assert is_unbound_admin(Role.ADMIN, None)
     assert not is_unbound_admin(Role.ADMIN, "acme")
     assert not is_unbound_admin(Role.OPERATOR, None)
-    assert ADMIN.is_unbound_admin
-    assert not ACME_ADMIN.is_unbound_admin
+    assert ADMIN_ACTOR.is_unbound_admin
+    assert not ACME_ADMIN_ACTOR.is_unbound_admin
 
 
-@pytest.mark.parametrize("actor", [ACME_ADMIN, OPERATOR], ids=["tenant-admin", "operator"])
+@pytest.mark.parametrize(
+    "actor", [ACME_ADMIN_ACTOR, OPERATOR_ACTOR], ids=["tenant-admin", "operator"]
+)
 def test_only_unbound_admins_enqueue_or_schedule_admin_only_tasks(
     shell_app: Tickwork, actor: Actor
 ) -> None:
@@ -80,33 +78,35 @@ def test_a_tenant_admin_cannot_reach_one_through_its_own_tenants_schedules(
         cron="0 0 1 1 *",
         payload=SHELL,
         tenant_id="acme",
-        actor=ADMIN,
+        actor=ADMIN_ACTOR,
     )
     other = app.schedules.create(
         name="export",
         task="data.export",
         cron="0 0 1 1 *",
         tenant_id="acme",
-        actor=ACME_ADMIN,
+        actor=ACME_ADMIN_ACTOR,
     )
     with pytest.raises(PermissionDeniedError):
-        app.schedules.run_now(shell.id, payload={"command": "id"}, actor=ACME_ADMIN)
+        app.schedules.run_now(shell.id, payload={"command": "id"}, actor=ACME_ADMIN_ACTOR)
     with pytest.raises(PermissionDeniedError):
-        app.schedules.update(shell.id, payload={"command": "id"}, actor=ACME_ADMIN)
+        app.schedules.update(shell.id, payload={"command": "id"}, actor=ACME_ADMIN_ACTOR)
     with pytest.raises(PermissionDeniedError):
-        app.schedules.update(other.id, task="shell.command", payload=SHELL, actor=ACME_ADMIN)
+        app.schedules.update(other.id, task="shell.command", payload=SHELL, actor=ACME_ADMIN_ACTOR)
     with pytest.raises(PermissionDeniedError):
-        app.schedules.run_now(other.id, payload={"format": "json"}, actor=OPERATOR)
+        app.schedules.run_now(other.id, payload={"format": "json"}, actor=OPERATOR_ACTOR)
     assert app.runs.list() == []
-    run = app.schedules.run_now(shell.id, actor=ACME_ADMIN)
+    run = app.schedules.run_now(shell.id, actor=ACME_ADMIN_ACTOR)
     assert run.payload == SHELL
-    assert app.schedules.run_now(shell.id, payload={"command": "id"}, actor=ADMIN).payload == {
-        "command": "id"
-    }
-    assert app.enqueue("shell.command", SHELL, actor=ADMIN).task == "shell.command"
+    assert app.schedules.run_now(
+        shell.id, payload={"command": "id"}, actor=ADMIN_ACTOR
+    ).payload == {"command": "id"}
+    assert app.enqueue("shell.command", SHELL, actor=ADMIN_ACTOR).task == "shell.command"
 
 
-def test_through_the_api(app: Tickwork, tmp_path: Path) -> None:
+def test_the_api_refuses_them_to_a_tenant_admin_and_allows_them_to_an_unbound_one(
+    app: Tickwork, tmp_path: Path
+) -> None:
     register_builtin_tasks(
         app, Settings(shell_enabled=True, export_dir=str(tmp_path), outbox_dir=str(tmp_path))
     )
@@ -138,17 +138,12 @@ def test_through_the_api(app: Tickwork, tmp_path: Path) -> None:
 
 
 def test_the_ui_form_offers_and_accepts_them_only_for_unbound_admins(
-    app: Tickwork, tmp_path: Path, fast_passwords: Passwords
+    app: Tickwork, tmp_path: Path
 ) -> None:
-    from tickwork.web import create_app
-
     register_builtin_tasks(
         app, Settings(shell_enabled=True, export_dir=str(tmp_path), outbox_dir=str(tmp_path))
     )
-    web = create_app(
-        app, Settings(auth="local", database_url=app.database_url), passwords=fast_passwords
-    )
-    ui = Ui(app, web, web.state.tickwork.auth)
+    ui = Ui(app, make_web(app))
     client, csrf = ui.login("admin", "acme")
     form = client.get("/schedules/new").text
     options = set(re.findall(r'<option value="([^"]+)"', form))
@@ -175,10 +170,3 @@ def test_the_ui_form_offers_and_accepts_them_only_for_unbound_admins(
     assert "shell.command" in set(
         re.findall(r'<option value="([^"]+)"', root.get("/schedules/new").text)
     )
-
-
-@pytest.fixture
-def fast_passwords() -> Passwords:
-    from tests.ui.conftest import FAST_PASSWORDS
-
-    return FAST_PASSWORDS

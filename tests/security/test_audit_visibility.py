@@ -3,8 +3,8 @@ are for admins bound to no tenant; changes to users and tokens are for admins.""
 
 from __future__ import annotations
 
-from tests.api.conftest import PASSWORD, Api
-from tests.ui.conftest import Ui
+from tests.support.accounts import PASSWORD
+from tests.support.web import Api, Ui
 
 ROLES = ("viewer", "operator", "admin")
 

@@ -15,15 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import Api, make_web
+from tests.support.accounts import ACME_ADMIN_ACTOR, ADMIN_ACTOR, OPERATOR_ACTOR
+from tests.support.web import Api, make_web
 from tickwork import FakeClock, PayloadError, PermissionDeniedError, Run, Tickwork
 from tickwork.builtin_tasks import register_builtin_tasks
-from tickwork.domain.actor import Actor, Role
 from tickwork.settings import Settings
 
-ROOT = Actor(name="root", source="test", role=Role.ADMIN)
-ACME_ADMIN = Actor(name="acme-admin", source="test", role=Role.ADMIN, tenant_id="acme")
-OPERATOR = Actor(name="op", source="test", role=Role.OPERATOR)
 TENANTS = ("acme", "other", None)
 
 
@@ -36,7 +33,9 @@ def history(app: Tickwork, clock: FakeClock, tmp_path: Path) -> dict[str | None,
     app.task("work")(lambda ctx: {"tenant": ctx.tenant_id})
     made: dict[str | None, list[int]] = {}
     for tenant in TENANTS:
-        made[tenant] = [app.enqueue("work", tenant_id=tenant, actor=ROOT).id for _ in range(2)]
+        made[tenant] = [
+            app.enqueue("work", tenant_id=tenant, actor=ADMIN_ACTOR).id for _ in range(2)
+        ]
     app.worker(concurrency=2).run_until_idle(20)
     clock.advance(timedelta(days=3).total_seconds())
     return made
@@ -56,7 +55,7 @@ def _remaining(app: Tickwork) -> set[int]:
 def test_a_tenant_admins_prune_deletes_only_its_tenants_runs(
     app: Tickwork, history: dict[str | None, list[int]]
 ) -> None:
-    run = app.enqueue("tickwork.prune", {"days": 1}, actor=ACME_ADMIN)
+    run = app.enqueue("tickwork.prune", {"days": 1}, actor=ACME_ADMIN_ACTOR)
     assert run.tenant_id == "acme"
     done = _finish(app, run)
     assert done.result == {"runs": 2, "nodes": 0}
@@ -66,10 +65,12 @@ def test_a_tenant_admins_prune_deletes_only_its_tenants_runs(
     assert set(history[None]) <= remaining
 
 
-def test_nonsense_retention_is_refused(app: Tickwork, history: dict[str | None, list[int]]) -> None:
+def test_a_retention_under_a_day_or_beyond_a_century_is_refused(
+    app: Tickwork, history: dict[str | None, list[int]]
+) -> None:
     for days in (0.000001, 0.5, 0, -1, 10**9):
         with pytest.raises(PayloadError) as refused:
-            app.enqueue("tickwork.prune", {"days": days}, actor=ROOT)
+            app.enqueue("tickwork.prune", {"days": days}, actor=ADMIN_ACTOR)
         assert refused.value.field == "payload.days"
     with pytest.raises(PayloadError):
         app.schedules.create(
@@ -80,7 +81,9 @@ def test_nonsense_retention_is_refused(app: Tickwork, history: dict[str | None, 
 def test_a_tenant_admins_export_holds_only_its_tenants_runs(
     app: Tickwork, history: dict[str | None, list[int]]
 ) -> None:
-    run = app.enqueue("data.export", {"format": "json", "since_hours": 1000}, actor=ACME_ADMIN)
+    run = app.enqueue(
+        "data.export", {"format": "json", "since_hours": 1000}, actor=ACME_ADMIN_ACTOR
+    )
     done = _finish(app, run)
     rows = json.loads(Path(done.result["path"]).read_text())
     assert {r["id"] for r in rows} == {*history["acme"], run.id}  # it sees itself running
@@ -91,21 +94,25 @@ def test_the_whole_installation_is_for_unbound_admins(
 ) -> None:
     for task, payload in (("tickwork.prune", {"days": 1}), ("data.export", {})):
         with pytest.raises(PermissionDeniedError) as refused:
-            app.enqueue(task, payload, actor=OPERATOR)
+            app.enqueue(task, payload, actor=OPERATOR_ACTOR)
         assert refused.value.field == "task"
         with pytest.raises(PermissionDeniedError):
             app.schedules.create(
-                name="whole", task=task, cron="* * * * *", payload=payload, actor=OPERATOR
+                name="whole", task=task, cron="* * * * *", payload=payload, actor=OPERATOR_ACTOR
             )
         # Bound to a tenant it is allowed (the admin's tenant is forced on the run).
         scheduled = app.schedules.create(
-            name=f"mine-{task}", task=task, cron="0 0 1 1 *", payload=payload, actor=ACME_ADMIN
+            name=f"mine-{task}",
+            task=task,
+            cron="0 0 1 1 *",
+            payload=payload,
+            actor=ACME_ADMIN_ACTOR,
         )
         assert scheduled.tenant_id == "acme"
     export = _finish(app, app.enqueue("data.export", {"format": "json", "since_hours": 1000}))
     exported = {r["id"] for r in json.loads(Path(export.result["path"]).read_text())}
     assert set(history["acme"]) | set(history["other"]) | set(history[None]) <= exported
-    everything = _finish(app, app.enqueue("tickwork.prune", {"days": 1}, actor=ROOT))
+    everything = _finish(app, app.enqueue("tickwork.prune", {"days": 1}, actor=ADMIN_ACTOR))
     assert everything.result["runs"] >= 6
     remaining = _remaining(app)
     for ids in history.values():

@@ -11,20 +11,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.cli import InProcessCli
 from tickwork import Tickwork
-from tickwork.cli import main
 
 ESCAPES = "\x1b[2J\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\rover"
 RAW = ("\x1b", "\x07", "\r")
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = exited.value.code
-    return code if isinstance(code, int) else 1, captured.out, captured.err
 
 
 @pytest.fixture
@@ -45,34 +36,34 @@ def stored(app: Tickwork) -> Tickwork:
 
 
 def test_names_with_markup_print_as_they_are(
-    stored: Tickwork, capsys: pytest.CaptureFixture[str]
+    stored: Tickwork, cli_without_database: InProcessCli
 ) -> None:
     db = stored.database_url
-    code, out, err = _cli(capsys, "schedules", "list", "--db", db)
-    assert code == 0, err
-    assert "[/bold]" in out
-    assert "[red]" in out  # the table may wrap the rest of the name
-    code, out, err = _cli(capsys, "schedules", "show", "[/bold] x", "--db", db)
-    assert code == 0, err
-    assert out.startswith("[/bold] x  #1")
-    code, out, err = _cli(capsys, "schedules", "show", "[/nope] \x1b[31m", "--db", db)
-    assert code == 2
-    assert "[/nope]" in err
-    assert "\\x1b[31m" in err
+    listed = cli_without_database("schedules", "list", "--db", db)
+    assert listed.code == 0, listed.err
+    assert "[/bold]" in listed.out
+    assert "[red]" in listed.out  # the table may wrap the rest of the name
+    shown = cli_without_database("schedules", "show", "[/bold] x", "--db", db)
+    assert shown.code == 0, shown.err
+    assert shown.out.startswith("[/bold] x  #1")
+    line = cli_without_database("schedules", "show", "[/nope] \x1b[31m", "--db", db).error_line()
+    assert "[/nope]" in line
+    assert "\\x1b[31m" in line
 
 
 def test_run_logs_and_errors_reach_the_terminal_escaped(
-    stored: Tickwork, capsys: pytest.CaptureFixture[str]
+    stored: Tickwork, cli_without_database: InProcessCli
 ) -> None:
     run = stored.runs.list(task="noisy")[0]
-    code, out, err = _cli(capsys, "runs", "show", str(run.id), "--db", stored.database_url)
-    assert code == 0, err
+    shown = cli_without_database("runs", "show", str(run.id), "--db", stored.database_url)
+    assert shown.code == 0, shown.err
+    out = shown.out
     assert "output: \\x1b[2J\\x1b]8;;https://evil.example\\x07click" in out
     assert "RuntimeError: failed:" in out
     assert "\\x1b[2J\\x1b]8;;https://evil.example\\x07click\\x1b]8;;\\x07\\rover" in out
     for char in RAW:
         assert char not in out
-    code, out, err = _cli(capsys, "runs", "list", "--db", stored.database_url)
-    assert code == 0, err
+    listed = cli_without_database("runs", "list", "--db", stored.database_url)
+    assert listed.code == 0, listed.err
     for char in RAW:
-        assert char not in out
+        assert char not in listed.out

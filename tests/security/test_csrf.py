@@ -14,7 +14,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from tests.api.conftest import ADMIN_ACTOR, make_web, register_tasks
+from tests.support.accounts import ADMIN_ACTOR
+from tests.support.web import make_web, register_api_tasks
 from tickwork import Tickwork
 
 LOCAL = "http://127.0.0.1:8787"
@@ -52,7 +53,7 @@ def _exists(app: Tickwork, schedule_id: int) -> bool:
 @pytest.fixture(params=["proxy", "none"])
 def browser_web(request: pytest.FixtureRequest, app: Tickwork) -> tuple[FastAPI, dict[str, str]]:
     """The web app in a mode without session cookies, and the headers its principal sends."""
-    register_tasks(app)
+    register_api_tasks(app)
     if request.param == "proxy":
         return _proxy_web(app), PROXY_USER
     return make_web(app, auth="none", host="127.0.0.1"), {}
@@ -122,7 +123,7 @@ def test_the_same_site_and_programs_still_work(
 
 
 def test_bearer_tokens_need_no_csrf(app: Tickwork) -> None:
-    register_tasks(app)
+    register_api_tasks(app)
     web = _proxy_web(app)
     _, secret = web_state_auth(web).create_token(ADMIN_ACTOR, "ci", role="admin")
     client = _client(web, Authorization=f"Bearer {secret}")
@@ -135,7 +136,7 @@ def web_state_auth(web: FastAPI) -> Any:
 
 
 def test_sessions_still_need_their_token_even_from_the_same_site(app: Tickwork) -> None:
-    register_tasks(app)
+    register_api_tasks(app)
     web = make_web(app)
     auth = web_state_auth(web)
     auth.create_user(ADMIN_ACTOR, "ada", role="admin", password="correct horse battery")
@@ -167,7 +168,7 @@ LOOPBACK_HOSTS = ("127.0.0.1:8787", "localhost", "localhost:8787", "[::1]:8787",
 
 
 def test_auth_none_serves_only_loopback_host_names(app: Tickwork) -> None:
-    register_tasks(app)
+    register_api_tasks(app)
     victim = _schedule(app)
     client = TestClient(make_web(app, auth="none", host="127.0.0.1"), base_url=LOCAL)
     for host in REBINDING_HOSTS:

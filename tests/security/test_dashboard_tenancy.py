@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.ui.conftest import Ui
+from tests.support.web import Ui
 from tickwork import FakeClock
 from tickwork.storage.schedule_store import ScheduleStore
 

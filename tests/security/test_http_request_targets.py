@@ -19,8 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import FAST_PASSWORDS
-from tests.security.servers import Seen, Target, http_target, serve_asgi
+from tests.support.accounts import ACME_ADMIN_ACTOR, ADMIN_ACTOR
+from tests.support.local_servers import LocalHttpServer, ReceivedRequest, local_http_server
+from tests.support.servers import serve_asgi
+from tests.support.web import make_web
 from tickwork import Run, Tickwork
 from tickwork.builtin_tasks import register_builtin_tasks
 from tickwork.builtin_tasks.http import HttpRequestConfig, HttpRequester
@@ -28,13 +30,9 @@ from tickwork.builtin_tasks.http_targets import TargetPolicy, TargetRefusedError
 from tickwork.context import Context
 from tickwork.control import Cancel
 from tickwork.demo import build_demo_app
-from tickwork.domain.actor import Actor, Role
+from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError
 from tickwork.settings import Settings
-from tickwork.web import create_app
-
-ROOT = Actor(name="root", source="test", role=Role.ADMIN)
-ACME_ADMIN = Actor(name="acme-admin", source="test", role=Role.ADMIN, tenant_id="acme")
 
 REFUSED = [
     "127.0.0.1",
@@ -69,8 +67,9 @@ def requester() -> HttpRequester:
 
 
 @pytest.fixture
-def target() -> Iterator[Target]:
-    with http_target() as server:
+def target() -> Iterator[LocalHttpServer]:
+    """A local HTTP server, on loopback: refused unless allowed."""
+    with local_http_server() as server:
         yield server
 
 
@@ -111,13 +110,13 @@ def test_the_task_refuses_them_before_connecting(requester: HttpRequester, host:
     assert "TICKWORK_HTTP_ALLOW" in str(refused.value)
 
 
-def test_a_local_server_is_never_reached(requester: HttpRequester, target: Target) -> None:
+def test_a_local_server_is_never_reached(requester: HttpRequester, target: LocalHttpServer) -> None:
     with pytest.raises(TargetRefusedError, match=r"127\.0\.0\.1 is a loopback address"):
         call(requester, url=f"{target.url}/")
     assert target.requests == []
 
 
-def test_the_allow_list_permits_exactly_what_it_names(target: Target) -> None:
+def test_the_allow_list_permits_exactly_what_it_names(target: LocalHttpServer) -> None:
     for entries in ([f"127.0.0.1:{target.port}"], ["127.0.0.0/8"], ["localhost"]):
         host = "localhost" if entries == ["localhost"] else "127.0.0.1"
         result = call(allowing(*entries), url=f"http://{host}:{target.port}/ok")
@@ -162,7 +161,7 @@ def test_the_setting_reads_a_comma_separated_environment_variable(
 
 
 def test_a_name_is_checked_by_what_it_resolves_to(
-    requester: HttpRequester, target: Target, monkeypatch: pytest.MonkeyPatch
+    requester: HttpRequester, target: LocalHttpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = socket.getaddrinfo
 
@@ -178,7 +177,7 @@ def test_a_name_is_checked_by_what_it_resolves_to(
 
 
 def test_dns_rebinding_cannot_switch_the_address_after_the_check(
-    target: Target, monkeypatch: pytest.MonkeyPatch
+    target: LocalHttpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The name first resolves to the allowed address, then to one that is not. The
     connection goes to the address that was checked (the server, which listens on
@@ -204,14 +203,14 @@ def test_dns_rebinding_cannot_switch_the_address_after_the_check(
 
 
 def _redirect_to(location: str, status: int = 302) -> Any:
-    def route(seen: Seen) -> tuple[int, dict[str, str], bytes]:
+    def route(seen: ReceivedRequest) -> tuple[int, dict[str, str], bytes]:
         return status, {"location": location, "set-cookie": "sid=1; Path=/"}, b""
 
     return route
 
 
-def test_every_redirect_is_checked(target: Target) -> None:
-    with http_target() as inner:
+def test_every_redirect_is_checked(target: LocalHttpServer) -> None:
+    with local_http_server() as inner:
         target.routes["/hop"] = _redirect_to(f"{inner.url}/secret")
         with pytest.raises(TargetRefusedError, match="loopback"):
             call(allowing(f"127.0.0.1:{target.port}"), url=f"{target.url}/hop")
@@ -221,8 +220,8 @@ def test_every_redirect_is_checked(target: Target) -> None:
             call(allowing(f"127.0.0.1:{target.port}"), url=f"{target.url}/meta")
 
 
-def test_credentials_do_not_follow_a_redirect_to_another_origin(target: Target) -> None:
-    with http_target() as other:
+def test_credentials_do_not_follow_a_redirect_to_another_origin(target: LocalHttpServer) -> None:
+    with local_http_server() as other:
         target.routes["/hop"] = _redirect_to(f"{other.url}/landing", 307)
         target.routes["/same"] = _redirect_to("/landing")
         requester = allowing("127.0.0.1")
@@ -238,7 +237,7 @@ def test_credentials_do_not_follow_a_redirect_to_another_origin(target: Target) 
         assert target.requests[-1].headers["authorization"] == "Bearer secret"
 
 
-def test_redirects_are_not_followed_when_turned_off(target: Target) -> None:
+def test_redirects_are_not_followed_when_turned_off(target: LocalHttpServer) -> None:
     target.routes["/hop"] = _redirect_to("/landing")
     result = call(
         allowing("127.0.0.1"), url=f"{target.url}/hop", follow_redirects=False,
@@ -251,7 +250,7 @@ def test_redirects_are_not_followed_when_turned_off(target: Target) -> None:
 # -- headers, body size, cancellation --------------------------------------------------------------
 
 
-def test_identity_headers_are_never_sent(target: Target) -> None:
+def test_identity_headers_are_never_sent(target: LocalHttpServer) -> None:
     forged = {
         "X-Forwarded-User": "admin",
         "X-Forwarded-Role": "admin",
@@ -276,13 +275,13 @@ def test_identity_headers_are_never_sent(target: Target) -> None:
     assert "dropped the X-Forwarded-User header" in logged
 
 
-def test_a_huge_answer_is_not_read_into_memory(target: Target) -> None:
+def test_a_huge_answer_is_not_read_into_memory(target: LocalHttpServer) -> None:
     target.routes["/huge"] = lambda seen: (200, {}, b"x" * (8 * 1024 * 1024))
     result = call(allowing("127.0.0.1"), url=f"{target.url}/huge")
     assert result["body"] == "x" * 2000
 
 
-def test_a_cancelled_run_sends_nothing(target: Target) -> None:
+def test_a_cancelled_run_sends_nothing(target: LocalHttpServer) -> None:
     ctx = context()
     ctx.cancel()
     with pytest.raises(Cancel):
@@ -307,13 +306,9 @@ def test_a_tenant_admin_cannot_borrow_the_servers_proxy_trust(
     demo allows its self-check), it arrives without the headers and gets a 401."""
     app.task("noop")(lambda ctx: None)
     app.schedules.create(
-        name="other-secret", task="noop", cron="0 0 1 1 *", tenant_id="other", actor=ROOT
+        name="other-secret", task="noop", cron="0 0 1 1 *", tenant_id="other", actor=ADMIN_ACTOR
     )
-    web = create_app(
-        app,
-        Settings(auth="proxy", database_url=app.database_url, trusted_proxies=["127.0.0.1"]),
-        passwords=FAST_PASSWORDS,
-    )
+    web = make_web(app, auth="proxy", trusted_proxies=["127.0.0.1"])
     attack = {
         "headers": {
             "X-Forwarded-User": "root",
@@ -332,7 +327,7 @@ def test_a_tenant_admin_cannot_borrow_the_servers_proxy_trust(
                 Settings(http_allow=allow, export_dir=str(tmp_path), outbox_dir=str(tmp_path)),
             )
             try:
-                run = _run(fresh, {"url": f"{base}/api/v1/schedules", **attack}, ACME_ADMIN)
+                run = _run(fresh, {"url": f"{base}/api/v1/schedules", **attack}, ACME_ADMIN_ACTOR)
             finally:
                 fresh.close()
             assert run.status.value == "failed"
@@ -347,7 +342,7 @@ def test_the_demo_allows_its_own_self_check_and_nothing_else(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TICKWORK_PORT", raising=False)
-    with http_target() as server, http_target() as neighbour:
+    with local_http_server() as server, local_http_server() as neighbour:
         app = build_demo_app(
             Settings(
                 database_url=f"sqlite:///{tmp_path / 'demo.db'}",

@@ -4,7 +4,6 @@ an index or a unique constraint."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,8 +12,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.api.conftest import ADMIN_ACTOR, Api
-from tests.conftest import CI, _admin, _pg_url, pg_available
+from tests.support.accounts import ADMIN_ACTOR
+from tests.support.databases import empty_pg_database
+from tests.support.web import Api
 from tickwork.storage import migrate
 from tickwork.storage.database import Database
 
@@ -93,19 +93,14 @@ def database_at_0004(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield db
         db.dispose()
         return
-    if not pg_available():
-        if CI:
-            pytest.fail("PostgreSQL is required in CI")
-        pytest.skip("PostgreSQL not reachable")
-    name = f"tw_test_{uuid.uuid4().hex[:12]}"
-    _admin(f'CREATE DATABASE "{name}"')
-    db = Database(_pg_url(name))
+    url, drop = empty_pg_database()
+    db = Database(url)
     try:
         migrate.upgrade(db, "0004")
         yield db
     finally:
         db.dispose()
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop()
 
 
 def _seed_0004(db: Database) -> None:

@@ -20,28 +20,23 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.security.servers import serve_asgi
+from tests.apps.ui_app import register_ui_tasks
+from tests.support.accounts import ADMIN_ACTOR, FAST_PASSWORDS
+from tests.support.cli import CliResult, InProcessCli
+from tests.support.servers import serve_asgi
+from tests.support.web import form_data, make_web
 from tickwork import Tickwork
-from tickwork.auth.passwords import Passwords
 from tickwork.auth.service import AuthService
-from tickwork.cli import main
 from tickwork.domain import cron, inputs, windows
-from tickwork.domain.actor import Actor
 from tickwork.domain.errors import TickworkError
 from tickwork.domain.models import MisfirePolicy
-from tickwork.settings import Settings
-from tickwork.web import create_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette asks for httpx2; httpx works the same
     from fastapi.testclient import TestClient
 
-from argon2 import PasswordHasher
-
 BOUND = 0.050  # seconds: "well under 50 ms" for a parser
 N = 10_000
-ADMIN = Actor(name="limits", source="test")
-FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 # Inputs that make backtracking or naive parsers work hard: long runs of what a pattern
 # accepts, followed by what it refuses.
@@ -105,7 +100,7 @@ def refused_quickly(call: Callable[[], Any], field: str) -> TickworkError:
 
 
 @pytest.mark.parametrize("text", DURATIONS, ids=range(len(DURATIONS)))
-def test_durations(text: str) -> None:
+def test_long_durations_are_refused_at_once(text: str) -> None:
     error = refused_quickly(lambda: inputs.duration(text, "interval"), "interval")
     assert "duration" in error.message or "seconds" in error.message
 
@@ -134,31 +129,31 @@ def test_durations_still_parse() -> None:
 
 
 @pytest.mark.parametrize("text", [*CRONS, PADDED_CRON], ids=range(len(CRONS) + 1))
-def test_cron_expressions(text: str) -> None:
+def test_long_cron_expressions_are_refused_at_once(text: str) -> None:
     refused_quickly(lambda: cron.validate(text, "cron"), "cron")
 
 
 @pytest.mark.parametrize("text", ZONES, ids=range(len(ZONES)))
-def test_time_zones(text: str) -> None:
+def test_long_time_zones_are_refused_at_once(text: str) -> None:
     refused_quickly(lambda: cron.zone(text, "timezone"), "timezone")
 
 
 @pytest.mark.parametrize("text", MOMENTS, ids=range(len(MOMENTS)))
-def test_dates(text: str) -> None:
+def test_long_dates_are_refused_at_once(text: str) -> None:
     refused_quickly(lambda: inputs.moment(text, "run_at", "Europe/London"), "run_at")
 
 
 @pytest.mark.parametrize("text", NAMES, ids=range(len(NAMES)))
-def test_names(text: str) -> None:
+def test_long_names_are_refused_at_once(text: str) -> None:
     refused_quickly(lambda: inputs.text(text, "name"), "name")
 
 
 @pytest.mark.parametrize("text", INTEGERS, ids=range(len(INTEGERS)))
-def test_integers(text: str) -> None:
+def test_long_integers_are_refused_at_once(text: str) -> None:
     refused_quickly(lambda: inputs.integer(text, "priority"), "priority")
 
 
-def test_choices_windows_and_blackout_dates() -> None:
+def test_long_choices_windows_and_blackout_dates_are_refused_at_once() -> None:
     refused_quickly(lambda: inputs.choice("x" * N, "misfire_policy", MisfirePolicy), "misfire")
     refused_quickly(lambda: windows.normalize_windows([{"start": "0" * N}]), "windows[0].start")
     refused_quickly(lambda: windows.normalize_windows([{"days": ["x" * N]}]), "windows[0].days")
@@ -189,7 +184,7 @@ SCHEDULE_FIELDS: dict[str, list[str]] = {
 }
 
 
-def test_schedule_fields(app: Tickwork) -> None:
+def test_every_schedule_field_refuses_long_input_at_once(app: Tickwork) -> None:
     app.task("noop")(lambda ctx: None)
     base = {"name": "ok", "task": "noop", "cron": "* * * * *"}
     app.schedules.list()  # connect first: the bound is for parsing, not for a first connection
@@ -216,7 +211,7 @@ def test_schedule_fields(app: Tickwork) -> None:
     assert app.schedules.list() == []
 
 
-def test_runs_flags_users_and_tokens(app: Tickwork) -> None:
+def test_runs_flags_users_and_tokens_refuse_long_input_at_once(app: Tickwork) -> None:
     app.task("noop")(lambda ctx: None)
     app.runs.list()
     refused_quickly(lambda: app.enqueue("noop", key="k" * N), "key")
@@ -225,16 +220,20 @@ def test_runs_flags_users_and_tokens(app: Tickwork) -> None:
         refused_quickly(lambda t=text: app.enqueue("noop", run_at=t), "run_at")
     for text in DURATIONS:
         refused_quickly(lambda t=text: app.enqueue("noop", timeout=t), "timeout")  # type: ignore[arg-type]
-    refused_quickly(lambda: app.flags.set(ADMIN, "f" * N, True), "name")
-    refused_quickly(lambda: app.flags.set(ADMIN, "f\n" * (N // 2), True), "name")
+    refused_quickly(lambda: app.flags.set(ADMIN_ACTOR, "f" * N, True), "name")
+    refused_quickly(lambda: app.flags.set(ADMIN_ACTOR, "f\n" * (N // 2), True), "name")
     auth = AuthService(app.db, passwords=FAST_PASSWORDS)
-    refused_quickly(lambda: auth.create_user(ADMIN, "u" * N, password="pw-long-enough"), "username")
-    refused_quickly(lambda: auth.create_token(ADMIN, "n" * N), "name")
+    refused_quickly(
+        lambda: auth.create_user(ADMIN_ACTOR, "u" * N, password="pw-long-enough"), "username"
+    )
+    refused_quickly(lambda: auth.create_token(ADMIN_ACTOR, "n" * N), "name")
     for text in DURATIONS:
-        refused_quickly(lambda t=text: auth.create_token(ADMIN, "ok", expires_in=t), "expires")
+        refused_quickly(
+            lambda t=text: auth.create_token(ADMIN_ACTOR, "ok", expires_in=t), "expires"
+        )
     for ref in ("9" * N, "9" * 20, "²"):
-        refused_quickly(lambda r=ref: auth.find_user(ADMIN, r), "username")
-        refused_quickly(lambda r=ref: auth.find_token(ADMIN, r), "name")
+        refused_quickly(lambda r=ref: auth.find_user(ADMIN_ACTOR, r), "username")
+        refused_quickly(lambda r=ref: auth.find_token(ADMIN_ACTOR, r), "name")
     assert app.runs.list() == []
 
 
@@ -245,8 +244,8 @@ def test_the_timing_preview_answers_at_once_through_the_real_http_app(app: Tickw
     """The issue's request, as a viewer, against the app served by uvicorn: the red inline
     error comes back at once, and /healthz is not held up meanwhile."""
     auth = AuthService(app.db, passwords=FAST_PASSWORDS)
-    _, secret = auth.create_token(ADMIN, "viewer", role="viewer")
-    web = create_app(app, Settings(auth="local", database_url=app.database_url))
+    _, secret = auth.create_token(ADMIN_ACTOR, "viewer", role="viewer")
+    web = make_web(app)
     headers = {"Authorization": f"Bearer {secret}"}
     with serve_asgi(web) as base, httpx.Client(base_url=base, headers=headers) as client:
         client.get("/healthz")
@@ -281,7 +280,7 @@ def test_the_timing_preview_answers_at_once_through_the_real_http_app(app: Tickw
 def test_ui_and_api_refuse_ids_no_record_can_have(app: Tickwork) -> None:
     """Ids beyond 64 bits (or digits that are not ASCII) got a 500 from the database
     driver; they are refused as bad input or not found."""
-    web = create_app(app, Settings(auth="none", database_url=app.database_url))
+    web = make_web(app, auth="none")
     client = TestClient(web, base_url="http://127.0.0.1:8787", raise_server_exceptions=False)
     big = "9" * 25
     for path in (
@@ -304,33 +303,28 @@ def test_ui_and_api_refuse_ids_no_record_can_have(app: Tickwork) -> None:
 # -- the command line ----------------------------------------------------------------------------
 
 
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, float]:
-    capsys.readouterr()
+def _timed_cli(tickwork: InProcessCli, *args: str) -> tuple[CliResult, float]:
     started = time.perf_counter()
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    seconds = time.perf_counter() - started
-    code = exited.value.code
-    return code if isinstance(code, int) else 1, capsys.readouterr().err, seconds
+    result = tickwork(*args)
+    return result, time.perf_counter() - started
 
 
-def test_cli_refuses_long_inputs_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refuses_long_inputs_with_one_line(cli_without_database: InProcessCli) -> None:
     cases = [
         (("cron", "preview", "1," * (N // 2)), "cron"),
         (("cron", "preview", "* * * * *", "--timezone", "A" * N), "timezone"),
         (("cron", "preview", "* * * * *", "--from", "2030-01-01T" + "0" * N), "from"),
     ]
     for args, field in cases:
-        code, err, seconds = _cli(capsys, *args)
-        assert code == 2, err
-        assert field in err
-        assert len(err.strip().splitlines()) == 1, err
-        assert len(err) < 400
+        result, seconds = _timed_cli(cli_without_database, *args)
+        line = result.error_line()
+        assert field in line
+        assert len(line) < 400
         assert seconds < 1.0
 
 
 def test_cli_refuses_ids_no_record_can_have(
-    capsys: pytest.CaptureFixture[str], database_url: str
+    cli_without_database: InProcessCli, database_url: str
 ) -> None:
     for args in (
         ("runs", "show", "9" * 25),
@@ -339,21 +333,16 @@ def test_cli_refuses_ids_no_record_can_have(
         ("users", "show", "²"),
         ("tokens", "revoke", "9" * 25),
     ):
-        code, err, _ = _cli(capsys, *args, "--db", database_url)
-        assert code == 2, (args, err)
-        assert len(err.strip().splitlines()) == 1, err
+        cli_without_database(*args, "--db", database_url).error_line()
 
 
 def test_ui_config_fields_refuse_huge_numbers_and_deep_json(app: Tickwork) -> None:
     """A config field of 5,000 digits made int() raise past the form (500), and deeply
     nested JSON in the free-form payload box hit the recursion limit; both are now the red
     inline error of their field."""
-    from tests.ui.conftest import form_data
-    from tests.ui.ui_app import register_tasks
-
-    register_tasks(app)
+    register_ui_tasks(app)
     app.task("free")(lambda ctx, payload: None)
-    web = create_app(app, Settings(auth="none", database_url=app.database_url))
+    web = make_web(app, auth="none")
     client = TestClient(web, base_url="http://127.0.0.1:8787", raise_server_exceptions=False)
     client.get("/schedules/new")  # the bound is for the input, not the first render
     for data, error in (

@@ -17,11 +17,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.web import make_web
 from tickwork import Tickwork
 from tickwork.escaping import escape_control
 from tickwork.logging_setup import JsonFormatter, TextFormatter, configure_logging
-from tickwork.settings import Settings
-from tickwork.web import create_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette asks for httpx2; httpx works the same
@@ -79,7 +78,7 @@ def _no_raw_controls(line: str) -> None:
 def test_request_paths_cannot_forge_access_lines(
     app: Tickwork, captured: dict[str, io.StringIO], attack: str
 ) -> None:
-    web = create_app(app, Settings(auth="none", database_url=app.database_url))
+    web = make_web(app, auth="none")
     client = TestClient(web, base_url="http://127.0.0.1:8787", raise_server_exceptions=False)
     answer = client.get(ATTACKS[attack])
     assert answer.status_code == 404
@@ -101,7 +100,7 @@ def test_request_paths_cannot_forge_access_lines(
 def test_the_issues_request_reads_as_what_was_sent(
     app: Tickwork, captured: dict[str, io.StringIO]
 ) -> None:
-    web = create_app(app, Settings(auth="none", database_url=app.database_url))
+    web = make_web(app, auth="none")
     TestClient(web, base_url="http://127.0.0.1:8787", raise_server_exceptions=False).get(
         ATTACKS["lf"]
     )
@@ -145,7 +144,7 @@ def test_logging_is_configured_with_the_escaping_formatters() -> None:
         root.setLevel(level)
 
 
-def test_escape_control() -> None:
+def test_escape_control_escapes_every_control_character_and_keeps_the_rest() -> None:
     assert escape_control("a\tb\nc\rd\x00e\x1bf\x7fg\x85h\x9bi\u2028j") == (
         "a\\tb\\nc\\rd\\x00e\\x1bf\\x7fg\\x85h\\x9bi\\u2028j"
     )

@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from tests.api.conftest import ADMIN_ACTOR, PASSWORD, Api
+from tests.support.accounts import ADMIN_ACTOR, PASSWORD
+from tests.support.web import Api
 from tickwork import FakeClock, Tickwork
 from tickwork.auth.passwords import Passwords
 from tickwork.auth.service import AuthService

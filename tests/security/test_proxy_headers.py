@@ -11,7 +11,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from tests.api.conftest import make_web, register_tasks
+from tests.support.web import make_web, register_api_tasks
 from tickwork import Tickwork
 from tickwork.settings import Settings
 
@@ -30,7 +30,7 @@ def _me(client: TestClient, headers: dict[str, str]) -> dict[str, object]:
 
 
 def test_role_and_tenant_headers_are_ignored_unless_configured(app: Tickwork) -> None:
-    register_tasks(app)
+    register_api_tasks(app)
     web = make_web(app, auth="proxy", trusted_proxies=["127.0.0.1"])
     client = TestClient(web, client=("127.0.0.1", 5000), raise_server_exceptions=False)
     me = _me(client, FORGED)
@@ -41,7 +41,7 @@ def test_role_and_tenant_headers_are_ignored_unless_configured(app: Tickwork) ->
 
 
 def test_configured_headers_are_read(app: Tickwork) -> None:
-    register_tasks(app)
+    register_api_tasks(app)
     web = make_web(
         app,
         auth="proxy",

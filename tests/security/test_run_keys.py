@@ -3,7 +3,8 @@ tenant because it holds the same key."""
 
 from __future__ import annotations
 
-from tests.api.conftest import ADMIN_ACTOR, Api
+from tests.support.accounts import ADMIN_ACTOR
+from tests.support.web import Api
 from tickwork.domain.actor import Actor, Role
 from tickwork.storage.run_store import RunStore
 

@@ -28,8 +28,9 @@ from schemathesis import checks as schemathesis_checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
 
-from tests.api.conftest import ADMIN_ACTOR, make_web, register_tasks
-from tests.conftest import fresh_pg_database
+from tests.support.accounts import ADMIN_ACTOR
+from tests.support.databases import fresh_pg_database
+from tests.support.web import make_web, register_api_tasks
 from tickwork import Tickwork
 from tickwork.domain.actor import Actor, Role
 
@@ -64,7 +65,7 @@ def _operations() -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         app = Tickwork(f"sqlite:///{folder}/schema.db")
-        register_tasks(app)
+        register_api_tasks(app)
         document = make_web(app).openapi()
         app.close()
     return [
@@ -89,7 +90,7 @@ def target() -> Iterator[Target]:
     url, drop = fresh_pg_database()
     app = Tickwork(url)
     try:
-        register_tasks(app)
+        register_api_tasks(app)
         web = make_web(app)
         for tenant in (TENANT, "acme"):
             actor = Actor(name=f"{tenant}-admin", role=Role.ADMIN, tenant_id=tenant)

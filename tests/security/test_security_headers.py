@@ -10,30 +10,28 @@ Swagger UI), and asserts that no policy violation and no console error happened.
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import fresh_pg_database, wait_for
-from tests.ui.conftest import FAST_PASSWORDS, PASSWORD, SETUP, tickwork_run
-from tests.ui.ui_app import register_tasks
+from tests.apps.ui_app import register_ui_tasks
+from tests.support.accounts import ADMIN_ACTOR, FAST_PASSWORDS, PASSWORD
+from tests.support.browser import TIMEOUT_MS, launch_chromium, ui_app_server
+from tests.support.databases import fresh_pg_database
+from tests.support.requirements import require
+from tests.support.waiting import wait_for
+from tests.support.web import make_web
 from tickwork import Tickwork
 from tickwork.auth.service import AuthService
-from tickwork.settings import Settings
-from tickwork.web import create_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette asks for httpx2; httpx works the same
     from fastapi.testclient import TestClient
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 EXPECTED = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
@@ -56,14 +54,10 @@ def assert_secure(response: Any, what: str) -> None:
 def test_every_kind_of_response_carries_the_headers(
     app: Tickwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    web = create_app(
-        app,
-        Settings(auth="local", database_url=app.database_url, max_request_bytes=4096),
-        passwords=FAST_PASSWORDS,
-    )
+    web = make_web(app, max_request_bytes=4096)
     client = TestClient(web, raise_server_exceptions=False, follow_redirects=False)
     _, token = AuthService(app.db, passwords=FAST_PASSWORDS).create_token(
-        SETUP, "reader", role="viewer"
+        ADMIN_ACTOR, "reader", role="viewer"
     )
     bearer = {"Authorization": f"Bearer {token}"}
     static = re.search(r'href="(/ui/static/app\.css[^"]*)"', client.get("/login").text)
@@ -99,7 +93,7 @@ def test_every_kind_of_response_carries_the_headers(
 
 
 def test_the_docs_page_has_no_inline_script(app: Tickwork) -> None:
-    page = TestClient(create_app(app, Settings())).get("/api/docs").text
+    page = TestClient(make_web(app)).get("/api/docs").text
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.DOTALL)
     assert scripts
     assert all("src=" in attrs and not body.strip() for attrs, body in scripts)
@@ -117,20 +111,27 @@ class Browsed:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Tickwork]]:
+def chromium() -> str:
+    """Debian's Chromium (never a downloaded browser)."""
+    return require("chromium")
+
+
+@pytest.fixture(scope="module")
+def server(
+    chromium: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Tickwork]]:
     """``tickwork run`` on PostgreSQL with an admin, and a schedule with finished runs."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (make chromium)")
     database_url, drop = fresh_pg_database()
     app = Tickwork(database_url)
-    register_tasks(app)
+    register_ui_tasks(app)
     AuthService(app.db, passwords=FAST_PASSWORDS).create_user(
-        SETUP, "ada", role="admin", password=PASSWORD
+        ADMIN_ACTOR, "ada", role="admin", password=PASSWORD
     )
     try:
-        with tickwork_run(
+        with ui_app_server(
             database_url, tmp_path_factory.mktemp("csp-server") / "server.log"
-        ) as url:
+        ) as process:
+            process.wait_until_serving()
             schedule = app.schedules.create(
                 name="charted", task="greet", cron="*/5 * * * *", payload={"name": "ada"}
             )
@@ -139,9 +140,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Tick
             app.enqueue("boom")
             wait_for(
                 lambda: len([r for r in app.runs.list() if r.finished_at is not None]) >= 4,
-                timeout=30,
+                what="the three Run now runs and the failing one to finish",
             )
-            yield url, app
+            yield process.url, app
     finally:
         app.close()
         drop()
@@ -159,8 +160,8 @@ document.addEventListener("securitypolicyviolation", function (e) {
 @pytest.mark.slow
 @pytest.mark.ui
 @pytest.mark.xdist_group("ui-browser")
-def test_every_page_works_under_the_policy(server: tuple[str, Tickwork]) -> None:
-    pytest.importorskip("playwright.sync_api")
+def test_every_page_works_under_the_policy(chromium: str, server: tuple[str, Tickwork]) -> None:
+    require("playwright")
     from playwright.sync_api import expect, sync_playwright
 
     url, app = server
@@ -168,11 +169,9 @@ def test_every_page_works_under_the_policy(server: tuple[str, Tickwork]) -> None
     run = app.runs.list(task="greet")[0]
     browsed = Browsed()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
+        browser = launch_chromium(playwright, chromium)
         context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
-        context.set_default_timeout(20_000)
+        context.set_default_timeout(TIMEOUT_MS)
         context.add_init_script(RECORD_VIOLATIONS)
         page = context.new_page()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import ADMIN_ACTOR, Api
+from tests.support.accounts import ADMIN_ACTOR
+from tests.support.web import Api
 from tickwork import FakeClock
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import ConflictError, NotFoundError

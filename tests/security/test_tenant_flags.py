@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Api
+from tests.support.web import Api
 from tickwork import FakeClock, Tickwork
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import PermissionDeniedError

@@ -39,7 +39,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from tests.api.conftest import ADMIN_ACTOR, PASSWORD, Api
+from tests.support.accounts import ADMIN_ACTOR, PASSWORD
+from tests.support.web import Api
 from tickwork.domain.actor import Actor, Role
 from tickwork.storage.database import Database
 from tickwork.storage.tables import metadata

@@ -7,8 +7,7 @@ import re
 
 import sqlalchemy as sa
 
-from tests.api.conftest import Api
-from tests.ui.conftest import Ui
+from tests.support.web import Api, Ui
 from tickwork.domain.actor import Actor, Role
 from tickwork.storage.database import Database
 

@@ -5,39 +5,26 @@ cron preview, Run now, a run's page, pause and resume, edit, delete, and a viewe
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import fresh_pg_database
-from tests.ui.conftest import PASSWORD, SETUP, tickwork_run
-from tests.ui.ui_app import register_tasks
+from tests.apps.ui_app import register_ui_tasks
+from tests.support.accounts import ADMIN_ACTOR, PASSWORD
+from tests.support.browser import TIMEOUT_MS, launch_chromium, ui_app_server
+from tests.support.databases import fresh_pg_database
+from tests.support.requirements import require
 from tickwork import Tickwork
 from tickwork.auth.service import AuthService
 
-pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+require("playwright")
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow, pytest.mark.xdist_group("ui-browser")]
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 20_000
 expect.set_options(timeout=TIMEOUT_MS)
 
 
@@ -50,36 +37,41 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def chromium() -> str:
+    """Debian's Chromium (never a downloaded browser)."""
+    return require("chromium")
+
+
+@pytest.fixture(scope="module")
+def server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``tickwork run`` (scheduler, worker, web) on a fresh PostgreSQL database."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (make chromium)")
     database_url, drop = fresh_pg_database()
     workdir = tmp_path_factory.mktemp("ui-server")
     app = Tickwork(database_url)
-    register_tasks(app)
+    register_ui_tasks(app)
     auth = AuthService(app.db)
     for name, role in (("ada", "admin"), ("vic", "viewer")):
-        auth.create_user(SETUP, name, role=role, password=PASSWORD)
+        auth.create_user(ADMIN_ACTOR, name, role=role, password=PASSWORD)
     try:
-        with tickwork_run(
+        with ui_app_server(
             database_url,
             workdir / "server.log",
-            TICKWORK_SECRET_KEY="browser-tests-secret-key-0123456789abcdef",
-        ) as url:
-            yield Server(url, app)
+            secret_key="browser-tests-secret-key-0123456789abcdef",
+        ) as process:
+            process.wait_until_serving()
+            yield Server(process.url, app)
     finally:
         app.close()
         drop()
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless (never a downloaded browser)."""
+def browser(chromium: str) -> Iterator[Browser]:
+    """Debian's Chromium, headless."""
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        launched = launch_chromium(playwright, chromium)
+        yield launched
+        launched.close()
 
 
 def _page(browser: Browser, server: Server, username: str) -> Page:
@@ -99,11 +91,16 @@ def _first_fire_time(page: Page) -> str:
     return page.locator("ol.fire-times li time").first.inner_text()
 
 
-def test_the_ui_in_a_browser(browser: Browser, server: Server) -> None:
-    """Both journeys share one server: xdist's loadgroup does not keep tests together with
-    pytest 9, and a second server would cost the time of the whole test again."""
-    an_admin_creates_runs_pauses_edits_and_deletes_a_schedule(browser, server)
-    a_viewer_sees_no_mutating_buttons_and_the_server_refuses_them(browser, server)
+def test_the_ui_in_a_browser(browser: Browser, server: Server, subtests: pytest.Subtests) -> None:
+    """Both journeys share one server (pytest-xdist's loadgroup does not keep separate tests
+    on one worker with pytest 9, and a second server would cost the whole test's time
+    again); each is its own subtest, so one failing does not hide the other."""
+    for journey in (
+        an_admin_creates_runs_pauses_edits_and_deletes_a_schedule,
+        a_viewer_sees_no_mutating_buttons_and_the_server_refuses_them,
+    ):
+        with subtests.test(msg=journey.__name__):
+            journey(browser, server)
 
 
 def an_admin_creates_runs_pauses_edits_and_deletes_a_schedule(

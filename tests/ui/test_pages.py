@@ -3,15 +3,26 @@ what each role sees and may do, the schedule form's validation, tenants, live pa
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
 
-from tests.ui.conftest import SETUP as SETUP_ACTOR
-from tests.ui.conftest import Ui, form_data
+from starlette.responses import Response
+
+from tests.support.accounts import ADMIN_ACTOR
+from tests.support.web import Ui, form_data
 from tickwork import FakeClock
 from tickwork.domain.actor import Actor, Role
+from tickwork.storage.audit_store import AuditEntry, AuditFilter, AuditStore
 
 ADA = Actor(name="ada", source="test", role=Role.ADMIN)
+
+
+def refusal(response: Response) -> str:
+    """The reason and error code an error page gives, as plain text."""
+    main = re.search(r"<main.*?</main>", response.text, re.S)
+    text = re.sub(r"<[^>]+>", " ", main.group(0) if main else response.text)
+    return " ".join(html.unescape(text).split())
 
 
 def _seed(ui: Ui, clock: FakeClock) -> tuple[int, int]:
@@ -70,7 +81,8 @@ def test_pages_need_a_login_and_the_login_form_checks_the_password(ui: Ui) -> No
         headers={"Origin": "http://testserver"},
     )
     assert wrong.status_code == 401
-    assert "invalid" in wrong.text.lower() or "password" in wrong.text.lower()
+    assert 'id="login-error">invalid username or password<' in wrong.text
+    assert client.get("/runs").status_code == 303  # still not logged in
     right = client.post(
         "/login",
         data={"username": "viewer-all", "password": "correct horse battery", "next": "/runs"},
@@ -85,11 +97,12 @@ def test_pages_need_a_login_and_the_login_form_checks_the_password(ui: Ui) -> No
         headers={"Origin": "http://evil.example"},
     )
     assert foreign.status_code == 403
+    assert "the login form was posted from another site" in refusal(foreign)
 
 
-def test_a_viewer_sees_no_mutating_buttons_and_is_refused_anyway(ui: Ui, clock: FakeClock) -> None:
+def test_a_viewer_sees_no_mutating_buttons(ui: Ui, clock: FakeClock) -> None:
     schedule_id, failed_id = _seed(ui, clock)
-    client, csrf = ui.login("viewer")
+    client, _ = ui.login("viewer")
     listing = client.get("/schedules").text
     for absent in ("New schedule", "Run now", 'role="switch"', ">Edit<", ">Delete<"):
         assert absent not in listing, absent
@@ -97,32 +110,57 @@ def test_a_viewer_sees_no_mutating_buttons_and_is_refused_anyway(ui: Ui, clock: 
     assert "Pause…" not in detail
     assert "Run now" not in detail
     assert ">Retry<" not in client.get(f"/runs/{failed_id}").text
-    for path in (
-        f"/schedules/{schedule_id}/run",
-        f"/schedules/{schedule_id}/pause",
-        f"/schedules/{schedule_id}/delete",
-        f"/runs/{failed_id}/retry",
+
+
+def test_a_viewer_is_refused_for_its_role_and_nothing_changes(ui: Ui, clock: FakeClock) -> None:
+    schedule_id, failed_id = _seed(ui, clock)
+    client, csrf = ui.login("viewer")
+    before = (ui.app.schedules.get(schedule_id), ui.app.runs.list(limit=100), _audit(ui))
+    for path, role in (
+        (f"/schedules/{schedule_id}/run", "operator"),
+        (f"/schedules/{schedule_id}/pause", "operator"),
+        (f"/schedules/{schedule_id}/delete", "admin"),
+        (f"/runs/{failed_id}/retry", "operator"),
+        (f"/runs/{failed_id}/cancel", "operator"),
     ):
-        assert client.post(path, data={"csrf_token": csrf}).status_code == 403, path
-    assert client.get("/schedules/new").status_code == 403
-    assert client.get("/admin/users").status_code == 403
+        # With a valid CSRF token, so the refusal can only be the role's.
+        response = client.post(path, data={"csrf_token": csrf})
+        assert response.status_code == 403, path
+        reason = refusal(response)
+        assert f"this needs the {role} role; 'viewer-all' is viewer" in reason, (path, reason)
+        assert "forbidden" in reason, path
+    for path in ("/schedules/new", "/admin/users"):
+        response = client.get(path)
+        assert response.status_code == 403, path
+        assert "this needs the admin role" in refusal(response), path
+    assert (ui.app.schedules.get(schedule_id), ui.app.runs.list(limit=100), _audit(ui)) == before
 
 
-def test_an_operator_runs_pauses_and_resumes_but_only_an_admin_deletes(
+def test_an_operator_without_the_csrf_token_is_refused_and_nothing_changes(
+    ui: Ui, clock: FakeClock
+) -> None:
+    schedule_id, _ = _seed(ui, clock)
+    client, _ = ui.login("operator")
+    refused = client.post(f"/schedules/{schedule_id}/pause")
+    assert refused.status_code == 403
+    assert "csrf_failed" in refusal(refused)
+    assert ui.app.schedules.get(schedule_id).status.value == "active"
+    assert "schedule.pause" not in [e.action for e in _audit(ui)]
+
+
+def test_an_operator_runs_pauses_resumes_and_retries_each_audited_as_them(
     ui: Ui, clock: FakeClock
 ) -> None:
     schedule_id, failed_id = _seed(ui, clock)
     client, csrf = ui.login("operator")
-    without_csrf = client.post(f"/schedules/{schedule_id}/pause")
-    assert without_csrf.status_code == 403
-    assert ui.app.schedules.get(schedule_id).status.value == "active"
     htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
     run = client.post(f"/schedules/{schedule_id}/run", data={"from": "list"}, headers=htmx)
     assert run.status_code == 200
     assert "queued" in run.headers["HX-Trigger"]
     assert f'id="schedule-{schedule_id}"' in run.text
+    assert len(ui.app.runs.list(schedule_id=schedule_id)) == 2
     paused = client.post(f"/schedules/{schedule_id}/pause", data={"from": "list"}, headers=htmx)
-    assert "paused" in paused.text
+    assert paused.status_code == 200
     assert ui.app.schedules.get(schedule_id).status.value == "paused"
     resumed = client.post(
         f"/schedules/{schedule_id}/resume", data={"from": "list", "misfire": "skip"}, headers=htmx
@@ -132,12 +170,25 @@ def test_an_operator_runs_pauses_and_resumes_but_only_an_admin_deletes(
     retried = client.post(f"/runs/{failed_id}/retry", headers=htmx)
     assert retried.status_code == 200
     assert ui.app.runs.get(failed_id).status.value == "queued"
-    refused = client.post(f"/schedules/{schedule_id}/delete", headers=htmx)
+    mine = [(e.action, e.actor, e.source) for e in reversed(_audit(ui)) if e.source == "ui"]
+    assert mine == [
+        ("auth.login", "operator-all", "ui"),
+        ("schedule.run_now", "operator-all", "ui"),
+        ("schedule.pause", "operator-all", "ui"),
+        ("schedule.resume", "operator-all", "ui"),
+        ("run.retry", "operator-all", "ui"),
+    ]
+
+
+def test_only_an_admin_deletes_a_schedule(ui: Ui, clock: FakeClock) -> None:
+    schedule_id, _ = _seed(ui, clock)
+    operator, csrf = ui.login("operator")
+    refused = operator.post(
+        f"/schedules/{schedule_id}/delete", headers={"HX-Request": "true", "X-CSRF-Token": csrf}
+    )
     assert refused.status_code == 403
-    assert "admin" in refused.headers["HX-Trigger"]
-    actions = [e.action for e in _audit(ui)]
-    assert "schedule.pause" in actions
-    assert "schedule.resume" in actions
+    assert "this needs the admin role" in refused.headers["HX-Trigger"]
+    assert ui.app.schedules.get(schedule_id).name == "nightly"
 
     admin, admin_csrf = ui.login("admin")
     deleted = admin.post(
@@ -148,6 +199,7 @@ def test_an_operator_runs_pauses_and_resumes_but_only_an_admin_deletes(
     assert deleted.status_code == 200
     assert deleted.text == ""
     assert "Deleted" in deleted.headers["HX-Trigger"]
+    assert ui.app.schedules.list() == []
     assert "nightly" not in admin.get("/schedules").text
 
 
@@ -166,11 +218,11 @@ def test_the_form_shows_every_error_next_to_its_field_then_creates_the_schedule(
         ),
     )
     assert response.status_code == 422
-    html = response.text
+    page = response.text
     for field_id in ("field-name", "field-cron", "cfg-name", "cfg-times", "field-misfire_grace"):
-        assert f'id="{field_id}-error"' in html, field_id
-        assert re.search(rf'id="{field_id}"[^>]*aria-invalid="true"', html), field_id
-    assert "Bad day-of-week" in html or "day-of-week" in html.lower()
+        assert f'id="{field_id}-error"' in page, field_id
+        assert re.search(rf'id="{field_id}"[^>]*aria-invalid="true"', page), field_id
+    assert "invalid cron expression &#39;0 9 * * 8&#39;: Bad day-of-week" in page
     assert ui.app.schedules.list() == []
 
     # Corrected, it saves; the config fields become a typed payload.
@@ -356,7 +408,7 @@ def test_users_and_tokens_are_managed_by_admins(ui: Ui) -> None:
     )
     assert too_short.status_code == 422
     assert 'id="user-password-error"' in too_short.text
-    grace = next(u for u in ui.auth.list_users(SETUP_ACTOR) if u.username == "grace")
+    grace = next(u for u in ui.auth.list_users(ADMIN_ACTOR) if u.username == "grace")
     reset = client.post(f"/admin/users/{grace.id}/password", data={"csrf_token": csrf})
     assert reset.status_code == 200
     new_password = re.search(r'id="reset-secret">([^<]+)<', reset.text)
@@ -369,8 +421,45 @@ def test_users_and_tokens_are_managed_by_admins(ui: Ui) -> None:
     assert token.headers["Cache-Control"] == "no-store"
 
 
-def _audit(ui: Ui) -> list:  # type: ignore[type-arg]
-    from tickwork.storage.audit_store import AuditFilter, AuditStore
-
+def _audit(ui: Ui) -> list[AuditEntry]:
+    """Every audit entry, newest first."""
     with ui.app.db.read() as conn:
         return AuditStore().list(conn, AuditFilter(), limit=100)
+
+
+def test_a_tenant_bound_viewer_sees_no_other_tenants_runs_audit_or_dashboard(ui: Ui) -> None:
+    """Every page and partial that shows runs or history keeps to the viewer's tenant, the
+    live-rows partial (which looks runs up by the ids the page sends) included."""
+    ids: dict[str, int] = {}
+    for tenant in ("acme", "globex"):
+        schedule = ui.app.schedules.create(
+            name=f"{tenant}-job", task="boom", cron="0 1 * * *", tenant_id=tenant
+        )
+        ids[tenant] = ui.app.schedules.run_now(schedule.id).id
+    ui.app.worker().run_until_idle(10)
+    admin, _ = ui.login("admin")
+    # What the viewer must not see is there for someone entitled to it.
+    for path in ("/", "/ui/partials/dashboard", "/audit", "/runs"):
+        assert "globex-job" in admin.get(path).text, path
+
+    viewer, _ = ui.login("viewer", tenant="acme")
+    for path in ("/", "/ui/partials/dashboard", "/audit", "/runs", "/ui/partials/runs"):
+        page = viewer.get(path)
+        assert page.status_code == 200, path
+        assert "acme-job" in page.text, path
+        assert "globex" not in page.text, path
+    listed = re.findall(r'id="run-(\d+)"', viewer.get("/runs").text)
+    assert listed == [str(ids["acme"])]
+    assert viewer.get(f"/runs/{ids['acme']}").status_code == 200
+    for path in (f"/runs/{ids['globex']}", f"/ui/partials/runs/{ids['globex']}"):
+        hidden = viewer.get(path)
+        assert hidden.status_code == 404, path
+        assert "globex" not in hidden.text, path
+    live = viewer.get(
+        "/ui/partials/runs/live",
+        params={"ids": f"{ids['globex']},{ids['acme']}", "top": "0", "layout": "runs"},
+        headers={"HX-Request": "true"},
+    )
+    assert live.status_code == 200
+    assert re.findall(r'id="run-(\d+)"', live.text) == [str(ids["acme"])]
+    assert "1 newer run." in " ".join(live.text.split())

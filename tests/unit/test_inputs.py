@@ -23,7 +23,7 @@ from tickwork.domain.errors import InvalidInputError, UnknownTimezoneError
         ("1.5", 1.5),
     ],
 )
-def test_durations(text: object, seconds: float) -> None:
+def test_durations_and_moments_parse_or_name_the_field(text: object, seconds: float) -> None:
     assert inputs.duration(text, "interval") == seconds
 
 

@@ -40,7 +40,7 @@ class Timing:
     misfire_cap: int = 10
 
 
-def test_not_due_yet() -> None:
+def test_a_schedule_not_due_yet_plans_nothing() -> None:
     plan = plan_fires(Timing(), at(5))
     assert plan.fires == []
     assert plan.missed is None
@@ -148,7 +148,7 @@ def test_a_long_grace_is_fired_in_slices() -> None:
     assert not plan.completed
 
 
-def test_once_completes() -> None:
+def test_a_once_schedule_fires_once_and_completes() -> None:
     timing = Timing(trigger=TriggerType.ONCE, interval=None, run_at=at(10), next_run_at=at(10))
     plan = plan_fires(timing, at(11))
     assert plan.fires == [at(10)]
@@ -160,7 +160,9 @@ def test_once_completes() -> None:
     ("policy", "fires", "missed"),
     [(MisfirePolicy.SKIP, 0, 1), (MisfirePolicy.RUN_ONCE, 1, 0), (MisfirePolicy.RUN_ALL, 1, 0)],
 )
-def test_once_missed(policy: MisfirePolicy, fires: int, missed: int) -> None:
+def test_a_missed_once_schedule_follows_its_misfire_policy_and_completes(
+    policy: MisfirePolicy, fires: int, missed: int
+) -> None:
     timing = Timing(
         trigger=TriggerType.ONCE,
         interval=None,
@@ -174,7 +176,7 @@ def test_once_missed(policy: MisfirePolicy, fires: int, missed: int) -> None:
     assert plan.completed
 
 
-def test_end_at_completes() -> None:
+def test_a_schedule_completes_at_its_end_at() -> None:
     plan = plan_fires(Timing(end_at=at(30)), at(35))
     assert plan.fires == [at(10), at(20), at(30)]
     assert plan.completed

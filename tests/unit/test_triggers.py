@@ -56,7 +56,7 @@ def test_start_and_end_bound_cron() -> None:
     assert triggers.latest_at_or_before(timing, T0 + timedelta(hours=4)) is None
 
 
-def test_once_and_manual() -> None:
+def test_once_fires_at_its_run_at_and_manual_never_fires() -> None:
     once = Timing(TriggerType.ONCE, run_at=T0)
     assert triggers.next_after(once, T0 - timedelta(seconds=1)) == T0
     assert triggers.next_after(once, T0) is None

@@ -240,7 +240,10 @@ def prune(
     days: Annotated[
         float,
         typer.Option(
-            help="Keep finished runs this many days (at least 1)", min=MIN_DAYS, max=MAX_DAYS
+            envvar="TICKWORK_RETENTION_DAYS",
+            help="Keep finished runs this many days, at least 1 [env: TICKWORK_RETENTION_DAYS]",
+            min=MIN_DAYS,
+            max=MAX_DAYS,
         ),
     ] = 30,
     db: DbOption = None,

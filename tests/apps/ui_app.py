@@ -1,4 +1,4 @@
-"""The app the UI tests run (in-process, and as ``tickwork run --app tests.ui.ui_app:app``):
+"""The app the UI tests run (in-process, and as ``tickwork run --app tests.apps.ui_app:app``):
 a task whose config has text, number, select and boolean fields, and one that fails."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class GreetConfig(BaseModel):
     loud: bool = Field(default=False, description="Shout it")
 
 
-def register_tasks(app: Tickwork) -> None:
+def register_ui_tasks(app: Tickwork) -> None:
     """Register ``greet`` (config form fields) and ``boom`` (always fails)."""
 
     @app.task("greet", config=GreetConfig, description="Say hello", max_attempts=2)
@@ -34,4 +34,4 @@ def register_tasks(app: Tickwork) -> None:
 
 
 app = Tickwork()
-register_tasks(app)
+register_ui_tasks(app)

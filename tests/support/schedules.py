@@ -1,4 +1,5 @@
-"""Helpers shared by the schedule contract and scheduler tests."""
+"""The tasks schedule tests fire, and what they read back: fire times, runs, audit actions,
+row counts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 
 from tickwork import Tickwork
 from tickwork.domain.models import Run
+from tickwork.storage.database import Database
 from tickwork.storage.rows import run_from_row
 from tickwork.storage.tables import audit_log, runs, schedules
 
@@ -23,7 +25,7 @@ class ReportConfig(pydantic.BaseModel):
     copies: int = pydantic.Field(default=1, ge=1, le=10)
 
 
-def register_tasks(app: Tickwork) -> None:
+def register_schedule_tasks(app: Tickwork) -> None:
     """Register ``noop`` (any payload) and ``report`` (a pydantic config)."""
 
     @app.task("noop")
@@ -73,3 +75,44 @@ def fire_times(app: Tickwork, schedule_id: int, status: str = "queued") -> list[
             .order_by(runs.c.scheduled_for)
         )
         return [row[0] for row in rows]
+
+
+def fire_times_by_schedule(db: Database) -> dict[int, list[datetime]]:
+    """Each schedule's fire times that got a run, in order, for tests where nothing runs
+    them: fails on a fire time with two runs, or one recorded as skipped or missed."""
+    with db.read() as conn:
+        duplicates = conn.execute(
+            sa.select(runs.c.schedule_id, runs.c.scheduled_for)
+            .where(runs.c.scheduled_for.is_not(None))
+            .group_by(runs.c.schedule_id, runs.c.scheduled_for)
+            .having(sa.func.count() > 1)
+        ).all()
+        assert duplicates == []
+        rows = conn.execute(
+            sa.select(runs.c.schedule_id, runs.c.scheduled_for, runs.c.status).order_by(
+                runs.c.schedule_id, runs.c.scheduled_for
+            )
+        ).all()
+    # Nothing runs these; any other status means a fire time was skipped or missed.
+    assert {row.status for row in rows} <= {"queued"}, "a fire time was skipped or missed"
+    found: dict[int, list[datetime]] = {}
+    for row in rows:
+        found.setdefault(row.schedule_id, []).append(row.scheduled_for)
+    return found
+
+
+def latest_fire_times(db: Database) -> dict[int, datetime]:
+    """Each schedule's latest fire time that got a run."""
+    with db.read() as conn:
+        rows = conn.execute(
+            sa.select(runs.c.schedule_id, sa.func.max(runs.c.scheduled_for)).group_by(
+                runs.c.schedule_id
+            )
+        ).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def every_schedule_fired_after(db: Database, ids: list[int], moment: datetime) -> bool:
+    """Whether each of ``ids`` has a fire time later than ``moment``."""
+    latest = latest_fire_times(db)
+    return all(i in latest and latest[i] > moment for i in ids)

@@ -1,0 +1,52 @@
+"""What the browser tests share: Debian's Chromium as Playwright launches it, and the server
+they drive, ``tickwork run`` of the UI test app (``tests/apps/ui_app.py``) with local auth.
+
+Importing this module needs nothing outside Python; a test asks for Chromium and Playwright
+with :func:`tests.support.requirements.require` before it launches a browser.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tests.support.servers import TickworkServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# How long a browser step may take before it fails: generous, for a loaded machine.
+TIMEOUT_MS = 20_000
+
+
+def launch_chromium(playwright: Playwright, chromium: str) -> Browser:
+    """Chromium at ``chromium`` (never a downloaded browser), headless."""
+    return playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+
+
+def ui_app_server(database_url: str, log: Path, **settings: str) -> TickworkServer:
+    """``tickwork run --app tests.apps.ui_app:app --auth local`` (scheduler, worker and web
+    in one process, polling every 0.2 s) on ``database_url``, its output in ``log``;
+    ``settings`` become ``TICKWORK_*`` variables. The caller enters it and waits until it
+    serves."""
+    return TickworkServer(
+        "run",
+        "--app",
+        "tests.apps.ui_app:app",
+        "--auth",
+        "local",
+        log=log,
+        database_url=database_url,
+        poll_interval="0.2",
+        **settings,
+    )
