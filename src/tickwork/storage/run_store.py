@@ -21,8 +21,9 @@ from tickwork.domain.models import (
     RunStatus,
     RunTrigger,
 )
-from tickwork.storage import dialect as dialect_sql
-from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect, epoch_microseconds
+from tickwork.storage import firing_sql, queue_sql
+from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect
+from tickwork.storage.driver_values import epoch_microseconds, storable_json
 from tickwork.storage.rows import attempt_from_row, run_from_row
 from tickwork.storage.tables import run_attempts, runs
 
@@ -63,7 +64,7 @@ class ClaimedRun(NamedTuple):
     """What a worker needs to execute a run it claimed (one attempt, fenced by ``token``).
 
     The fields are those of :class:`~tickwork.domain.models.Run` in the order of
-    :data:`tickwork.storage.dialect.CLAIM_COLUMN_NAMES`; a tuple keeps claiming cheap.
+    :data:`tickwork.storage.queue_sql.CLAIM_COLUMN_NAMES`; a tuple keeps claiming cheap.
     """
 
     id: int
@@ -121,7 +122,7 @@ class Outcome:
     key: str | None = None
 
     def as_values(self) -> tuple[Any, ...]:
-        """The outcome as :func:`tickwork.storage.dialect.finish_runs` takes it."""
+        """The outcome as :func:`tickwork.storage.queue_sql.finish_runs` takes it."""
         if self.status is RunStatus.RETRYING:
             finished_at, run_at, next_attempt = None, epoch_microseconds(self.retry_at), 1
         else:
@@ -197,7 +198,7 @@ class RunStore:
         if not rows:
             return 0
         # Workers are notified in the same statement, when a runnable run was inserted.
-        return dialect_sql.insert_fired_runs(conn, self.dialect, rows, notify=RUNS_CHANNEL)
+        return firing_sql.insert_fired_runs(conn, self.dialect, rows, notify=RUNS_CHANNEL)
 
     def enqueue(self, conn: Connection, values: dict[str, Any]) -> tuple[Run, bool]:
         """Insert one run; with a ``key``, return the pending run holding that key instead.
@@ -235,15 +236,15 @@ class RunStore:
         """Insert one run with its ``run.enqueue`` audit entry and wake workers; with a
         ``key``, return the pending run holding that key instead.
 
-        ``values`` has the keys of :data:`tickwork.storage.dialect.INSERT_COLUMN_NAMES` and
+        ``values`` has the keys of :data:`tickwork.storage.queue_sql.INSERT_COLUMN_NAMES` and
         ``key``. On PostgreSQL ``conn`` commits each statement
         (:meth:`~tickwork.storage.database.Database.write_statement`): the run, its audit
         entry and the wake-up are one statement. Returns the run and whether it was created.
         """
         # The run as returned holds the payload as stored.
-        values = {**values, "payload": dialect_sql.storable_json(self.dialect, values["payload"])}
+        values = {**values, "payload": storable_json(self.dialect, values["payload"])}
         for _ in range(KEY_RACE_RETRIES):
-            run_id = dialect_sql.enqueue_run(
+            run_id = queue_sql.enqueue_run(
                 conn, self.dialect, values, actor=actor, source=source, notify=RUNS_CHANNEL
             )
             if run_id is not None:
@@ -262,13 +263,13 @@ class RunStore:
         """Insert many keyless runs with one ``run.enqueue_many`` audit entry and wake
         workers; return the runs' ids in order.
 
-        Each row has the keys of :data:`tickwork.storage.dialect.INSERT_COLUMN_NAMES`;
+        Each row has the keys of :data:`tickwork.storage.queue_sql.INSERT_COLUMN_NAMES`;
         ``audit`` has ``at``, ``actor``, ``source`` and ``tenant_id``. On PostgreSQL ``conn``
         commits each statement, and all of it is one statement.
         """
         if not rows:
             return []
-        return dialect_sql.insert_runs(conn, self.dialect, rows, audit=audit, notify=RUNS_CHANNEL)
+        return queue_sql.insert_runs(conn, self.dialect, rows, audit=audit, notify=RUNS_CHANNEL)
 
     # -- the worker's side -------------------------------------------------------------
 
@@ -287,7 +288,7 @@ class RunStore:
         Highest priority first, then earliest ``run_at``. On PostgreSQL, rows other workers
         are claiming are skipped; on SQLite the write transaction holds the file lock.
         """
-        rows = dialect_sql.claim_runs(
+        rows = queue_sql.claim_runs(
             conn,
             self.dialect,
             worker_id=worker_id,
@@ -353,7 +354,7 @@ class RunStore:
         """
         outcomes = self._yield_keys(conn, outcomes)
         try:
-            rows = dialect_sql.finish_runs(conn, self.dialect, [o.as_values() for o in outcomes])
+            rows = queue_sql.finish_runs(conn, self.dialect, [o.as_values() for o in outcomes])
         except sa.exc.IntegrityError as exc:  # pragma: no cover - needs a precise race
             raise ConflictError("a run with the same key was enqueued meanwhile") from exc
         finished = [FinishedRun(*row) for row in rows]
