@@ -1,7 +1,10 @@
-"""Everything that differs between SQLite and PostgreSQL, and nothing else.
+"""What SQLite and PostgreSQL can each do, as flags and small statement pieces.
 
-Callers ask for a capability or a ready-made statement piece instead of testing the
-dialect's name themselves.
+Callers test a capability (``supports_skip_locked``) or ask for a ready-made piece
+(``lock_skip_locked(query)``) instead of testing the dialect's name, as APScheduler's data
+stores do. Statements written out once per dialect live in the modules named for them:
+:mod:`tickwork.storage.queue_sql` (the queue's hot path) and
+:mod:`tickwork.storage.firing_sql` (the scheduler's).
 """
 
 from __future__ import annotations
@@ -19,11 +22,25 @@ RUNS_CHANNEL = "tickwork_runs"
 CANCEL_CHANNEL = "tickwork_cancel"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Dialect:
-    """Capabilities of one database dialect."""
+    """Capabilities of one database dialect (:data:`SQLITE` or :data:`POSTGRESQL`)."""
 
+    # SQLAlchemy's name of the dialect.
     name: str
+    # All processes follow the server's clock, since many machines share the database.
+    has_server_clock: bool
+    # LISTEN/NOTIFY can wake other processes.
+    supports_notify: bool
+    # ``SELECT ... FOR UPDATE SKIP LOCKED`` exists; SQLite locks the whole file instead.
+    supports_skip_locked: bool
+    # ``JOIN LATERAL`` exists: one index walk per row of a list, in one query.
+    supports_lateral: bool
+    # Text and JSON values may hold NUL characters; PostgreSQL's text and jsonb cannot.
+    stores_nul: bool
+    # Timestamps are stored as fixed-width UTC text ("YYYY-MM-DD HH:MM:SS.ffffff", whose
+    # lexical order is its time order) rather than as a native type.
+    stores_timestamps_as_text: bool
 
     @property
     def is_sqlite(self) -> bool:
@@ -34,26 +51,6 @@ class Dialect:
     def is_postgresql(self) -> bool:
         """Whether this is PostgreSQL."""
         return self.name == "postgresql"
-
-    @property
-    def has_server_clock(self) -> bool:
-        """Whether all processes should follow the server's clock (shared by many machines)."""
-        return self.is_postgresql
-
-    @property
-    def supports_notify(self) -> bool:
-        """Whether LISTEN/NOTIFY can wake other processes."""
-        return self.is_postgresql
-
-    @property
-    def supports_skip_locked(self) -> bool:
-        """Whether ``SELECT ... FOR UPDATE SKIP LOCKED`` exists (SQLite locks the whole file)."""
-        return self.is_postgresql
-
-    @property
-    def supports_lateral(self) -> bool:
-        """Whether ``JOIN LATERAL`` exists (one index walk per row of a list in one query)."""
-        return self.is_postgresql
 
     def insert(self, table: Table) -> Any:
         """An INSERT that supports ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
@@ -110,8 +107,30 @@ class Dialect:
             )
 
 
+SQLITE = Dialect(
+    name="sqlite",
+    has_server_clock=False,
+    supports_notify=False,
+    supports_skip_locked=False,
+    supports_lateral=False,
+    stores_nul=True,
+    stores_timestamps_as_text=True,
+)
+POSTGRESQL = Dialect(
+    name="postgresql",
+    has_server_clock=True,
+    supports_notify=True,
+    supports_skip_locked=True,
+    supports_lateral=True,
+    stores_nul=False,
+    stores_timestamps_as_text=False,
+)
+_DIALECTS = {dialect.name: dialect for dialect in (SQLITE, POSTGRESQL)}
+
+
 def dialect_for(name: str) -> Dialect:
     """The :class:`Dialect` for SQLAlchemy's dialect name."""
-    if name not in ("sqlite", "postgresql"):
+    dialect = _DIALECTS.get(name)
+    if dialect is None:
         raise ValueError(f"unsupported database {name!r}; use SQLite or PostgreSQL")
-    return Dialect(name)
+    return dialect

@@ -38,7 +38,7 @@ def timestamp_text(dialect: Dialect, value: datetime | None) -> str | None:
     if value is None:
         return None
     value = value.astimezone(UTC)
-    if dialect.is_sqlite:
+    if dialect.stores_timestamps_as_text:
         # The same text SQLAlchemy writes for SQLite datetimes, so comparisons stay lexical.
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
     return value.isoformat()
@@ -51,7 +51,7 @@ def timestamp_encoder(dialect: Dialect) -> Callable[[datetime], str]:
     time) thousands of times, and formatting one costs more than encoding the rest of
     its row.
     """
-    encode = sqlite_timestamp if dialect.is_sqlite else datetime.isoformat
+    encode = sqlite_timestamp if dialect.stores_timestamps_as_text else datetime.isoformat
     known: dict[datetime, str] = {}
 
     def encoded(value: datetime) -> str:
@@ -101,7 +101,7 @@ def storable_json(dialect: Dialect, value: Any) -> Any:
     """A JSON value as this database stores it: PostgreSQL's text and jsonb cannot hold NUL
     characters, which become U+FFFD."""
     # repr() escapes a NUL as \x00 (a literal backslash-x00 matches too; it stays as is).
-    if dialect.is_postgresql and "\\x00" in repr(value):
+    if not dialect.stores_nul and "\\x00" in repr(value):
         return without_nul(value)
     return value
 
@@ -110,7 +110,7 @@ def json_text(dialect: Dialect, value: Any) -> str:
     """``value`` as compact JSON; on PostgreSQL without NUL characters, which its text and
     jsonb cannot hold (they become U+FFFD)."""
     text = json.dumps(value, separators=(",", ":"))
-    if dialect.is_postgresql and "\\u0000" in text:
+    if not dialect.stores_nul and "\\u0000" in text:
         text = json.dumps(without_nul(value), separators=(",", ":"))
     return text
 

@@ -212,7 +212,7 @@ def insert_fired_runs(
     # Timestamps are encoded by json.dumps' hook instead of copying every row first.
     encode = timestamp_encoder(dialect)
     payload = json.dumps(list(rows), separators=(",", ":"), default=encode)
-    if dialect.is_postgresql and "\\u0000" in payload:
+    if not dialect.stores_nul and "\\u0000" in payload:
         payload = json.dumps(without_nul(list(rows)), separators=(",", ":"), default=encode)
     if dialect.is_postgresql:
         found = fetch_all(conn, _INSERT_FIRED_POSTGRESQL, {"batch": payload, "channel": notify})

@@ -315,7 +315,7 @@ def enqueue_run(
 
 def _json_batch(dialect: Dialect, batch: list[dict[str, Any]]) -> str:
     text = json.dumps(batch, separators=(",", ":"), default=str)
-    if dialect.is_postgresql and "\\u0000" in text:
+    if not dialect.stores_nul and "\\u0000" in text:
         # PostgreSQL's text and jsonb cannot hold NUL characters; a handler's error
         # message or log line containing one must not make the whole batch fail.
         text = json.dumps(without_nul(batch), separators=(",", ":"), default=str)
