@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from tickwork.app import Tickwork
     from tickwork.services.scheduler import TickReport
     from tickwork.storage.database import Database
-    from tickwork.storage.run_store import FinishedRun, Outcome
+    from tickwork.storage.queue_sql import FinishedRun, Outcome
 
 log = logging.getLogger("tickwork.metrics")
 

@@ -23,7 +23,7 @@ from tickwork.context import Context
 from tickwork.control import Cancel, Retry
 from tickwork.domain.models import RunStatus
 from tickwork.domain.retry import RetryPolicy
-from tickwork.storage.run_store import ClaimedRun, Outcome
+from tickwork.storage.queue_sql import ClaimedRun, Outcome
 
 log = logging.getLogger("tickwork.worker")
 

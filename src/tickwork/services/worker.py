@@ -42,7 +42,8 @@ from tickwork.services.execution import (
 from tickwork.services.rescuer import DEFAULT_STALL_TIMEOUT, StallRescuer
 from tickwork.services.wakeup import Wakeup
 from tickwork.storage.database import Database
-from tickwork.storage.run_store import ClaimedRun, FinishedRun, Outcome, RunStore
+from tickwork.storage.queue_sql import ClaimedRun, FinishedRun, Outcome
+from tickwork.storage.run_store import RunStore
 from tickwork.storage.schedule_store import ScheduleStore
 
 log = logging.getLogger("tickwork.worker")
