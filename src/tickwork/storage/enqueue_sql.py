@@ -205,6 +205,12 @@ def insert_runs(
         )
         found: Any = fetch_all(conn, sql, params)[0][0]
         return list(found)
+    return _insert_runs_sqlite(conn, dialect, rows, audit)
+
+
+def _insert_runs_sqlite(
+    conn: Connection, dialect: Dialect, rows: Sequence[dict[str, Any]], audit: dict[str, Any]
+) -> list[int]:
     texts: dict[datetime, str | None] = {}
 
     def stamp(value: datetime) -> str | None:

@@ -37,7 +37,7 @@ from tickwork.storage.driver_values import (
     sqlite_timestamp,
 )
 
-# -- claim ---------------------------------------------------------------------------
+# -- claim ---------------------------------------------------------------------------------
 
 
 class ClaimedRun(NamedTuple):
@@ -215,7 +215,7 @@ def claim_runs(
     return _claimed_runs(rows, convert, written)
 
 
-# -- finish --------------------------------------------------------------------------
+# -- finish --------------------------------------------------------------------------------
 
 
 class OutcomeValues(NamedTuple):
