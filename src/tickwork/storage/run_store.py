@@ -82,6 +82,30 @@ def _new_run(run_id: int, values: dict[str, Any]) -> Run:
     )
 
 
+def _released(
+    run_id: int, attempt: int, key: str | None, holder: int | None, now: datetime
+) -> dict[str, Any]:
+    """How a run released at worker shutdown is left: back in the queue as its next attempt
+    with one more allowed, or cancelled when another pending run (``holder``) holds its key."""
+    if holder is not None and holder != run_id:
+        return {
+            "status": RunStatus.CANCELLED.value,
+            "finished_at": now,
+            "token": None,
+            "error": f"released unfinished at worker shutdown; not re-queued: run "
+            f"{holder} with the same key {key!r} is pending",
+        }
+    return {
+        "status": RunStatus.QUEUED.value,
+        "attempt": attempt + 1,
+        "max_attempts": runs.c.max_attempts + 1,
+        "run_at": now,
+        "token": None,
+        "worker_id": None,
+        "heartbeat_at": None,
+    }
+
+
 class RunStore:
     """Reads and writes runs. Every method takes the connection of the caller's transaction."""
 
@@ -358,26 +382,9 @@ class RunStore:
         released = 0
         for r in owned:
             holder = holders.get(r.key) if r.key is not None else None
-            values: dict[str, Any]
-            if holder is not None and holder != r.id:
-                values = {
-                    "status": RunStatus.CANCELLED.value,
-                    "finished_at": now,
-                    "token": None,
-                    "error": f"released unfinished at worker shutdown; not re-queued: run "
-                    f"{holder} with the same key {r.key!r} is pending",
-                }
-            else:
+            values = _released(r.id, r.attempt, r.key, holder, now)
+            if values["status"] == RunStatus.QUEUED.value:
                 released += 1
-                values = {
-                    "status": RunStatus.QUEUED.value,
-                    "attempt": r.attempt + 1,
-                    "max_attempts": runs.c.max_attempts + 1,
-                    "run_at": now,
-                    "token": None,
-                    "worker_id": None,
-                    "heartbeat_at": None,
-                }
             conn.execute(
                 runs.update()
                 .where(runs.c.id == r.id, runs.c.token == r.token, runs.c.status == _RUNNING)
