@@ -19,6 +19,31 @@ from sqlalchemy.engine import Connection
 
 from tickwork.storage.dialect import Dialect
 
+# The PostgreSQL type each column of ``runs`` is read as from a JSON parameter (text, not
+# the column's varchar: a cast to varchar(n) would cut a longer value instead of refusing it).
+RUN_COLUMN_TYPES = {
+    "schedule_id": "bigint",
+    "task": "text",
+    "payload": "jsonb",
+    "status": "text",
+    "trigger": "text",
+    "tenant_id": "text",
+    "queue": "text",
+    "priority": "int",
+    "max_attempts": "int",
+    "retry_backoff": "float8",
+    "retry_backoff_max": "float8",
+    "timeout": "float8",
+    "run_at": "timestamptz",
+    "scheduled_for": "timestamptz",
+    "created_at": "timestamptz",
+    "created_by": "text",
+    "finished_at": "timestamptz",
+    "skip_reason": "text",
+    "details": "jsonb",
+    "key": "text",
+}
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 

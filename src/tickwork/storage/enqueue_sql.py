@@ -20,26 +20,31 @@ from sqlalchemy.engine import Connection
 
 from tickwork.storage.audit_store import ENTRY_COLUMNS, entry_values, insert_entry_sql
 from tickwork.storage.dialect import Dialect
-from tickwork.storage.driver_values import fetch_all, json_text, timestamp_text, without_nul
-
-# Columns an enqueue sets, with their PostgreSQL types; the rest take their defaults.
-_INSERTED = (
-    ("task", "text"),
-    ("payload", "jsonb"),
-    ("status", "text"),
-    ("trigger", "text"),
-    ("tenant_id", "text"),
-    ("queue", "text"),
-    ("priority", "int"),
-    ("max_attempts", "int"),
-    ("retry_backoff", "float8"),
-    ("retry_backoff_max", "float8"),
-    ("timeout", "float8"),
-    ("run_at", "timestamptz"),
-    ("created_at", "timestamptz"),
-    ("created_by", "text"),
+from tickwork.storage.driver_values import (
+    RUN_COLUMN_TYPES,
+    fetch_all,
+    json_text,
+    timestamp_text,
+    without_nul,
 )
-INSERT_COLUMN_NAMES = tuple(name for name, _ in _INSERTED)
+
+# Columns an enqueue sets; the rest take their defaults.
+INSERT_COLUMN_NAMES = (
+    "task",
+    "payload",
+    "status",
+    "trigger",
+    "tenant_id",
+    "queue",
+    "priority",
+    "max_attempts",
+    "retry_backoff",
+    "retry_backoff_max",
+    "timeout",
+    "run_at",
+    "created_at",
+    "created_by",
+)
 
 _INSERT_SQLITE = f"""
     INSERT INTO runs ({", ".join(INSERT_COLUMN_NAMES)})
@@ -62,7 +67,7 @@ _KEY_CONFLICT = (
 )
 
 # A single enqueue's columns: those of a batch, plus its key.
-_ENQUEUED = (*_INSERTED, ("key", "text"))
+_ENQUEUED = (*INSERT_COLUMN_NAMES, "key")
 # Parameters the audit entry uses again: cast, so that both uses agree on their type.
 _REUSED = frozenset({"task", "payload", "tenant_id", "queue", "created_at", "key"})
 _ENQUEUE_AUDIT_POSTGRESQL = insert_entry_sql(
@@ -87,11 +92,11 @@ _ENQUEUE_AUDIT_POSTGRESQL = insert_entry_sql(
 # pending run holds, nothing is written and no row comes back.
 _ENQUEUE_POSTGRESQL = f"""
     WITH inserted AS (
-        INSERT INTO runs ({", ".join(name for name, _ in _ENQUEUED)})
+        INSERT INTO runs ({", ".join(_ENQUEUED)})
         VALUES ({
     ", ".join(
-        f"CAST(%({name})s AS {kind})" if name in _REUSED else f"%({name})s"
-        for name, kind in _ENQUEUED
+        f"CAST(%({name})s AS {RUN_COLUMN_TYPES[name]})" if name in _REUSED else f"%({name})s"
+        for name in _ENQUEUED
     )
 })
         {_KEY_CONFLICT}
@@ -101,8 +106,8 @@ _ENQUEUE_POSTGRESQL = f"""
     SELECT id, pg_notify(%(channel)s, CAST(%(queue)s AS text)) FROM inserted
 """
 _ENQUEUE_SQLITE = f"""
-    INSERT INTO runs ({", ".join(name for name, _ in _ENQUEUED)})
-    VALUES ({", ".join(f":{name}" for name, _ in _ENQUEUED)})
+    INSERT INTO runs ({", ".join(_ENQUEUED)})
+    VALUES ({", ".join(f":{name}" for name in _ENQUEUED)})
     {_KEY_CONFLICT}
     RETURNING id
 """
@@ -282,7 +287,8 @@ def _insert_postgresql(
         elements: list[Any] = [[r["payload"], *(encode(r[n]) for n in varying)] for r in rows]
     else:
         elements = [r["payload"] for r in rows]
-    for name, kind in _INSERTED:
+    for name in INSERT_COLUMN_NAMES:
+        kind = RUN_COLUMN_TYPES[name]
         if name == "payload":
             selected.append("v.value -> 0" if varying else "v.value")
         elif name in varying:

@@ -15,32 +15,36 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tickwork.storage.dialect import Dialect
-from tickwork.storage.driver_values import fetch_all, parse_utc, timestamp_encoder, without_nul
-
-# Columns of the runs a scheduler writes for fire times (queued or skipped), with their
-# PostgreSQL types.
-_FIRED = (
-    ("schedule_id", "bigint"),
-    ("task", "text"),
-    ("payload", "jsonb"),
-    ("status", "text"),
-    ("trigger", "text"),
-    ("tenant_id", "text"),
-    ("queue", "text"),
-    ("priority", "int"),
-    ("max_attempts", "int"),
-    ("retry_backoff", "float8"),
-    ("retry_backoff_max", "float8"),
-    ("timeout", "float8"),
-    ("run_at", "timestamptz"),
-    ("scheduled_for", "timestamptz"),
-    ("created_at", "timestamptz"),
-    ("created_by", "text"),
-    ("finished_at", "timestamptz"),
-    ("skip_reason", "text"),
-    ("details", "jsonb"),
+from tickwork.storage.driver_values import (
+    RUN_COLUMN_TYPES,
+    fetch_all,
+    parse_utc,
+    timestamp_encoder,
+    without_nul,
 )
-FIRED_COLUMN_NAMES = tuple(name for name, _ in _FIRED)
+
+# Columns of the runs a scheduler writes for fire times (queued or skipped).
+FIRED_COLUMN_NAMES = (
+    "schedule_id",
+    "task",
+    "payload",
+    "status",
+    "trigger",
+    "tenant_id",
+    "queue",
+    "priority",
+    "max_attempts",
+    "retry_backoff",
+    "retry_backoff_max",
+    "timeout",
+    "run_at",
+    "scheduled_for",
+    "created_at",
+    "created_by",
+    "finished_at",
+    "skip_reason",
+    "details",
+)
 # The unique fire-time index is partial; ON CONFLICT must name its predicate to match it.
 _FIRE_TIME_CONFLICT = (
     "ON CONFLICT (schedule_id, scheduled_for) "
@@ -54,7 +58,7 @@ def _insert_fired_postgresql(batch: str) -> str:
         INSERT INTO runs ({", ".join(FIRED_COLUMN_NAMES)})
         SELECT {", ".join(FIRED_COLUMN_NAMES)}
         FROM jsonb_to_recordset(CAST(%({batch})s AS jsonb)) AS v(
-            {", ".join(f"{name} {kind}" for name, kind in _FIRED)}
+            {", ".join(f"{name} {RUN_COLUMN_TYPES[name]}" for name in FIRED_COLUMN_NAMES)}
         )
         {_FIRE_TIME_CONFLICT}
         RETURNING status
