@@ -44,6 +44,22 @@ RUN_COLUMN_TYPES = {
     "key": "text",
 }
 
+# The columns every new run is written with, by an enqueue or a fire.
+NEW_RUN_COLUMNS = (
+    "task",
+    "payload",
+    "status",
+    "trigger",
+    "tenant_id",
+    "queue",
+    "priority",
+    "max_attempts",
+    "retry_backoff",
+    "retry_backoff_max",
+    "timeout",
+    "run_at",
+)
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 

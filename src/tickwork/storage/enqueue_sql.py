@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from tickwork.storage.audit_store import ENTRY_COLUMNS, entry_values, insert_entry_sql
 from tickwork.storage.dialect import Dialect
 from tickwork.storage.driver_values import (
+    NEW_RUN_COLUMNS,
     RUN_COLUMN_TYPES,
     fetch_all,
     json_text,
@@ -29,22 +30,7 @@ from tickwork.storage.driver_values import (
 )
 
 # Columns an enqueue sets; the rest take their defaults.
-INSERT_COLUMN_NAMES = (
-    "task",
-    "payload",
-    "status",
-    "trigger",
-    "tenant_id",
-    "queue",
-    "priority",
-    "max_attempts",
-    "retry_backoff",
-    "retry_backoff_max",
-    "timeout",
-    "run_at",
-    "created_at",
-    "created_by",
-)
+INSERT_COLUMN_NAMES = (*NEW_RUN_COLUMNS, "created_at", "created_by")
 
 _INSERT_SQLITE = f"""
     INSERT INTO runs ({", ".join(INSERT_COLUMN_NAMES)})

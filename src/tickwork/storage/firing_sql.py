@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from tickwork.storage.dialect import Dialect
 from tickwork.storage.driver_values import (
+    NEW_RUN_COLUMNS,
     RUN_COLUMN_TYPES,
     fetch_all,
     parse_utc,
@@ -26,18 +27,7 @@ from tickwork.storage.driver_values import (
 # Columns of the runs a scheduler writes for fire times (queued or skipped).
 FIRED_COLUMN_NAMES = (
     "schedule_id",
-    "task",
-    "payload",
-    "status",
-    "trigger",
-    "tenant_id",
-    "queue",
-    "priority",
-    "max_attempts",
-    "retry_backoff",
-    "retry_backoff_max",
-    "timeout",
-    "run_at",
+    *NEW_RUN_COLUMNS,
     "scheduled_for",
     "created_at",
     "created_by",
