@@ -35,7 +35,7 @@ from tickwork.storage.schedule_store import ScheduleStore
 if TYPE_CHECKING:
     from tickwork.services.scheduler import TickReport
     from tickwork.storage.database import Database
-    from tickwork.storage.run_store import FinishedRun, Outcome
+    from tickwork.storage.queue_sql import FinishedRun, Outcome
 
 log = logging.getLogger("tickwork.metrics")
 

@@ -19,7 +19,8 @@ from tickwork.domain.errors import ConflictError, InvalidTransitionError
 from tickwork.domain.models import RunStatus
 from tickwork.services.rescuer import StallRescuer
 from tickwork.services.worker import WorkerConfig, WorkerService
-from tickwork.storage.run_store import Outcome, RunStore
+from tickwork.storage.queue_sql import Outcome
+from tickwork.storage.run_store import RunStore
 
 
 @contextmanager

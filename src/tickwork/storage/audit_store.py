@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +43,58 @@ def hidden_action_prefixes(actor: Actor) -> tuple[str, ...]:
     if actor.role is Role.ADMIN:
         return () if actor.tenant_id is None else (AUTH_ACTIONS,)
     return (AUTH_ACTIONS, *ACCOUNT_ACTIONS)
+
+
+# The columns an entry is written with (``id`` is generated): every statement that appends
+# to the log, driver-level ones included, lists them from here.
+ENTRY_COLUMNS = tuple(f.name for f in dataclasses.fields(AuditEntry) if f.name != "id")
+# The columns an entry must have.
+_REQUIRED = frozenset(c.name for c in audit_log.c if not c.nullable and not c.primary_key)
+
+
+def entry_values(
+    *,
+    at: Any,
+    actor: str,
+    source: str,
+    action: str,
+    target_type: str,
+    target_id: str | int | None,
+    tenant_id: str | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> dict[str, Any]:
+    """One entry's values by column (:data:`ENTRY_COLUMNS`); the target's id as text."""
+    return {
+        "at": at,
+        "actor": actor,
+        "source": source,
+        "action": action,
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id),
+        "tenant_id": tenant_id,
+        "before": before,
+        "after": after,
+    }
+
+
+def insert_entry_sql(expressions: Mapping[str, str], *, select_from: str | None = None) -> str:
+    """Driver-level SQL that appends entries, from an SQL expression per column.
+
+    Columns left out are NULL. Without ``select_from`` it appends one entry (``VALUES``);
+    with it, one per row of that table or CTE (``INSERT ... SELECT``), whose columns the
+    expressions may name.
+    """
+    unknown = set(expressions) - set(ENTRY_COLUMNS)
+    missing = _REQUIRED - set(expressions)
+    if unknown or missing:
+        raise ValueError(f"audit columns unknown {sorted(unknown)}, missing {sorted(missing)}")
+    columns = [name for name in ENTRY_COLUMNS if name in expressions]
+    values = ", ".join(expressions[name] for name in columns)
+    head = f"INSERT INTO audit_log ({', '.join(columns)})"
+    if select_from is None:
+        return f"{head} VALUES ({values})"
+    return f"{head} SELECT {values} FROM {select_from}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,15 +157,17 @@ class AuditStore:
         """Append one entry, in the caller's transaction so it commits with the change."""
         conn.execute(
             audit_log.insert().values(
-                at=at,
-                actor=actor,
-                source=source,
-                action=action,
-                target_type=target_type,
-                target_id=None if target_id is None else str(target_id),
-                tenant_id=tenant_id,
-                before=before,
-                after=after,
+                **entry_values(
+                    at=at,
+                    actor=actor,
+                    source=source,
+                    action=action,
+                    target_type=target_type,
+                    target_id=target_id,
+                    tenant_id=tenant_id,
+                    before=before,
+                    after=after,
+                )
             )
         )
 

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,72 +21,22 @@ from tickwork.domain.models import (
     RunStatus,
     RunTrigger,
 )
-from tickwork.storage import dialect as dialect_sql
-from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect, epoch_microseconds
+from tickwork.storage import enqueue_sql, firing_sql, queue_sql
+from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect
+from tickwork.storage.driver_values import storable_json
+from tickwork.storage.queue_sql import ClaimedRun, FinishedRun, Outcome
 from tickwork.storage.rows import attempt_from_row, run_from_row
 from tickwork.storage.tables import RUN_KEY_PENDING, run_attempts, runs, tenant_scope
 
 _RUNNING = RunStatus.RUNNING.value
 
 # What a worker needs to execute a claimed run; the list views need more.
-CLAIM_COLUMNS = (
-    runs.c.id,
-    runs.c.task,
-    runs.c.payload,
-    runs.c.status,
-    runs.c.trigger,
-    runs.c.schedule_id,
-    runs.c.tenant_id,
-    runs.c.queue,
-    runs.c.priority,
-    runs.c.attempt,
-    runs.c.max_attempts,
-    runs.c.retry_backoff,
-    runs.c.retry_backoff_max,
-    runs.c.timeout,
-    runs.c.run_at,
-    runs.c.scheduled_for,
-    runs.c.started_at,
-    runs.c.worker_id,
-    runs.c.token,
-    runs.c.key,
-    runs.c.cancel_requested,
-)
+CLAIM_COLUMNS = tuple(runs.c[name] for name in ClaimedRun._fields)
 
 # Columns of the list views: everything but the bulky ones.
 LIST_COLUMNS = tuple(
     c for c in runs.c if c.name not in ("payload", "traceback", "logs", "result", "details")
 )
-
-
-class ClaimedRun(NamedTuple):
-    """What a worker needs to execute a run it claimed (one attempt, fenced by ``token``).
-
-    The fields are those of :class:`~tickwork.domain.models.Run` in the order of
-    :data:`tickwork.storage.dialect.CLAIM_COLUMN_NAMES`; a tuple keeps claiming cheap.
-    """
-
-    id: int
-    task: str
-    payload: dict[str, Any]
-    status: str
-    trigger: str
-    schedule_id: int | None
-    tenant_id: str | None
-    queue: str
-    priority: int
-    attempt: int
-    max_attempts: int
-    retry_backoff: float
-    retry_backoff_max: float
-    timeout: float | None
-    run_at: datetime
-    scheduled_for: datetime | None
-    started_at: datetime
-    worker_id: str
-    token: str
-    key: str | None
-    cancel_requested: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,54 +52,6 @@ class RunFilter:
     until: datetime | None = None
     queue: str | None = None
     restrict_tenant: str | None = None
-
-
-@dataclass(slots=True)
-class Outcome:
-    """How one attempt ended, as the worker reports it."""
-
-    run_id: int
-    token: str
-    status: RunStatus
-    finished_at: datetime
-    result: Any = None
-    logs: list[dict[str, Any]] | None = None
-    error: str | None = None
-    traceback: str | None = None
-    retry_at: datetime | None = None
-    # The run's dedupe key: a retry yields to another pending run holding it.
-    key: str | None = None
-
-    def as_values(self) -> tuple[Any, ...]:
-        """The outcome as :func:`tickwork.storage.dialect.finish_runs` takes it."""
-        if self.status is RunStatus.RETRYING:
-            finished_at, run_at, next_attempt = None, epoch_microseconds(self.retry_at), 1
-        else:
-            finished_at, run_at, next_attempt = epoch_microseconds(self.finished_at), None, 0
-        return (
-            self.run_id,
-            self.token,
-            self.status.value,
-            finished_at,
-            self.result,
-            self.logs,
-            self.error,
-            self.traceback,
-            run_at,
-            next_attempt,
-        )
-
-
-@dataclass(slots=True)
-class FinishedRun:
-    """A run whose outcome was accepted."""
-
-    id: int
-    schedule_id: int | None
-    status: str
-    attempt: int
-    started_at: datetime | None
-    worker_id: str | None
 
 
 # How often an enqueue with a key retries when the run holding the key finishes between
@@ -180,6 +82,30 @@ def _new_run(run_id: int, values: dict[str, Any]) -> Run:
     )
 
 
+def _released(
+    run_id: int, attempt: int, key: str | None, holder: int | None, now: datetime
+) -> dict[str, Any]:
+    """How a run released at worker shutdown is left: back in the queue as its next attempt
+    with one more allowed, or cancelled when another pending run (``holder``) holds its key."""
+    if holder is not None and holder != run_id:
+        return {
+            "status": RunStatus.CANCELLED.value,
+            "finished_at": now,
+            "token": None,
+            "error": f"released unfinished at worker shutdown; not re-queued: run "
+            f"{holder} with the same key {key!r} is pending",
+        }
+    return {
+        "status": RunStatus.QUEUED.value,
+        "attempt": attempt + 1,
+        "max_attempts": runs.c.max_attempts + 1,
+        "run_at": now,
+        "token": None,
+        "worker_id": None,
+        "heartbeat_at": None,
+    }
+
+
 class RunStore:
     """Reads and writes runs. Every method takes the connection of the caller's transaction."""
 
@@ -197,7 +123,7 @@ class RunStore:
         if not rows:
             return 0
         # Workers are notified in the same statement, when a runnable run was inserted.
-        return dialect_sql.insert_fired_runs(conn, self.dialect, rows, notify=RUNS_CHANNEL)
+        return firing_sql.insert_fired_runs(conn, self.dialect, rows, notify=RUNS_CHANNEL)
 
     def enqueue(self, conn: Connection, values: dict[str, Any]) -> tuple[Run, bool]:
         """Insert one run; with a ``key``, return the pending run holding that key instead.
@@ -238,15 +164,15 @@ class RunStore:
         """Insert one run with its ``run.enqueue`` audit entry and wake workers; with a
         ``key``, return the pending run holding that key instead.
 
-        ``values`` has the keys of :data:`tickwork.storage.dialect.INSERT_COLUMN_NAMES` and
+        ``values`` has the keys of :data:`tickwork.storage.enqueue_sql.INSERT_COLUMN_NAMES` and
         ``key``. On PostgreSQL ``conn`` commits each statement
         (:meth:`~tickwork.storage.database.Database.write_statement`): the run, its audit
         entry and the wake-up are one statement. Returns the run and whether it was created.
         """
         # The run as returned holds the payload as stored.
-        values = {**values, "payload": dialect_sql.storable_json(self.dialect, values["payload"])}
+        values = {**values, "payload": storable_json(self.dialect, values["payload"])}
         for _ in range(KEY_RACE_RETRIES):
-            run_id = dialect_sql.enqueue_run(
+            run_id = enqueue_sql.enqueue_run(
                 conn, self.dialect, values, actor=actor, source=source, notify=RUNS_CHANNEL
             )
             if run_id is not None:
@@ -265,13 +191,13 @@ class RunStore:
         """Insert many keyless runs with one ``run.enqueue_many`` audit entry and wake
         workers; return the runs' ids in order.
 
-        Each row has the keys of :data:`tickwork.storage.dialect.INSERT_COLUMN_NAMES`;
+        Each row has the keys of :data:`tickwork.storage.enqueue_sql.INSERT_COLUMN_NAMES`;
         ``audit`` has ``at``, ``actor``, ``source`` and ``tenant_id``. On PostgreSQL ``conn``
         commits each statement, and all of it is one statement.
         """
         if not rows:
             return []
-        return dialect_sql.insert_runs(conn, self.dialect, rows, audit=audit, notify=RUNS_CHANNEL)
+        return enqueue_sql.insert_runs(conn, self.dialect, rows, audit=audit, notify=RUNS_CHANNEL)
 
     # -- the worker's side -------------------------------------------------------------
 
@@ -290,7 +216,7 @@ class RunStore:
         Highest priority first, then earliest ``run_at``. On PostgreSQL, rows other workers
         are claiming are skipped; on SQLite the write transaction holds the file lock.
         """
-        rows = dialect_sql.claim_runs(
+        claimed = queue_sql.claim_runs(
             conn,
             self.dialect,
             worker_id=worker_id,
@@ -299,7 +225,6 @@ class RunStore:
             limit=limit,
             queues=queues,
         )
-        claimed = [ClaimedRun(*row) for row in rows]
         claimed.sort(key=lambda r: (-r.priority, r.run_at, r.id))
         return claimed
 
@@ -356,10 +281,9 @@ class RunStore:
         """
         outcomes = self._yield_keys(conn, outcomes)
         try:
-            rows = dialect_sql.finish_runs(conn, self.dialect, [o.as_values() for o in outcomes])
+            finished = queue_sql.finish_runs(conn, self.dialect, [o.as_values() for o in outcomes])
         except sa.exc.IntegrityError as exc:  # pragma: no cover - needs a precise race
             raise ConflictError("a run with the same key was enqueued meanwhile") from exc
-        finished = [FinishedRun(*row) for row in rows]
         retried = [f for f in finished if f.status == RunStatus.RETRYING.value]
         if retried:
             by_id = {o.run_id: o for o in outcomes}
@@ -475,26 +399,9 @@ class RunStore:
         released = 0
         for r in owned:
             holder = holders.get(r.id)
-            values: dict[str, Any]
-            if holder is not None:
-                values = {
-                    "status": RunStatus.CANCELLED.value,
-                    "finished_at": now,
-                    "token": None,
-                    "error": f"released unfinished at worker shutdown; not re-queued: run "
-                    f"{holder} with the same key {r.key!r} is pending",
-                }
-            else:
+            values = _released(r.id, r.attempt, r.key, holder, now)
+            if values["status"] == RunStatus.QUEUED.value:
                 released += 1
-                values = {
-                    "status": RunStatus.QUEUED.value,
-                    "attempt": r.attempt + 1,
-                    "max_attempts": runs.c.max_attempts + 1,
-                    "run_at": now,
-                    "token": None,
-                    "worker_id": None,
-                    "heartbeat_at": None,
-                }
             conn.execute(
                 runs.update()
                 .where(runs.c.id == r.id, runs.c.token == r.token, runs.c.status == _RUNNING)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tickwork.domain.errors import DuplicateNameError, NotFoundError, VersionConflictError
 from tickwork.domain.models import OverlapPolicy, Schedule, ScheduleStatus, TriggerType
-from tickwork.storage import dialect as dialect_sql
+from tickwork.storage import firing_sql
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
 from tickwork.storage.rows import schedule_from_row, schedules_from_rows
 from tickwork.storage.tables import schedules, tenant_scope
@@ -330,7 +330,7 @@ class ScheduleStore:
 
     def apply_fires(self, conn: Connection, updates: Sequence[FireUpdate], now: datetime) -> None:
         """Advance fired schedules in one statement."""
-        dialect_sql.advance_schedules(conn, self.dialect, [_update_values(u) for u in updates])
+        firing_sql.advance_schedules(conn, self.dialect, [_update_values(u) for u in updates])
 
     def record_fires(
         self,
@@ -344,7 +344,7 @@ class ScheduleStore:
         A fire time that already has a run is skipped (unique ``(schedule_id,
         scheduled_for)``); workers are notified when a runnable run was inserted.
         """
-        return dialect_sql.fire_schedules(
+        return firing_sql.fire_schedules(
             conn, self.dialect, runs, [_update_values(u) for u in updates], RUNS_CHANNEL
         )
 
