@@ -136,8 +136,8 @@ def test_the_overdue_metric_counts_schedules_late_beyond_their_grace(
     assert _samples(client.get("/metrics").text, "tickwork_schedules_overdue") == {"": 1.0}
     checks = {c["name"]: c for c in client.get("/readyz").json()["checks"]}
     assert checks["overdue"]["ok"] is False
-    assert checks["overdue"]["detail"].startswith("overdue schedules: late (due ")
-    assert checks["overdue"]["detail"].endswith(", grace 30s)")
+    # /readyz needs no login: it counts overdue schedules and never names them.
+    assert checks["overdue"]["detail"] == "1 overdue schedules"
 
     # A scheduler catches up: nothing is overdue any more.
     api.app.scheduler().tick()
