@@ -110,9 +110,13 @@ def load_app(app_ref: str | None, db: str | None, config: Settings | None = None
         app = build_demo_app(config)
     if db and app._db is None:
         app.configure(database_url=db)
+    if app.flow_release_rate is None:
+        app.flow_release_rate = config.flow_release_rate
     from tickwork.builtin_tasks import register_builtin_tasks
 
     register_builtin_tasks(app, config)
+    # A task graph flows cannot run is refused now, naming the tasks (exit 2).
+    app.check_flows()
     return app
 
 

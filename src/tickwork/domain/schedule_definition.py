@@ -67,7 +67,10 @@ class ScheduleDefinition:
     """A validated schedule definition. Field names and meanings are the Python API's."""
 
     name: str
-    task: str
+    # Exactly one of ``task`` and ``group``: a group schedule starts a flow per fire time,
+    # and its ``payload`` maps task names to their payloads.
+    task: str | None
+    group: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
     tenant_id: str | None = None
@@ -110,7 +113,11 @@ class ScheduleDefinition:
     def fingerprint(self) -> str:
         """A fingerprint of the definition, to notice when a code-defined schedule changed
         in code. It is stored (``code_hash``), so it must not change between versions."""
-        canonical = json.dumps(self.columns(), sort_keys=True, default=str)
+        columns = self.columns()
+        if columns["group"] is None:
+            # Fingerprints taken before groups existed stay the same.
+            del columns["group"]
+        canonical = json.dumps(columns, sort_keys=True, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def timing(self, anchor_at: datetime | None = None) -> ScheduleTiming:

@@ -38,7 +38,10 @@ from tickwork.domain.models import (
 )
 from tickwork.domain.schedule_definition import DEFINITION_FIELDS, ScheduleDefinition
 from tickwork.domain.tasks import TaskRegistry
-from tickwork.services.firing import Firing, run_defaults
+from tickwork.domain.flows import Flow
+from tickwork.services.firing import Firing
+from tickwork.services.flow_service import FlowService
+from tickwork.services.run_defaults import run_defaults
 from tickwork.services.schedule_changes import ScheduleChanges
 from tickwork.storage.database import Database
 from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
@@ -63,6 +66,7 @@ class ScheduleService:
         db: Database,
         registry: TaskRegistry,
         firing: Firing,
+        flow_service: FlowService,
         *,
         max_payload_bytes: int,
         on_change: Callable[[], None] = lambda: None,
@@ -73,16 +77,23 @@ class ScheduleService:
         self.store = ScheduleStore(db.dialect)
         self.changes = ScheduleChanges(db.dialect)
         self.runs = self.changes.runs
+        self.flows = firing.groups.flows
+        self.flow_service = flow_service
         self.audit = self.changes.audit
         self.max_payload_bytes = max_payload_bytes
         self._on_change = on_change
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _check_task_allowed(self, actor: Actor, task_name: str, tenant_id: str | None) -> None:
-        task = self.registry.find(task_name)
-        if task is not None:
-            task.check_allowed(actor, tenant_id)
+    def _check_allowed(
+        self, actor: Actor, definition: ScheduleDefinition | Schedule, tenant_id: str | None
+    ) -> None:
+        """Refuse unless ``actor`` may schedule every task the definition runs (its task,
+        or its group's tasks)."""
+        for name in schedule_spec.group_tasks(definition, self.registry):
+            task = self.registry.find(name)
+            if task is not None:
+                task.check_allowed(actor, tenant_id)
 
     def _tenant_for(self, actor: Actor, requested: Any) -> Any:
         if actor.tenant_id is None:
@@ -142,7 +153,7 @@ class ScheduleService:
         definition = schedule_spec.validate_definition(
             fields, self.registry, max_payload_bytes=self.max_payload_bytes
         )
-        self._check_task_allowed(actor, definition.task, definition.tenant_id)
+        self._check_allowed(actor, definition, definition.tenant_id)
         return definition
 
     def create(
@@ -158,7 +169,7 @@ class ScheduleService:
         tenant_id = self._tenant_for(actor, definition.tenant_id)
         if tenant_id != definition.tenant_id:
             definition = dataclasses.replace(definition, tenant_id=tenant_id)
-        self._check_task_allowed(actor, definition.task, definition.tenant_id)
+        self._check_allowed(actor, definition, definition.tenant_id)
         with self.db.write() as conn:
             now = self.db.now()
             first = definition.first_fire(now)
@@ -242,7 +253,7 @@ class ScheduleService:
             definition = schedule_spec.validate_definition(
                 _merged(before, changes), self.registry, max_payload_bytes=self.max_payload_bytes
             )
-            self._check_task_allowed(actor, definition.task, definition.tenant_id)
+            self._check_allowed(actor, definition, definition.tenant_id)
             retimed = _retimed(before, definition, now)
             values = {
                 **definition.columns(),
@@ -361,6 +372,9 @@ class ScheduleService:
             before = self.store.get(conn, schedule_id, lock=True, restrict_tenant=actor.tenant_id)
             if before.status is ScheduleStatus.CANCELLED:
                 return before
+            self.flows.cancel_for_schedule(
+                conn, schedule_id, now, f"schedule cancelled by {actor.name}"
+            )
             self.runs.cancel_for_schedule(
                 conn, schedule_id, now, f"schedule cancelled by {actor.name}"
             )
@@ -388,6 +402,9 @@ class ScheduleService:
                     f"schedule {before.name!r} is defined in code; remove it from code first",
                     field="source",
                 )
+            self.flows.cancel_for_schedule(
+                conn, schedule_id, now, f"schedule deleted by {actor.name}"
+            )
             self.runs.cancel_for_schedule(
                 conn, schedule_id, now, f"schedule deleted by {actor.name}"
             )
@@ -396,8 +413,11 @@ class ScheduleService:
             self.changes.notify(conn)
         self._on_change()
 
-    def run_now(self, actor: Actor, schedule_id: int, payload: dict[str, Any] | None = None) -> Run:
-        """Queue a run of the schedule's task now; ``next_run_at`` is left alone.
+    def run_now(
+        self, actor: Actor, schedule_id: int, payload: dict[str, Any] | None = None
+    ) -> Run | Flow:
+        """Queue a run of the schedule's task now (a group schedule: start its flow, a
+        :class:`~tickwork.domain.flows.Flow`); ``next_run_at`` is left alone.
 
         A ``payload`` replacing the schedule's needs an admin, and for an admin-only task
         (or a tenant-scoped one on a schedule without a tenant) an admin bound to no tenant.
@@ -406,9 +426,13 @@ class ScheduleService:
             raise PermissionDeniedError(
                 "only admins may run a schedule with another payload", field="payload"
             )
+        schedule = self.get(schedule_id, actor)
+        if schedule.group is not None:
+            return self.flow_service.run_schedule(actor, schedule, payload)
         with self.db.write() as conn:
             now = self.db.now()
             schedule = self.store.get(conn, schedule_id, restrict_tenant=actor.tenant_id)
+            assert schedule.task is not None
             if payload is None:
                 body = schedule.payload
             else:
@@ -451,6 +475,10 @@ _TRIGGER_VALUES = ("cron", "interval", "run_at")
 def _merged(before: Schedule, changes: Mapping[str, Any]) -> dict[str, Any]:
     """The full definition after an edit; a new trigger drops the old trigger's fields."""
     merged = {**ScheduleDefinition.of(before).columns(), **changes}
+    # Naming a task drops the group, and naming a group drops the task.
+    for chosen, other in (("task", "group"), ("group", "task")):
+        if changes.get(chosen) not in (None, "") and other not in changes:
+            merged[other] = None
     given = {k for k in _TRIGGER_VALUES if changes.get(k) not in (None, "")}
     if given or "trigger" in changes:
         for other in set(_TRIGGER_VALUES) - given:

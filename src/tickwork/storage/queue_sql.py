@@ -69,6 +69,7 @@ class ClaimedRun(NamedTuple):
     token: str
     key: str | None
     cancel_requested: bool
+    flow_id: int | None
 
 
 # The columns a claim sets itself: it knows their values and does not read them back.
@@ -254,6 +255,8 @@ class Outcome:
     retry_at: datetime | None = None
     # The run's dedupe key: a retry yields to another pending run holding it.
     key: str | None = None
+    # The run's flow: recording the outcome settles it (releases or skips its dependents).
+    flow_id: int | None = None
 
     def as_values(self) -> tuple[Any, ...]:
         """The outcome as :func:`finish_runs` takes it: the values of :class:`OutcomeValues`.

@@ -60,6 +60,7 @@ class ScheduleFilter:
     tenant_id: str | None = None
     source: str | None = None
     text: str | None = None
+    group: str | None = None
     # A principal bound to a tenant sees only that tenant's rows.
     restrict_tenant: str | None = None
 
@@ -92,6 +93,7 @@ class ScheduleStore:
                     sa.and_(
                         schedules.c.overlap_policy == OverlapPolicy.ALLOW.value,
                         schedules.c.condition.is_(None),
+                        schedules.c.group.is_(None),
                     ),
                 ),
             )
@@ -160,6 +162,8 @@ class ScheduleStore:
             query = query.where(c.status == filters.status)
         if filters.task:
             query = query.where(c.task == filters.task)
+        if filters.group:
+            query = query.where(c.group == filters.group)
         if filters.tenant_id:
             query = query.where(c.tenant_id == filters.tenant_id)
         if filters.source:
@@ -174,6 +178,7 @@ class ScheduleStore:
                 sa.or_(
                     c.name.ilike(pattern, escape="\\"),
                     c.task.ilike(pattern, escape="\\"),
+                    c.group.ilike(pattern, escape="\\"),
                     c.description.ilike(pattern, escape="\\"),
                 )
             )

@@ -88,7 +88,16 @@ def outcome_of(
 
     def ended(status: RunStatus, **fields: Any) -> Outcome:
         assert run.token is not None
-        return Outcome(run.id, run.token, status, now, logs=ctx.log_lines(), key=run.key, **fields)
+        return Outcome(
+            run.id,
+            run.token,
+            status,
+            now,
+            logs=ctx.log_lines(),
+            key=run.key,
+            flow_id=run.flow_id,
+            **fields,
+        )
 
     if stopped is not None and stopped.reason == "cancel" and error is not None:
         return ended(RunStatus.CANCELLED, error=stopped.message)

@@ -27,6 +27,7 @@ from tickwork.services.worker.config import WorkerStats
 from tickwork.services.worker.inflight import InFlight, InFlightRuns
 from tickwork.services.worker.outcome import outcome_of
 from tickwork.storage.database import Database
+from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.queue_sql import FinishedRun, Outcome
 from tickwork.storage.run_store import RunStore
 from tickwork.storage.schedule_store import ScheduleStore
@@ -56,15 +57,19 @@ class Recorder:
         stats: WorkerStats,
         *,
         on_finished: FinishedCallback | None = None,
+        flows: FlowStore | None = None,
     ) -> None:
         self.db = db
+        self.flows = flows or FlowStore(db.dialect)
         self.inflight = inflight
         self.stats = stats
         self.on_finished = on_finished
         self.store = RunStore(db.dialect)
         self.schedules = ScheduleStore(db.dialect)
-        # Set whenever a batch of outcomes was recorded (tests wait on it).
+        # Set whenever a batch of outcomes was recorded (tests wait on it), and how many
+        # batches were.
         self.recorded = threading.Event()
+        self.batches = 0
         self._lock = threading.Condition()
         self._pending: list[Decided] = []
         self._pending_since = 0.0
@@ -107,6 +112,7 @@ class Recorder:
                 now,
                 error=f"the worker could not describe the attempt's outcome: {exc!r}",
                 key=item.run.key,
+                flow_id=item.run.flow_id,
             )
 
     # -- handing outcomes to the claim loop ------------------------------------------------
@@ -133,8 +139,22 @@ class Recorder:
                 self._lock.notify_all()
 
     def finish_in(self, conn: Connection, outcomes: list[Outcome]) -> list[FinishedRun]:
-        """Write ``outcomes`` in the caller's transaction; return those accepted."""
+        """Write ``outcomes`` in the caller's transaction; return those accepted.
+
+        Runs of flows settle their flows in the same transaction: a success releases the
+        dependents whose dependencies all succeeded (no polling delay between waves), a
+        final failure skips them. The flows are locked first, as every writer of a flow's
+        runs does.
+        """
+        flow_ids = sorted({o.flow_id for o in outcomes if o.flow_id is not None})
+        if flow_ids:
+            self.flows.lock(conn, flow_ids)
         accepted = self.store.finish(conn, outcomes)
+        if flow_ids:
+            ended = {f.id for f in accepted if f.status != RunStatus.RETRYING.value}
+            settled = {o.flow_id for o in outcomes if o.run_id in ended and o.flow_id}
+            if settled:
+                self.flows.settle(conn, sorted(settled), self.db.now())
         last = {
             f.schedule_id: f.status
             for f in accepted
@@ -150,6 +170,7 @@ class Recorder:
         self.inflight.forget([item for item, _ in batch])
         if self.on_finished is not None:
             self.on_finished(accepted, outcomes)
+        self.batches += 1
         self.recorded.set()
 
     # -- the recorder's thread -------------------------------------------------------------
