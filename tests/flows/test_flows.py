@@ -3,6 +3,7 @@ retry, cancel, pulled-in dependencies, fan-out bounds and group schedules."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -185,7 +186,11 @@ def test_stagger_spaces_the_starts_of_released_runs(app: Tickwork, clock: FakeCl
     app.group("fan", stagger=0.5)
     flow = app.flows.start(group="fan")
     times = sorted(app.runs.get(s.run_id).run_at for s in flow.steps)
-    assert [t - times[0] for t in times] == [timedelta(0), timedelta(seconds=0.5), timedelta(seconds=1)]
+    assert [t - times[0] for t in times] == [
+        timedelta(0),
+        timedelta(seconds=0.5),
+        timedelta(seconds=1),
+    ]
 
 
 def test_the_release_rate_paces_runs_of_all_flows(database_url: str, clock: FakeClock) -> None:
@@ -196,7 +201,7 @@ def test_the_release_rate_paces_runs_of_all_flows(database_url: str, clock: Fake
         first = app.flows.start(group="fan")
         second = app.flows.start(group="fan")
         times = sorted(app.runs.get(s.run_id).run_at for f in (first, second) for s in f.steps)
-        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
         assert gaps == [pytest.approx(0.1)] * 3
     finally:
         app.close()

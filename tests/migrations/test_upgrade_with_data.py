@@ -243,6 +243,44 @@ ROWS: dict[str, list[dict[str, Any]]] = {
     ],
     "secrets": [{"name": "session_key", "value": "k" * 64, "created_at": T0}],
     "flags": [{"name": "reports", "enabled": False, "updated_at": T0, "updated_by": "ada"}],
+    "flows": [
+        {
+            "id": 701,
+            "group": "nightly-etl",
+            "schedule_id": 101,
+            "scheduled_for": _at(1),
+            "tenant_id": "acme",
+            "status": "succeeded",
+            "trigger": "cron",
+            "tasks": None,
+            "max_parallel": 4,
+            "stagger": 0.5,
+            "created_at": _at(1),
+            "finished_at": _at(1, 2),
+            "created_by": "scheduler",
+        },
+        {
+            "id": 702,
+            "status": "skipped",
+            "trigger": "api",
+            "key": "flow-key",
+            "tasks": ["etl.load"],
+            "stagger": 0,
+            "skip_reason": "overlap",
+            "details": {"policy": "skip"},
+            "created_at": _at(1),
+        },
+    ],
+    "login_throttle": [
+        {
+            "key": "user:ada|127.0.0.1",
+            "failures": 2,
+            "blocked_until": _at(1, 1),
+            "last_attempt_at": _at(1),
+        }
+    ],
+    "run_dependencies": [{"run_id": 203, "depends_on": 201, "flow_id": 701}],
+    "flow_gate": [{"name": "release", "next_at": _at(1)}],
 }
 # fmt: on
 
@@ -329,7 +367,7 @@ def _the_app_works_on(url: str) -> None:
     clock = FakeClock(_at(2, 30))
     app = Tickwork(url, clock=clock)
 
-    @app.task("noop")
+    @app.task("noop", group="g")
     def noop(ctx: Context) -> None:
         return None
 
@@ -351,7 +389,11 @@ def _the_app_works_on(url: str) -> None:
                 metadata.tables["runs"].insert(),
                 {**ROWS["runs"][0], "id": 999, "status": "queued"},
             )
+        flow = app.flows.start(group="g")
+        assert flow.id > 702
         app.worker().run_until_idle(30)
         assert app.runs.get(fired.id).status.value == "succeeded"
+        assert app.flows.get(flow.id).status.value == "succeeded"
+        assert app.flows.get(701).group == "nightly-etl"
     finally:
         app.close()

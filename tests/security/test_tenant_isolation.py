@@ -55,7 +55,16 @@ SAFE = frozenset({"GET", "HEAD"})
 # Anyone may try to log in as anyone: a failed login is audited in the user's tenant.
 LOGIN_ROUTES = frozenset({"/api/v1/auth/login", "/login"})
 # Tables whose rows tenant B must never change: A's and those of no tenant.
-GUARDED = ("schedules", "runs", "flags", "users", "api_tokens", "audit_log", "run_attempts")
+GUARDED = (
+    "schedules",
+    "runs",
+    "flags",
+    "users",
+    "api_tokens",
+    "audit_log",
+    "run_attempts",
+    "flows",
+)
 
 
 def _flatten(web: FastAPI) -> Iterator[tuple[frozenset[str], str, bool]]:
@@ -113,7 +122,18 @@ def _seed(api: Api) -> World:
     _set_sequences(app.db, A_BASE)
     names = {
         kind: f"acme-{kind}-{mark}"
-        for kind in ("sched", "paused", "key", "flag", "flagdesc", "payload", "user", "token")
+        for kind in (
+            "sched",
+            "paused",
+            "key",
+            "flag",
+            "flagdesc",
+            "payload",
+            "user",
+            "token",
+            "flowkey",
+            "groupsched",
+        )
     }
     world.markers |= {*names.values(), tenant_a, a_admin.name}
     sched = app.schedules.create(
@@ -134,6 +154,16 @@ def _seed(api: Api) -> World:
     failed = app.enqueue("boom", {}, actor=a_admin)
     app.worker(concurrency=2).run_until_idle(20)
     keyed = app.enqueue("greet", {"name": names["payload"]}, key=names["key"], actor=a_admin)
+    group_sched = app.schedules.create(
+        name=names["groupsched"],
+        group="pair",
+        cron="0 * * * *",
+        payload={"greet": {"name": names["payload"]}},
+        actor=a_admin,
+    )
+    finished_flow = app.schedules.run_now(group_sched.id, actor=a_admin)
+    app.worker(concurrency=2).run_until_idle(20)
+    keyed_flow = app.flows.start(group="pair", key=names["flowkey"], actor=a_admin)
     app.flags.set(a_admin, names["flag"], True, description=names["flagdesc"])
     user, _ = auth.create_user(a_admin, names["user"], role="operator", password=PASSWORD)
     token, _ = auth.create_token(a_admin, names["token"], role="viewer")
@@ -142,12 +172,14 @@ def _seed(api: Api) -> World:
     login.post("/api/v1/auth/login", json={"username": names["user"], "password": "bad-pw"})
     login.post("/api/v1/auth/login", json={"username": names["user"], "password": PASSWORD})
     world.a = {
-        "schedule": [sched.id, paused.id],
+        "schedule": [sched.id, paused.id, group_sched.id],
         "run": [ran.id, failed.id, keyed.id],
+        "flow": [finished_flow.id, keyed_flow.id],
         "user": [user.id],
         "token": [token.id],
         "flag": [names["flag"]],
         "key": [names["key"]],
+        "flowkey": [names["flowkey"]],
         "name": [names["sched"]],
         "username": [names["user"]],
     }
@@ -160,18 +192,23 @@ def _seed(api: Api) -> World:
     world.markers |= {f"shared-{mark}", f"shared-key-{mark}"}
     world.a["schedule"].append(shared.id)
     world.a["run"].append(shared_run.id)
+    shared_flow = app.flows.start(group="hello", key=f"shared-flowkey-{mark}", actor=ADMIN_ACTOR)
+    world.markers.add(f"shared-flowkey-{mark}")
+    world.a["flow"].append(shared_flow.id)
     # Tenant B's own objects, to act on.
     _set_sequences(app.db, B_BASE)
     b_admin = Actor(name="globex-admin", source="test", role=Role.ADMIN, tenant_id="globex")
     b_sched = app.schedules.create(name="globex-job", task="greet", interval=60, actor=b_admin)
     b_run = app.enqueue("boom", actor=b_admin)
     app.runs.cancel(b_run.id, actor=b_admin)
+    b_flow = app.flows.start(group="hello", actor=b_admin)
     b_user, _ = auth.create_user(b_admin, "globex-ops", role="viewer", password=PASSWORD)
     b_token, _ = auth.create_token(b_admin, "globex-ci", role="viewer")
     app.flags.set(b_admin, "globex-flag", True)
     world.b = {
         "schedule": [b_sched.id],
         "run": [b_run.id],
+        "flow": [b_flow.id],
         "user": [b_user.id],
         "token": [b_token.id],
         "flag": ["globex-flag"],
@@ -220,7 +257,7 @@ class Call:
 
 def _path_values(world: World, path: str, param: str) -> list[tuple[Any, str | None]]:
     """Values for ``{param}`` of ``path``: A's (probed against an unused one) and B's."""
-    if param in ("schedule_id", "run_id", "user_id", "token_id"):
+    if param in ("schedule_id", "run_id", "user_id", "token_id", "flow_id"):
         kind = param.removesuffix("_id")
         return [
             *((v, "a") for v in world.a[kind]),
@@ -235,6 +272,8 @@ def _path_values(world: World, path: str, param: str) -> list[tuple[Any, str | N
         ]
     if param == "name" and "/tasks/" in path:
         return [("greet", None), ("no-such-task", None)]
+    if param == "name" and "/groups/" in path:
+        return [("pair", None), ("no-such-group", None)]
     raise AssertionError(f"no values for {{{param}}} of {path}: teach the isolation test")
 
 
@@ -247,6 +286,7 @@ def _queries(world: World, path: str, methods: frozenset[str]) -> list[tuple[tup
         ("schedule_id", a_sched),
         ("schedule", world.a["name"][0]),
         ("task", "boom"),
+        ("group", "pair"),
         ("actor", world.a["username"][0]),
         ("action", "auth.login_failed"),
         ("target_type", "schedule"),
@@ -280,6 +320,11 @@ def _bodies(world: World, method: str, path: str) -> list[tuple[Any, Any]]:
         ("POST", "/api/v1/schedules/{schedule_id}/pause"): [{"note": "globex pause"}],
         ("POST", "/api/v1/schedules/{schedule_id}/resume"): [{"misfire": "skip"}],
         ("POST", "/api/v1/schedules/{schedule_id}/run"): [{}],
+        ("POST", "/api/v1/flows"): [
+            {"group": "pair", "key": a["flowkey"][0]},
+            {"group": "pair", "key": a["flowkey"][0], "tenant_id": tenant},
+            {"tasks": ["boom"], "tenant_id": tenant},
+        ],
         ("POST", "/api/v1/runs"): [
             {"task": "greet", "key": a["key"][0]},
             {"task": "greet", "key": a["key"][0], "tenant_id": tenant},

@@ -184,7 +184,11 @@ def _target(
     group = _optional(data, "group")
     if group is None:
         task = registry.get(inputs.text(data.get("task"), "task"), field="task")
-        return task.name, None, task.validate_payload(data.get("payload"), max_bytes=max_payload_bytes)
+        return (
+            task.name,
+            None,
+            task.validate_payload(data.get("payload"), max_bytes=max_payload_bytes),
+        )
     if _optional(data, "task") is not None:
         raise InvalidInputError("give a task or a group, not both", field="group")
     name = flows.group_name(inputs.text(group, "group"))

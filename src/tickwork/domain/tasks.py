@@ -187,9 +187,7 @@ class TaskRegistry:
         if payload is None:
             return {}
         if not isinstance(payload, dict):
-            raise PayloadError(
-                "a group's payload must map task names to payloads", field=field
-            )
+            raise PayloadError("a group's payload must map task names to payloads", field=field)
         chosen = set(tasks)
         validated: dict[str, dict[str, Any]] = {}
         for name, value in payload.items():

@@ -31,8 +31,8 @@ from tickwork.domain.models import (
 )
 from tickwork.domain.planning import FirePlan, fires_early, plan_fires
 from tickwork.domain.tasks import TaskRegistry
-from tickwork.services.run_defaults import run_defaults
 from tickwork.services.flow_firing import GroupFiring
+from tickwork.services.run_defaults import run_defaults
 from tickwork.storage.flag_store import FlagStore
 from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.run_store import RunStore

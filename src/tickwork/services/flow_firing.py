@@ -29,7 +29,13 @@ class GroupFiring:
         self.registry = registry
 
     def start(
-        self, conn: Connection, schedule: Schedule, fire_time: datetime, now: datetime, *, late: bool
+        self,
+        conn: Connection,
+        schedule: Schedule,
+        fire_time: datetime,
+        now: datetime,
+        *,
+        late: bool,
     ) -> bool:
         """Create the flow of ``fire_time``; ``False`` if that fire time has one already (or
         the group cannot run here, which is recorded as a skipped flow and logged)."""
@@ -52,9 +58,7 @@ class GroupFiring:
             "now": now,
             "created_by": "scheduler",
         }
-        values = flow_columns(
-            target, schedule_id=schedule.id, scheduled_for=fire_time, **common
-        )
+        values = flow_columns(target, schedule_id=schedule.id, scheduled_for=fire_time, **common)
         if late:
             values["details"] = {"late": True}
         steps = flow_steps(self.registry, target, payloads, schedule=schedule, **common)

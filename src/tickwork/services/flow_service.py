@@ -78,7 +78,9 @@ class FlowService:
         """Create a flow and all its runs in one transaction: runs with no unmet dependency
         are queued (as the group's ``max_parallel`` and ``stagger`` allow), the others wait.
         With a ``key`` a running flow of the tenant holds, that flow is returned instead."""
-        target = resolve_target(self.registry.check_flows(), group=request.group, tasks=request.tasks)
+        target = resolve_target(
+            self.registry.check_flows(), group=request.group, tasks=request.tasks
+        )
         tenant = self._tenant_for(actor, request.tenant_id)
         payloads = self._payloads(actor, target, request.payload, tenant)
         key = None if request.key is None else inputs.text(request.key, "key")
@@ -186,8 +188,7 @@ class FlowService:
             before = self._locked(conn, actor, flow_id)
             if before.status is not FlowStatus.RUNNING:
                 raise InvalidTransitionError(
-                    f"flow {flow_id} is {before.status.value}; only running flows can be "
-                    "cancelled",
+                    f"flow {flow_id} is {before.status.value}; only running flows can be cancelled",
                     field="status",
                 )
             stopping = self.store.cancel(conn, flow_id, now, f"flow cancelled by {actor.name}")

@@ -29,8 +29,7 @@ def task_run_defaults(task: Task | None, schedule: Schedule | None = None) -> di
         "priority": own.priority if own.priority is not None else (task.priority if task else 0),
         "max_attempts": own.max_attempts or (task.max_attempts if task else 1),
         "retry_backoff": own.retry_backoff or (task.retry_backoff if task else 2.0),
-        "retry_backoff_max": own.retry_backoff_max
-        or (task.retry_backoff_max if task else 600.0),
+        "retry_backoff_max": own.retry_backoff_max or (task.retry_backoff_max if task else 600.0),
         "timeout": own.timeout if own.timeout is not None else (task.timeout if task else None),
     }
 

@@ -26,6 +26,7 @@ from tickwork.domain.errors import (
     PermissionDeniedError,
     VersionConflictError,
 )
+from tickwork.domain.flows import Flow
 from tickwork.domain.models import (
     MisfirePolicy,
     Run,
@@ -38,7 +39,6 @@ from tickwork.domain.models import (
 )
 from tickwork.domain.schedule_definition import DEFINITION_FIELDS, ScheduleDefinition
 from tickwork.domain.tasks import TaskRegistry
-from tickwork.domain.flows import Flow
 from tickwork.services.firing import Firing
 from tickwork.services.flow_service import FlowService
 from tickwork.services.run_defaults import run_defaults

@@ -231,9 +231,7 @@ class FlowStore:
             assert report.ended is not None
             report.ended[head.id] = plan.final_status.value
 
-    def _release(
-        self, conn: Connection, head: Any, run_ids: Sequence[int], now: datetime
-    ) -> None:
+    def _release(self, conn: Connection, head: Any, run_ids: Sequence[int], now: datetime) -> None:
         """Queue ``run_ids`` (waiting runs of one flow), spaced by the flow's ``stagger`` and
         the shared release rate."""
         stagger = float(head.stagger or 0.0)
@@ -303,9 +301,7 @@ class FlowStore:
         conn.execute(
             runs.update()
             .where(runs.c.flow_id == flow_id, runs.c.status.in_(PENDING_RUN_STATUSES))
-            .values(
-                status=RunStatus.CANCELLED.value, finished_at=now, error=reason, token=None
-            )
+            .values(status=RunStatus.CANCELLED.value, finished_at=now, error=reason, token=None)
         )
         running = conn.execute(
             runs.update()

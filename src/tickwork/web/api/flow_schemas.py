@@ -54,9 +54,9 @@ class FlowStart(RequestModel):
     )
 
     group: Text | None = None
-    tasks: (
-        list[Annotated[str, StringConstraints(max_length=200)]] | None
-    ) = Field(default=None, max_length=1000)
+    tasks: list[Annotated[str, StringConstraints(max_length=200)]] | None = Field(
+        default=None, max_length=1000
+    )
     payload: dict[Text, JsonObject] | None = Field(default=None, max_length=1000)
     key: Text | None = None
     tenant_id: Tenant | None = None

@@ -57,9 +57,7 @@ def upgrade() -> None:
             type_=sa.BigInteger(),
             postgresql_using="CAST(NULLIF(flow_id, '') AS bigint)",
         )
-    op.create_index(
-        "ix_runs_flow_id", "runs", ["flow_id", "id"], **_partial("flow_id IS NOT NULL")
-    )
+    op.create_index("ix_runs_flow_id", "runs", ["flow_id", "id"], **_partial("flow_id IS NOT NULL"))
     _create_flow_tables()
 
 
@@ -134,9 +132,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     grouped = bind.exec_driver_sql('SELECT count(*) FROM schedules WHERE "group" IS NOT NULL')
     if grouped.scalar():
-        raise RuntimeError(
-            "cannot downgrade: some schedules target a group; delete them first"
-        )
+        raise RuntimeError("cannot downgrade: some schedules target a group; delete them first")
     op.drop_table("flow_gate")
     op.drop_index("ix_run_dependencies_flow_id", table_name="run_dependencies")
     op.drop_table("run_dependencies")
@@ -193,9 +189,8 @@ def _rebuild(
         "SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)
     ).scalar()
     definitions = []
-    for _cid, name, kind, notnull, default, pk in columns:
-        kind = retyped.get(name, kind)
-        text = f'"{name}" {kind}'
+    for _cid, name, declared, notnull, default, pk in columns:
+        text = f'"{name}" {retyped.get(name, declared)}'
         if pk:
             text += " NOT NULL PRIMARY KEY AUTOINCREMENT"
         elif not nullable.get(name, not notnull):
