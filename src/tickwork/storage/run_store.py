@@ -294,7 +294,7 @@ class RunStore:
                         "run_id": f.id,
                         "attempt": f.attempt - 1,
                         "status": RunStatus.FAILED.value,
-                        "worker_id": f.worker_id,
+                        "worker_id": by_id[f.id].worker_id or f.worker_id,
                         "started_at": f.started_at,
                         "finished_at": by_id[f.id].finished_at,
                         "error": by_id[f.id].error,
