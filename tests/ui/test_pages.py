@@ -13,7 +13,9 @@ from tests.support.accounts import ADMIN_ACTOR
 from tests.support.web import Ui, form_data
 from tickwork import FakeClock
 from tickwork.domain.actor import Actor, Role
-from tickwork.storage.audit_store import AuditEntry, AuditFilter, AuditStore
+from tickwork.domain.queries import AuditFilter
+from tickwork.domain.read_models import AuditEntry
+from tickwork.storage.audit_store import AuditStore
 
 ADA = Actor(name="ada", source="test", role=Role.ADMIN)
 
