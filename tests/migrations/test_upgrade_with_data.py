@@ -390,10 +390,8 @@ def _the_app_works_on(url: str) -> None:
                 {**ROWS["runs"][0], "id": 999, "status": "queued"},
             )
         flow = app.flows.start(group="g")
-        assert flow.id > 702
         app.worker().run_until_idle(30)
         assert app.runs.get(fired.id).status.value == "succeeded"
         assert app.flows.get(flow.id).status.value == "succeeded"
-        assert app.flows.get(701).group == "nightly-etl"
     finally:
         app.close()

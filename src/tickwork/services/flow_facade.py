@@ -9,12 +9,31 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tickwork.domain.actor import PYTHON, Actor
 from tickwork.domain.flows import Flow, GroupInfo
+from tickwork.domain.queries import FlowFilter
 from tickwork.services.flow_service import FlowRequest, FlowService
-from tickwork.storage.flow_reads import FlowFilter
+
+
+class FlowReading(Protocol):
+    """How flows are read (``app.reads.flows``, :class:`tickwork.reads.flows.FlowReads`)."""
+
+    def get(self, actor: Actor, flow_id: int) -> Flow: ...
+
+    def list(
+        self,
+        actor: Actor,
+        filters: FlowFilter | None = None,
+        *,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> builtins.list[Flow]: ...
+
+    def wait(
+        self, actor: Actor, flow_id: int, timeout: float = 30.0, poll: float = 0.02
+    ) -> Flow: ...
 
 
 class Flows:
@@ -27,8 +46,11 @@ class Flows:
         [(s.task, s.status) for s in flow.steps]
     """
 
-    def __init__(self, service: Callable[[], FlowService]) -> None:
+    def __init__(
+        self, service: Callable[[], FlowService], reads: Callable[[], FlowReading]
+    ) -> None:
         self._service = service
+        self._reads = reads
 
     def start(
         self,
@@ -52,7 +74,7 @@ class Flows:
 
     def get(self, flow_id: int, *, actor: Actor = PYTHON) -> Flow:
         """A flow with its steps (``.task .run_id .status .depends_on``)."""
-        return self._service().get(actor, flow_id)
+        return self._reads().get(actor, flow_id)
 
     def list(
         self,
@@ -78,7 +100,7 @@ class Flows:
             since=since,
             until=until,
         )
-        return self._service().list(actor, filters, before_id=before_id, limit=limit)
+        return self._reads().list(actor, filters, before_id=before_id, limit=limit)
 
     def cancel(self, flow_id: int, *, actor: Actor = PYTHON) -> Flow:
         """Cancel a running flow: pending runs at once, running ones are asked to stop."""
@@ -88,9 +110,9 @@ class Flows:
         """Run a failed or cancelled flow's failed, cancelled and skipped steps again."""
         return self._service().retry(actor, flow_id)
 
-    def wait(self, flow_id: int, timeout: float = 30.0) -> Flow:
+    def wait(self, flow_id: int, timeout: float = 30.0, *, actor: Actor = PYTHON) -> Flow:
         """Block until the flow ends (or ``timeout`` passes) and return it."""
-        return self._service().wait(flow_id, timeout)
+        return self._reads().wait(actor, flow_id, timeout)
 
 
 class Groups:

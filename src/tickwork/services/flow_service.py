@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,13 +13,13 @@ from sqlalchemy.engine import Connection
 from tickwork.domain import inputs
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import InvalidTransitionError, NotFoundError, PermissionDeniedError
-from tickwork.domain.flows import FINAL_FLOW_STATUSES, Flow, FlowStatus, GroupInfo
+from tickwork.domain.flows import Flow, FlowStatus, GroupInfo
 from tickwork.domain.models import RunTrigger, Schedule
 from tickwork.domain.tasks import TaskRegistry
 from tickwork.services.flow_steps import FlowTarget, flow_columns, flow_steps, resolve_target
 from tickwork.storage.audit_store import AuditStore
 from tickwork.storage.database import Database
-from tickwork.storage.flow_reads import FlowFilter, FlowReader
+from tickwork.storage.flow_queries import FlowReader
 from tickwork.storage.flow_store import FlowStore
 
 
@@ -37,7 +36,8 @@ class FlowRequest:
 
 
 class FlowService:
-    """Starts, cancels and retries flows, and reads them and the groups."""
+    """Starts, cancels and retries flows, and reads the groups (flows are read through
+    :mod:`tickwork.reads.flows`)."""
 
     def __init__(
         self,
@@ -248,32 +248,3 @@ class FlowService:
             tenant_id=tenant_id,
             after=after or None,
         )
-
-    # -- reads -----------------------------------------------------------------------------
-
-    def get(self, actor: Actor, flow_id: int) -> Flow:
-        """One flow with its steps (a tenant-bound actor sees only its tenant's)."""
-        with self.db.read() as conn:
-            return self.reader.get(conn, flow_id, restrict_tenant=actor.tenant_id)
-
-    def list(
-        self,
-        actor: Actor,
-        filters: FlowFilter | None = None,
-        *,
-        before_id: int | None = None,
-        limit: int = 50,
-    ) -> builtins.list[Flow]:
-        """Flows newest first, keyset-paginated by ``before_id``."""
-        filters = dataclasses.replace(filters or FlowFilter(), restrict_tenant=actor.tenant_id)
-        with self.db.read() as conn:
-            return self.reader.list(conn, filters, before_id=before_id, limit=limit)
-
-    def wait(self, flow_id: int, timeout: float = 30.0, poll: float = 0.02) -> Flow:
-        """Block until the flow ends (or ``timeout`` passes); return it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            flow = self.get(Actor(), flow_id)
-            if flow.status in FINAL_FLOW_STATUSES or time.monotonic() >= deadline:
-                return flow
-            time.sleep(poll)

@@ -96,6 +96,7 @@ def outcome_of(
             logs=ctx.log_lines(),
             key=run.key,
             flow_id=run.flow_id,
+            worker_id=run.worker_id,
             **fields,
         )
 
@@ -103,8 +104,11 @@ def outcome_of(
         return ended(RunStatus.CANCELLED, error=stopped.message)
     if isinstance(error, Cancel):
         return ended(RunStatus.CANCELLED, error=error.reason)
+    if error is None and stopped is not None and stopped.reason == "cancel":
+        # Cancellation was asked for and the handler then returned: the run was cancelled,
+        # and what it returned (how far it got) is kept.
+        return ended(RunStatus.CANCELLED, error=stopped.message, result=json_result(result, ctx))
     if error is None and (stopped is None or stopped.reason != "timeout"):
-        # A handler that saw ``ctx.cancelled`` and still returned normally succeeded.
         return ended(RunStatus.SUCCEEDED, result=json_result(result, ctx))
     if stopped is not None and stopped.reason == "timeout":
         message, trace = stopped.message, None

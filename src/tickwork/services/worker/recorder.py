@@ -113,6 +113,7 @@ class Recorder:
                 error=f"the worker could not describe the attempt's outcome: {exc!r}",
                 key=item.run.key,
                 flow_id=item.run.flow_id,
+                worker_id=item.run.worker_id,
             )
 
     # -- handing outcomes to the claim loop ------------------------------------------------

@@ -1,10 +1,10 @@
-"""Every read of flows: one flow with its steps, filtered keyset pages, counts for metrics."""
+"""Every query reading flows: one flow with its steps, filtered keyset pages, counts for
+metrics. The read service (:mod:`tickwork.reads.flows`) and the flow service call it."""
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from tickwork.domain.errors import NotFoundError
 from tickwork.domain.flows import Flow, FlowStatus, FlowStep
+from tickwork.domain.queries import FlowFilter
 from tickwork.storage.dialect import Dialect
 from tickwork.storage.tables import flows, run_dependencies, runs
 
@@ -29,21 +30,6 @@ _STEP_COLUMNS = (
     runs.c.error,
     runs.c.skip_reason,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FlowFilter:
-    """Filters for listing flows; ``None`` means "any"."""
-
-    status: Sequence[str] | None = None
-    group: str | None = None
-    schedule_id: int | None = None
-    tenant_id: str | None = None
-    trigger: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    # A principal bound to a tenant sees only that tenant's flows.
-    restrict_tenant: str | None = None
 
 
 class FlowReader:
@@ -77,9 +63,13 @@ class FlowReader:
             query = query.where(flows.c.id < before_id)
         return self._with_steps(conn, conn.execute(query.limit(limit)).all())
 
-    def count_by_status(self, conn: Connection) -> dict[str, int]:
-        """How many flows are in each status."""
+    def count_by_status(
+        self, conn: Connection, *, restrict_tenant: str | None = None
+    ) -> dict[str, int]:
+        """How many flows are in each status (only ``restrict_tenant``'s, when given)."""
         query = sa.select(flows.c.status, sa.func.count()).group_by(flows.c.status)
+        if restrict_tenant is not None:
+            query = query.where(flows.c.tenant_id == restrict_tenant)
         return {row[0]: int(row[1]) for row in conn.execute(query)}
 
     def durations_since(
