@@ -242,3 +242,16 @@ def test_flows_are_listed_newest_first_with_filters(app: Tickwork) -> None:
     assert [f.id for f in app.flows.list(group="adhoc")] == [second.id]
     assert [f.id for f in app.flows.list(before_id=second.id)] == [first.id]
     assert [f.id for f in app.flows.list(limit=1)] == [second.id]
+
+
+def test_metrics_count_flows_by_status_and_their_durations(app: Tickwork) -> None:
+    add_etl(app)
+    done = app.flows.start(group=GROUP)
+    app.worker().run_until_idle(30)
+    app.flows.cancel(app.flows.start(group="adhoc").id)
+    text = app.metrics.render().decode()
+    assert 'tickwork_flows{status="succeeded"} 1.0' in text
+    assert 'tickwork_flows{status="cancelled"} 1.0' in text
+    assert 'tickwork_flows_finished_last_hour{status="succeeded"} 1.0' in text
+    seconds = app.flows.get(done.id).duration
+    assert f'tickwork_flow_duration_seconds{{quantile="0.5",status="succeeded"}} {seconds}' in text
