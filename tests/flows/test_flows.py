@@ -16,6 +16,9 @@ from tickwork.domain.errors import (
     NotFoundError,
     PayloadError,
 )
+from tickwork.services.rescuer import StallRescuer
+from tickwork.storage.run_store import RunStore
+from tickwork.storage.tables import runs
 
 
 def statuses(app: Tickwork, flow_id: int) -> dict[str, str]:
@@ -255,3 +258,38 @@ def test_metrics_count_flows_by_status_and_their_durations(app: Tickwork) -> Non
     assert 'tickwork_flows_finished_last_hour{status="succeeded"} 1.0' in text
     seconds = app.flows.get(done.id).duration
     assert f'tickwork_flow_duration_seconds{{quantile="0.5",status="succeeded"}} {seconds}' in text
+
+
+def test_the_rescuer_settles_a_flow_nothing_else_would(app: Tickwork) -> None:
+    add_etl(app)
+    flow = app.flows.start(group=GROUP)
+    # A run cancelled behind the flow's back (as cancelling the schedule's runs would),
+    # leaving its dependents waiting with nothing active to settle them.
+    with app.db.write() as conn:
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == flow.step("etl.extract").run_id)
+            .values(status="cancelled")
+        )
+    assert app.flows.get(flow.id).status.value == "running"
+    assert StallRescuer(app.db).rescue() == 0
+    assert set(statuses(app, flow.id).values()) == {"cancelled", "skipped"}
+    assert app.flows.get(flow.id).status.value == "failed"
+
+
+def test_a_stalled_run_with_no_attempts_left_skips_its_dependents(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    add_etl(app)
+    flow = app.flows.start(group=GROUP)
+    worker = app.worker()
+    with app.db.write() as conn:
+        claimed = RunStore(app.db.dialect).claim(
+            conn, worker_id="gone", token="t", now=app.db.now(), limit=1
+        )
+    assert [r.id for r in claimed] == [flow.step("etl.extract").run_id]
+    clock.advance(60)
+    assert StallRescuer(app.db, 30).rescue() == 1
+    assert statuses(app, flow.id)["etl.load"] == "skipped"
+    assert app.flows.get(flow.id).status.value == "failed"
+    worker.run_until_idle(5)
