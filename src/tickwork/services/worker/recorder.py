@@ -74,6 +74,10 @@ class Recorder:
         self._pending: list[Decided] = []
         self._pending_since = 0.0
         self._claim_idle = False
+        # Woken for an outcome of a flow's run while the claim loop slept: its next claim
+        # carries the outcome, and claims in the same transaction the runs it released.
+        self.wake_claimer: Callable[[], None] | None = None
+        self._claimer_woken = False
         # Outcomes a combined write with a claim failed on, written on their own.
         self._difficult: list[Decided] = []
         self._stop = False
@@ -96,6 +100,17 @@ class Recorder:
             self._pending.append((item, outcome))
             if len(self._pending) >= RECORD_BATCH:
                 self._lock.notify_all()
+            wake = (
+                outcome.flow_id is not None
+                and self._claim_idle
+                and self.wake_claimer is not None
+                and not self._claimer_woken
+            )
+            if wake:
+                self._claimer_woken = True
+        if wake:
+            assert self.wake_claimer is not None
+            self.wake_claimer()
 
     def _outcome(self, item: InFlight, result: Any, error: BaseException | None) -> Outcome:
         now = self.db.now()
@@ -122,6 +137,7 @@ class Recorder:
         """Outcomes for the claim loop to write in its next transaction (up to a batch)."""
         with self._lock:
             batch, self._pending = self._pending[:RECORD_BATCH], self._pending[RECORD_BATCH:]
+            self._claimer_woken = False
             if self._pending:
                 self._pending_since = time.monotonic()
         return batch
@@ -203,7 +219,7 @@ class Recorder:
                     while (
                         self._pending
                         and not self._stop
-                        and not self._claim_idle
+                        and (not self._claim_idle or self._claimer_woken)
                         and len(self._pending) < RECORD_BATCH
                         and (left := self._pending_since + RECORD_LINGER - time.monotonic()) > 0
                     ):

@@ -50,6 +50,7 @@ class WorkerService:
         self._recorder = Recorder(
             db, self._inflight, self.stats, on_finished=on_finished, flows=flows
         )
+        self._recorder.wake_claimer = wakeup.set
         self._executor = Executor(registry, self._inflight, self._recorder, self._stopping)
         self._claimer = Claimer(
             db,
