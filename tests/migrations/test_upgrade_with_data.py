@@ -66,6 +66,7 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "created_at": T0,
             "updated_at": T0,
             "version": 4,
+            "metadata": {"team": "payments", "ticket": 42},
         },
         {
             "id": 102,
@@ -193,6 +194,7 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "started_at": _at(1),
             "finished_at": _at(1, 2),
             "error": "RuntimeError: boom",
+            "logs": [{"level": "error", "message": "first try"}],
         },
     ],
     "nodes": [
@@ -243,6 +245,10 @@ ROWS: dict[str, list[dict[str, Any]]] = {
     ],
     "secrets": [{"name": "session_key", "value": "k" * 64, "created_at": T0}],
     "flags": [{"name": "reports", "enabled": False, "updated_at": T0, "updated_by": "ada"}],
+    "login_throttle": [
+        {"key": "user:ada|1.2.3.4", "failures": 2, "blocked_until": _at(1),
+         "last_attempt_at": _at(1)},
+    ],
 }
 # fmt: on
 
@@ -334,7 +340,10 @@ def _the_app_works_on(url: str) -> None:
         return None
 
     try:
-        assert app.schedules.get(101).name == "nightly"
+        nightly = app.schedules.get(101)
+        assert nightly.name == "nightly"
+        # 0006 found the latest success among the schedule's runs.
+        assert nightly.last_success_at == _at(1, 1)
         assert app.runs.get(202).error == "RuntimeError: boom"
         assert [a.attempt for a in app.runs.attempts(202)] == [1]
         # A key still held by a pending run keeps it.

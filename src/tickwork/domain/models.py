@@ -165,6 +165,10 @@ class Schedule:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 1
+    # Free-form JSON object the operator attaches (team, owner, ticket, ...).
+    metadata: dict[str, Any] = field(default_factory=dict)
+    # When the latest succeeded run finished (``last_run_at`` is the latest fire).
+    last_success_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The schedule as JSON-friendly values (datetimes stay datetimes)."""
@@ -234,6 +238,7 @@ class RunAttempt:
     finished_at: datetime | None
     error: str | None
     traceback: str | None = None
+    logs: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

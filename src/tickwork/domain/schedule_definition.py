@@ -93,6 +93,7 @@ class ScheduleDefinition:
     windows: list[dict[str, Any]] | None = None
     blackout_dates: list[str] | None = None
     condition: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, schedule: Schedule) -> ScheduleDefinition:
@@ -110,7 +111,11 @@ class ScheduleDefinition:
     def fingerprint(self) -> str:
         """A fingerprint of the definition, to notice when a code-defined schedule changed
         in code. It is stored (``code_hash``), so it must not change between versions."""
-        canonical = json.dumps(self.columns(), sort_keys=True, default=str)
+        columns = self.columns()
+        # Fingerprints stored before metadata existed stay valid while it is empty.
+        if not columns["metadata"]:
+            del columns["metadata"]
+        canonical = json.dumps(columns, sort_keys=True, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def timing(self, anchor_at: datetime | None = None) -> ScheduleTiming:

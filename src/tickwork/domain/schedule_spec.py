@@ -32,6 +32,8 @@ MAX_MISFIRE_CAP = 1000
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 366 * 86400.0
 MAX_NAME_LENGTH = 200
+MAX_METADATA_BYTES = 8192
+"""The largest ``metadata`` object, serialized as JSON."""
 
 
 def _optional(data: Mapping[str, Any], key: str) -> Any:
@@ -173,6 +175,7 @@ def validate_definition(
         windows=windows.normalize_windows(data.get("windows")),
         blackout_dates=windows.normalize_blackout_dates(data.get("blackout_dates")),
         condition=_optional_text(data, "condition"),
+        metadata=inputs.json_object(data.get("metadata"), "metadata", max_bytes=MAX_METADATA_BYTES),
     )
 
 

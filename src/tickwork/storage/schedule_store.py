@@ -48,6 +48,8 @@ FIRING_COLUMNS = tuple(
         "created_by",
         "created_at",
         "updated_at",
+        "metadata",
+        "last_success_at",
     )
 )
 
@@ -74,6 +76,11 @@ def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Selec
                 c.description.ilike(pattern, escape="\\"),
             )
         )
+    if filters.metadata_key:
+        value = c.metadata[filters.metadata_key].as_string()
+        query = query.where(value.is_not(None))
+        if filters.metadata_value is not None:
+            query = query.where(value == filters.metadata_value)
     if filters.restrict_tenant is not None:
         query = query.where(c.tenant_id == filters.restrict_tenant)
     return query
@@ -336,17 +343,29 @@ class ScheduleStore:
             conn, self.dialect, runs, [_update_values(u) for u in updates], RUNS_CHANNEL
         )
 
-    def set_last_status(self, conn: Connection, statuses: dict[int, str]) -> None:
-        """Record the outcome of each schedule's latest finished run."""
+    def set_last_status(self, conn: Connection, statuses: dict[int, tuple[str, datetime]]) -> None:
+        """Record the outcome of each schedule's latest finished run (status and when it
+        finished); a success also becomes the schedule's ``last_success_at``."""
         if not statuses:
             return
+        status = sa.bindparam("b_status", type_=schedules.c.last_status.type)
+        finished = sa.bindparam("b_at", type_=schedules.c.last_success_at.type)
         statement = (
             schedules.update()
             .where(schedules.c.id == sa.bindparam("b_id"))
-            .values(last_status=sa.bindparam("b_status"))
+            .values(
+                last_status=status,
+                last_success_at=sa.case(
+                    (status == "succeeded", finished), else_=schedules.c.last_success_at
+                ),
+            )
         )
         conn.execute(
-            statement, [{"b_id": sid, "b_status": status} for sid, status in statuses.items()]
+            statement,
+            [
+                {"b_id": sid, "b_status": status, "b_at": at}
+                for sid, (status, at) in statuses.items()
+            ],
         )
 
     def code_defined(self, conn: Connection) -> builtins.list[Schedule]:

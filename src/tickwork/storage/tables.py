@@ -103,6 +103,9 @@ schedules = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
+    # Free-form JSON object the operator attaches (NULL reads as {}).
+    Column("metadata", json_type()),
+    Column("last_success_at", UTCDateTime()),
     # The scheduler's only scan: due active schedules, cheapest first. Its cost follows
     # the number of due schedules, not the size of the table.
     Index("ix_schedules_due", "next_run_at", **_where("status = 'active'")),
@@ -216,6 +219,7 @@ run_attempts = Table(
     Column("finished_at", UTCDateTime()),
     Column("error", Text),
     Column("traceback", Text),
+    Column("logs", json_type()),
     Index("ix_run_attempts_run_id", "run_id", "attempt"),
     **NEVER_REUSE_IDS,
 )
