@@ -13,7 +13,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tickwork.domain.errors import DuplicateNameError, NotFoundError, VersionConflictError
-from tickwork.domain.models import OverlapPolicy, Schedule, ScheduleStatus, TriggerType
+from tickwork.domain.models import (
+    OverlapPolicy,
+    RunStatus,
+    Schedule,
+    ScheduleStatus,
+    TriggerType,
+)
 from tickwork.storage import firing_sql
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
 from tickwork.storage.rows import schedule_from_row, schedules_from_rows
@@ -348,18 +354,57 @@ class ScheduleStore:
             conn, self.dialect, runs, [_update_values(u) for u in updates], RUNS_CHANNEL
         )
 
-    def set_last_status(self, conn: Connection, statuses: dict[int, str]) -> None:
-        """Record the outcome of each schedule's latest finished run."""
-        if not statuses:
+    def record_outcomes(self, conn: Connection, outcomes: Sequence[tuple[int, str]]) -> None:
+        """Record final outcomes of schedules' runs, in the order they ended: each schedule's
+        ``last_status``, and its ``consecutive_failures`` (a success resets the count, a
+        failure adds one; a cancelled or skipped run changes neither)."""
+        if not outcomes:
             return
+        counts: dict[int, list[Any]] = {}
+        for schedule_id, status in outcomes:
+            # [last status, reset the stored count, failures to add]
+            entry = counts.setdefault(schedule_id, [status, 0, 0])
+            entry[0] = status
+            if status == RunStatus.SUCCEEDED.value:
+                entry[1], entry[2] = 1, 0
+            elif status == RunStatus.FAILED.value:
+                entry[2] += 1
+        c = schedules.c
         statement = (
             schedules.update()
-            .where(schedules.c.id == sa.bindparam("b_id"))
-            .values(last_status=sa.bindparam("b_status"))
+            .where(c.id == sa.bindparam("b_id"))
+            .values(
+                last_status=sa.bindparam("b_status"),
+                consecutive_failures=sa.case(
+                    (sa.bindparam("b_reset") == 1, sa.bindparam("b_add")),
+                    else_=c.consecutive_failures + sa.bindparam("b_add"),
+                ),
+            )
         )
         conn.execute(
-            statement, [{"b_id": sid, "b_status": status} for sid, status in statuses.items()]
+            statement,
+            [
+                {"b_id": sid, "b_status": status, "b_reset": reset, "b_add": add}
+                for sid, (status, reset, add) in counts.items()
+            ],
         )
+
+    def failing(self, conn: Connection, limit: int) -> builtins.list[Schedule]:
+        """Schedules whose latest final runs failed (``consecutive_failures`` above 0)."""
+        query = (
+            sa.select(schedules)
+            .where(schedules.c.consecutive_failures > 0)
+            .order_by(schedules.c.id)
+            .limit(limit)
+        )
+        return [schedule_from_row(r) for r in conn.execute(query)]
+
+    def by_ids(self, conn: Connection, ids: Sequence[int]) -> builtins.list[Schedule]:
+        """The schedules among ``ids`` that exist."""
+        if not ids:
+            return []
+        query = sa.select(schedules).where(schedules.c.id.in_(list(ids)))
+        return [schedule_from_row(r) for r in conn.execute(query)]
 
     def code_defined(self, conn: Connection) -> builtins.list[Schedule]:
         """Every schedule whose definition comes from code."""
