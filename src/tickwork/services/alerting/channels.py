@@ -123,7 +123,7 @@ class ChannelService:
     def test(self, actor: Actor, ref: int | str) -> str:
         """Send a ``test`` event to the channel now (not through the outbox); return its id.
 
-        Raises :class:`~tickwork.services.alerting.senders.DeliveryError` when the channel
+        Raises :class:`~tickwork.domain.errors.DeliveryError` when the channel
         does not take it.
         """
         self._check_admin(actor)

@@ -14,8 +14,9 @@ import socket
 from datetime import timedelta
 
 from tickwork.domain.alerts import Channel, Notification
+from tickwork.domain.errors import DeliveryError
 from tickwork.services.alerting.config import AlertConfig
-from tickwork.services.alerting.senders import DeliveryError, send
+from tickwork.services.alerting.senders import send
 from tickwork.storage.alert_store import AlertStore
 from tickwork.storage.database import Database
 
@@ -67,7 +68,7 @@ class Delivery:
                     mail=self.config.mail,
                 )
             except DeliveryError as exc:
-                error = str(exc)
+                error = exc.message
             except Exception as exc:
                 log.exception("delivering notification %s failed", notification.id)
                 error = f"{type(exc).__name__}: {exc}"

@@ -10,6 +10,7 @@ exactly where the admin said.
 from __future__ import annotations
 
 import dataclasses
+import smtplib
 from email.message import EmailMessage
 from typing import Any
 
@@ -24,15 +25,12 @@ from tickwork.domain.alerts import (
     signature,
     slack_body,
 )
+from tickwork.domain.errors import DeliveryError
 from tickwork.services.mail import MailSettings, send_mail
 
 USER_AGENT = "tickwork-alerts"
 # How much of a refusing receiver's answer is kept in the notification's last error.
 MAX_ANSWER_SHOWN = 200
-
-
-class DeliveryError(Exception):
-    """The channel did not take the notification (the message says why)."""
 
 
 def send(channel: Channel, body: dict[str, Any], *, timeout: float, mail: MailSettings) -> None:
@@ -51,8 +49,8 @@ def send(channel: Channel, body: dict[str, Any], *, timeout: float, mail: MailSe
             _post(channel, payload, headers, timeout)
     except DeliveryError:
         raise
-    except (httpx.HTTPError, OSError) as exc:
-        raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+    except (httpx.HTTPError, OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"{type(exc).__name__}: {exc}"[:500]) from exc
 
 
 def _post(channel: Channel, payload: bytes, headers: dict[str, str], timeout: float) -> None:
