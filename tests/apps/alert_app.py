@@ -23,4 +23,4 @@ def flaky(ctx: Context) -> None:
 @app.task("alerts.noop")
 def noop(ctx: Context) -> None:
     """Do nothing."""
-    return None
+    return

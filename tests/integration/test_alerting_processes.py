@@ -186,8 +186,10 @@ def test_a_schedule_failing_in_a_worker_notifies_once_per_incident(
         _process("worker", live, tmp_path, "worker", **env),
     ):
         wait_for(
-            lambda: [e["event"] for e in _hook_events(receiver)]
-            == ["schedule.failing", "schedule.auto_paused"],
+            lambda: (
+                [e["event"] for e in _hook_events(receiver)]
+                == ["schedule.failing", "schedule.auto_paused"]
+            ),
             what="failing, then auto_paused",
         )
         assert live.schedules.get(schedule.id).status.value == "paused"

@@ -255,3 +255,16 @@ class Node:
     info: dict[str, Any] = field(default_factory=dict)
     # When it was found silent past the lost threshold (it never stopped cleanly).
     lost_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A named on/off switch: the installation's (``tenant_id`` ``None``) or a tenant's."""
+
+    id: int
+    name: str
+    tenant_id: str | None
+    enabled: bool
+    description: str | None
+    updated_at: datetime
+    updated_by: str | None

@@ -20,6 +20,7 @@ from tickwork.domain.models import (
     ScheduleStatus,
     TriggerType,
 )
+from tickwork.domain.queries import ScheduleFilter
 from tickwork.storage import firing_sql
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
 from tickwork.storage.rows import schedule_from_row, schedules_from_rows
@@ -57,17 +58,31 @@ FIRING_COLUMNS = tuple(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleFilter:
-    """Filters for listing schedules; ``None`` means "any"."""
-
-    status: str | None = None
-    task: str | None = None
-    tenant_id: str | None = None
-    source: str | None = None
-    text: str | None = None
-    # A principal bound to a tenant sees only that tenant's rows.
-    restrict_tenant: str | None = None
+def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Select[Any]:
+    """``query`` on ``schedules`` narrowed by ``filters``: the one filter of schedules."""
+    c = schedules.c
+    if filters.status:
+        query = query.where(c.status == filters.status)
+    if filters.task:
+        query = query.where(c.task == filters.task)
+    if filters.tenant_id:
+        query = query.where(c.tenant_id == filters.tenant_id)
+    if filters.source:
+        query = query.where(c.source == filters.source)
+    if filters.text:
+        pattern = (
+            "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(
+            sa.or_(
+                c.name.ilike(pattern, escape="\\"),
+                c.task.ilike(pattern, escape="\\"),
+                c.description.ilike(pattern, escape="\\"),
+            )
+        )
+    if filters.restrict_tenant is not None:
+        query = query.where(c.tenant_id == filters.restrict_tenant)
+    return query
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,33 +175,6 @@ class ScheduleStore:
         ).one_or_none()
         return None if row is None else schedule_from_row(row)
 
-    def _filtered(self, query: sa.Select[Any], filters: ScheduleFilter) -> sa.Select[Any]:
-        c = schedules.c
-        if filters.status:
-            query = query.where(c.status == filters.status)
-        if filters.task:
-            query = query.where(c.task == filters.task)
-        if filters.tenant_id:
-            query = query.where(c.tenant_id == filters.tenant_id)
-        if filters.source:
-            query = query.where(c.source == filters.source)
-        if filters.text:
-            pattern = (
-                "%"
-                + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                + "%"
-            )
-            query = query.where(
-                sa.or_(
-                    c.name.ilike(pattern, escape="\\"),
-                    c.task.ilike(pattern, escape="\\"),
-                    c.description.ilike(pattern, escape="\\"),
-                )
-            )
-        if filters.restrict_tenant is not None:
-            query = query.where(c.tenant_id == filters.restrict_tenant)
-        return query
-
     def list(
         self,
         conn: Connection,
@@ -197,7 +185,7 @@ class ScheduleStore:
         offset: int | None = None,
     ) -> builtins.list[Schedule]:
         """Schedules in id order, after ``after_id`` (keyset) or from ``offset``."""
-        query = self._filtered(sa.select(schedules), filters).order_by(schedules.c.id)
+        query = filter_schedules(sa.select(schedules), filters).order_by(schedules.c.id)
         if after_id is not None:
             query = query.where(schedules.c.id > after_id)
         if offset:
@@ -206,7 +194,7 @@ class ScheduleStore:
 
     def count(self, conn: Connection, filters: ScheduleFilter) -> int:
         """How many schedules match ``filters``."""
-        query = self._filtered(sa.select(sa.func.count()).select_from(schedules), filters)
+        query = filter_schedules(sa.select(sa.func.count()).select_from(schedules), filters)
         return int(conn.execute(query).scalar_one())
 
     def counts_by_status(

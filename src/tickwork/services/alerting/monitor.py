@@ -18,13 +18,14 @@ from sqlalchemy.engine import Connection
 from tickwork.domain.actor import Actor
 from tickwork.domain.alerts import CLEARED_BY_SUCCESS, Alert, AlertEvent
 from tickwork.domain.models import NodeKind, RunStatus, Schedule, ScheduleStatus
+from tickwork.domain.queries import RunFilter
 from tickwork.services.alerting.config import AlertConfig
 from tickwork.services.alerting.events import Events, schedule_subject
 from tickwork.services.schedule_changes import ScheduleChanges
 from tickwork.storage.alert_store import AlertStore
 from tickwork.storage.database import Database
 from tickwork.storage.node_store import NodeStore
-from tickwork.storage.run_store import RunFilter, RunStore
+from tickwork.storage.run_queries import list_runs
 from tickwork.storage.schedule_store import ScheduleStore
 
 log = logging.getLogger("tickwork.alerts")
@@ -42,7 +43,6 @@ class AlertMonitor:
         self.config = config
         self.store = AlertStore(db.dialect)
         self.schedules = ScheduleStore(db.dialect)
-        self.runs = RunStore(db.dialect)
         self.nodes = NodeStore(db.dialect)
         self.changes = ScheduleChanges(db.dialect)
         self.events = Events(self.store, config)
@@ -97,7 +97,7 @@ class AlertMonitor:
                     self._auto_pause(conn, schedule, now)
 
     def _latest_failure(self, conn: Connection, schedule: Schedule) -> dict[str, object] | None:
-        found = self.runs.list(
+        found = list_runs(
             conn, RunFilter(schedule_id=schedule.id, status=[RunStatus.FAILED.value]), limit=1
         )
         if not found:
