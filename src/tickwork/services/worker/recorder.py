@@ -137,12 +137,14 @@ class Recorder:
         """Write ``outcomes`` in the caller's transaction; return those accepted."""
         accepted = self.store.finish(conn, outcomes)
         finished_at = {o.run_id: o.finished_at for o in outcomes}
-        last = {
-            f.schedule_id: (f.status, finished_at[f.id])
-            for f in accepted
-            if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
-        }
-        self.schedules.set_last_status(conn, last)
+        self.schedules.record_outcomes(
+            conn,
+            [
+                (f.schedule_id, f.status, finished_at[f.id])
+                for f in accepted
+                if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
+            ],
+        )
         return accepted
 
     def recorded_batch(self, batch: list[Decided], accepted: list[FinishedRun]) -> None:

@@ -7,8 +7,8 @@
 - ``run_attempts.logs``: an earlier attempt's log lines (the run's own ``logs`` column holds
   only the latest attempt's).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30 15:10:00
 """
 
@@ -22,8 +22,8 @@ from sqlalchemy.dialects import postgresql
 
 import tickwork.storage.types
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
