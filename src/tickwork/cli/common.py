@@ -113,7 +113,9 @@ def load_app(app_ref: str | None, db: str | None, config: Settings | None = None
     if app.flow_release_rate is None:
         app.flow_release_rate = config.flow_release_rate
     from tickwork.builtin_tasks import register_builtin_tasks
+    from tickwork.configuration import configure_app
 
+    configure_app(app, config)
     register_builtin_tasks(app, config)
     # A task graph flows cannot run is refused now, naming the tasks (exit 2).
     app.check_flows()

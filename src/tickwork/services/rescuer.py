@@ -10,6 +10,7 @@ from tickwork.domain.models import RunStatus
 from tickwork.storage.database import Database
 from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.run_store import RunStore
+from tickwork.storage.schedule_store import ScheduleStore
 
 log = logging.getLogger("tickwork.rescuer")
 
@@ -39,6 +40,7 @@ class StallRescuer:
         self.stall_timeout = stall_timeout
         self.store = RunStore(db.dialect)
         self.flows = flows or FlowStore(db.dialect)
+        self.schedules = ScheduleStore(db.dialect)
 
     def rescue(self, limit: int = 100) -> int:
         """Rescue up to ``limit`` stalled runs, then settle flows left behind; return how
@@ -53,6 +55,8 @@ class StallRescuer:
                 status = self.store.rescue(conn, run, now)
                 if status == RunStatus.FAILED.value and run.flow_id is not None:
                     failed_flows.add(run.flow_id)
+                if status == RunStatus.FAILED.value and run.schedule_id is not None:
+                    self.schedules.record_outcomes(conn, [(run.schedule_id, status, None)])
                 log.warning(
                     "run %s (%s, attempt %s) stalled on %s; now %s",
                     run.id,

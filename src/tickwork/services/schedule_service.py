@@ -40,6 +40,7 @@ from tickwork.services.firing import Firing
 from tickwork.services.flow_service import FlowService
 from tickwork.services.run_defaults import run_defaults
 from tickwork.services.schedule_changes import ScheduleChanges
+from tickwork.storage.alert_store import AlertStore
 from tickwork.storage.database import Database
 from tickwork.storage.schedule_store import ScheduleStore
 
@@ -77,6 +78,7 @@ class ScheduleService:
         self.flows = firing.groups.flows
         self.flow_service = flow_service
         self.audit = self.changes.audit
+        self.alerts = AlertStore(db.dialect)
         self.max_payload_bytes = max_payload_bytes
         self._on_change = on_change
 
@@ -111,7 +113,18 @@ class ScheduleService:
             fields, self.registry, max_payload_bytes=self.max_payload_bytes
         )
         self._check_allowed(actor, definition, definition.tenant_id)
+        with self.db.read() as conn:
+            self._check_channels(conn, definition)
         return definition
+
+    def _check_channels(self, conn: Connection, definition: ScheduleDefinition) -> None:
+        names = definition.alert_channels or []
+        found = {c.name for c in self.alerts.channels_named(conn, names)}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise InvalidInputError(
+                f"no alert channel is called {inputs.echo(missing[0])}", field="alert_channels"
+            )
 
     def create(
         self,
@@ -211,6 +224,8 @@ class ScheduleService:
                 _merged(before, changes), self.registry, max_payload_bytes=self.max_payload_bytes
             )
             self._check_allowed(actor, definition, definition.tenant_id)
+            if definition.alert_channels != before.alert_channels:
+                self._check_channels(conn, definition)
             retimed = _retimed(before, definition, now)
             values = {
                 **definition.columns(),
@@ -307,6 +322,8 @@ class ScheduleService:
             "paused_at": None,
             "paused_until": None,
             "updated_at": now,
+            # Failures before the pause do not count towards pausing it again.
+            "consecutive_failures": 0,
         }
         fresh_start = before.next_run_at is None or before.status is ScheduleStatus.FAILED
         if fresh_start:

@@ -172,12 +172,15 @@ class Recorder:
             settled = {o.flow_id for o in outcomes if o.run_id in ended and o.flow_id}
             if settled:
                 self.flows.settle(conn, sorted(settled), self.db.now())
-        last = {
-            f.schedule_id: f.status
-            for f in accepted
-            if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
-        }
-        self.schedules.set_last_status(conn, last)
+        finished_at = {o.run_id: o.finished_at for o in outcomes}
+        self.schedules.record_outcomes(
+            conn,
+            [
+                (f.schedule_id, f.status, finished_at[f.id])
+                for f in accepted
+                if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
+            ],
+        )
         return accepted
 
     def recorded_batch(self, batch: list[Decided], accepted: list[FinishedRun]) -> None:

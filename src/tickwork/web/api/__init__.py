@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tickwork.web.api import accounts, catalog, flags, flows, runs, schedules, session
+from tickwork.web.api import (
+    accounts,
+    alerts,
+    catalog,
+    flags,
+    flows,
+    runs,
+    schedules,
+    session,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -20,6 +29,7 @@ def build_router() -> APIRouter:
     router.include_router(flags.router)
     router.include_router(flows.groups_router)
     router.include_router(flows.router)
+    router.include_router(alerts.router)
     return router
 
 
