@@ -404,10 +404,10 @@ def test_upgrade_from_an_earlier_revision_keeps_every_row_and_works(
                     assert any({k: kept[k] for k in row} == row for kept in found), (name, row)
     finally:
         db.dispose()
-    _the_app_works_on(empty_database_url)
+    _the_app_works_on(empty_database_url, revision)
 
 
-def _the_app_works_on(url: str) -> None:
+def _the_app_works_on(url: str, revision: str) -> None:
     clock = FakeClock(_at(2, 30))
     app = Tickwork(url, clock=clock)
 
@@ -418,8 +418,10 @@ def _the_app_works_on(url: str) -> None:
     try:
         nightly = app.schedules.get(101)
         assert nightly.name == "nightly"
-        # 0006 found the latest success among the schedule's runs.
-        assert nightly.last_success_at == _at(1, 1)
+        if revision < "0007":
+            # 0007 found the latest success among the schedule's runs (rows inserted at
+            # 0007 or later have none to find).
+            assert nightly.last_success_at == _at(1, 1)
         assert app.runs.get(202).error == "RuntimeError: boom"
         assert [a.attempt for a in app.runs.attempts(202)] == [1]
         # A key still held by a pending run keeps it.
