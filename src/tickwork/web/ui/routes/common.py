@@ -34,6 +34,9 @@ NOTICES = {
     "queued": "Run queued.",
     "retried": "Run queued again.",
     "cancel-requested": "Cancellation requested.",
+    "flow-started": "Flow started: its first steps are queued, the others wait for them.",
+    "flow-retried": "Flow started again: its failed, cancelled and skipped steps run again.",
+    "flow-cancelled": "Flow cancelled: pending steps cancelled, running ones asked to stop.",
 }
 
 
