@@ -11,7 +11,7 @@ import pytest
 
 from tests.apps.ui_app import PIPELINE, register_ui_flows
 from tests.support.accounts import ADMIN_ACTOR
-from tests.support.web import Ui
+from tests.support.web import Ui, form_data
 from tickwork.domain.actor import Actor, Role
 
 TENANT_A = Actor(name="a-admin", source="test", role=Role.ADMIN, tenant_id="acme")
@@ -192,3 +192,61 @@ def test_a_tenant_bound_viewer_sees_only_its_tenants_flows(flows_ui: Ui) -> None
     started = client.post("/flows/start", data={"group": PIPELINE, "csrf_token": token})
     new_id = int(started.headers["location"].split("?")[0].rsplit("/", 1)[1])
     assert app.flows.get(new_id).tenant_id == "acme"
+
+
+def _group_form(**values: str) -> dict[str, str]:
+    data = form_data(name="pipeline nightly", target="group", group=PIPELINE)
+    data.update(values)
+    return data
+
+
+def test_the_schedule_form_creates_a_group_schedule_with_a_payload_per_task(
+    flows_ui: Ui,
+) -> None:
+    client, token = flows_ui.login("admin")
+    form = client.get(f"/schedules/new?group={PIPELINE}").text
+    assert 'name="target" value="group" checked' in form
+    assert "Payload of pipe.fetch" in form
+    boxes = client.get(f"/ui/partials/group-payload?group={PIPELINE}").text
+    assert boxes.count("<textarea") == 4
+    created = client.post(
+        "/schedules/new",
+        data=_group_form(csrf_token=token, **{"group_payload.pipe.fetch": '{"gate": ""}'}),
+    )
+    assert created.status_code == 303, created.text[:2000]
+    schedule_id = int(created.headers["location"].split("?")[0].rsplit("/", 1)[1])
+    schedule = flows_ui.app.schedules.get(schedule_id)
+    assert (schedule.task, schedule.group) == (None, PIPELINE)
+    assert schedule.payload == {"pipe.fetch": {"gate": ""}}
+    detail = client.get(f"/schedules/{schedule_id}").text
+    assert "Flow history" in detail
+    assert "No flows yet" in detail
+    # Run now starts a flow and opens its page.
+    ran = client.post(
+        f"/schedules/{schedule_id}/run",
+        data={"csrf_token": token, "from": "history"},
+        headers={"HX-Request": "true"},
+    )
+    assert ran.status_code == 204
+    flow_id = int(ran.headers["HX-Redirect"].rsplit("/", 1)[1])
+    assert flows_ui.app.flows.get(flow_id).schedule_id == schedule_id
+    assert f'href="/flows/{flow_id}"' in client.get(f"/schedules/{schedule_id}").text
+    # The edit form shows the group and the stored payload.
+    edit = html.unescape(client.get(f"/schedules/{schedule_id}/edit").text)
+    assert '"gate": ""' in edit
+
+
+def test_the_schedule_form_names_the_bad_group_field_in_red(flows_ui: Ui) -> None:
+    client, token = flows_ui.login("admin")
+    cases = {
+        "field-group": _group_form(csrf_token=token, group=""),
+        "gp-1": _group_form(csrf_token=token, **{"group_payload.pipe.fetch": "{not json"}),
+        "gp-4": _group_form(csrf_token=token, **{"group_payload.pipe.publish": "[1, 2]"}),
+        "gp-2": _group_form(csrf_token=token, **{"group_payload.pipe.clean": "x" * 100_000}),
+    }
+    for dom_id, data in cases.items():
+        response = client.post("/schedules/new", data=data)
+        assert response.status_code == 422, dom_id
+        assert f'<p class="field-error" id="{dom_id}-error">' in response.text, dom_id
+        assert f'href="#{dom_id}"' in response.text, dom_id
+    assert flows_ui.app.schedules.list() == []

@@ -100,7 +100,9 @@ class FlowQuery:
         return bool(self.status or self.group or self.schedule or self.trigger)
 
 
-def flow_list_context(ui: UiServices, viewer: Viewer, query: FlowQuery) -> dict[str, Any]:
+def flow_list_context(
+    ui: UiServices, viewer: Viewer, query: FlowQuery, *, page_size: int = PAGE_SIZE
+) -> dict[str, Any]:
     """The flows list: a page of flows newest first, filtered, and the filters' errors."""
     actor = viewer.actor
     errors: dict[str, str] = {}
@@ -127,7 +129,7 @@ def flow_list_context(ui: UiServices, viewer: Viewer, query: FlowQuery) -> dict[
         "flows": shown,
         "query": query,
         "errors": errors,
-        "next_before": shown[-1].id if len(found) > PAGE_SIZE else None,
+        "next_before": shown[-1].id if len(found) > page_size else None,
         "schedule_names": names,
         "statuses": [s.value for s in FlowStatus],
         "triggers": FLOW_TRIGGERS,
