@@ -313,3 +313,13 @@ def test_pruning_removes_ended_flows_and_keeps_runs_a_running_flow_waits_on(
         app.flows.get(ended.id)
     app.worker().run_until_idle(30)
     assert app.flows.get(retried.id).status.value == "succeeded"
+
+
+def test_everything_is_every_grouped_task_with_its_waves(app: Tickwork) -> None:
+    add_etl(app)
+    app.task("loner", depends_on=["etl.load"])(lambda ctx: None)
+    info = app.groups.everything()
+    assert info.tasks == tuple(sorted(TASKS))
+    assert info.run_count == 5
+    flow = app.flows.start(tasks=list(info.tasks))
+    assert len(flow.steps) == info.run_count
