@@ -10,6 +10,7 @@ import pytest
 
 from tests.flows.etl import GROUP, TASKS, add_etl
 from tickwork import FakeClock, Tickwork
+from tickwork.builtin_tasks.prune import prune
 from tickwork.domain.errors import (
     InvalidInputError,
     InvalidTransitionError,
@@ -293,3 +294,32 @@ def test_a_stalled_run_with_no_attempts_left_skips_its_dependents(
     assert statuses(app, flow.id)["etl.load"] == "skipped"
     assert app.flows.get(flow.id).status.value == "failed"
     worker.run_until_idle(5)
+
+
+def test_pruning_removes_ended_flows_and_keeps_runs_a_running_flow_waits_on(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    recorder = add_etl(app)
+    ended = app.flows.start(group="adhoc")
+    recorder.failing.add("etl.transform")
+    retried = app.flows.start(group=GROUP)
+    app.worker().run_until_idle(30)
+    clock.advance(3 * 86400)
+    recorder.failing.clear()
+    app.flows.retry(retried.id)
+    assert prune(app, 1) == {"runs": 2, "nodes": 0}
+    assert [f.id for f in app.flows.list()] == [retried.id]
+    with pytest.raises(NotFoundError):
+        app.flows.get(ended.id)
+    app.worker().run_until_idle(30)
+    assert app.flows.get(retried.id).status.value == "succeeded"
+
+
+def test_everything_is_every_grouped_task_with_its_waves(app: Tickwork) -> None:
+    add_etl(app)
+    app.task("loner", depends_on=["etl.load"])(lambda ctx: None)
+    info = app.groups.everything()
+    assert info.tasks == tuple(sorted(TASKS))
+    assert info.run_count == 5
+    flow = app.flows.start(tasks=list(info.tasks))
+    assert len(flow.steps) == info.run_count

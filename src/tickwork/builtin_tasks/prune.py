@@ -1,4 +1,5 @@
-"""``tickwork.prune``: delete finished runs (and stale node rows) past the retention period.
+"""``tickwork.prune``: delete finished runs and flows (and stale node rows) past the retention
+period.
 
 A run of it bound to a tenant deletes only that tenant's finished runs; one without a tenant
 (the daily system schedule) prunes the whole installation, and only an admin bound to no
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from tickwork.context import Context
+from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.node_store import NodeStore
 from tickwork.storage.run_store import RunStore
 
@@ -61,6 +63,11 @@ def prune(
         deleted += count
         if count < BATCH:
             break
+    flows = FlowStore(db.dialect)
+    while not should_stop():
+        with db.write() as conn:
+            if flows.delete_finished_before(conn, cutoff, BATCH, tenant_id=tenant_id) < BATCH:
+                break
     nodes = 0
     if tenant_id is None:
         with db.write() as conn:

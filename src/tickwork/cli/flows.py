@@ -120,7 +120,7 @@ def start(
     tickwork = load_app(app, db)
     tasks = list(task) if task else None
     if run_all:
-        tasks = [t for g in tickwork.groups.list() for t in g.tasks]
+        tasks = list(tickwork.groups.everything().tasks)
         if not tasks:
             raise InvalidInputError("no task belongs to a group", field="all")
     flow = tickwork.flows.start(

@@ -29,6 +29,8 @@ from tickwork.domain.inputs import echo
 MAX_GROUP_NAME = 200
 MAX_STAGGER = 3600.0
 MAX_PARALLEL = 10_000
+# The name of the pseudo-group of every grouped task ("run all").
+ALL_GROUPS = "*"
 
 
 class FlowStatus(StrEnum):
@@ -239,6 +241,22 @@ class FlowGraph:
         count = 1 + max(level.values(), default=-1)
         return tuple(
             tuple(sorted(n for n, lv in level.items() if lv == wave)) for wave in range(count)
+        )
+
+    def everything(self) -> GroupInfo:
+        """Every task that belongs to a group, as one pseudo-group ``*`` (what "run all"
+        starts): its tasks, the dependencies it pulls in, edges and waves."""
+        members = self.grouped_tasks()
+        everything = self.closure(members)
+        return GroupInfo(
+            name=ALL_GROUPS,
+            description="Every task that belongs to a group",
+            max_parallel=None,
+            stagger=0.0,
+            tasks=members,
+            pulled_in=tuple(t for t in everything if t not in members),
+            edges=self.edges(everything),
+            waves=self.waves(everything),
         )
 
     def info(self, group: str) -> GroupInfo:

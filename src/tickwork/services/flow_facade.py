@@ -128,3 +128,9 @@ class Groups:
     def get(self, name: str) -> GroupInfo:
         """One group (:class:`~tickwork.domain.errors.NotFoundError` if there is none)."""
         return self._service().group(name)
+
+    def everything(self) -> GroupInfo:
+        """Every task that belongs to a group, as one pseudo-group named ``*``: "run all" is
+        ``app.flows.start(tasks=list(app.groups.everything().tasks))``, and its ``run_count``
+        is how many runs that creates."""
+        return self._service().everything()

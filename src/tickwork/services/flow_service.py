@@ -65,6 +65,10 @@ class FlowService:
         graph = self.registry.check_flows()
         return [graph.info(name) for name in graph.groups]
 
+    def everything(self) -> GroupInfo:
+        """Every task that belongs to a group, as one pseudo-group (what "run all" starts)."""
+        return self.registry.check_flows().everything()
+
     def group(self, name: str) -> GroupInfo:
         """One group, or :class:`NotFoundError`."""
         graph = self.registry.check_flows()

@@ -424,3 +424,21 @@ class FlowStore:
             ) from exc
         self.settle(conn, [flow_id], now)
         return len(again)
+
+    def delete_finished_before(
+        self, conn: Connection, cutoff: datetime, limit: int, *, tenant_id: str | None = None
+    ) -> int:
+        """Delete up to ``limit`` flows that ended before ``cutoff`` (only ``tenant_id``'s
+        when given) and whose runs are gone; return how many."""
+        left = sa.select(runs.c.id).where(runs.c.flow_id == flows.c.id)
+        victims = (
+            sa.select(flows.c.id)
+            .where(flows.c.finished_at < cutoff, flows.c.status != _RUNNING, ~sa.exists(left))
+            .limit(limit)
+        )
+        if tenant_id is not None:
+            victims = victims.where(flows.c.tenant_id == tenant_id)
+        ids = [row[0] for row in conn.execute(victims)]
+        if ids:
+            conn.execute(flows.delete().where(flows.c.id.in_(ids)))
+        return len(ids)

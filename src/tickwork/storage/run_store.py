@@ -26,7 +26,14 @@ from tickwork.storage.driver_values import storable_json
 from tickwork.storage.queue_sql import ClaimedRun, FinishedRun, Outcome
 from tickwork.storage.rows import attempt_from_row, run_from_row
 from tickwork.storage.run_queries import LIST_COLUMNS
-from tickwork.storage.tables import RUN_KEY_PENDING, run_attempts, runs, tenant_scope
+from tickwork.storage.tables import (
+    RUN_KEY_PENDING,
+    flows,
+    run_attempts,
+    run_dependencies,
+    runs,
+    tenant_scope,
+)
 
 _RUNNING = RunStatus.RUNNING.value
 
@@ -648,12 +655,17 @@ class RunStore:
         self, conn: Connection, cutoff: datetime, limit: int, *, tenant_id: str | None = None
     ) -> int:
         """Delete up to ``limit`` finished runs older than ``cutoff`` (only ``tenant_id``'s
-        when given); return how many."""
+        when given), with their dependencies; return how many. Runs of a flow that runs
+        again (retried) are kept: the flow still waits on them."""
+        running_flow = sa.select(flows.c.id).where(
+            flows.c.id == runs.c.flow_id, flows.c.status == "running"
+        )
         victims = (
             sa.select(runs.c.id)
             .where(
                 runs.c.finished_at < cutoff,
                 runs.c.status.in_([s.value for s in RunStatus if s.is_final]),
+                sa.or_(runs.c.flow_id.is_(None), ~sa.exists(running_flow)),
             )
             .limit(limit)
         )
@@ -663,6 +675,7 @@ class RunStore:
         if not ids:
             return 0
         conn.execute(run_attempts.delete().where(run_attempts.c.run_id.in_(ids)))
+        conn.execute(run_dependencies.delete().where(run_dependencies.c.run_id.in_(ids)))
         conn.execute(runs.delete().where(runs.c.id.in_(ids)))
         return len(ids)
 
