@@ -250,3 +250,15 @@ def test_the_schedule_form_names_the_bad_group_field_in_red(flows_ui: Ui) -> Non
         assert f'<p class="field-error" id="{dom_id}-error">' in response.text, dom_id
         assert f'href="#{dom_id}"' in response.text, dom_id
     assert flows_ui.app.schedules.list() == []
+
+
+def test_the_dashboard_counts_running_flows_of_the_viewers_tenant(flows_ui: Ui) -> None:
+    app = flows_ui.app
+    app.flows.start(group=PIPELINE, actor=TENANT_A)
+    app.flows.start(group=PIPELINE, tenant_id="globex", actor=ADMIN_ACTOR)
+    admin, _ = flows_ui.login("admin")
+    tile = re.search(r'<div class="label">Flows</div>.*?</div>\s*</div>', admin.get("/").text, re.S)
+    assert tile and 'href="/flows?status=running">2 <span' in tile.group(0)
+    bound, _ = flows_ui.login("viewer", tenant="acme")
+    tile = re.search(r'<div class="label">Flows</div>.*?</div>\s*</div>', bound.get("/").text, re.S)
+    assert tile and 'href="/flows?status=running">1 <span' in tile.group(0)

@@ -47,9 +47,9 @@ async def start_flow(request: Request, principal: PageOperator) -> Response:
             raise InvalidInputError("choose one group, or run all", field="group")
         actor = principal.actor("ui")
         if run_all:
-            tasks = flows.all_grouped_tasks(ui.app.groups.list())
-            if not tasks:
+            if not ui.app.groups.list():
                 raise InvalidInputError("no task belongs to a group", field="all")
+            tasks = list(ui.app.groups.everything().tasks)
             flow = ui.app.flows.start(tasks=tasks, actor=actor)
         else:
             flow = ui.app.flows.start(group=group, actor=actor)

@@ -6,7 +6,7 @@ viewer's actor, so a viewer bound to a tenant sees that tenant's flows only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -43,17 +43,12 @@ def group_view(info: GroupInfo) -> GroupView:
     return GroupView(info, layout(info.waves, info.edges))
 
 
-def all_grouped_tasks(groups: Sequence[GroupInfo]) -> list[str]:
-    """Every task "Run all" starts: each group's tasks and the tasks they pull in."""
-    return sorted({t for g in groups for t in (*g.tasks, *g.pulled_in)})
-
-
 def groups_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
     """Every group, drawn in waves, with what "Run group" and "Run all" would create."""
     groups = ui.app.groups.list()
     return {
         "groups": [group_view(g) for g in groups],
-        "run_all_count": len(all_grouped_tasks(groups)),
+        "run_all_count": ui.app.groups.everything().run_count if groups else 0,
         "view": viewer,
     }
 
