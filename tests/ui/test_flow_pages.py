@@ -258,7 +258,9 @@ def test_the_dashboard_counts_running_flows_of_the_viewers_tenant(flows_ui: Ui) 
     app.flows.start(group=PIPELINE, tenant_id="globex", actor=ADMIN_ACTOR)
     admin, _ = flows_ui.login("admin")
     tile = re.search(r'<div class="label">Flows</div>.*?</div>\s*</div>', admin.get("/").text, re.S)
-    assert tile and 'href="/flows?status=running">2 <span' in tile.group(0)
+    assert tile
+    assert 'href="/flows?status=running">2 <span' in tile.group(0)
     bound, _ = flows_ui.login("viewer", tenant="acme")
     tile = re.search(r'<div class="label">Flows</div>.*?</div>\s*</div>', bound.get("/").text, re.S)
-    assert tile and 'href="/flows?status=running">1 <span' in tile.group(0)
+    assert tile
+    assert 'href="/flows?status=running">1 <span' in tile.group(0)
