@@ -264,3 +264,10 @@ def test_the_dashboard_counts_running_flows_of_the_viewers_tenant(flows_ui: Ui) 
     tile = re.search(r'<div class="label">Flows</div>.*?</div>\s*</div>', bound.get("/").text, re.S)
     assert tile
     assert 'href="/flows?status=running">1 <span' in tile.group(0)
+
+
+def test_links_to_a_group_land_on_its_section(flows_ui: Ui) -> None:
+    flow = flows_ui.app.flows.start(group=PIPELINE)
+    client, _ = flows_ui.login("viewer")
+    assert 'id="group-ui-pipeline"' in client.get("/groups").text
+    assert 'href="/groups#group-ui-pipeline"' in client.get(f"/flows/{flow.id}").text

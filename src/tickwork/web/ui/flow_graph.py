@@ -61,6 +61,11 @@ class GraphLayout:
         return sum(len(wave) for wave in self.waves)
 
 
+def group_anchor(name: str) -> str:
+    """The id of a group's section on the Groups page (names may hold any character)."""
+    return "group-" + "".join(c if c.isalnum() else "-" for c in name)
+
+
 def layout(waves: Sequence[Sequence[str]], edges: Sequence[tuple[str, str]]) -> GraphLayout:
     """Place ``waves`` of task names (each wave a column, tasks top to bottom in the order
     given, every column centred on the tallest) and route ``edges`` (``(dependency,

@@ -15,7 +15,7 @@ from tickwork.domain import inputs
 from tickwork.domain.errors import ConflictError, NotFoundError
 from tickwork.domain.flows import FINAL_FLOW_STATUSES, Flow, FlowStatus, FlowStep, GroupInfo
 from tickwork.domain.queries import FlowFilter
-from tickwork.web.ui.flow_graph import GraphLayout, layout
+from tickwork.web.ui.flow_graph import GraphLayout, group_anchor, layout
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 
@@ -35,7 +35,7 @@ class GroupView:
     @property
     def dom_id(self) -> str:
         """An id for the group's section (names may hold any character)."""
-        return "group-" + "".join(c if c.isalnum() else "-" for c in self.info.name)
+        return group_anchor(self.info.name)
 
 
 def group_view(info: GroupInfo) -> GroupView:
