@@ -22,7 +22,7 @@ from tickwork.domain.models import (
     RunStatus,
 )
 from tickwork.storage.dialect import Dialect
-from tickwork.storage.run_store import LIST_COLUMNS, RunFilter
+from tickwork.storage.run_store import LIST_COLUMNS, RunFilter, text_search
 from tickwork.storage.tables import nodes, runs, schedules
 from tickwork.storage.types import UTCDateTime
 
@@ -467,6 +467,7 @@ class InsightsStore:
             query = query.where(c.created_at >= filters.since)
         if filters.until is not None:
             query = query.where(c.created_at < filters.until)
+        query = text_search(query, filters)
         if filters.restrict_tenant is not None:
             query = query.where(c.tenant_id == filters.restrict_tenant)
         if before_id is not None:

@@ -26,6 +26,7 @@ from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect
 from tickwork.storage.driver_values import storable_json
 from tickwork.storage.queue_sql import ClaimedRun, FinishedRun, Outcome
 from tickwork.storage.rows import attempt_from_row, run_from_row
+from tickwork.storage.schedule_store import contains_pattern
 from tickwork.storage.tables import RUN_KEY_PENDING, run_attempts, runs, tenant_scope
 
 _RUNNING = RunStatus.RUNNING.value
@@ -51,6 +52,9 @@ class RunFilter:
     since: datetime | None = None
     until: datetime | None = None
     queue: str | None = None
+    # Text the error or the payload (as JSON) contains, any case.
+    error: str | None = None
+    payload: str | None = None
     restrict_tenant: str | None = None
 
 
@@ -104,6 +108,16 @@ def _released(
         "worker_id": None,
         "heartbeat_at": None,
     }
+
+
+def text_search(query: sa.Select[Any], filters: RunFilter) -> sa.Select[Any]:
+    """``query`` narrowed to runs whose error or payload contains the filter's text."""
+    if filters.error:
+        query = query.where(runs.c.error.ilike(contains_pattern(filters.error), escape="\\"))
+    if filters.payload:
+        payload_text = sa.cast(runs.c.payload, sa.Text())
+        query = query.where(payload_text.ilike(contains_pattern(filters.payload), escape="\\"))
+    return query
 
 
 class RunStore:
@@ -650,6 +664,7 @@ class RunStore:
             query = query.where(c.created_at >= filters.since)
         if filters.until is not None:
             query = query.where(c.created_at < filters.until)
+        query = text_search(query, filters)
         if filters.restrict_tenant is not None:
             query = query.where(c.tenant_id == filters.restrict_tenant)
         return query
@@ -672,6 +687,22 @@ class RunStore:
         if offset:
             query = query.offset(offset)
         return [run_from_row(r) for r in conn.execute(query.limit(limit))]
+
+    def matching_ids(
+        self,
+        conn: Connection,
+        filters: RunFilter,
+        *,
+        ids: Sequence[int] | None = None,
+        limit: int,
+    ) -> builtins.list[int]:
+        """Ids of runs matching ``filters`` (and among ``ids`` when given), oldest first, at
+        most ``limit``; the tenant restriction is applied in the query."""
+        query = self._filtered(sa.select(runs.c.id), filters)
+        if ids is not None:
+            query = query.where(runs.c.id.in_(sorted(set(ids))))
+        query = query.order_by(runs.c.id).limit(limit)
+        return [row[0] for row in conn.execute(query)]
 
     def count(self, conn: Connection, filters: RunFilter, cap: int | None = None) -> int:
         """How many runs match ``filters`` (counting stops at ``cap`` when given)."""

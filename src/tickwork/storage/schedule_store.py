@@ -20,6 +20,11 @@ from tickwork.storage.rows import schedule_from_row, schedules_from_rows
 from tickwork.storage.tables import schedules, tenant_scope
 
 
+def contains_pattern(text: str) -> str:
+    """A ``LIKE`` pattern (escape character ``\\``) matching values that contain ``text``."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _literal(value: str) -> sa.ColumnElement[str]:
     """A constant written into the SQL text, so the planner can use the partial indexes."""
     assert value.isidentifier()
@@ -60,6 +65,8 @@ class ScheduleFilter:
     tenant_id: str | None = None
     source: str | None = None
     text: str | None = None
+    # Schedules that target this group (flows); none does until groups exist.
+    group: str | None = None
     # A principal bound to a tenant sees only that tenant's rows.
     restrict_tenant: str | None = None
 
@@ -164,17 +171,17 @@ class ScheduleStore:
             query = query.where(c.tenant_id == filters.tenant_id)
         if filters.source:
             query = query.where(c.source == filters.source)
+        if filters.group:
+            # No schedule targets a group yet (flows add the column).
+            query = query.where(sa.false())
         if filters.text:
-            pattern = (
-                "%"
-                + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                + "%"
-            )
+            pattern = contains_pattern(filters.text)
             query = query.where(
                 sa.or_(
                     c.name.ilike(pattern, escape="\\"),
                     c.task.ilike(pattern, escape="\\"),
                     c.description.ilike(pattern, escape="\\"),
+                    c.tenant_id.ilike(pattern, escape="\\"),
                 )
             )
         if filters.restrict_tenant is not None:
@@ -197,6 +204,22 @@ class ScheduleStore:
         if offset:
             query = query.offset(offset)
         return [schedule_from_row(r) for r in conn.execute(query.limit(limit))]
+
+    def matching_ids(
+        self,
+        conn: Connection,
+        filters: ScheduleFilter,
+        *,
+        ids: Sequence[int] | None = None,
+        limit: int,
+    ) -> builtins.list[int]:
+        """Ids of schedules matching ``filters`` (and among ``ids`` when given), in id order,
+        at most ``limit``; the tenant restriction is applied in the query."""
+        query = self._filtered(sa.select(schedules.c.id), filters)
+        if ids is not None:
+            query = query.where(schedules.c.id.in_(sorted(set(ids))))
+        query = query.order_by(schedules.c.id).limit(limit)
+        return [row[0] for row in conn.execute(query)]
 
     def count(self, conn: Connection, filters: ScheduleFilter) -> int:
         """How many schedules match ``filters``."""
