@@ -164,15 +164,18 @@ class Schedules:
         filter: dict[str, Any] | None = None,
         note: str | None = None,
         misfire: str = "policy",
+        dry_run: bool = False,
         actor: Actor = PYTHON,
     ) -> BulkResult:
         """Pause, resume, run or delete every schedule ``ids`` lists or ``filter`` matches
         (keys ``status``, ``task``, ``group``, ``tenant_id``, ``text``)::
 
             app.schedules.bulk("pause", filter={"task": "report.publish"}, note="migration")
+
+        With ``dry_run``, only count what matches.
         """
         return self._app.bulk_actions.on_schedules(
-            actor, action, ids=ids, filter=filter, note=note, misfire=misfire
+            actor, action, ids=ids, filter=filter, note=note, misfire=misfire, dry_run=dry_run
         )
 
     def backfill(
@@ -283,6 +286,7 @@ class Runs:
         *,
         ids: Sequence[int] | None = None,
         filter: dict[str, Any] | None = None,
+        dry_run: bool = False,
         actor: Actor = PYTHON,
     ) -> BulkResult:
         """Retry or cancel every run ``ids`` lists or ``filter`` matches (keys ``status``,
@@ -291,7 +295,9 @@ class Runs:
 
             app.runs.bulk("retry", filter={"status": "failed", "task": "x", "since": day})
         """
-        return self._app.bulk_actions.on_runs(actor, action, ids=ids, filter=filter)
+        return self._app.bulk_actions.on_runs(
+            actor, action, ids=ids, filter=filter, dry_run=dry_run
+        )
 
     def run_missed(
         self, run_id: int, *, dry_run: bool = False, actor: Actor = PYTHON

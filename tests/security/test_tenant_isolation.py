@@ -295,6 +295,27 @@ def _bodies(world: World, method: str, path: str) -> list[tuple[Any, Any]]:
             {"name": "globex-new"},
         ],
         ("PUT", "/api/v1/flags/{name}"): [{"enabled": False, "description": "by globex"}],
+        ("POST", "/api/v1/schedules/bulk"): [
+            {"action": action, "ids": a["schedule"]} for action in ("pause", "run", "delete")
+        ]
+        + [
+            {"action": "resume", "filter": {"tenant_id": tenant}},
+            {"action": "pause", "filter": {"text": a["name"][0]}},
+            {"action": "delete", "filter": {}},
+        ],
+        ("POST", "/api/v1/runs/bulk"): [
+            {"action": "cancel", "ids": a["run"]},
+            {"action": "retry", "ids": a["run"]},
+            {"action": "cancel", "filter": {"tenant_id": tenant}},
+            {"action": "retry", "filter": {}},
+        ],
+        ("POST", "/api/v1/schedules/{schedule_id}/backfill"): [
+            {"start": "2000-01-01T00:00:00Z", "end": "2000-01-02T00:00:00Z"}
+        ],
+        ("POST", "/api/v1/schedules/simulate"): [
+            {"task": "greet", "interval": 60, "tenant_id": tenant, "condition": a["flag"][0]},
+            {"task": "greet", "interval": 60, "condition": a["flag"][0]},
+        ],
         ("POST", "/api/v1/auth/login"): [{"username": a["username"][0], "password": "bad-pw"}],
         ("POST", "/api/v1/auth/password"): [
             {"current_password": PASSWORD, "new_password": "a brand new password"}

@@ -60,9 +60,11 @@ class BulkActions:
         filter: Any = None,
         note: Any = None,
         misfire: Any = "policy",
+        dry_run: bool = False,
     ) -> BulkResult:
         """Apply ``action`` (pause, resume, run, delete) to the schedules ``ids`` lists or
-        ``filter`` matches; ``note`` goes with a pause, ``misfire`` with a resume."""
+        ``filter`` matches; ``note`` goes with a pause, ``misfire`` with a resume. With
+        ``dry_run``, only count the matches."""
         chosen: ScheduleAction = bulk.action(action, ScheduleAction)
         _check_role(actor, chosen.needs, chosen.value)
         if note is not None and chosen is not ScheduleAction.PAUSE:
@@ -72,7 +74,7 @@ class BulkActions:
                 f"misfire is one of {', '.join(RESUME_CHOICES)}", field="misfire"
             )
         found, result = self._match_schedules(actor, ids, filter)
-        for schedule_id in found:
+        for schedule_id in [] if dry_run else found:
             try:
                 self._apply(actor, chosen, schedule_id, note, misfire, result)
             except TickworkError as exc:
@@ -133,9 +135,16 @@ class BulkActions:
     # -- runs --------------------------------------------------------------------------
 
     def on_runs(
-        self, actor: Actor, action: Any, *, ids: Any = None, filter: Any = None
+        self,
+        actor: Actor,
+        action: Any,
+        *,
+        ids: Any = None,
+        filter: Any = None,
+        dry_run: bool = False,
     ) -> BulkResult:
-        """Apply ``action`` (retry, cancel) to the runs ``ids`` lists or ``filter`` matches."""
+        """Apply ``action`` (retry, cancel) to the runs ``ids`` lists or ``filter`` matches;
+        with ``dry_run``, only count the matches."""
         chosen: RunAction = bulk.action(action, RunAction)
         _check_role(actor, chosen.needs, chosen.value)
         bulk.one_selection(ids, filter)
@@ -153,7 +162,7 @@ class BulkActions:
                 found = self.runs.store.matching_ids(conn, query, limit=bulk.MAX_BULK_MATCHES + 1)
             _check_matches(found, "runs")
         result.matched = len(found)
-        for run_id in found:
+        for run_id in [] if dry_run else found:
             try:
                 if chosen is RunAction.RETRY:
                     self.runs.retry(actor, run_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -116,7 +117,12 @@ def text_search(query: sa.Select[Any], filters: RunFilter) -> sa.Select[Any]:
         query = query.where(runs.c.error.ilike(contains_pattern(filters.error), escape="\\"))
     if filters.payload:
         payload_text = sa.cast(runs.c.payload, sa.Text())
-        query = query.where(payload_text.ilike(contains_pattern(filters.payload), escape="\\"))
+        # SQLite keeps payloads as ASCII JSON (``ë`` as ``\\u00eb``): the text is looked
+        # for as typed and as JSON writes it.
+        forms = {filters.payload, json.dumps(filters.payload)[1:-1]}
+        query = query.where(
+            sa.or_(*(payload_text.ilike(contains_pattern(form), escape="\\") for form in forms))
+        )
     return query
 
 

@@ -68,10 +68,13 @@ def list_runs(
     tenant_id: TextFilter = None,
     since: Annotated[Moment | None, Query(description="Created at or after")] = None,
     until: Annotated[Moment | None, Query(description="Created before")] = None,
+    error: TextFilter = None,
+    payload: TextFilter = None,
     before_id: IdFilter = None,
     limit: Limit = 50,
 ) -> RunPage:
-    """Runs newest first, filtered. Pass ``next_before_id`` as ``before_id`` for the next
+    """Runs newest first, filtered; ``error`` and ``payload`` search the error text and the
+    payload, in any case. Pass ``next_before_id`` as ``before_id`` for the next
     page: pages stay stable while new runs arrive, at any depth."""
     filters = RunFilter(
         schedule_id=schedule_id,
@@ -81,6 +84,8 @@ def list_runs(
         tenant_id=tenant_id,
         since=utc(since),
         until=utc(until),
+        error=error,
+        payload=payload,
         restrict_tenant=principal.tenant_id,
     )
     store = InsightsStore(app.db.dialect)

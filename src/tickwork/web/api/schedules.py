@@ -51,10 +51,12 @@ def list_schedules(
     tenant_id: TextFilter = None,
     source: ScheduleSource | None = None,
     text: TextFilter = None,
+    group: TextFilter = None,
     after_id: IdFilter = None,
     limit: Limit = 50,
 ) -> SchedulePage:
-    """Schedules in id order, filtered; ``text`` searches names, tasks and descriptions.
+    """Schedules in id order, filtered; ``text`` searches names, tasks, descriptions and
+    tenants in any case; ``group`` keeps those that target that group.
     Pass ``next_after_id`` as ``after_id`` for the next page."""
     found = app.schedules.list(
         status=None if status is None else status.value,
@@ -62,6 +64,7 @@ def list_schedules(
         tenant_id=tenant_id,
         source=None if source is None else source.value,
         text=text,
+        group=group,
         after_id=after_id,
         limit=limit + 1,
         actor=principal.actor(SOURCE),
