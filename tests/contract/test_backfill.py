@@ -104,7 +104,8 @@ def test_run_missed_backfills_exactly_the_fire_times_a_missed_entry_stands_for(
     clock.set(at(55))  # down from 00:10 to 00:55: 00:20 .. 00:50 were missed
     scheduler.tick()
     (missed,) = [r for r in runs_of(app, schedule.id) if r.skip_reason == "missed"]
-    assert missed.details is not None and missed.details["count"] == 4
+    assert missed.details is not None
+    assert missed.details["count"] == 4
 
     preview = app.runs.run_missed(missed.id, dry_run=True)
     assert preview.fire_times == [at(m) for m in (20, 30, 40, 50)]
