@@ -23,8 +23,10 @@ from tickwork.domain.bulk import BulkResult
 from tickwork.domain.cron_preview import CronPreview, FireTime, cron_preview
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunAttempt, Schedule
+from tickwork.domain.queries import RunFilter, ScheduleFilter
 from tickwork.domain.simulation import DEFAULT_SIMULATED, Simulation
 from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
+from tickwork.reads import Reads
 from tickwork.services.backfill_service import BackfillService
 from tickwork.services.bulk_actions import BulkActions
 from tickwork.services.code_sync import CodeSchedule, CodeSync, SyncReport
@@ -42,8 +44,8 @@ from tickwork.storage import migrate as migrations
 from tickwork.storage.database import DEFAULT_DATABASE_URL, Database
 from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, SCHEDULES_CHANNEL
 from tickwork.storage.flag_store import FlagStore
-from tickwork.storage.run_store import RunFilter, RunStore
-from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
+from tickwork.storage.run_store import RunStore
+from tickwork.storage.schedule_store import ScheduleStore
 
 if TYPE_CHECKING:
     from tickwork.metrics import Metrics
@@ -92,7 +94,7 @@ class Schedules:
 
     def get(self, schedule_id: int | str, *, actor: Actor = PYTHON) -> Schedule:
         """A schedule by id (or by name)."""
-        return self._service.find(schedule_id, actor)
+        return self._app.reads.schedules.find(actor, schedule_id)
 
     def list(
         self,
@@ -112,7 +114,7 @@ class Schedules:
         filters = ScheduleFilter(
             status=status, task=task, tenant_id=tenant_id, source=source, text=text, group=group
         )
-        return self._service.list(actor, filters, after_id=after_id, limit=limit)
+        return self._app.reads.schedules.list(actor, filters, after_id=after_id, limit=limit)
 
     def update(
         self,
@@ -234,11 +236,11 @@ class Runs:
 
     def get(self, run_id: int, *, actor: Actor = PYTHON) -> Run:
         """A run with its payload, result, logs and traceback."""
-        return self._service.get(run_id, actor)
+        return self._app.reads.runs.get(actor, run_id)
 
     def attempts(self, run_id: int, *, actor: Actor = PYTHON) -> list[RunAttempt]:
         """Earlier attempts of a run."""
-        return self._service.attempts(run_id, actor)
+        return self._app.reads.runs.attempts(actor, run_id)
 
     def list(
         self,
@@ -270,7 +272,7 @@ class Runs:
             error=error,
             payload=payload,
         )
-        return self._service.list(actor, filters, before_id=before_id, limit=limit)
+        return self._app.reads.runs.list(actor, filters, before_id=before_id, limit=limit)
 
     def cancel(self, run_id: int, *, actor: Actor = PYTHON) -> Run:
         """Cancel a pending run, or ask a running one to stop."""
@@ -305,9 +307,9 @@ class Runs:
         """Backfill exactly the fire times a skipped ``missed`` entry stands for."""
         return self._app.backfill_service.run_missed(actor, run_id, dry_run=dry_run)
 
-    def wait(self, run_id: int, timeout: float = 30.0) -> Run:
+    def wait(self, run_id: int, timeout: float = 30.0, *, actor: Actor = PYTHON) -> Run:
         """Block until the run is final (or ``timeout`` passes) and return it."""
-        return self._service.wait(run_id, timeout)
+        return self._app.reads.runs.wait(actor, run_id, timeout)
 
 
 class Tickwork:
@@ -468,13 +470,19 @@ class Tickwork:
         )
 
     @property
+    def reads(self) -> Reads:
+        """The read side: schedules, runs, figures, processes and the audit log, each read
+        for an actor (see :mod:`tickwork.reads`)."""
+        return self._service("reads", lambda: Reads(self.db))  # type: ignore[no-any-return]
+
+    @property
     def metrics(self) -> Metrics:
         """This app's Prometheus metrics in this process, shared by the services it runs and
         its web server (``/metrics``)."""
         # Imported here: the Prometheus client is not worth loading for every CLI command.
         from tickwork.metrics import Metrics
 
-        return self._service("metrics", lambda: Metrics(self.db))  # type: ignore[no-any-return]
+        return self._service("metrics", lambda: Metrics(self.reads))  # type: ignore[no-any-return]
 
     @property
     def flags(self) -> FlagService:

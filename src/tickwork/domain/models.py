@@ -248,3 +248,16 @@ class Node:
     heartbeat_at: datetime
     stopped_at: datetime | None = None
     info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A named on/off switch: the installation's (``tenant_id`` ``None``) or a tenant's."""
+
+    id: int
+    name: str
+    tenant_id: str | None
+    enabled: bool
+    description: str | None
+    updated_at: datetime
+    updated_by: str | None

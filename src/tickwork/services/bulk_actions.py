@@ -16,10 +16,11 @@ from tickwork.domain.actor import Actor
 from tickwork.domain.bulk import BulkFailure, BulkResult, RunAction, ScheduleAction
 from tickwork.domain.errors import InvalidInputError, PermissionDeniedError, TickworkError
 from tickwork.domain.models import RunStatus, RunTrigger, ScheduleStatus
+from tickwork.domain.queries import RunFilter, ScheduleFilter
 from tickwork.services.run_service import RunService
 from tickwork.services.schedule_service import RESUME_CHOICES, ScheduleService
-from tickwork.storage.run_store import RunFilter
-from tickwork.storage.schedule_store import ScheduleFilter
+from tickwork.storage.run_queries import matching_run_ids
+from tickwork.storage.schedule_store import matching_schedule_ids
 
 SCHEDULE_FILTER_KEYS = ("status", "task", "group", "tenant_id", "text")
 RUN_FILTER_KEYS = (
@@ -91,7 +92,7 @@ class BulkActions:
         result: BulkResult,
     ) -> None:
         service = self.schedules
-        if action in _ALREADY and service.get(schedule_id, actor).status is _ALREADY[action]:
+        if action in _ALREADY and self._status(actor, schedule_id) is _ALREADY[action]:
             return
         if action is ScheduleAction.PAUSE:
             service.pause(actor, schedule_id, note=note)
@@ -107,6 +108,11 @@ class BulkActions:
         result.changed += 1
         result.changed_ids.append(schedule_id)
 
+    def _status(self, actor: Actor, schedule_id: int) -> ScheduleStatus:
+        with self.db.read() as conn:
+            schedule = self.schedules.store.get(conn, schedule_id, restrict_tenant=actor.tenant_id)
+        return schedule.status
+
     def _match_schedules(
         self, actor: Actor, ids: Any, filters: Any
     ) -> tuple[list[int], BulkResult]:
@@ -115,7 +121,7 @@ class BulkActions:
         if ids is not None:
             wanted = bulk.bulk_ids(ids)
             with self.db.read() as conn:
-                found = self.schedules.store.matching_ids(
+                found = matching_schedule_ids(
                     conn,
                     ScheduleFilter(restrict_tenant=actor.tenant_id),
                     ids=wanted,
@@ -125,9 +131,7 @@ class BulkActions:
         else:
             query = schedule_filter(filters, actor)
             with self.db.read() as conn:
-                found = self.schedules.store.matching_ids(
-                    conn, query, limit=bulk.MAX_BULK_MATCHES + 1
-                )
+                found = matching_schedule_ids(conn, query, limit=bulk.MAX_BULK_MATCHES + 1)
             _check_matches(found, "schedules")
         result.matched = len(found)
         return found, result
@@ -152,14 +156,14 @@ class BulkActions:
         if ids is not None:
             wanted = bulk.bulk_ids(ids)
             with self.db.read() as conn:
-                found = self.runs.store.matching_ids(
+                found = matching_run_ids(
                     conn, RunFilter(restrict_tenant=actor.tenant_id), ids=wanted, limit=len(wanted)
                 )
             _report_missing("run", wanted, found, result)
         else:
             query = run_filter(filter, actor)
             with self.db.read() as conn:
-                found = self.runs.store.matching_ids(conn, query, limit=bulk.MAX_BULK_MATCHES + 1)
+                found = matching_run_ids(conn, query, limit=bulk.MAX_BULK_MATCHES + 1)
             _check_matches(found, "runs")
         result.matched = len(found)
         for run_id in [] if dry_run else found:

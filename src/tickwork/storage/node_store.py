@@ -61,6 +61,13 @@ class NodeStore:
             query = query.where(nodes.c.heartbeat_at >= since)
         return [node_from_row(r) for r in conn.execute(query)]
 
+    def running_heartbeats(self, conn: Connection) -> builtins.list[tuple[str, str, datetime]]:
+        """Every running node's id, kind and last heartbeat (for ``/metrics``)."""
+        query = sa.select(nodes.c.id, nodes.c.kind, nodes.c.heartbeat_at).where(
+            nodes.c.stopped_at.is_(None)
+        )
+        return [(r.id, r.kind, r.heartbeat_at) for r in conn.execute(query)]
+
     def latest_heartbeat(self, conn: Connection, kind: str) -> datetime | None:
         """The freshest heartbeat of a running node of ``kind``."""
         value: datetime | None = conn.execute(

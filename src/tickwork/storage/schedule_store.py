@@ -14,15 +14,11 @@ from sqlalchemy.exc import IntegrityError
 
 from tickwork.domain.errors import DuplicateNameError, NotFoundError, VersionConflictError
 from tickwork.domain.models import OverlapPolicy, Schedule, ScheduleStatus, TriggerType
+from tickwork.domain.queries import ScheduleFilter
 from tickwork.storage import firing_sql
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
 from tickwork.storage.rows import schedule_from_row, schedules_from_rows
 from tickwork.storage.tables import schedules, tenant_scope
-
-
-def contains_pattern(text: str) -> str:
-    """A ``LIKE`` pattern (escape character ``\\``) matching values that contain ``text``."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _literal(value: str) -> sa.ColumnElement[str]:
@@ -56,19 +52,50 @@ FIRING_COLUMNS = tuple(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleFilter:
-    """Filters for listing schedules; ``None`` means "any"."""
+def contains_pattern(text: str) -> str:
+    """A ``LIKE`` pattern (escape character ``\\``) matching values that contain ``text``."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
-    status: str | None = None
-    task: str | None = None
-    tenant_id: str | None = None
-    source: str | None = None
-    text: str | None = None
-    # Schedules that target this group (flows); none does until groups exist.
-    group: str | None = None
-    # A principal bound to a tenant sees only that tenant's rows.
-    restrict_tenant: str | None = None
+
+def matching_schedule_ids(
+    conn: Connection, filters: ScheduleFilter, *, ids: Sequence[int] | None = None, limit: int
+) -> list[int]:
+    """Ids of schedules matching ``filters`` (and among ``ids`` when given), in id order, at
+    most ``limit``; the tenant restriction is applied in the query."""
+    query = filter_schedules(sa.select(schedules.c.id), filters)
+    if ids is not None:
+        query = query.where(schedules.c.id.in_(sorted(set(ids))))
+    query = query.order_by(schedules.c.id).limit(limit)
+    return [row[0] for row in conn.execute(query)]
+
+
+def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Select[Any]:
+    """``query`` on ``schedules`` narrowed by ``filters``: the one filter of schedules."""
+    c = schedules.c
+    if filters.status:
+        query = query.where(c.status == filters.status)
+    if filters.task:
+        query = query.where(c.task == filters.task)
+    if filters.tenant_id:
+        query = query.where(c.tenant_id == filters.tenant_id)
+    if filters.source:
+        query = query.where(c.source == filters.source)
+    if filters.group:
+        # No schedule targets a group yet (flows add the column).
+        query = query.where(sa.false())
+    if filters.text:
+        pattern = contains_pattern(filters.text)
+        query = query.where(
+            sa.or_(
+                c.name.ilike(pattern, escape="\\"),
+                c.task.ilike(pattern, escape="\\"),
+                c.description.ilike(pattern, escape="\\"),
+                c.tenant_id.ilike(pattern, escape="\\"),
+            )
+        )
+    if filters.restrict_tenant is not None:
+        query = query.where(c.tenant_id == filters.restrict_tenant)
+    return query
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,33 +188,6 @@ class ScheduleStore:
         ).one_or_none()
         return None if row is None else schedule_from_row(row)
 
-    def _filtered(self, query: sa.Select[Any], filters: ScheduleFilter) -> sa.Select[Any]:
-        c = schedules.c
-        if filters.status:
-            query = query.where(c.status == filters.status)
-        if filters.task:
-            query = query.where(c.task == filters.task)
-        if filters.tenant_id:
-            query = query.where(c.tenant_id == filters.tenant_id)
-        if filters.source:
-            query = query.where(c.source == filters.source)
-        if filters.group:
-            # No schedule targets a group yet (flows add the column).
-            query = query.where(sa.false())
-        if filters.text:
-            pattern = contains_pattern(filters.text)
-            query = query.where(
-                sa.or_(
-                    c.name.ilike(pattern, escape="\\"),
-                    c.task.ilike(pattern, escape="\\"),
-                    c.description.ilike(pattern, escape="\\"),
-                    c.tenant_id.ilike(pattern, escape="\\"),
-                )
-            )
-        if filters.restrict_tenant is not None:
-            query = query.where(c.tenant_id == filters.restrict_tenant)
-        return query
-
     def list(
         self,
         conn: Connection,
@@ -198,32 +198,16 @@ class ScheduleStore:
         offset: int | None = None,
     ) -> builtins.list[Schedule]:
         """Schedules in id order, after ``after_id`` (keyset) or from ``offset``."""
-        query = self._filtered(sa.select(schedules), filters).order_by(schedules.c.id)
+        query = filter_schedules(sa.select(schedules), filters).order_by(schedules.c.id)
         if after_id is not None:
             query = query.where(schedules.c.id > after_id)
         if offset:
             query = query.offset(offset)
         return [schedule_from_row(r) for r in conn.execute(query.limit(limit))]
 
-    def matching_ids(
-        self,
-        conn: Connection,
-        filters: ScheduleFilter,
-        *,
-        ids: Sequence[int] | None = None,
-        limit: int,
-    ) -> builtins.list[int]:
-        """Ids of schedules matching ``filters`` (and among ``ids`` when given), in id order,
-        at most ``limit``; the tenant restriction is applied in the query."""
-        query = self._filtered(sa.select(schedules.c.id), filters)
-        if ids is not None:
-            query = query.where(schedules.c.id.in_(sorted(set(ids))))
-        query = query.order_by(schedules.c.id).limit(limit)
-        return [row[0] for row in conn.execute(query)]
-
     def count(self, conn: Connection, filters: ScheduleFilter) -> int:
         """How many schedules match ``filters``."""
-        query = self._filtered(sa.select(sa.func.count()).select_from(schedules), filters)
+        query = filter_schedules(sa.select(sa.func.count()).select_from(schedules), filters)
         return int(conn.execute(query).scalar_one())
 
     def counts_by_status(

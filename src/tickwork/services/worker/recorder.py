@@ -107,6 +107,7 @@ class Recorder:
                 now,
                 error=f"the worker could not describe the attempt's outcome: {exc!r}",
                 key=item.run.key,
+                worker_id=item.run.worker_id,
             )
 
     # -- handing outcomes to the claim loop ------------------------------------------------

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunStatus, RunTrigger
-from tickwork.storage.insights_store import InsightsStore
-from tickwork.storage.run_store import RunFilter
+from tickwork.domain.queries import RunFilter
 from tickwork.web.api.common import (
     ERROR_RESPONSES,
     SOURCE,
@@ -74,7 +73,7 @@ def list_runs(
     limit: Limit = 50,
 ) -> RunPage:
     """Runs newest first, filtered; ``error`` and ``payload`` search the error text and the
-    payload, in any case. Pass ``next_before_id`` as ``before_id`` for the next
+    payload's JSON in any case. Pass ``next_before_id`` as ``before_id`` for the next
     page: pages stay stable while new runs arrive, at any depth."""
     filters = RunFilter(
         schedule_id=schedule_id,
@@ -86,11 +85,10 @@ def list_runs(
         until=utc(until),
         error=error,
         payload=payload,
-        restrict_tenant=principal.tenant_id,
     )
-    store = InsightsStore(app.db.dialect)
-    with app.db.read() as conn:
-        found = store.run_page(conn, filters, before_id=before_id, limit=limit + 1)
+    found = app.reads.runs.values_page(
+        principal.actor(SOURCE), filters, before_id=before_id, limit=limit + 1
+    )
     next_id = None
     if len(found) > limit:
         found = found[:limit]
