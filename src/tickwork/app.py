@@ -24,6 +24,7 @@ from tickwork.domain.cron_preview import CronPreview, FireTime, cron_preview
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunAttempt, Schedule
 from tickwork.domain.queries import RunFilter, ScheduleFilter
+from tickwork.domain.queues import QueueState
 from tickwork.domain.simulation import DEFAULT_SIMULATED, Simulation
 from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
 from tickwork.reads import Reads
@@ -33,6 +34,7 @@ from tickwork.services.code_sync import CodeSchedule, CodeSync, SyncReport
 from tickwork.services.firing import Condition, Firing
 from tickwork.services.flag_service import FlagService
 from tickwork.services.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL
+from tickwork.services.queue_service import QueueService
 from tickwork.services.run_service import RunRequest, RunService
 from tickwork.services.runner import ServiceRunner
 from tickwork.services.schedule_service import ScheduleService, starts_paused
@@ -54,7 +56,7 @@ H = TypeVar("H", bound=Handler)
 
 log = logging.getLogger("tickwork.app")
 
-__all__ = ["CronPreview", "FireTime", "Runs", "Schedules", "Tickwork"]
+__all__ = ["CronPreview", "FireTime", "Queues", "Runs", "Schedules", "Tickwork"]
 
 
 class Schedules:
@@ -312,6 +314,26 @@ class Runs:
         return self._app.reads.runs.wait(actor, run_id, timeout)
 
 
+class Queues:
+    """``app.queues``: list queues, pause and resume them (workers claim no run of a paused
+    queue; running ones carry on)."""
+
+    def __init__(self, app: Tickwork) -> None:
+        self._app = app
+
+    def list(self, *, actor: Actor = PYTHON) -> list[QueueState]:
+        """Queues with pending or running runs, and paused ones, by name."""
+        return self._app.queue_service.list(actor)
+
+    def pause(self, name: str, *, note: str | None = None, actor: Actor = PYTHON) -> QueueState:
+        """Stop workers claiming runs of queue ``name``."""
+        return self._app.queue_service.pause(actor, name, note=note)
+
+    def resume(self, name: str, *, actor: Actor = PYTHON) -> QueueState:
+        """Let workers claim runs of queue ``name`` again."""
+        return self._app.queue_service.resume(actor, name)
+
+
 class Tickwork:
     """A tickwork application: the registry of tasks and the door to schedules and runs.
 
@@ -349,6 +371,7 @@ class Tickwork:
         self.hub = WakeupHub()
         self.schedules = Schedules(self)
         self.runs = Runs(self)
+        self.queues = Queues(self)
         self._db: Database | None = None
         self._listener: NotificationListener | None = None
         # Re-entrant: building one service may need another (or the database).
@@ -459,6 +482,14 @@ class Tickwork:
                 self.backfill_config,
                 on_enqueue=lambda: self.hub.publish(RUNS_CHANNEL),
             ),
+        )
+
+    @property
+    def queue_service(self) -> QueueService:
+        """Pausing and resuming queues."""
+        return self._service(  # type: ignore[no-any-return]
+            "queues",
+            lambda: QueueService(self.db, on_resume=lambda: self.hub.publish(RUNS_CHANNEL)),
         )
 
     @property

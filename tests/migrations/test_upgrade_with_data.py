@@ -243,6 +243,9 @@ ROWS: dict[str, list[dict[str, Any]]] = {
     ],
     "secrets": [{"name": "session_key", "value": "k" * 64, "created_at": T0}],
     "flags": [{"name": "reports", "enabled": False, "updated_at": T0, "updated_by": "ada"}],
+    "queue_pauses": [
+        {"name": "slow", "paused_at": T0, "paused_by": "ada", "note": "upstream down"},
+    ],
 }
 # fmt: on
 

@@ -26,7 +26,7 @@ from tickwork.storage.driver_values import storable_json
 from tickwork.storage.queue_sql import ClaimedRun, FinishedRun, Outcome
 from tickwork.storage.rows import attempt_from_row, run_from_row
 from tickwork.storage.run_queries import LIST_COLUMNS
-from tickwork.storage.tables import RUN_KEY_PENDING, run_attempts, runs, tenant_scope
+from tickwork.storage.tables import RUN_KEY_PENDING, queue_pauses, run_attempts, runs, tenant_scope
 
 _RUNNING = RunStatus.RUNNING.value
 
@@ -209,9 +209,10 @@ class RunStore:
         return claimed
 
     def next_run_at(self, conn: Connection, queues: Sequence[str] | None = None) -> datetime | None:
-        """When the earliest queued or retrying run becomes runnable."""
+        """When the earliest queued or retrying run of a queue not paused becomes runnable."""
+        paused = sa.select(queue_pauses.c.name).where(queue_pauses.c.name == runs.c.queue)
         query = sa.select(sa.func.min(runs.c.run_at)).where(
-            runs.c.status.in_(RUNNABLE_RUN_STATUSES)
+            runs.c.status.in_(RUNNABLE_RUN_STATUSES), ~paused.exists()
         )
         if queues:
             query = query.where(runs.c.queue.in_(list(queues)))

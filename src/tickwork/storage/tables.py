@@ -324,3 +324,13 @@ login_throttle = Table(
     Column("last_attempt_at", UTCDateTime(), nullable=False),
     Index("ix_login_throttle_last_attempt_at", "last_attempt_at"),
 )
+
+# Queues an operator paused: workers claim no run of a queue named here until it is resumed.
+queue_pauses = Table(
+    "queue_pauses",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("paused_at", UTCDateTime(), nullable=False),
+    Column("paused_by", String(200)),
+    Column("note", Text),
+)
