@@ -235,3 +235,29 @@ def test_run_missed_through_the_api(api: Api, schedule_body: Maker, clock: FakeC
     assert len(queued) == 3
     not_missed = operator.post(f"/api/v1/runs/{queued[0]['id']}/run-missed")
     assert not_missed.status_code == 422
+
+
+def test_queues_are_listed_paused_and_resumed(api: Api) -> None:
+    admin = api.admin()
+    admin.post("/api/v1/runs", json={"task": "greet", "queue": "slow"})
+    admin.post("/api/v1/runs", json={"task": "greet", "queue": "slow", "tenant_id": "acme"})
+    operator = api.as_role("operator")
+    paused = operator.post("/api/v1/queues/slow/pause", json={"note": "upstream down"})
+    assert paused.status_code == 200, paused.text
+    body = paused.json()
+    assert (body["paused"], body["pending"], body["note"]) == (True, 2, "upstream down")
+    api.app.worker(concurrency=2).run_until_idle(10)
+    listed = api.as_role("viewer").get("/api/v1/queues").json()["items"]
+    assert [(q["name"], q["pending"], q["paused"]) for q in listed] == [("slow", 2, True)]
+    tenant = api.as_role("viewer", "acme").get("/api/v1/queues").json()["items"]
+    assert [(q["name"], q["pending"], q["paused"], q["note"]) for q in tenant] == [
+        ("slow", 1, True, None)
+    ]
+    assert api.as_role("operator", "acme").post("/api/v1/queues/slow/resume").status_code == 403
+    assert api.as_role("viewer").post("/api/v1/queues/slow/resume").status_code == 403
+    assert operator.post("/api/v1/queues/" + "x" * 101 + "/pause").status_code == 422
+    resumed = operator.post("/api/v1/queues/slow/resume")
+    assert resumed.json()["paused"] is False
+    api.app.worker(concurrency=2).run_until_idle(10)
+    assert admin.get("/api/v1/queues").json()["items"] == []
+    assert len(api.audit("queue.pause")) == 1

@@ -135,3 +135,19 @@ def test_runs_retry_and_cancel_in_bulk_run_missed_and_search(
     assert count >= 9
     done = tickwork("runs", "run-missed", str(missed.id))
     assert f"created {count} runs" in done.out
+
+
+def test_queues_pause_list_and_resume(tickwork: InProcessCli, db: Tickwork) -> None:
+    db.enqueue("noop", queue="slow")
+    paused = tickwork("queues", "pause", "slow", "--note", "upstream down")
+    assert paused.code == 0, paused.err
+    assert "paused queue 'slow' (1 runs waiting)" in paused.out
+    listed = tickwork("queues", "list", "--json")
+    assert [(q["name"], q["paused"], q["note"]) for q in listed.json()] == [
+        ("slow", True, "upstream down")
+    ]
+    table = tickwork("queues", "list")
+    assert "upstream down" in table.out
+    resumed = tickwork("queues", "resume", "slow", "--json")
+    assert resumed.json()["paused"] is False
+    assert tickwork("queues", "pause", "").code == 2
