@@ -243,6 +243,9 @@ ROWS: dict[str, list[dict[str, Any]]] = {
     ],
     "secrets": [{"name": "session_key", "value": "k" * 64, "created_at": T0}],
     "flags": [{"name": "reports", "enabled": False, "updated_at": T0, "updated_by": "ada"}],
+    "login_throttle": [
+        {"key": "ada|127.0.0.1", "failures": 2, "blocked_until": T0, "last_attempt_at": T0},
+    ],
     "queue_pauses": [
         {"name": "slow", "paused_at": T0, "paused_by": "ada", "note": "upstream down"},
     ],

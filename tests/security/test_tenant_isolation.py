@@ -235,6 +235,9 @@ def _path_values(world: World, path: str, param: str) -> list[tuple[Any, str | N
         ]
     if param == "name" and "/tasks/" in path:
         return [("greet", None), ("no-such-task", None)]
+    if param == "name" and "/queues/" in path:
+        # Queues are shared: a principal bound to a tenant may not pause or resume any.
+        return [("default", None), ("no-such-queue", None)]
     raise AssertionError(f"no values for {{{param}}} of {path}: teach the isolation test")
 
 
@@ -256,6 +259,8 @@ def _queries(world: World, path: str, methods: frozenset[str]) -> list[tuple[tup
         ("after_id", str(A_BASE - 1)),
         ("before", str(A_BASE + 999)),
         ("text", "acme"),
+        ("error", "a"),
+        ("payload", "acme"),
     )
     if path.startswith("/api/v1/flags/"):
         return [(), (("tenant_id", world.tenant_a),)]
