@@ -353,12 +353,16 @@ def test_cancel_running_run_that_returns_normally_is_cancelled_with_its_result(
     )
 
 
-def test_an_earlier_attempt_keeps_the_worker_that_ran_it(app: Tickwork, clock: FakeClock) -> None:
+def test_an_earlier_attempt_keeps_the_worker_that_ran_it_and_its_log(
+    app: Tickwork, clock: FakeClock
+) -> None:
     """The finish statement clears a retried run's worker; the attempt's history row still
-    names the worker that ran it."""
+    names the worker that ran it, and keeps the attempt's log lines (the run's own log is
+    the latest attempt's)."""
 
     @app.task("second-time", max_attempts=2, retry_backoff=1)
     def second_time(ctx: Context) -> int:
+        ctx.log.info("try %d", ctx.attempt)
         if ctx.attempt == 1:
             raise RuntimeError("first time")
         return ctx.attempt
@@ -372,6 +376,33 @@ def test_an_earlier_attempt_keeps_the_worker_that_ran_it(app: Tickwork, clock: F
     assert (done.status, done.attempt) == (RunStatus.SUCCEEDED, 2)
     (earlier,) = app.runs.attempts(run.id)
     assert (earlier.worker_id, done.worker_id) == (first.worker_id, second.worker_id)
+    assert [line["message"] for line in earlier.logs or []] == ["try 1"]
+    assert [line["message"] for line in app.runs.get(run.id).logs or []] == ["try 2"]
+
+
+def test_the_last_success_is_kept_apart_from_the_last_outcome(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    outcomes = iter([None, RuntimeError("down")])
+
+    @app.task("flip")
+    def flip(ctx: Context) -> None:
+        error = next(outcomes)
+        if error is not None:
+            raise error
+
+    schedule = app.schedules.create(name="flip", task="flip", trigger="manual")
+    assert app.schedules.get(schedule.id).last_success_at is None
+    app.schedules.run_now(schedule.id)
+    app.worker().run_until_idle()
+    succeeded = app.schedules.get(schedule.id)
+    assert succeeded.last_status == "succeeded"
+    assert succeeded.last_success_at == clock.now()
+    clock.advance(60)
+    app.schedules.run_now(schedule.id)
+    app.worker().run_until_idle()
+    failed = app.schedules.get(schedule.id)
+    assert (failed.last_status, failed.last_success_at) == ("failed", succeeded.last_success_at)
 
 
 def test_retry_by_operator_and_its_limits(app: Tickwork) -> None:

@@ -98,3 +98,71 @@ def test_sub_minute_fire_times_keep_their_seconds(ui: Ui, clock: FakeClock) -> N
     ui.app.scheduler().tick()
     history = client.get(f"/schedules/{schedule.id}").text
     assert ">2030-01-07 13:30:30</time>" in history
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_last_fire_and_last_success_are_shown_apart(ui: Ui, clock: FakeClock) -> None:
+    """A manual-only schedule said "Last run succeeded" with no time: it never fires, and its
+    success has a time of its own."""
+    schedule = ui.app.schedules.create(
+        name="by-hand", task="greet", trigger="manual", payload={"name": "a"}
+    )
+    ui.app.schedules.run_now(schedule.id)
+    ui.app.worker().run_until_idle()
+    client, _ = ui.login("viewer")
+    detail = _text(client.get(f"/schedules/{schedule.id}").text)
+    assert "Last fire none: manual only" in detail
+    assert "Last outcome succeeded" in detail
+    assert "Last success 2030-01-01 00:00" in detail
+    listed = _text(client.get("/schedules").text)
+    assert "succeeded manual only succeeded just now" in listed
+
+
+def test_metadata_is_edited_in_the_form_and_shown(ui: Ui) -> None:
+    from tests.support.web import form_data
+
+    client, csrf = ui.login("admin")
+    bad = client.post(
+        "/schedules/new", data=form_data(csrf_token=csrf, name="tagged", metadata="[1, 2]")
+    )
+    assert bad.status_code == 422
+    assert 'id="field-metadata-error">metadata must be a JSON object' in bad.text
+    good = client.post(
+        "/schedules/new",
+        data=form_data(csrf_token=csrf, name="tagged", metadata='{"team": "payments"}'),
+    )
+    assert good.status_code == 303, good.text
+    schedule = ui.app.schedules.get("tagged")
+    assert schedule.metadata == {"team": "payments"}
+    assert 'Metadata { "team": "payments" }' in _text(client.get(f"/schedules/{schedule.id}").text)
+    edit = client.get(f"/schedules/{schedule.id}/edit").text
+    assert '"team": "payments"' in edit.replace("&#34;", '"')
+
+
+def test_the_run_once_note_says_what_was_done(ui: Ui, clock: FakeClock) -> None:
+    """After downtime, ``run_once`` queues one catch-up run only when no newer fire time ran
+    within the grace; the note said a catch-up run was queued either way."""
+    start = datetime(2030, 1, 1, 0, 0, tzinfo=UTC)
+    made = {
+        name: ui.app.schedules.create(
+            name=name, task="greet", interval=60, start_at=start, misfire_grace=30,
+            misfire_policy="run_once", payload={"name": "a"},
+        )
+        for name in ("caught-up", "newer-ran")
+    }  # fmt: skip
+    client, _ = ui.login("viewer")
+    clock.set(datetime(2030, 1, 1, 0, 10, 40, tzinfo=UTC))  # 00:10 is 40 s late: missed
+    ui.app.scheduler().tick()
+    caught = _text(client.get(f"/schedules/{made['caught-up'].id}").text)
+    assert "one catch-up run was queued for 2030-01-01 00:10:00" in caught
+    # The other schedule's scheduler comes back 10 s after a fire time: that one runs.
+    ui.app.schedules.pause(made["newer-ran"].id)
+    ui.app.schedules.resume(made["newer-ran"].id, misfire="policy")
+    clock.set(datetime(2030, 1, 1, 0, 20, 10, tzinfo=UTC))
+    ui.app.scheduler().tick()
+    newer = _text(client.get(f"/schedules/{made['newer-ran'].id}").text)
+    assert "no catch-up run was needed, as a newer fire time within the grace ran" in newer
+    assert "catch-up run was queued" not in newer

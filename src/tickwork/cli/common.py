@@ -114,7 +114,9 @@ def load_app(app_ref: str | None, db: str | None, config: Settings | None = None
     if {"backfill_cap", "backfill_rate"} & config.model_fields_set:
         app.backfill_config = BackfillConfig(cap=config.backfill_cap, rate=config.backfill_rate)
     from tickwork.builtin_tasks import register_builtin_tasks
+    from tickwork.configuration import configure_app
 
+    configure_app(app, config)
     register_builtin_tasks(app, config)
     return app
 

@@ -65,6 +65,10 @@ def list_schedules(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant")] = None,
     search: SearchSel = None,
     group: GroupSel = None,
+    metadata: Annotated[
+        str | None,
+        typer.Option("--metadata", help='Metadata key ("team") or key and value ("team=x")'),
+    ] = None,
     limit: Annotated[int, typer.Option(help="Most rows", min=1, max=10_000)] = 200,
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -77,6 +81,7 @@ def list_schedules(
         tenant_id=tenant,
         text=search,
         group=group,
+        metadata=metadata,
         limit=limit,
         actor=CLI_ACTOR,
     )

@@ -280,6 +280,7 @@ class RunStore:
                         "finished_at": by_id[f.id].finished_at,
                         "error": by_id[f.id].error,
                         "traceback": by_id[f.id].traceback,
+                        "logs": by_id[f.id].logs,
                     }
                     for f in retried
                 ],

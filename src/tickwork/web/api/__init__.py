@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tickwork.web.api import accounts, actions, catalog, flags, queues, runs, schedules, session
+from tickwork.web.api import (
+    accounts,
+    actions,
+    alerts,
+    catalog,
+    flags,
+    queues,
+    runs,
+    schedules,
+    session,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -21,6 +31,7 @@ def build_router() -> APIRouter:
     router.include_router(accounts.router)
     router.include_router(flags.router)
     router.include_router(queues.router)
+    router.include_router(alerts.router)
     return router
 
 

@@ -1,7 +1,7 @@
 """queue_pauses: queues an operator paused (workers claim none of their runs)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 15:10:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import tickwork.storage.types
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
