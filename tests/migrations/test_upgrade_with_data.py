@@ -71,6 +71,8 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "alert_channels": ["ops"],
             "consecutive_failures": 2,
             "metadata": {"team": "payments", "ticket": 42},
+            # As 0007 computes it from the runs (for upgrades from a revision that has it).
+            "last_success_at": _at(1, 1),
         },
         {
             "id": 102,
