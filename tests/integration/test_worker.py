@@ -674,3 +674,34 @@ def test_worker_config_is_validated() -> None:
     with pytest.raises(ValueError, match="stall_timeout"):
         WorkerConfig(heartbeat_interval=5, stall_timeout=5)
     assert WorkerConfig(concurrency=4, claim_batch=100).batch == 4
+
+
+def test_a_running_attempts_log_streams_and_the_next_attempt_starts_a_new_one(
+    app: Tickwork, clock: FakeClock, released: threading.Event
+) -> None:
+    """Log lines reached the database only when the attempt ended; the heartbeat now writes
+    them while it runs. A retried run's new attempt starts with an empty log (the previous
+    attempt's lines stay in its history row)."""
+
+    @app.task("chatty", max_attempts=2, retry_backoff=1)
+    def chatty(ctx: Context) -> None:
+        ctx.log.info("try %d", ctx.attempt)
+        if ctx.attempt == 1:
+            raise RuntimeError("first time")
+        released.wait(SLACK)
+
+    run = app.enqueue("chatty")
+    app.worker().run_until_idle()
+    assert [line["message"] for line in app.runs.get(run.id).logs or []] == ["try 1"]
+    clock.advance(5)
+
+    def messages() -> list[str]:
+        found = app.runs.get(run.id)
+        assert found.status is RunStatus.RUNNING
+        return [line["message"] for line in found.logs or []]
+
+    with running_worker(app, heartbeat_interval=0.05, on_stop=released.set):
+        wait_for(lambda: status(app, run.id) == "running")
+        wait_for(lambda: messages() == ["try 2"], what="the running attempt's line")
+    assert status(app, run.id) == "succeeded"
+    assert [line["message"] for line in app.runs.attempts(run.id)[0].logs or []] == ["try 1"]
