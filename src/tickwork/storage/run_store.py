@@ -215,6 +215,8 @@ class RunStore:
 
         Highest priority first, then earliest ``run_at``. On PostgreSQL, rows other workers
         are claiming are skipped; on SQLite the write transaction holds the file lock.
+        On PostgreSQL the claim is one statement, so a worker may run it on its own in
+        autocommit (:meth:`~tickwork.storage.database.Database.write_statement`).
         """
         claimed = queue_sql.claim_runs(
             conn,
