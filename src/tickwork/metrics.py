@@ -29,12 +29,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import generate_latest as _generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from tickwork.storage.insights_store import InsightsStore
-from tickwork.storage.schedule_store import ScheduleStore
+from tickwork.reads.stats import StatsReads, SystemFigures
 
 if TYPE_CHECKING:
+    from tickwork.reads import Reads
     from tickwork.services.scheduler import TickReport
-    from tickwork.storage.database import Database
     from tickwork.storage.queue_sql import FinishedRun, Outcome
 
 log = logging.getLogger("tickwork.metrics")
@@ -62,22 +61,22 @@ class _DatabaseCollector:
         return []  # the families depend on the data; nothing to pre-register
 
     def collect(self) -> Iterable[Metric]:
-        db = self.metrics.db
-        if db is None:
+        stats = self.metrics.stats
+        if stats is None:
             return []
         with self._lock:
             if time.monotonic() - self._cached_at >= self.metrics.cache_seconds:
-                self._cached = self._read(db)
+                self._cached = self._read(stats)
                 self._cached_at = time.monotonic()
             return list(self._cached)
 
-    def _read(self, db: Database) -> list[Metric]:
+    def _read(self, stats: StatsReads) -> list[Metric]:
         up = GaugeMetricFamily(
             "tickwork_database_up", "Whether the last scrape could read the database (1 or 0)."
         )
         started = time.perf_counter()
         try:
-            families = self._families(db)
+            families = self._families(stats.system(recent=RECENT, overdue_cap=MAX_OVERDUE_COUNTED))
         except Exception as exc:
             log.warning("metrics: reading the database failed: %s", exc)
             up.add_metric([], 0)
@@ -90,17 +89,8 @@ class _DatabaseCollector:
         took.add_metric([], time.perf_counter() - started)
         return [up, took, *families]
 
-    def _families(self, db: Database) -> list[Metric]:
-        insights = InsightsStore(db.dialect)
-        schedules = ScheduleStore(db.dialect)
-        with db.read() as conn:
-            now = db.now()
-            unfinished = insights.unfinished_by_task_and_status(conn)
-            finished = insights.finished_by_task_and_status(conn, now - RECENT)
-            queue = insights.queue_depth(conn, now)
-            schedule_counts = insights.schedules_by_status(conn)
-            overdue = len(schedules.overdue(conn, now, limit=MAX_OVERDUE_COUNTED))
-            beats = insights.heartbeats(conn)
+    def _families(self, figures: SystemFigures) -> list[Metric]:
+        unfinished, finished, queue = figures.unfinished, figures.finished, figures.queue
         runs = GaugeMetricFamily(
             "tickwork_runs",
             "Runs waiting, queued, retrying or running now, by task and status.",
@@ -135,20 +125,21 @@ class _DatabaseCollector:
         by_status = GaugeMetricFamily(
             "tickwork_schedules", "Schedules by status.", labels=["status"]
         )
-        for status, count in sorted(schedule_counts.items()):
+        for status, count in sorted(figures.schedules_by_status.items()):
             by_status.add_metric([status], count)
         late = GaugeMetricFamily(
             "tickwork_schedules_overdue",
             "Active schedules overdue by more than their misfire grace (the dead-man check).",
         )
-        late.add_metric([], overdue)
+        late.add_metric([], figures.overdue)
         age = GaugeMetricFamily(
             "tickwork_node_heartbeat_age_seconds",
             "Seconds since each running scheduler, worker and web process last heartbeated.",
             labels=["node", "kind"],
         )
-        for node_id, kind, beat in beats:
-            age.add_metric([node_id, kind], max(0.0, (now - beat) / timedelta(seconds=1)))
+        for node_id, kind, beat in figures.heartbeats:
+            seconds = (figures.now - beat) / timedelta(seconds=1)
+            age.add_metric([node_id, kind], max(0.0, seconds))
         return [runs, recent, depth, oldest, running, scheduled, by_status, late, age]
 
 
@@ -156,9 +147,9 @@ class Metrics:
     """The metrics of one app, in a registry of their own (so apps and tests never clash)."""
 
     def __init__(
-        self, db: Database | None = None, *, cache_seconds: float = DEFAULT_CACHE_SECONDS
+        self, reads: Reads | None = None, *, cache_seconds: float = DEFAULT_CACHE_SECONDS
     ) -> None:
-        self.db = db
+        self.stats = None if reads is None else reads.stats
         self.cache_seconds = cache_seconds
         self.registry = CollectorRegistry(auto_describe=True)
         self.run_duration = Histogram(

@@ -7,7 +7,8 @@ import json
 
 from tests.support.cli import InProcessCli
 from tickwork import Tickwork
-from tickwork.storage.audit_store import AuditFilter, AuditStore
+from tickwork.domain.queries import AuditFilter
+from tickwork.storage.audit_store import AuditStore
 
 
 def _audit(app: Tickwork, action: str) -> list[tuple[str, str]]:

@@ -8,7 +8,9 @@ from typing import Any
 
 from tickwork import Context, FakeClock, Tickwork
 from tickwork.domain.actor import Actor, Role
-from tickwork.storage.audit_store import AuditEntry, AuditFilter, AuditStore
+from tickwork.domain.queries import AuditFilter
+from tickwork.domain.read_models import AuditEntry
+from tickwork.storage.audit_store import AuditStore
 
 ADA = Actor(name="ada", source="api", role=Role.ADMIN, tenant_id="acme")
 

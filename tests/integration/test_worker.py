@@ -326,7 +326,11 @@ def test_cancel_running_run_is_seen_by_the_handler(app: Tickwork, kind: str) -> 
     assert cancelled.error == "cancelled by an operator"
 
 
-def test_cancel_running_run_that_returns_normally_succeeds(app: Tickwork) -> None:
+def test_cancel_running_run_that_returns_normally_is_cancelled_with_its_result(
+    app: Tickwork,
+) -> None:
+    """Cancellation was asked for and the handler then returned: the run is recorded
+    cancelled (not succeeded), and what the handler returned is kept."""
     started = threading.Event()
 
     @app.task("polite")
@@ -340,8 +344,34 @@ def test_cancel_running_run_that_returns_normally_succeeds(app: Tickwork) -> Non
         assert started.wait(SLACK)
         wait_for(lambda: status(app, run.id) == "running")
         app.runs.cancel(run.id)
-        wait_for(lambda: status(app, run.id) == "succeeded")
-    assert app.runs.get(run.id).result == "stopped early"
+        wait_for(lambda: status(app, run.id) != "running")
+    ended = app.runs.get(run.id)
+    assert (ended.status, ended.result, ended.error) == (
+        RunStatus.CANCELLED,
+        "stopped early",
+        "cancelled by an operator",
+    )
+
+
+def test_an_earlier_attempt_keeps_the_worker_that_ran_it(app: Tickwork, clock: FakeClock) -> None:
+    """The finish statement clears a retried run's worker; the attempt's history row still
+    names the worker that ran it."""
+
+    @app.task("second-time", max_attempts=2, retry_backoff=1)
+    def second_time(ctx: Context) -> int:
+        if ctx.attempt == 1:
+            raise RuntimeError("first time")
+        return ctx.attempt
+
+    run = app.enqueue("second-time")
+    first, second = app.worker(), app.worker()
+    first.run_until_idle()
+    clock.advance(5)
+    second.run_until_idle()
+    done = app.runs.get(run.id)
+    assert (done.status, done.attempt) == (RunStatus.SUCCEEDED, 2)
+    (earlier,) = app.runs.attempts(run.id)
+    assert (earlier.worker_id, done.worker_id) == (first.worker_id, second.worker_id)
 
 
 def test_retry_by_operator_and_its_limits(app: Tickwork) -> None:

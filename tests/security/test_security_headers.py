@@ -86,7 +86,7 @@ def test_every_kind_of_response_carries_the_headers(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(web.state.tickwork.insights, "stats", explode)
+    monkeypatch.setattr(web.state.tickwork.tickwork.reads.stats, "stats", explode)
     failed = client.get("/api/v1/stats", headers=bearer)
     assert failed.status_code == 500
     assert_secure(failed, "500")

@@ -48,6 +48,6 @@ def test_lookups_by_name_stay_in_the_callers_tenant(api: Api) -> None:
     # Schedule names too: a name several tenants use needs an id from who sees them all.
     for actor in (ACME, GLOBEX):
         api.app.schedules.create(name="report", task="greet", interval=60, actor=actor)
-    assert api.app.schedule_service.find("report", ACME).tenant_id == "acme"
+    assert api.app.reads.schedules.find(ACME, "report").tenant_id == "acme"
     with pytest.raises(ConflictError):
-        api.app.schedule_service.find("report", ADMIN_ACTOR)
+        api.app.reads.schedules.find(ADMIN_ACTOR, "report")

@@ -49,8 +49,8 @@ def test_finding_by_name_stays_in_the_tenant(api: Api) -> None:
     globex = Actor(name="g", role=Role.ADMIN, tenant_id="globex")
     mine = api.app.schedules.create(name="report", task="greet", interval=60, actor=acme)
     theirs = api.app.schedules.create(name="report", task="greet", interval=60, actor=globex)
-    assert api.app.schedule_service.find("report", acme).id == mine.id
-    assert api.app.schedule_service.find("report", globex).id == theirs.id
+    assert api.app.reads.schedules.find(acme, "report").id == mine.id
+    assert api.app.reads.schedules.find(globex, "report").id == theirs.id
 
 
 def test_the_unique_index_is_per_tenant_on_both_databases(api: Api) -> None:

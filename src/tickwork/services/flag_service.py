@@ -18,9 +18,10 @@ from collections.abc import Callable
 from tickwork.domain import inputs
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from tickwork.domain.models import Flag
 from tickwork.storage.audit_store import AuditStore
 from tickwork.storage.database import Database
-from tickwork.storage.flag_store import Flag, FlagStore
+from tickwork.storage.flag_store import FlagStore
 
 FLAG_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import json
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -13,11 +12,11 @@ from typing import Any
 from tickwork.domain import inputs
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError, PermissionDeniedError, TickworkError
-from tickwork.domain.models import Run, RunAttempt, RunStatus, RunTrigger
+from tickwork.domain.models import Run, RunStatus, RunTrigger
 from tickwork.domain.tasks import Task, TaskRegistry
 from tickwork.storage.audit_store import AuditStore
 from tickwork.storage.database import Database
-from tickwork.storage.run_store import RunFilter, RunStore
+from tickwork.storage.run_store import RunStore
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -208,31 +207,6 @@ class RunService:
             return None
         return rows if size <= self.max_payload_bytes else None
 
-    def get(self, run_id: int, actor: Actor) -> Run:
-        """One run with its payload, result, logs and traceback."""
-        with self.db.read() as conn:
-            return self.store.get(conn, run_id, restrict_tenant=actor.tenant_id)
-
-    def attempts(self, run_id: int, actor: Actor) -> builtins.list[RunAttempt]:
-        """Earlier attempts of a run."""
-        with self.db.read() as conn:
-            self.store.get(conn, run_id, restrict_tenant=actor.tenant_id)
-            return self.store.attempts(conn, run_id)
-
-    def list(
-        self,
-        actor: Actor,
-        filters: RunFilter | None = None,
-        *,
-        before_id: int | None = None,
-        limit: int = 50,
-        offset: int | None = None,
-    ) -> builtins.list[Run]:
-        """Runs newest first, keyset-paginated by ``before_id``."""
-        filters = dataclasses.replace(filters or RunFilter(), restrict_tenant=actor.tenant_id)
-        with self.db.read() as conn:
-            return self.store.list(conn, filters, before_id=before_id, limit=limit, offset=offset)
-
     def cancel(self, actor: Actor, run_id: int) -> Run:
         """Cancel a pending run, or ask a running one to stop (its handler sees it)."""
         with self.db.write() as conn:
@@ -273,16 +247,6 @@ class RunService:
                 "cancel_requested": after.cancel_requested,
             },
         )
-
-    def wait(self, run_id: int, timeout: float = 30.0, poll: float = 0.02) -> Run:
-        """Block until the run reaches a final status (or ``timeout``); return it."""
-        deadline = time.monotonic() + timeout
-        actor = Actor()
-        while True:
-            run = self.get(run_id, actor)
-            if run.status.is_final or time.monotonic() >= deadline:
-                return run
-            time.sleep(poll)
 
 
 __all__ = ["RunRequest", "RunService", "RunStatus"]

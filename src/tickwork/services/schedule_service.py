@@ -8,7 +8,6 @@ it came through. Code-defined schedules are written by
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -19,10 +18,8 @@ from sqlalchemy.engine import Connection
 from tickwork.domain import inputs, schedule_spec, triggers
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import (
-    ConflictError,
     InvalidInputError,
     InvalidTransitionError,
-    NotFoundError,
     PermissionDeniedError,
     VersionConflictError,
 )
@@ -40,8 +37,9 @@ from tickwork.domain.schedule_definition import DEFINITION_FIELDS, ScheduleDefin
 from tickwork.domain.tasks import TaskRegistry
 from tickwork.services.firing import Firing, run_defaults
 from tickwork.services.schedule_changes import ScheduleChanges
+from tickwork.storage.alert_store import AlertStore
 from tickwork.storage.database import Database
-from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
+from tickwork.storage.schedule_store import ScheduleStore
 
 ResumeChoice = str  # "policy" | "skip" | "run_once" | "run_all"
 RESUME_CHOICES = ("policy", "skip", "run_once", "run_all")
@@ -74,6 +72,7 @@ class ScheduleService:
         self.changes = ScheduleChanges(db.dialect)
         self.runs = self.changes.runs
         self.audit = self.changes.audit
+        self.alerts = AlertStore(db.dialect)
         self.max_payload_bytes = max_payload_bytes
         self._on_change = on_change
 
@@ -93,46 +92,6 @@ class ScheduleService:
             )
         return actor.tenant_id
 
-    # -- reads -------------------------------------------------------------------------
-
-    def get(self, schedule_id: int, actor: Actor) -> Schedule:
-        """One schedule (a tenant-bound actor sees only its tenant's)."""
-        with self.db.read() as conn:
-            return self.store.get(conn, schedule_id, restrict_tenant=actor.tenant_id)
-
-    def find(self, ref: str | int, actor: Actor) -> Schedule:
-        """A schedule by id or by name (names are unique per tenant: an actor bound to no
-        tenant is asked for the id when several tenants use the name)."""
-        ident = inputs.record_id(ref)
-        if ident is not None:
-            return self.get(ident, actor)
-        if not isinstance(ref, str) or len(ref) > schedule_spec.MAX_NAME_LENGTH:
-            raise NotFoundError(f"schedule {inputs.echo(ref)} not found", field="id")
-        with self.db.read() as conn:
-            found = self.store.find_by_name(conn, ref, restrict_tenant=actor.tenant_id)
-        if not found:
-            raise NotFoundError(f"schedule {inputs.echo(ref)} not found", field="id")
-        if len(found) > 1:
-            raise ConflictError(
-                f"several tenants have a schedule called {inputs.echo(ref)}; give its id instead",
-                field="id",
-            )
-        return found[0]
-
-    def list(
-        self,
-        actor: Actor,
-        filters: ScheduleFilter | None = None,
-        *,
-        after_id: int | None = None,
-        limit: int = 50,
-        offset: int | None = None,
-    ) -> builtins.list[Schedule]:
-        """Schedules in id order, keyset-paginated by ``after_id``."""
-        filters = dataclasses.replace(filters or ScheduleFilter(), restrict_tenant=actor.tenant_id)
-        with self.db.read() as conn:
-            return self.store.list(conn, filters, after_id=after_id, limit=limit, offset=offset)
-
     # -- changes -----------------------------------------------------------------------
 
     def validate(self, actor: Actor, fields: Mapping[str, Any]) -> ScheduleDefinition:
@@ -143,7 +102,18 @@ class ScheduleService:
             fields, self.registry, max_payload_bytes=self.max_payload_bytes
         )
         self._check_task_allowed(actor, definition.task, definition.tenant_id)
+        with self.db.read() as conn:
+            self._check_channels(conn, definition)
         return definition
+
+    def _check_channels(self, conn: Connection, definition: ScheduleDefinition) -> None:
+        names = definition.alert_channels or []
+        found = {c.name for c in self.alerts.channels_named(conn, names)}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise InvalidInputError(
+                f"no alert channel is called {inputs.echo(missing[0])}", field="alert_channels"
+            )
 
     def create(
         self,
@@ -243,6 +213,8 @@ class ScheduleService:
                 _merged(before, changes), self.registry, max_payload_bytes=self.max_payload_bytes
             )
             self._check_task_allowed(actor, definition.task, definition.tenant_id)
+            if definition.alert_channels != before.alert_channels:
+                self._check_channels(conn, definition)
             retimed = _retimed(before, definition, now)
             values = {
                 **definition.columns(),
@@ -339,6 +311,8 @@ class ScheduleService:
             "paused_at": None,
             "paused_until": None,
             "updated_at": now,
+            # Failures before the pause do not count towards pausing it again.
+            "consecutive_failures": 0,
         }
         fresh_start = before.next_run_at is None or before.status is ScheduleStatus.FAILED
         if fresh_start:

@@ -5,45 +5,15 @@ from __future__ import annotations
 import builtins
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tickwork.domain.actor import Actor, Role
+from tickwork.domain.queries import AuditFilter
+from tickwork.domain.read_models import AuditEntry
 from tickwork.storage.tables import audit_log
-
-# Logins, failed ones included (with the name typed and the address), are for admins bound
-# to no tenant; changes to users and tokens are for admins.
-AUTH_ACTIONS = "auth."
-ACCOUNT_ACTIONS = ("user.", "token.")
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One row of the audit log."""
-
-    id: int
-    at: datetime
-    actor: str
-    source: str
-    action: str
-    target_type: str
-    target_id: str | None
-    tenant_id: str | None
-    before: Any
-    after: Any
-
-
-def hidden_action_prefixes(actor: Actor) -> tuple[str, ...]:
-    """The kinds of audit entries ``actor`` may not read: ``auth.*`` unless it is an admin
-    bound to no tenant, ``user.*`` and ``token.*`` unless it is an admin."""
-    if actor.role is Role.ADMIN:
-        return () if actor.tenant_id is None else (AUTH_ACTIONS,)
-    return (AUTH_ACTIONS, *ACCOUNT_ACTIONS)
-
 
 # The columns an entry is written with (``id`` is generated): every statement that appends
 # to the log, driver-level ones included, lists them from here.
@@ -97,44 +67,22 @@ def insert_entry_sql(expressions: Mapping[str, str], *, select_from: str | None 
     return f"{head} SELECT {values} FROM {select_from}"
 
 
-@dataclass(frozen=True, slots=True)
-class AuditFilter:
-    """Filters for reading the audit log."""
-
-    target_type: str | None = None
-    target_id: str | None = None
-    actor: str | None = None
-    action: str | None = None
-    restrict_tenant: str | None = None
-    # Actions starting with one of these are left out (what the reader may not see).
-    hidden_prefixes: tuple[str, ...] = ()
-
-    @classmethod
-    def visible_to(cls, reader: Actor, **filters: str | None) -> AuditFilter:
-        """``filters`` narrowed to what ``reader`` may read: its tenant's entries when bound
-        to one, without the kinds of :func:`hidden_action_prefixes`."""
-        return cls(
-            **filters,
-            restrict_tenant=reader.tenant_id,
-            hidden_prefixes=hidden_action_prefixes(reader),
-        )
-
-    def apply(self, query: sa.Select[Any]) -> sa.Select[Any]:
-        """``query`` on ``audit_log`` narrowed by these filters."""
-        c = audit_log.c
-        if self.target_type:
-            query = query.where(c.target_type == self.target_type)
-        if self.target_id:
-            query = query.where(c.target_id == self.target_id)
-        if self.actor:
-            query = query.where(c.actor == self.actor)
-        if self.action:
-            query = query.where(c.action == self.action)
-        if self.restrict_tenant is not None:
-            query = query.where(c.tenant_id == self.restrict_tenant)
-        for prefix in self.hidden_prefixes:
-            query = query.where(sa.not_(c.action.like(prefix + "%")))
-        return query
+def filter_audit(query: sa.Select[Any], filters: AuditFilter) -> sa.Select[Any]:
+    """``query`` on ``audit_log`` narrowed by ``filters``: the one filter of the audit log."""
+    c = audit_log.c
+    if filters.target_type:
+        query = query.where(c.target_type == filters.target_type)
+    if filters.target_id:
+        query = query.where(c.target_id == filters.target_id)
+    if filters.actor:
+        query = query.where(c.actor == filters.actor)
+    if filters.action:
+        query = query.where(c.action == filters.action)
+    if filters.restrict_tenant is not None:
+        query = query.where(c.tenant_id == filters.restrict_tenant)
+    for prefix in filters.hidden_prefixes:
+        query = query.where(sa.not_(c.action.like(prefix + "%")))
+    return query
 
 
 class AuditStore:
@@ -181,7 +129,7 @@ class AuditStore:
     ) -> builtins.list[AuditEntry]:
         """Entries newest first, keyset-paginated by id."""
         c = audit_log.c
-        query = filters.apply(sa.select(audit_log).order_by(c.id.desc()).limit(limit))
+        query = filter_audit(sa.select(audit_log), filters).order_by(c.id.desc()).limit(limit)
         if before_id is not None:
             query = query.where(c.id < before_id)
         return [AuditEntry(**dict(r._mapping)) for r in conn.execute(query)]
@@ -192,7 +140,7 @@ class AuditStore:
         """Distinct actions among the latest ``recent`` entries ``filters`` lets through
         (for the log's filter)."""
         latest = (
-            filters.apply(sa.select(audit_log.c.action))
+            filter_audit(sa.select(audit_log.c.action), filters)
             .order_by(audit_log.c.id.desc())
             .limit(recent)
             .subquery()

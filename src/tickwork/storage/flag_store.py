@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tickwork.domain.models import Flag
 from tickwork.storage.dialect import Dialect
 from tickwork.storage.tables import flags, tenant_scope
-
-
-@dataclass(frozen=True, slots=True)
-class Flag:
-    """A named on/off switch: the installation's (``tenant_id`` ``None``) or a tenant's."""
-
-    id: int
-    name: str
-    tenant_id: str | None
-    enabled: bool
-    description: str | None
-    updated_at: datetime
-    updated_by: str | None
 
 
 def _in_scope(tenant_id: str | None) -> sa.ColumnElement[bool]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,10 +20,11 @@ from tickwork.domain.models import (
     RUNNABLE_RUN_STATUSES,
     RunStatus,
 )
+from tickwork.domain.queries import RunFilter, StatsFilter
+from tickwork.domain.read_models import Distribution, HourBucket, OutcomeStats, QueueDepth
 from tickwork.storage.dialect import Dialect
-from tickwork.storage.run_store import LIST_COLUMNS, RunFilter
-from tickwork.storage.tables import nodes, runs, schedules
-from tickwork.storage.types import UTCDateTime
+from tickwork.storage.run_queries import filter_runs
+from tickwork.storage.tables import runs, schedules
 
 FINAL = sorted(s.value for s in FINAL_RUN_STATUSES)
 CURRENT = sorted(
@@ -33,91 +33,8 @@ CURRENT = sorted(
 PERCENTILES = (50, 95, 99)
 
 
-@dataclass(frozen=True, slots=True)
-class InsightFilter:
-    """What to count: a time window and optional narrowing."""
-
-    since: datetime
-    until: datetime | None = None
-    task: str | None = None
-    schedule_id: int | None = None
-    # A principal bound to a tenant sees only that tenant's runs.
-    restrict_tenant: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Distribution:
-    """Percentiles of a set of durations, in seconds (``None`` when the set is empty)."""
-
-    count: int = 0
-    avg: float | None = None
-    max: float | None = None
-    p50: float | None = None
-    p95: float | None = None
-    p99: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OutcomeStats:
-    """How runs of one task or one schedule ended within a window."""
-
-    key: str | int | None
-    total: int
-    succeeded: int
-    failed: int
-    cancelled: int
-    skipped: int
-    duration: Distribution
-    name: str | None = None
-
-    @property
-    def success_rate(self) -> float | None:
-        """Succeeded among runs that succeeded or failed; ``None`` before any did either."""
-        decided = self.succeeded + self.failed
-        return None if decided == 0 else self.succeeded / decided
-
-
-@dataclass(frozen=True, slots=True)
-class QueueDepth:
-    """The queue right now."""
-
-    runnable: int = 0  # queued or retrying, due now
-    scheduled: int = 0  # queued or retrying, due later
-    running: int = 0
-    waiting: int = 0
-    oldest_runnable_age: float | None = None  # seconds the longest-due runnable run has waited
-    by_queue: dict[str, int] = field(default_factory=dict)  # runnable now, per queue
-
-
-@dataclass(frozen=True, slots=True)
-class HourBucket:
-    """Runs that finished within one hour."""
-
-    hour: datetime
-    total: int
-    succeeded: int
-    failed: int
-
-
-# The columns of a run in list views (no payload, result, logs, traceback or details).
-RUN_PAGE_COLUMNS = tuple(c.name for c in LIST_COLUMNS if c.name != "token")
-_RUN_PAGE_SELECT: tuple[sa.ColumnClause[Any], ...] = tuple(
-    sa.column(name) for name in RUN_PAGE_COLUMNS
-)
-_RUN_DATETIMES = frozenset(
-    c.name for c in LIST_COLUMNS if c.name != "token" and isinstance(c.type, UTCDateTime)
-)
-
-
-def _aware(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
-
-
 class InsightsStore:
-    """Read-only queries behind ``/api/v1/stats``, the dashboard, ``/metrics`` and the
-    API's lists of runs."""
+    """Read-only queries behind ``/api/v1/stats``, the dashboard and ``/metrics``."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -128,7 +45,7 @@ class InsightsStore:
     # -- helpers -----------------------------------------------------------------------
 
     @staticmethod
-    def _window(query: sa.Select[Any], filters: InsightFilter) -> sa.Select[Any]:
+    def _window(query: sa.Select[Any], filters: StatsFilter) -> sa.Select[Any]:
         c = runs.c
         query = query.where(c.finished_at >= filters.since)
         if filters.until is not None:
@@ -136,15 +53,13 @@ class InsightsStore:
         return InsightsStore._narrow(query, filters)
 
     @staticmethod
-    def _narrow(query: sa.Select[Any], filters: InsightFilter) -> sa.Select[Any]:
-        c = runs.c
-        if filters.task:
-            query = query.where(c.task == filters.task)
-        if filters.schedule_id is not None:
-            query = query.where(c.schedule_id == filters.schedule_id)
-        if filters.restrict_tenant is not None:
-            query = query.where(c.tenant_id == filters.restrict_tenant)
-        return query
+    def _narrow(query: sa.Select[Any], filters: StatsFilter) -> sa.Select[Any]:
+        narrowing = RunFilter(
+            task=filters.task,
+            schedule_id=filters.schedule_id,
+            restrict_tenant=filters.restrict_tenant,
+        )
+        return filter_runs(query, narrowing)
 
     def _distribution_query(self, key: Any, values: Any, where: sa.Select[Any]) -> sa.Select[Any]:
         """Per ``key``: count, average, maximum and nearest-rank percentiles of ``values``."""
@@ -183,7 +98,7 @@ class InsightsStore:
 
     # -- counts ------------------------------------------------------------------------
 
-    def finished_by_status(self, conn: Connection, filters: InsightFilter) -> dict[str, int]:
+    def finished_by_status(self, conn: Connection, filters: StatsFilter) -> dict[str, int]:
         """Runs (and recorded skips) that finished in the window, per final status."""
         query = self._window(
             sa.select(runs.c.status, sa.func.count()).group_by(runs.c.status), filters
@@ -202,7 +117,7 @@ class InsightsStore:
     )
 
     def _unfinished(
-        self, conn: Connection, columns: Sequence[Any], filters: InsightFilter
+        self, conn: Connection, columns: Sequence[Any], filters: StatsFilter
     ) -> builtins.list[Any]:
         rows: builtins.list[Any] = []
         for group in self._CURRENT_GROUPS:
@@ -214,7 +129,7 @@ class InsightsStore:
             rows.extend(conn.execute(query))
         return rows
 
-    def current_by_status(self, conn: Connection, filters: InsightFilter) -> dict[str, int]:
+    def current_by_status(self, conn: Connection, filters: StatsFilter) -> dict[str, int]:
         """Runs waiting, queued, retrying or running right now."""
         counts = dict.fromkeys(CURRENT, 0)
         for status, n in self._unfinished(conn, [runs.c.status], filters):
@@ -223,7 +138,7 @@ class InsightsStore:
 
     def unfinished_by_task_and_status(self, conn: Connection) -> dict[tuple[str, str], int]:
         """Runs waiting, queued, retrying or running now, per task and status."""
-        everything = InsightFilter(since=datetime.min.replace(tzinfo=UTC))
+        everything = StatsFilter(since=datetime.min.replace(tzinfo=UTC))
         return {
             (task, status): int(n)
             for task, status, n in self._unfinished(conn, [runs.c.task, runs.c.status], everything)
@@ -237,23 +152,14 @@ class InsightsStore:
             sa.select(runs.c.task, runs.c.status, sa.func.count()).group_by(
                 runs.c.task, runs.c.status
             ),
-            InsightFilter(since=since),
+            StatsFilter(since=since),
         )
         return {(task, status): int(n) for task, status, n in conn.execute(query)}
-
-    def schedules_by_status(
-        self, conn: Connection, restrict_tenant: str | None = None
-    ) -> dict[str, int]:
-        """Schedules per status."""
-        query = sa.select(schedules.c.status, sa.func.count()).group_by(schedules.c.status)
-        if restrict_tenant is not None:
-            query = query.where(schedules.c.tenant_id == restrict_tenant)
-        return {status: int(n) for status, n in conn.execute(query)}
 
     # -- outcomes per task and per schedule ----------------------------------------------
 
     def _outcomes(
-        self, conn: Connection, filters: InsightFilter, key: Any, limit: int
+        self, conn: Connection, filters: StatsFilter, key: Any, limit: int
     ) -> builtins.list[OutcomeStats]:
         c = runs.c
         counted = self._window(
@@ -297,13 +203,13 @@ class InsightsStore:
         ]
 
     def by_task(
-        self, conn: Connection, filters: InsightFilter, limit: int = 100
+        self, conn: Connection, filters: StatsFilter, limit: int = 100
     ) -> builtins.list[OutcomeStats]:
         """Outcomes and durations per task in the window, busiest first."""
         return self._outcomes(conn, filters, runs.c.task, limit)
 
     def by_schedule(
-        self, conn: Connection, filters: InsightFilter, limit: int = 100
+        self, conn: Connection, filters: StatsFilter, limit: int = 100
     ) -> builtins.list[OutcomeStats]:
         """Outcomes and durations per schedule in the window, busiest first (with names)."""
         found = [
@@ -335,7 +241,7 @@ class InsightsStore:
 
     # -- lateness, the queue, throughput -----------------------------------------------
 
-    def fire_lateness(self, conn: Connection, filters: InsightFilter) -> Distribution:
+    def fire_lateness(self, conn: Connection, filters: StatsFilter) -> Distribution:
         """How long after their fire time scheduled runs were created (scheduler lag)."""
         c = runs.c
         query = self._distribution_query(
@@ -348,7 +254,7 @@ class InsightsStore:
         row = conn.execute(query).one_or_none()
         return Distribution() if row is None else self._distribution(row)
 
-    def start_delay(self, conn: Connection, filters: InsightFilter) -> Distribution:
+    def start_delay(self, conn: Connection, filters: StatsFilter) -> Distribution:
         """How long runs waited in the queue between becoming due and starting."""
         c = runs.c
         query = self._distribution_query(
@@ -366,9 +272,7 @@ class InsightsStore:
         c = runs.c
 
         def narrow(query: sa.Select[Any]) -> sa.Select[Any]:
-            if restrict_tenant is not None:
-                query = query.where(c.tenant_id == restrict_tenant)
-            return query
+            return filter_runs(query, RunFilter(restrict_tenant=restrict_tenant))
 
         runnable = c.status.in_(RUNNABLE_RUN_STATUSES)
         by_queue = {
@@ -408,7 +312,7 @@ class InsightsStore:
             by_queue=by_queue,
         )
 
-    def per_hour(self, conn: Connection, filters: InsightFilter) -> builtins.list[HourBucket]:
+    def per_hour(self, conn: Connection, filters: StatsFilter) -> builtins.list[HourBucket]:
         """Finished runs per hour in the window (hours without runs are left out)."""
         c = runs.c
         hour = self.dialect.hour_bucket(c.finished_at)
@@ -434,74 +338,5 @@ class InsightsStore:
             for row in conn.execute(query)
         ]
 
-    # -- pages of runs -------------------------------------------------------------------
 
-    def run_page(
-        self,
-        conn: Connection,
-        filters: RunFilter,
-        *,
-        before_id: int | None = None,
-        limit: int = 50,
-    ) -> builtins.list[dict[str, Any]]:
-        """Runs newest first, keyset-paginated by id, as plain values for list views.
-
-        The same filters as :meth:`RunStore.list`, without its per-column conversions into
-        :class:`Run` objects: pages of the API stay cheap whatever their depth.
-        """
-        c = runs.c
-        query = sa.select(*_RUN_PAGE_SELECT).select_from(runs)
-        if filters.schedule_id is not None:
-            query = query.where(c.schedule_id == filters.schedule_id)
-        if filters.task:
-            query = query.where(c.task == filters.task)
-        if filters.status:
-            query = query.where(c.status.in_(list(filters.status)))
-        if filters.trigger:
-            query = query.where(c.trigger == filters.trigger)
-        if filters.tenant_id:
-            query = query.where(c.tenant_id == filters.tenant_id)
-        if filters.queue:
-            query = query.where(c.queue == filters.queue)
-        if filters.since is not None:
-            query = query.where(c.created_at >= filters.since)
-        if filters.until is not None:
-            query = query.where(c.created_at < filters.until)
-        if filters.restrict_tenant is not None:
-            query = query.where(c.tenant_id == filters.restrict_tenant)
-        if before_id is not None:
-            query = query.where(c.id < before_id)
-        query = query.order_by(c.id.desc()).limit(limit)
-        page = []
-        for row in conn.execute(query):
-            item = dict(zip(RUN_PAGE_COLUMNS, row, strict=True))
-            for name in _RUN_DATETIMES:
-                item[name] = _aware(item[name])
-            item["cancel_requested"] = bool(item["cancel_requested"])
-            started, finished = item["started_at"], item["finished_at"]
-            item["duration"] = (
-                None
-                if started is None or finished is None
-                else (finished - started).total_seconds()
-            )
-            page.append(item)
-        return page
-
-    # -- nodes ---------------------------------------------------------------------------
-
-    def heartbeats(self, conn: Connection) -> builtins.list[tuple[str, str, datetime]]:
-        """Every running node's id, kind and last heartbeat (for ``/metrics``)."""
-        query = sa.select(nodes.c.id, nodes.c.kind, nodes.c.heartbeat_at).where(
-            nodes.c.stopped_at.is_(None)
-        )
-        return [(r.id, r.kind, r.heartbeat_at) for r in conn.execute(query)]
-
-
-__all__: Sequence[str] = [
-    "Distribution",
-    "HourBucket",
-    "InsightFilter",
-    "InsightsStore",
-    "OutcomeStats",
-    "QueueDepth",
-]
+__all__: Sequence[str] = ["InsightsStore"]

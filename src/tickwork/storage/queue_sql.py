@@ -254,6 +254,9 @@ class Outcome:
     retry_at: datetime | None = None
     # The run's dedupe key: a retry yields to another pending run holding it.
     key: str | None = None
+    # The worker that ran the attempt, for its history row: the run's own column is
+    # cleared when it goes back to the queue, so the finish statement cannot return it.
+    worker_id: str | None = None
 
     def as_values(self) -> tuple[Any, ...]:
         """The outcome as :func:`finish_runs` takes it: the values of :class:`OutcomeValues`.
@@ -288,6 +291,8 @@ class FinishedRun:
     status: str
     attempt: int
     started_at: datetime | None
+    # After the update: ``None`` for a run that went back to the queue as its next attempt
+    # (the outcome says which worker ran the attempt).
     worker_id: str | None
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,32 +26,13 @@ from tickwork.storage.driver_values import storable_json
 from tickwork.storage.queue_sql import ClaimedRun, FinishedRun, Outcome
 from tickwork.storage.retention_sql import PrunedBatch
 from tickwork.storage.rows import attempt_from_row, run_from_row
+from tickwork.storage.run_queries import LIST_COLUMNS
 from tickwork.storage.tables import RUN_KEY_PENDING, run_attempts, runs, tenant_scope
 
 _RUNNING = RunStatus.RUNNING.value
 
 # What a worker needs to execute a claimed run; the list views need more.
 CLAIM_COLUMNS = tuple(runs.c[name] for name in ClaimedRun._fields)
-
-# Columns of the list views: everything but the bulky ones.
-LIST_COLUMNS = tuple(
-    c for c in runs.c if c.name not in ("payload", "traceback", "logs", "result", "details")
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RunFilter:
-    """Filters for listing runs; ``None`` means "any"."""
-
-    schedule_id: int | None = None
-    task: str | None = None
-    status: Sequence[str] | None = None
-    trigger: str | None = None
-    tenant_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    queue: str | None = None
-    restrict_tenant: str | None = None
 
 
 # How often an enqueue with a key retries when the run holding the key finishes between
@@ -297,7 +277,7 @@ class RunStore:
                         "run_id": f.id,
                         "attempt": f.attempt - 1,
                         "status": RunStatus.FAILED.value,
-                        "worker_id": f.worker_id,
+                        "worker_id": by_id[f.id].worker_id or f.worker_id,
                         "started_at": f.started_at,
                         "finished_at": by_id[f.id].finished_at,
                         "error": by_id[f.id].error,
@@ -632,57 +612,6 @@ class RunStore:
             raise InvalidTransitionError(f"run {run.id} changed meanwhile; try again")
         self.dialect.notify(conn, RUNS_CHANNEL, run.queue)
         return run_from_row(row)
-
-    # -- the read side -----------------------------------------------------------------
-
-    def _filtered(self, query: sa.Select[Any], filters: RunFilter) -> sa.Select[Any]:
-        c = runs.c
-        if filters.schedule_id is not None:
-            query = query.where(c.schedule_id == filters.schedule_id)
-        if filters.task:
-            query = query.where(c.task == filters.task)
-        if filters.status:
-            query = query.where(c.status.in_(list(filters.status)))
-        if filters.trigger:
-            query = query.where(c.trigger == filters.trigger)
-        if filters.tenant_id:
-            query = query.where(c.tenant_id == filters.tenant_id)
-        if filters.queue:
-            query = query.where(c.queue == filters.queue)
-        if filters.since is not None:
-            query = query.where(c.created_at >= filters.since)
-        if filters.until is not None:
-            query = query.where(c.created_at < filters.until)
-        if filters.restrict_tenant is not None:
-            query = query.where(c.tenant_id == filters.restrict_tenant)
-        return query
-
-    def list(
-        self,
-        conn: Connection,
-        filters: RunFilter,
-        *,
-        before_id: int | None = None,
-        limit: int = 50,
-        offset: int | None = None,
-        full: bool = False,
-    ) -> builtins.list[Run]:
-        """Runs newest first; pass the last id seen as ``before_id`` for the next page."""
-        columns = (runs,) if full else LIST_COLUMNS
-        query = self._filtered(sa.select(*columns), filters).order_by(runs.c.id.desc())
-        if before_id is not None:
-            query = query.where(runs.c.id < before_id)
-        if offset:
-            query = query.offset(offset)
-        return [run_from_row(r) for r in conn.execute(query.limit(limit))]
-
-    def count(self, conn: Connection, filters: RunFilter, cap: int | None = None) -> int:
-        """How many runs match ``filters`` (counting stops at ``cap`` when given)."""
-        inner = self._filtered(sa.select(runs.c.id), filters)
-        if cap is not None:
-            inner = inner.limit(cap)
-        query = sa.select(sa.func.count()).select_from(inner.subquery())
-        return int(conn.execute(query).scalar_one())
 
     def active_for_schedule(self, conn: Connection, schedule_id: int) -> builtins.list[Run]:
         """A schedule's pending and running runs (for its overlap policy)."""

@@ -13,7 +13,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tickwork.domain.errors import DuplicateNameError, NotFoundError, VersionConflictError
-from tickwork.domain.models import OverlapPolicy, Schedule, ScheduleStatus, TriggerType
+from tickwork.domain.models import (
+    OverlapPolicy,
+    RunStatus,
+    Schedule,
+    ScheduleStatus,
+    TriggerType,
+)
+from tickwork.domain.queries import ScheduleFilter
 from tickwork.storage import firing_sql
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
 from tickwork.storage.rows import schedule_from_row, schedules_from_rows
@@ -51,17 +58,31 @@ FIRING_COLUMNS = tuple(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleFilter:
-    """Filters for listing schedules; ``None`` means "any"."""
-
-    status: str | None = None
-    task: str | None = None
-    tenant_id: str | None = None
-    source: str | None = None
-    text: str | None = None
-    # A principal bound to a tenant sees only that tenant's rows.
-    restrict_tenant: str | None = None
+def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Select[Any]:
+    """``query`` on ``schedules`` narrowed by ``filters``: the one filter of schedules."""
+    c = schedules.c
+    if filters.status:
+        query = query.where(c.status == filters.status)
+    if filters.task:
+        query = query.where(c.task == filters.task)
+    if filters.tenant_id:
+        query = query.where(c.tenant_id == filters.tenant_id)
+    if filters.source:
+        query = query.where(c.source == filters.source)
+    if filters.text:
+        pattern = (
+            "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(
+            sa.or_(
+                c.name.ilike(pattern, escape="\\"),
+                c.task.ilike(pattern, escape="\\"),
+                c.description.ilike(pattern, escape="\\"),
+            )
+        )
+    if filters.restrict_tenant is not None:
+        query = query.where(c.tenant_id == filters.restrict_tenant)
+    return query
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,33 +175,6 @@ class ScheduleStore:
         ).one_or_none()
         return None if row is None else schedule_from_row(row)
 
-    def _filtered(self, query: sa.Select[Any], filters: ScheduleFilter) -> sa.Select[Any]:
-        c = schedules.c
-        if filters.status:
-            query = query.where(c.status == filters.status)
-        if filters.task:
-            query = query.where(c.task == filters.task)
-        if filters.tenant_id:
-            query = query.where(c.tenant_id == filters.tenant_id)
-        if filters.source:
-            query = query.where(c.source == filters.source)
-        if filters.text:
-            pattern = (
-                "%"
-                + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                + "%"
-            )
-            query = query.where(
-                sa.or_(
-                    c.name.ilike(pattern, escape="\\"),
-                    c.task.ilike(pattern, escape="\\"),
-                    c.description.ilike(pattern, escape="\\"),
-                )
-            )
-        if filters.restrict_tenant is not None:
-            query = query.where(c.tenant_id == filters.restrict_tenant)
-        return query
-
     def list(
         self,
         conn: Connection,
@@ -191,7 +185,7 @@ class ScheduleStore:
         offset: int | None = None,
     ) -> builtins.list[Schedule]:
         """Schedules in id order, after ``after_id`` (keyset) or from ``offset``."""
-        query = self._filtered(sa.select(schedules), filters).order_by(schedules.c.id)
+        query = filter_schedules(sa.select(schedules), filters).order_by(schedules.c.id)
         if after_id is not None:
             query = query.where(schedules.c.id > after_id)
         if offset:
@@ -200,7 +194,7 @@ class ScheduleStore:
 
     def count(self, conn: Connection, filters: ScheduleFilter) -> int:
         """How many schedules match ``filters``."""
-        query = self._filtered(sa.select(sa.func.count()).select_from(schedules), filters)
+        query = filter_schedules(sa.select(sa.func.count()).select_from(schedules), filters)
         return int(conn.execute(query).scalar_one())
 
     def counts_by_status(
@@ -348,18 +342,57 @@ class ScheduleStore:
             conn, self.dialect, runs, [_update_values(u) for u in updates], RUNS_CHANNEL
         )
 
-    def set_last_status(self, conn: Connection, statuses: dict[int, str]) -> None:
-        """Record the outcome of each schedule's latest finished run."""
-        if not statuses:
+    def record_outcomes(self, conn: Connection, outcomes: Sequence[tuple[int, str]]) -> None:
+        """Record final outcomes of schedules' runs, in the order they ended: each schedule's
+        ``last_status``, and its ``consecutive_failures`` (a success resets the count, a
+        failure adds one; a cancelled or skipped run changes neither)."""
+        if not outcomes:
             return
+        counts: dict[int, list[Any]] = {}
+        for schedule_id, status in outcomes:
+            # [last status, reset the stored count, failures to add]
+            entry = counts.setdefault(schedule_id, [status, 0, 0])
+            entry[0] = status
+            if status == RunStatus.SUCCEEDED.value:
+                entry[1], entry[2] = 1, 0
+            elif status == RunStatus.FAILED.value:
+                entry[2] += 1
+        c = schedules.c
         statement = (
             schedules.update()
-            .where(schedules.c.id == sa.bindparam("b_id"))
-            .values(last_status=sa.bindparam("b_status"))
+            .where(c.id == sa.bindparam("b_id"))
+            .values(
+                last_status=sa.bindparam("b_status"),
+                consecutive_failures=sa.case(
+                    (sa.bindparam("b_reset") == 1, sa.bindparam("b_add")),
+                    else_=c.consecutive_failures + sa.bindparam("b_add"),
+                ),
+            )
         )
         conn.execute(
-            statement, [{"b_id": sid, "b_status": status} for sid, status in statuses.items()]
+            statement,
+            [
+                {"b_id": sid, "b_status": status, "b_reset": reset, "b_add": add}
+                for sid, (status, reset, add) in counts.items()
+            ],
         )
+
+    def failing(self, conn: Connection, limit: int) -> builtins.list[Schedule]:
+        """Schedules whose latest final runs failed (``consecutive_failures`` above 0)."""
+        query = (
+            sa.select(schedules)
+            .where(schedules.c.consecutive_failures > 0)
+            .order_by(schedules.c.id)
+            .limit(limit)
+        )
+        return [schedule_from_row(r) for r in conn.execute(query)]
+
+    def by_ids(self, conn: Connection, ids: Sequence[int]) -> builtins.list[Schedule]:
+        """The schedules among ``ids`` that exist."""
+        if not ids:
+            return []
+        query = sa.select(schedules).where(schedules.c.id.in_(list(ids)))
+        return [schedule_from_row(r) for r in conn.execute(query)]
 
     def code_defined(self, conn: Connection) -> builtins.list[Schedule]:
         """Every schedule whose definition comes from code."""

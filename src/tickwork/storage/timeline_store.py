@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tickwork.domain.models import (
-    FINAL_RUN_STATUSES,
-    Run,
-    Schedule,
-    ScheduleStatus,
-)
+from tickwork.domain.models import FINAL_RUN_STATUSES, Schedule, ScheduleStatus
+from tickwork.domain.queries import ScheduleFilter
+from tickwork.domain.read_models import HistoryEntry, WindowCount
 from tickwork.storage.dialect import Dialect
-from tickwork.storage.rows import run_from_row, schedule_from_row, schedule_from_values
-from tickwork.storage.run_store import LIST_COLUMNS, RunFilter, RunStore
-from tickwork.storage.schedule_store import ScheduleFilter, ScheduleStore
+from tickwork.storage.rows import schedule_from_row, schedule_from_values
+from tickwork.storage.schedule_store import ScheduleStore, filter_schedules
 from tickwork.storage.tables import runs, schedules
 
 FINAL = sorted(s.value for s in FINAL_RUN_STATUSES)
@@ -67,44 +62,10 @@ SCHEDULE_SORTS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A finished run (or recorded skip), as history views show it."""
-
-    id: int
-    schedule_id: int | None
-    status: str
-    task: str | None = None
-    trigger: str | None = None
-    scheduled_for: datetime | None = None
-    created_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    skip_reason: str | None = None
-    details: dict[str, Any] | None = None
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds from start to finish, when it ran."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
-
-
-@dataclass(frozen=True, slots=True)
-class WindowCount:
-    """How many runs of one task ended with one status within one hour."""
-
-    task: str
-    status: str
-    hour: int  # whole hours since 1970
-    count: int
-
-
-def _outcomes(result: Any) -> builtins.list[Outcome]:
-    """Outcomes from a result (column names read once, not per row)."""
+def _entries(result: Any) -> builtins.list[HistoryEntry]:
+    """History entries from a result (column names read once, not per row)."""
     keys = builtins.list(result.keys())
-    return [Outcome(**dict(zip(keys, row, strict=True))) for row in result]
+    return [HistoryEntry(**dict(zip(keys, row, strict=True))) for row in result]
 
 
 class TimelineStore:
@@ -112,7 +73,6 @@ class TimelineStore:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self._runs = RunStore(dialect)
         self._schedules = ScheduleStore(dialect)
 
     # -- schedules ---------------------------------------------------------------------
@@ -134,14 +94,14 @@ class TimelineStore:
         order = SCHEDULE_SORTS.get(sort, SCHEDULE_SORTS["name"])
         if filters.text:
             total_column = sa.func.count().over().label("matching_total")
-            query = self._schedules._filtered(sa.select(schedules, total_column), filters)
+            query = filter_schedules(sa.select(schedules, total_column), filters)
             rows = conn.execute(query.order_by(*order).offset(offset).limit(limit)).all()
             if rows:
                 keys = [k for k in rows[0]._fields if k != "matching_total"]
                 found = [schedule_from_values(dict(zip(keys, r, strict=False))) for r in rows]
                 return found, int(rows[0].matching_total)
             return [], self._schedules.count(conn, filters)
-        query = self._schedules._filtered(sa.select(schedules), filters).order_by(*order)
+        query = filter_schedules(sa.select(schedules), filters).order_by(*order)
         rows = conn.execute(query.offset(offset).limit(limit)).all()
         total = self._schedules.count(conn, filters)
         return [schedule_from_row(r) for r in rows], total
@@ -250,7 +210,7 @@ class TimelineStore:
         schedule_ids: Sequence[int],
         per_schedule: int = 20,
         restrict_tenant: str | None = None,
-    ) -> dict[int, builtins.list[Outcome]]:
+    ) -> dict[int, builtins.list[HistoryEntry]]:
         """The latest finished runs of each schedule, newest first (with
         ``restrict_tenant``, only runs of that tenant: a schedule moved between tenants
         keeps its earlier runs out of the new tenant's sight).
@@ -258,7 +218,7 @@ class TimelineStore:
         One query walking each schedule's ``(schedule_id, id)`` index backwards and stopping
         after ``per_schedule`` rows, so the cost does not grow with the length of the history.
         """
-        result: dict[int, builtins.list[Outcome]] = {sid: [] for sid in schedule_ids}
+        result: dict[int, builtins.list[HistoryEntry]] = {sid: [] for sid in schedule_ids}
         if not schedule_ids:
             return result
 
@@ -271,7 +231,7 @@ class TimelineStore:
         query = self._per_key(
             runs.c.schedule_id, list(schedule_ids), narrow, SPARK_COLUMNS, per_schedule
         )
-        for outcome in _outcomes(conn.execute(query)):
+        for outcome in _entries(conn.execute(query)):
             if outcome.schedule_id is not None:
                 result[outcome.schedule_id].append(outcome)
         for items in result.values():
@@ -284,7 +244,7 @@ class TimelineStore:
         schedule_id: int,
         limit: int = 200,
         restrict_tenant: str | None = None,
-    ) -> builtins.list[Outcome]:
+    ) -> builtins.list[HistoryEntry]:
         """A schedule's latest finished runs, newest first (for its charts and timeline);
         with ``restrict_tenant``, only runs of that tenant."""
         query = sa.select(*OUTCOME_COLUMNS).where(
@@ -292,76 +252,7 @@ class TimelineStore:
         )
         if restrict_tenant is not None:
             query = query.where(runs.c.tenant_id == restrict_tenant)
-        return _outcomes(conn.execute(query.order_by(runs.c.id.desc()).limit(limit)))
-
-    # -- pages of runs -----------------------------------------------------------------
-
-    def run_page(
-        self,
-        conn: Connection,
-        filters: RunFilter,
-        *,
-        before_id: int | None = None,
-        after_id: int | None = None,
-        offset: int = 0,
-        limit: int = 50,
-    ) -> builtins.list[Run]:
-        """Runs newest first: older than ``before_id``, newer than ``after_id``, or by offset.
-
-        Asks for one row more than ``limit`` so the caller knows whether another page exists.
-        A window that ends in the past (``filters.until``) is read in creation order through
-        the created-at index; walking ids down from the newest run would first pass every run
-        created after the window. Otherwise ids give the order, and the newest rows come first.
-        """
-        query = self._runs._filtered(sa.select(*LIST_COLUMNS), filters)
-        by_time = filters.until is not None
-        key = sa.tuple_(runs.c.created_at, runs.c.id) if by_time else runs.c.id
-        newest_first = (
-            (runs.c.created_at.desc(), runs.c.id.desc()) if by_time else (runs.c.id.desc(),)
-        )
-        oldest_first = (runs.c.created_at, runs.c.id) if by_time else (runs.c.id,)
-
-        def cursor(run_id: int) -> Any:
-            if not by_time:
-                return run_id
-            at = conn.execute(
-                sa.select(runs.c.created_at).where(runs.c.id == run_id)
-            ).scalar_one_or_none()
-            return sa.tuple_(sa.literal(at, runs.c.created_at.type), sa.literal(run_id))
-
-        if after_id is not None:
-            query = query.where(key > cursor(after_id)).order_by(*oldest_first).limit(limit + 1)
-            found = [run_from_row(r) for r in conn.execute(query)]
-            return builtins.list(reversed(found))
-        if before_id is not None:
-            query = query.where(key < cursor(before_id))
-        query = query.order_by(*newest_first).offset(offset).limit(limit + 1)
-        return [run_from_row(r) for r in conn.execute(query)]
-
-    def count_runs(self, conn: Connection, filters: RunFilter, cap: int) -> int:
-        """How many runs match, counting no further than ``cap``."""
-        return self._runs.count(conn, filters, cap=cap)
-
-    def count_newer(self, conn: Connection, filters: RunFilter, after_id: int, cap: int) -> int:
-        """How many matching runs are newer than ``after_id`` (up to ``cap``)."""
-        inner = (
-            self._runs._filtered(sa.select(runs.c.id), filters)
-            .where(runs.c.id > after_id)
-            .limit(cap)
-        )
-        query = sa.select(sa.func.count()).select_from(inner.subquery())
-        return int(conn.execute(query).scalar_one())
-
-    def runs_by_id(
-        self, conn: Connection, ids: Sequence[int], restrict_tenant: str | None = None
-    ) -> builtins.list[Run]:
-        """These runs (list columns), newest first; others' tenants are left out."""
-        if not ids:
-            return []
-        query = sa.select(*LIST_COLUMNS).where(runs.c.id.in_(builtins.list(ids)))
-        if restrict_tenant is not None:
-            query = query.where(runs.c.tenant_id == restrict_tenant)
-        return [run_from_row(r) for r in conn.execute(query.order_by(runs.c.id.desc()))]
+        return _entries(conn.execute(query.order_by(runs.c.id.desc()).limit(limit)))
 
     # -- the dashboard -----------------------------------------------------------------
 

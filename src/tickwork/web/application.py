@@ -19,7 +19,6 @@ from tickwork.settings import Settings
 from tickwork.web import observability
 from tickwork.web.api import API_PREFIX, build_router
 from tickwork.web.errors import install_error_handlers
-from tickwork.web.insights import Insights
 from tickwork.web.loopback import LoopbackHostMiddleware
 from tickwork.web.middleware import (
     AccessLogMiddleware,
@@ -92,7 +91,7 @@ def create_app(
         settings=settings,
         auth=auth,
         authenticator=authenticator,
-        insights=Insights(tickwork.db, stale_after=max(30.0, 3 * settings.heartbeat_interval)),
+        node_stale_after=max(30.0, 3 * settings.heartbeat_interval),
         metrics=metrics,
     )
     install_error_handlers(fastapi_app)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,9 +21,6 @@ from tickwork.auth.service import AuthService
 from tickwork.auth.sessions import SessionCodec
 from tickwork.metrics import Metrics
 from tickwork.settings import Settings
-
-if TYPE_CHECKING:
-    from tickwork.web.insights import Insights
 
 
 class RequestAuthenticator(Protocol):
@@ -72,7 +69,8 @@ class WebState:
     settings: Settings
     auth: AuthService
     authenticator: RequestAuthenticator
-    insights: Insights
+    # Seconds without a heartbeat after which a running process counts as not alive.
+    node_stale_after: float
     metrics: Metrics
     page_error_renderer: PageErrorRenderer | None = None
 

@@ -11,9 +11,9 @@ from pydantic import BaseModel
 
 from tickwork.domain.cron_preview import MAX_PREVIEW_COUNT
 from tickwork.domain.errors import NotFoundError
+from tickwork.domain.read_models import OutcomeStats
 from tickwork.domain.tasks import Task
-from tickwork.storage.audit_store import AuditFilter, AuditStore
-from tickwork.storage.insights_store import OutcomeStats
+from tickwork.reads.stats import MAX_WINDOW_HOURS, MIN_WINDOW_HOURS
 from tickwork.web.api.common import ERROR_RESPONSES, SOURCE, App, IdFilter, Limit, State, TextFilter
 from tickwork.web.api.schemas import (
     AuditOut,
@@ -30,7 +30,6 @@ from tickwork.web.api.schemas import (
     TaskDefaults,
     TaskOut,
 )
-from tickwork.web.insights import MAX_WINDOW_HOURS, MIN_WINDOW_HOURS
 from tickwork.web.security import Viewer
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -119,7 +118,9 @@ def list_nodes(
     """Schedulers, workers and web servers with their last heartbeat. Their ``info``
     (counters of the work done for every tenant) is empty for a principal bound to a
     tenant."""
-    found = state.insights.nodes(include_stopped=include_stopped)
+    found = state.tickwork.reads.nodes.statuses(
+        stale_after=state.node_stale_after, include_stopped=include_stopped
+    )
     shared = principal.tenant_id is None
     return NodeList(
         items=[
@@ -169,7 +170,7 @@ def stats(
 ) -> StatsOut:
     """Counts by status, success rate and duration percentiles per task and per schedule
     over the window, queue depth, fire lateness and runs per hour."""
-    found = state.insights.stats(
+    found = state.tickwork.reads.stats.stats(
         principal.actor(SOURCE), hours=hours, task=task, schedule_id=schedule_id, top=top
     )
     return StatsOut(
@@ -202,15 +203,15 @@ def audit(
     ``next_before_id`` as ``before_id`` for the next page. A principal bound to a tenant
     reads its tenant's entries; logins (``auth.*``) are for admins bound to no tenant, and
     changes to users and tokens for admins."""
-    filters = AuditFilter.visible_to(
+    found = app.reads.audit.list(
         principal.actor(SOURCE),
         target_type=target_type,
         target_id=target_id,
-        actor=actor,
+        by=actor,
         action=action,
+        before_id=before_id,
+        limit=limit + 1,
     )
-    with app.db.read() as conn:
-        found = AuditStore().list(conn, filters, before_id=before_id, limit=limit + 1)
     next_id = None
     if len(found) > limit:
         found = found[:limit]

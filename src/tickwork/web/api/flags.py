@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from tickwork.storage.flag_store import Flag
+from tickwork.domain.models import Flag
 from tickwork.web.api.common import ERROR_RESPONSES, SOURCE, App, TextFilter
 from tickwork.web.security import Admin, Operator, Viewer
 

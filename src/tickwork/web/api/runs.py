@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunStatus, RunTrigger
-from tickwork.storage.insights_store import InsightsStore
-from tickwork.storage.run_store import RunFilter
+from tickwork.domain.queries import RunFilter
 from tickwork.web.api.common import (
     ERROR_RESPONSES,
     SOURCE,
@@ -81,11 +80,10 @@ def list_runs(
         tenant_id=tenant_id,
         since=utc(since),
         until=utc(until),
-        restrict_tenant=principal.tenant_id,
     )
-    store = InsightsStore(app.db.dialect)
-    with app.db.read() as conn:
-        found = store.run_page(conn, filters, before_id=before_id, limit=limit + 1)
+    found = app.reads.runs.values_page(
+        principal.actor(SOURCE), filters, before_id=before_id, limit=limit + 1
+    )
     next_id = None
     if len(found) > limit:
         found = found[:limit]

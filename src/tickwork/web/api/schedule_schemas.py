@@ -77,6 +77,17 @@ class ScheduleFields(RequestModel):
         default=None, max_length=1000
     )
     condition: Text | None = None
+    alert_after: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+        default=None, description="Failed runs in a row that open a schedule.failing alert"
+    )
+    auto_pause_after: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+        default=None, description="Failed runs in a row after which the schedule is paused"
+    )
+    alert_channels: list[Annotated[str, StringConstraints(max_length=100)]] | None = Field(
+        default=None,
+        max_length=20,
+        description="Channel names to notify (default: TICKWORK_ALERT_CHANNELS)",
+    )
 
     def changes(self) -> dict[str, Any]:
         """The fields the caller sent (an explicit ``null`` clears a field)."""
@@ -181,6 +192,10 @@ class ScheduleOut(ResponseModel):
     windows: list[dict[str, Any]] | None
     blackout_dates: list[str] | None
     condition: str | None
+    alert_after: int | None
+    auto_pause_after: int | None
+    alert_channels: list[str] | None
+    consecutive_failures: int
     next_run_at: datetime | None
     last_run_at: datetime | None
     last_status: str | None

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
-from tickwork.storage.timeline_store import Outcome
+from tickwork.domain.read_models import HistoryEntry, success_rate_of
 from tickwork.web.ui import formatting
 
 SPARK_BAR = 5
@@ -24,15 +24,7 @@ LANE_GAP = 4
 MAX_LANES = 6
 
 
-def success_rate(outcomes: Sequence[Outcome]) -> float | None:
-    """Succeeded among runs that ran and ended (skips and cancellations do not count)."""
-    decided = [o for o in outcomes if o.status in ("succeeded", "failed")]
-    if not decided:
-        return None
-    return sum(1 for o in decided if o.status == "succeeded") / len(decided)
-
-
-def sparkline(outcomes: Sequence[Outcome], slots: int = 20) -> Markup:
+def sparkline(outcomes: Sequence[HistoryEntry], slots: int = 20) -> Markup:
     """Bars for the latest runs, oldest on the left; height follows duration, colour status.
 
     One ``<path>`` per colour keeps a table of a hundred schedules light; the summary is the
@@ -60,7 +52,7 @@ def sparkline(outcomes: Sequence[Outcome], slots: int = 20) -> Markup:
         )
     if recent:
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        rate = success_rate(recent)
+        rate = success_rate_of(o.status for o in recent)
         aria = f"Last {len(recent)} runs: {summary}"
         if rate is not None:
             aria += f"; success rate {formatting.percent(rate)}"
@@ -74,7 +66,7 @@ def sparkline(outcomes: Sequence[Outcome], slots: int = 20) -> Markup:
     )
 
 
-def _lanes(items: Sequence[tuple[datetime, datetime, Outcome]]) -> list[int]:
+def _lanes(items: Sequence[tuple[datetime, datetime, HistoryEntry]]) -> list[int]:
     """Greedy lane assignment so overlapping runs do not hide each other."""
     ends: list[datetime] = []
     lanes = []
@@ -94,7 +86,7 @@ def _lanes(items: Sequence[tuple[datetime, datetime, Outcome]]) -> list[int]:
 
 
 def timeline(
-    outcomes: Sequence[Outcome], zone: ZoneInfo, now: datetime, base_url: str = "/runs/"
+    outcomes: Sequence[HistoryEntry], zone: ZoneInfo, now: datetime, base_url: str = "/runs/"
 ) -> Markup:
     """Recent runs on a time axis: a bar from start to finish, a tick for skips."""
     spans = []

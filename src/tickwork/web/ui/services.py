@@ -1,4 +1,4 @@
-"""What the UI's routes and context functions use: the app, its settings, the read stores."""
+"""What the UI's routes and context functions use: the app and its settings."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Connection
 from starlette.requests import Request
 
-from tickwork.storage.timeline_store import TimelineStore
 from tickwork.web.state import web_state
 
 if TYPE_CHECKING:
     from tickwork.app import Tickwork
     from tickwork.auth.service import AuthService
+    from tickwork.domain.actor import Actor
     from tickwork.settings import Settings
 
 
@@ -25,16 +24,15 @@ class UiServices:
     app: Tickwork
     settings: Settings
     auth: AuthService | None
-    timeline: TimelineStore
     _code_hashes: dict[str, str | None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def task_choices(self, conn: Connection, tenant_id: str | None) -> list[str]:
+    def task_choices(self, actor: Actor) -> list[str]:
         """The task names filter lists offer: to a principal bound to a tenant, only the
         tasks its tenant uses; to others, every registered task and every task a schedule
         names."""
-        in_use = self.timeline.tasks_in_use(conn, tenant_id)
-        if tenant_id is not None:
+        in_use = self.app.reads.schedules.tasks_in_use(actor)
+        if actor.tenant_id is not None:
             return in_use
         return sorted({t.name for t in self.app.registry} | set(in_use))
 
@@ -63,7 +61,6 @@ def services(request: Request) -> UiServices:
             app=state.tickwork,
             settings=state.settings,
             auth=state.auth,
-            timeline=TimelineStore(state.tickwork.db.dialect),
         )
         setattr(request.app.state, STATE_KEY, found)
     return found

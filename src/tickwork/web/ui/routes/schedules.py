@@ -16,6 +16,7 @@ from tickwork.web.ui.routes.common import (
     error_toast,
     form_lists,
     is_htmx,
+    list_fragment,
     page,
     redirect,
     render,
@@ -53,7 +54,9 @@ def schedule_table(request: Request, principal: PageViewer) -> Response:
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
     query = schedules.ScheduleQuery.from_params(request.query_params)
-    return render("partials/schedule_table.html", schedules.list_context(ui, viewer, query))
+    context = schedules.list_context(ui, viewer, query)
+    url = "/schedules" + query.link(page=query.page).rstrip("?")
+    return list_fragment(request, url, "partials/schedule_table.html", context)
 
 
 # -- one schedule --------------------------------------------------------------------------
@@ -112,10 +115,11 @@ def schedule_history(request: Request, schedule_id: RecordId, principal: PageVie
     """The run history table of a schedule (filters and paging without a reload)."""
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
-    schedule = ui.app.schedule_service.get(schedule_id, viewer.actor)
+    schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
     query = schedule_detail.HistoryQuery.from_params(request.query_params)
     context = schedule_detail.history_context(ui, viewer, schedule, query)
-    return render("partials/schedule_history.html", context)
+    url = f"/schedules/{schedule_id}" + query.link(page=query.page).rstrip("?")
+    return list_fragment(request, url, "partials/schedule_history.html", context)
 
 
 @router.get("/schedules/{schedule_id}/edit", response_class=HTMLResponse)
@@ -123,7 +127,7 @@ def edit_schedule(request: Request, schedule_id: RecordId, principal: PageAdmin)
     """The edit form (code-defined schedules are read-only: back to their page)."""
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
-    schedule = ui.app.schedule_service.get(schedule_id, viewer.actor)
+    schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
     if schedule.source.value == "code":
         raise InvalidTransitionError(
             f"schedule {schedule.name!r} is defined in code; change it there", field="source"
@@ -142,7 +146,7 @@ async def update_schedule(
 
     def work() -> Response:
         viewer = viewer_for(request, principal, ui)
-        schedule = ui.app.schedule_service.get(schedule_id, viewer.actor)
+        schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
         form = schedule_form.from_submission(ui, "edit", raw, schedule)
         try:
             schedule_form.save(ui, viewer, form, raw)
@@ -222,7 +226,7 @@ async def _act(request: Request, principal: Principal, schedule_id: int, action:
             message = f"Run #{run.id} queued"
             if origin == "history" and is_htmx(request):
                 viewer = viewer_for(request, principal, ui)
-                schedule = service.get(schedule_id, actor)
+                schedule = ui.app.reads.schedules.get(actor, schedule_id)
                 context = schedule_detail.history_context(
                     ui, viewer, schedule, schedule_detail.HistoryQuery()
                 )
@@ -245,7 +249,7 @@ async def _act(request: Request, principal: Principal, schedule_id: int, action:
             schedule = service.resume(actor, schedule_id, misfire=misfire)
             message = f"Resumed “{schedule.name}”"
         else:
-            schedule = service.get(schedule_id, actor)
+            schedule = ui.app.reads.schedules.get(actor, schedule_id)
             service.delete(actor, schedule_id)
             message = f"Deleted “{schedule.name}”"
             if not is_htmx(request):
@@ -286,7 +290,7 @@ def confirm_delete(request: Request, schedule_id: RecordId, principal: PageAdmin
     """The confirmation page (browsers with scripts confirm in a dialog instead)."""
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
-    schedule = ui.app.schedule_service.get(schedule_id, viewer.actor)
+    schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
     context = {"schedule": schedule, "view": viewer}
     return page(request, "pages/confirm_delete.html", context, title="Delete", nav_key="schedules")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from tickwork.storage.audit_store import AuditEntry, AuditFilter, AuditStore
+from tickwork.domain.read_models import AuditEntry
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 
@@ -128,17 +128,16 @@ def summary_of(entry: AuditEntry) -> str | None:
 
 def audit_context(ui: UiServices, viewer: Viewer, query: AuditQuery) -> dict[str, Any]:
     """Everything the audit page shows."""
-    filters = AuditFilter.visible_to(
+    entries = ui.app.reads.audit.list(
         viewer.actor,
         target_type=query.target_type or None,
         target_id=query.target_id or None,
-        actor=query.actor or None,
+        by=query.actor or None,
         action=query.action or None,
+        before_id=query.before,
+        limit=PAGE_SIZE + 1,
     )
-    store = AuditStore()
-    with ui.app.db.read() as conn:
-        entries = store.list(conn, filters, before_id=query.before, limit=PAGE_SIZE + 1)
-        actions = store.actions(conn, AuditFilter.visible_to(viewer.actor))
+    actions = ui.app.reads.audit.actions(viewer.actor)
     has_more = len(entries) > PAGE_SIZE
     entries = entries[:PAGE_SIZE]
     rows = [AuditRow(e, changes_of(e.before, e.after), summary_of(e)) for e in entries]

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tickwork.domain.models import FINAL_RUN_STATUSES, Node, NodeKind, Run, Schedule
-from tickwork.storage.insights_store import InsightsStore
-from tickwork.storage.node_store import NodeStore
-from tickwork.storage.run_store import RunFilter
-from tickwork.storage.schedule_store import ScheduleStore
+from tickwork.domain.models import FINAL_RUN_STATUSES, Node, NodeKind
+from tickwork.domain.queries import RunFilter
+from tickwork.domain.read_models import percentile, success_rate
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 
@@ -47,17 +44,7 @@ class TaskRow:
     @property
     def success_rate(self) -> float | None:
         """Succeeded among runs that succeeded or failed."""
-        decided = self.counts.get("succeeded", 0) + self.failed
-        return None if decided == 0 else self.counts.get("succeeded", 0) / decided
-
-
-def percentile(values: list[float], share: float) -> float | None:
-    """The nearest-rank percentile (``share`` in 0..1) of ``values``."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
-    return ordered[rank - 1]
+        return success_rate(self.counts.get("succeeded", 0), self.failed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,39 +110,26 @@ def hourly_chart(buckets: dict[int, dict[str, int]], end: datetime) -> dict[str,
 def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
     """Everything the dashboard shows."""
     actor = viewer.actor
-    tenant = actor.tenant_id
     now = viewer.now
-    insights = InsightsStore(ui.app.db.dialect)
+    reads = ui.app.reads
     first_hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=WINDOW_HOURS - 1)
     since_hour = int((now - timedelta(hours=WINDOW_HOURS)).timestamp() // 3600)
-    with ui.app.db.read() as conn:
-        nodes = NodeStore(ui.app.db.dialect).list(conn, since=now - NODES_SEEN_WITHIN)
-        depth = insights.queue_depth(conn, now, tenant)
-        per_task: dict[str, dict[str, int]] = {}
-        buckets: dict[int, dict[str, int]] = {}
-        finished: dict[str, int] = dict.fromkeys(sorted(FINAL), 0)
-        for item in ui.timeline.window_counts(conn, first_hour, tenant):
-            if item.status not in FINAL:
-                continue
-            hour = buckets.setdefault(item.hour, {})
-            hour[item.status] = hour.get(item.status, 0) + item.count
-            if item.hour >= since_hour:
-                counts = per_task.setdefault(item.task, {})
-                counts[item.status] = counts.get(item.status, 0) + item.count
-                finished[item.status] += item.count
-        busiest = sorted(per_task, key=lambda t: (-sum(per_task[t].values()), t))[:TASK_ROWS]
-        samples = ui.timeline.recent_durations(conn, busiest, DURATION_SAMPLE, tenant)
-        schedule_counts = insights.schedules_by_status(conn, tenant)
-        upcoming: list[Schedule] = ui.timeline.upcoming(conn, LIST_LENGTH, tenant)
-        failures: list[Run] = ui.app.run_service.store.list(
-            conn, RunFilter(status=["failed"], restrict_tenant=tenant), limit=LIST_LENGTH
-        )
-        overdue = ScheduleStore(ui.app.db.dialect).overdue(
-            conn, now, limit=LIST_LENGTH, restrict_tenant=tenant
-        )
-        names = ui.timeline.schedule_names(
-            conn, [r.schedule_id for r in failures if r.schedule_id is not None], tenant
-        )
+    per_task: dict[str, dict[str, int]] = {}
+    buckets: dict[int, dict[str, int]] = {}
+    finished: dict[str, int] = dict.fromkeys(sorted(FINAL), 0)
+    for item in reads.stats.window_counts(actor, first_hour):
+        if item.status not in FINAL:
+            continue
+        hour = buckets.setdefault(item.hour, {})
+        hour[item.status] = hour.get(item.status, 0) + item.count
+        if item.hour >= since_hour:
+            counts = per_task.setdefault(item.task, {})
+            counts[item.status] = counts.get(item.status, 0) + item.count
+            finished[item.status] += item.count
+    busiest = sorted(per_task, key=lambda t: (-sum(per_task[t].values()), t))[:TASK_ROWS]
+    samples = reads.stats.recent_durations(actor, busiest, DURATION_SAMPLE)
+    schedule_counts = reads.schedules.counts_by_status(actor)
+    failures = reads.runs.list(actor, RunFilter(status=["failed"]), limit=LIST_LENGTH)
     tasks = [
         TaskRow(
             task,
@@ -166,27 +140,27 @@ def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
         )
         for task in busiest
     ]
+    nodes = reads.nodes.seen_since(now - NODES_SEEN_WITHIN)
     health = node_health(nodes, now, ui.settings.stall_timeout)
-    decided = finished.get("succeeded", 0) + finished.get("failed", 0)
     return {
         "nodes": health,
         "stale_count": sum(1 for h in health if h.state == "stale"),
         "has_scheduler": any(h.state == "running" and h.node.kind == "scheduler" for h in health),
         "has_worker": any(h.state == "running" and h.node.kind == "worker" for h in health),
         "stale_after": ui.settings.stall_timeout,
-        "depth": depth,
+        "depth": reads.stats.queue_depth(actor, now),
         "chart": hourly_chart(buckets, now),
         "tasks": sorted(tasks, key=lambda t: (-t.failed, t.task)),
         "duration_sample": DURATION_SAMPLE,
         "finished": finished,
         "finished_total": sum(finished.values()),
-        "success_rate": None if decided == 0 else finished.get("succeeded", 0) / decided,
+        "success_rate": success_rate(finished.get("succeeded", 0), finished.get("failed", 0)),
         "schedule_counts": schedule_counts,
         "schedule_total": sum(schedule_counts.values()),
-        "upcoming": upcoming,
+        "upcoming": reads.schedules.upcoming(actor, LIST_LENGTH),
         "failures": failures,
-        "schedule_names": names,
-        "overdue": overdue,
+        "schedule_names": reads.schedules.names(actor, [r.schedule_id for r in failures]),
+        "overdue": reads.schedules.overdue(actor, now, LIST_LENGTH),
         "window_hours": WINDOW_HOURS,
         "view": viewer,
         "title": "Dashboard",

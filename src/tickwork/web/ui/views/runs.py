@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from tickwork.domain import inputs
 from tickwork.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from tickwork.domain.models import Run, RunStatus, RunTrigger, Schedule
-from tickwork.storage.run_store import RunFilter
+from tickwork.domain.queries import RunFilter
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 
@@ -99,13 +99,13 @@ def _id(value: str | None) -> int | None:
 def resolve_filters(
     ui: UiServices, viewer: Viewer, query: RunQuery
 ) -> tuple[RunFilter, Schedule | None, dict[str, str]]:
-    """The store's filter for ``query``, the schedule it names, and errors by field."""
+    """The read filter for ``query``, the schedule it names, and errors by field."""
     errors: dict[str, str] = {}
     actor = viewer.actor
     schedule = None
     if query.schedule:
         try:
-            schedule = ui.app.schedule_service.find(query.schedule, actor)
+            schedule = ui.app.reads.schedules.find(actor, query.schedule)
         except NotFoundError:
             errors["schedule"] = f"no schedule {inputs.echo(query.schedule)}"
         except ConflictError as exc:
@@ -132,7 +132,6 @@ def resolve_filters(
         trigger=query.trigger or None,
         since=since,
         until=until,
-        restrict_tenant=actor.tenant_id,
     )
     return filters, schedule, errors
 
@@ -145,23 +144,20 @@ def live_ids(runs: Sequence[Run]) -> list[int]:
 def list_context(ui: UiServices, viewer: Viewer, query: RunQuery) -> dict[str, Any]:
     """Everything the runs page (and its table partial) shows."""
     filters, schedule, errors = resolve_filters(ui, viewer, query)
-    with ui.app.db.read() as conn:
-        found = ui.timeline.run_page(
-            conn, filters, before_id=query.before, after_id=query.after, limit=PAGE_SIZE
-        )
-        if query.after is not None:
-            has_newer = len(found) > PAGE_SIZE
-            found = found[-PAGE_SIZE:] if has_newer else found
-            has_older = True
-        else:
-            has_older = len(found) > PAGE_SIZE
-            found = found[:PAGE_SIZE]
-            has_newer = query.before is not None
-        tenant = viewer.actor.tenant_id
-        names = ui.timeline.schedule_names(
-            conn, [r.schedule_id for r in found if r.schedule_id], tenant
-        )
-        tasks = ui.task_choices(conn, tenant)
+    actor = viewer.actor
+    found = ui.app.reads.runs.browse(
+        actor, filters, before_id=query.before, after_id=query.after, limit=PAGE_SIZE
+    )
+    if query.after is not None:
+        has_newer = len(found) > PAGE_SIZE
+        found = found[-PAGE_SIZE:] if has_newer else found
+        has_older = True
+    else:
+        has_older = len(found) > PAGE_SIZE
+        found = found[:PAGE_SIZE]
+        has_newer = query.before is not None
+    names = ui.app.reads.schedules.names(actor, [r.schedule_id for r in found])
+    tasks = ui.task_choices(actor)
     return {
         "runs": found,
         "query": query,
@@ -186,16 +182,14 @@ def live_context(
 ) -> dict[str, Any]:
     """The runs that changed, and how many newer runs match, for the page's poller."""
     filters, _, errors = resolve_filters(ui, viewer, query)
-    with ui.app.db.read() as conn:
-        refreshed = ui.timeline.runs_by_id(conn, ids, restrict_tenant=viewer.actor.tenant_id)
-        newer = (
-            ui.timeline.count_newer(conn, filters, top_id, NEWER_CAP)
-            if query.first_page and not errors
-            else 0
-        )
-        names = ui.timeline.schedule_names(
-            conn, [r.schedule_id for r in refreshed if r.schedule_id], viewer.actor.tenant_id
-        )
+    actor = viewer.actor
+    refreshed = ui.app.reads.runs.by_ids(actor, ids)
+    newer = (
+        ui.app.reads.runs.count(actor, filters, cap=NEWER_CAP, after_id=top_id)
+        if query.first_page and not errors
+        else 0
+    )
+    names = ui.app.reads.schedules.names(actor, [r.schedule_id for r in refreshed])
     return {
         "runs": refreshed,
         "live": live_ids(refreshed),
@@ -242,14 +236,11 @@ def pretty_json(value: Any) -> str | None:
 def detail_context(ui: UiServices, viewer: Viewer, run_id: int) -> dict[str, Any]:
     """Everything a run's page shows."""
     actor = viewer.actor
-    run = ui.app.run_service.get(run_id, actor)
-    attempts = ui.app.run_service.attempts(run_id, actor)
+    run = ui.app.reads.runs.get(actor, run_id)
+    attempts = ui.app.reads.runs.attempts(actor, run_id)
     schedule_name = None
     if run.schedule_id is not None:
-        with ui.app.db.read() as conn:
-            schedule_name = ui.timeline.schedule_names(
-                conn, [run.schedule_id], actor.tenant_id
-            ).get(run.schedule_id)
+        schedule_name = ui.app.reads.schedules.names(actor, [run.schedule_id]).get(run.schedule_id)
     task = ui.app.registry.find(run.task)
     waited = None
     if run.started_at is not None and run.run_at is not None:

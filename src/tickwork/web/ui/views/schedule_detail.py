@@ -12,9 +12,8 @@ from urllib.parse import urlencode
 
 from tickwork.domain import triggers
 from tickwork.domain.models import RunStatus, RunTrigger, Schedule, ScheduleStatus
-from tickwork.storage.run_store import RunFilter
-from tickwork.storage.timeline_store import Outcome
-from tickwork.web.ui import charts
+from tickwork.domain.queries import RunFilter
+from tickwork.domain.read_models import HistoryEntry, success_rate, success_rate_of
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import schedules as schedule_list
@@ -88,7 +87,7 @@ def _day_key(moment: datetime, viewer: Viewer) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def trend_charts(outcomes: list[Outcome], viewer: Viewer) -> dict[str, Any]:
+def trend_charts(outcomes: list[HistoryEntry], viewer: Viewer) -> dict[str, Any]:
     """Chart specs: daily success rate and per-run durations (uPlot data, x in seconds)."""
     since = viewer.now - timedelta(days=TREND_DAYS)
     days: dict[datetime, list[int]] = {}
@@ -113,9 +112,7 @@ def trend_charts(outcomes: list[Outcome], viewer: Viewer) -> dict[str, Any]:
             {
                 "label": "success rate",
                 "color": "--ok",
-                "values": [
-                    round(100 * days[d][0] / (days[d][0] + days[d][1]), 1) for d in day_keys
-                ],
+                "values": [round(100 * (success_rate(*days[d]) or 0.0), 1) for d in day_keys],
             }
         ],
     }
@@ -145,13 +142,12 @@ def history_context(
         schedule_id=schedule.id,
         status=[query.status] if query.status else None,
         trigger=query.trigger or None,
-        restrict_tenant=viewer.actor.tenant_id,
     )
-    with ui.app.db.read() as conn:
-        found = ui.timeline.run_page(
-            conn, filters, offset=(query.page - 1) * query.per_page, limit=query.per_page
-        )
-        total = ui.timeline.count_runs(conn, filters, cap=HISTORY_COUNT_CAP)
+    runs = ui.app.reads.runs
+    found = runs.browse(
+        viewer.actor, filters, offset=(query.page - 1) * query.per_page, limit=query.per_page
+    )
+    total = runs.count(viewer.actor, filters, cap=HISTORY_COUNT_CAP)
     pages = max(1, math.ceil(total / query.per_page))
     shown = found[: query.per_page]
     return {
@@ -177,11 +173,8 @@ def detail_context(
     ui: UiServices, viewer: Viewer, schedule_id: int, query: HistoryQuery
 ) -> dict[str, Any]:
     """Everything the schedule's page shows."""
-    schedule = ui.app.schedule_service.get(schedule_id, viewer.actor)
-    with ui.app.db.read() as conn:
-        outcomes = ui.timeline.schedule_outcomes(
-            conn, schedule.id, CHART_RUNS, viewer.actor.tenant_id
-        )
+    schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
+    outcomes = ui.app.reads.schedules.history(viewer.actor, schedule.id, CHART_RUNS)
     row = schedule_list.build_rows(ui, viewer, [schedule], {schedule.id: outcomes[:20]})[0]
     task = ui.app.registry.find(schedule.task)
     context = history_context(ui, viewer, schedule, query)
@@ -195,7 +188,7 @@ def detail_context(
             "fires_truncated_reason": upcoming_fires.truncated_reason,
             "charts": trend_charts(outcomes, viewer),
             "timeline_runs": outcomes[:TIMELINE_RUNS],
-            "rate": charts.success_rate(outcomes),
+            "rate": success_rate_of(o.status for o in outcomes),
             "rate_sample": len(outcomes),
             "payload_json": json.dumps(schedule.payload, indent=2, sort_keys=True),
             "title": schedule.name,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,9 +18,9 @@ from tickwork.domain.models import (
     SkipReason,
     TriggerType,
 )
-from tickwork.storage.schedule_store import ScheduleFilter
-from tickwork.storage.timeline_store import SCHEDULE_SORTS, Outcome
-from tickwork.web.ui import charts
+from tickwork.domain.queries import ScheduleFilter
+from tickwork.domain.read_models import HistoryEntry, success_rate_of
+from tickwork.reads.schedules import SORTS
 from tickwork.web.ui.formatting import absolute, relative
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
@@ -56,7 +55,7 @@ class ScheduleRow:
     schedule: Schedule
     words: str
     task_label: str | None
-    outcomes: list[Outcome]
+    outcomes: list[HistoryEntry]
     rate: float | None
     notes: list[Note] = field(default_factory=list)
     drift: str | None = None
@@ -106,7 +105,7 @@ class ScheduleQuery:
             tenant=params.get("tenant", "").strip()[:100],
             text=params.get("q", "").strip()[:200],
             source=source if source in ("code", "api") else "",
-            sort=sort if sort in SCHEDULE_SORTS else "name",
+            sort=sort if sort in SORTS else "name",
             page=_positive(params.get("page"), 1),
             per_page=_page_size(params.get("per_page")),
         )
@@ -161,7 +160,7 @@ def _page_size(value: str | None) -> int:
     return number if number in PAGE_SIZES else PAGE_SIZES[0]
 
 
-def _missed_note(schedule: Schedule, outcome: Outcome, viewer: Viewer) -> Note:
+def _missed_note(schedule: Schedule, outcome: HistoryEntry, viewer: Viewer) -> Note:
     details = outcome.details or {}
     count = details.get("count", "some")
     exact = details.get("count_is_exact", True)
@@ -185,7 +184,7 @@ def _missed_note(schedule: Schedule, outcome: Outcome, viewer: Viewer) -> Note:
     return Note("warn", f"Missed {amount}{when}: they {action}.")
 
 
-def notes_for(schedule: Schedule, outcomes: list[Outcome], viewer: Viewer) -> list[Note]:
+def notes_for(schedule: Schedule, outcomes: list[HistoryEntry], viewer: Viewer) -> list[Note]:
     """The notes under a schedule's row: paused, missed fire times, never-firing."""
     notes: list[Note] = []
     if schedule.status is ScheduleStatus.PAUSED:
@@ -260,7 +259,7 @@ def build_rows(
     ui: UiServices,
     viewer: Viewer,
     schedules: list[Schedule],
-    outcomes: dict[int, list[Outcome]],
+    outcomes: dict[int, list[HistoryEntry]],
 ) -> list[ScheduleRow]:
     """Rows for these schedules, with their recent outcomes."""
     rows = []
@@ -273,7 +272,7 @@ def build_rows(
                 words=words_for(schedule),
                 task_label=task.description if task else None,
                 outcomes=recent,
-                rate=charts.success_rate(recent),
+                rate=success_rate_of(o.status for o in recent),
                 notes=notes_for(schedule, recent, viewer),
                 drift=drift_of(schedule, ui),
             )
@@ -284,31 +283,25 @@ def build_rows(
 def row_context(ui: UiServices, viewer: Viewer, schedule_id: int) -> dict[str, object]:
     """One row, for swapping it in after an action."""
     actor = viewer.actor
-    schedule = ui.app.schedule_service.get(schedule_id, actor)
-    with ui.app.db.read() as conn:
-        outcomes = ui.timeline.recent_outcomes(conn, [schedule.id], SPARK_RUNS, actor.tenant_id)
+    schedule = ui.app.reads.schedules.get(actor, schedule_id)
+    outcomes = ui.app.reads.schedules.recent_history(actor, [schedule.id], SPARK_RUNS)
     return {"row": build_rows(ui, viewer, [schedule], outcomes)[0], "view": viewer}
 
 
 def list_context(ui: UiServices, viewer: Viewer, query: ScheduleQuery) -> dict[str, object]:
     """Everything the schedules page (and its table partial) shows."""
     actor = viewer.actor
-    filters = query.filters()
-    if actor.tenant_id is not None:
-        filters = dataclasses.replace(filters, restrict_tenant=actor.tenant_id)
-    with ui.app.db.read() as conn:
-        page_rows, total = ui.timeline.schedule_page(
-            conn,
-            filters,
-            sort=query.sort,
-            offset=(query.page - 1) * query.per_page,
-            limit=query.per_page,
-        )
-        outcomes = ui.timeline.recent_outcomes(
-            conn, [s.id for s in page_rows], SPARK_RUNS, actor.tenant_id
-        )
-        tenants = [] if actor.tenant_id is not None else ui.timeline.tenants(conn)
-        task_names = ui.task_choices(conn, actor.tenant_id)
+    reads = ui.app.reads.schedules
+    page_rows, total = reads.page(
+        actor,
+        query.filters(),
+        sort=query.sort,
+        offset=(query.page - 1) * query.per_page,
+        limit=query.per_page,
+    )
+    outcomes = reads.recent_history(actor, [s.id for s in page_rows], SPARK_RUNS)
+    tenants = reads.tenants(actor)
+    task_names = ui.task_choices(actor)
     pages = max(1, math.ceil(total / query.per_page))
     rows = build_rows(ui, viewer, page_rows, outcomes)
     return {
