@@ -199,14 +199,6 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "error": "RuntimeError: boom",
         },
     ],
-    "login_throttle": [
-        {
-            "key": "user:ada",
-            "failures": 3,
-            "blocked_until": _at(1, 5),
-            "last_attempt_at": _at(1),
-        },
-    ],
     "nodes": [
         {
             "id": "worker:host:1",
