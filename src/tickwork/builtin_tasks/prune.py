@@ -62,8 +62,8 @@ def prune(
             batch = store.delete_finished_before(
                 conn, cutoff, BATCH, tenant_id=tenant_id, after=after
             )
-        deleted += batch.count
-        if batch.count < BATCH:
+        deleted += batch.deleted
+        if batch.deleted < BATCH:
             break
         after = batch.last_finished_at
     nodes = 0

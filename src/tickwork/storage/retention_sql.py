@@ -26,7 +26,7 @@ class PrunedBatch(NamedTuple):
     """What one batch deleted: how many runs, and the latest finished time among them (where
     the next batch starts; ``None`` when nothing was deleted)."""
 
-    count: int
+    deleted: int
     last_finished_at: datetime | None
 
 
