@@ -70,6 +70,9 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "auto_pause_after": 10,
             "alert_channels": ["ops"],
             "consecutive_failures": 2,
+            "metadata": {"team": "payments", "ticket": 42},
+            # As 0007 computes it from the runs (for upgrades from a revision that has it).
+            "last_success_at": _at(1, 1),
         },
         {
             "id": 102,
@@ -197,6 +200,7 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "started_at": _at(1),
             "finished_at": _at(1, 2),
             "error": "RuntimeError: boom",
+            "logs": [{"level": "error", "message": "first try"}],
         },
     ],
     "nodes": [
@@ -293,6 +297,9 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "created_at": _at(1),
         },
     ],
+    "queue_pauses": [
+        {"name": "slow", "paused_at": T0, "paused_by": "ada", "note": "upstream down"},
+    ],
 }
 # fmt: on
 
@@ -384,7 +391,10 @@ def _the_app_works_on(url: str) -> None:
         return None
 
     try:
-        assert app.schedules.get(101).name == "nightly"
+        nightly = app.schedules.get(101)
+        assert nightly.name == "nightly"
+        # 0006 found the latest success among the schedule's runs.
+        assert nightly.last_success_at == _at(1, 1)
         assert app.runs.get(202).error == "RuntimeError: boom"
         assert [a.attempt for a in app.runs.attempts(202)] == [1]
         # A key still held by a pending run keeps it.

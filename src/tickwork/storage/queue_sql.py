@@ -71,15 +71,22 @@ class ClaimedRun(NamedTuple):
     cancel_requested: bool
 
 
-# The columns a claim sets itself: it knows their values and does not read them back.
+# The columns a claim sets itself: it knows their values and does not read them back. It
+# also clears ``logs``: they are the previous attempt's (kept in ``run_attempts``), and the
+# new attempt's stream in as it runs.
 _CLAIM_WRITES = frozenset({"status", "started_at", "worker_id", "token"})
 # The columns a claim reads back, in the order its statements return them.
 _CLAIM_READ = tuple(name for name in ClaimedRun._fields if name not in _CLAIM_WRITES)
+
+# Runs of a queue an operator paused are not claimed. ``queue_pauses`` holds a row per paused
+# queue (usually none): the check is one primary-key probe per candidate row.
+_NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM queue_pauses AS p WHERE p.name = runs.queue)"
 
 _CLAIM_POSTGRESQL = f"""
     WITH picked AS (
         SELECT id FROM runs
         WHERE status IN ('queued', 'retrying') AND run_at <= %(now)s {{queues}}
+            AND {_NOT_PAUSED}
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
@@ -87,7 +94,7 @@ _CLAIM_POSTGRESQL = f"""
     claimed AS (
         UPDATE runs AS r SET
             status = 'running', started_at = %(now)s, heartbeat_at = %(now)s,
-            finished_at = NULL, worker_id = %(worker_id)s, token = %(token)s
+            finished_at = NULL, worker_id = %(worker_id)s, token = %(token)s, logs = NULL
         -- By primary key, always: joined to the picked ids, the planner would rather hash
         -- the whole table while it is small (a few milliseconds per claim).
         WHERE r.id = ANY(ARRAY(SELECT id FROM picked))
@@ -101,10 +108,11 @@ _CLAIM_POSTGRESQL_QUEUES = _CLAIM_POSTGRESQL.format(queues="AND queue = ANY(%(qu
 _CLAIM_SQLITE = f"""
     UPDATE runs SET
         status = 'running', started_at = :now, heartbeat_at = :now, finished_at = NULL,
-        worker_id = :worker_id, token = :token
+        worker_id = :worker_id, token = :token, logs = NULL
     WHERE id IN (
         SELECT id FROM runs
         WHERE status IN ('queued', 'retrying') AND run_at <= :now {{queues}}
+            AND {_NOT_PAUSED}
         ORDER BY priority DESC, run_at, id
         LIMIT :limit
     )

@@ -27,7 +27,7 @@ from tickwork.storage.queue_sql import ClaimedRun, FinishedRun, Outcome
 from tickwork.storage.retention_sql import PrunedBatch
 from tickwork.storage.rows import attempt_from_row, run_from_row
 from tickwork.storage.run_queries import LIST_COLUMNS
-from tickwork.storage.tables import RUN_KEY_PENDING, run_attempts, runs, tenant_scope
+from tickwork.storage.tables import RUN_KEY_PENDING, queue_pauses, run_attempts, runs, tenant_scope
 
 _RUNNING = RunStatus.RUNNING.value
 
@@ -212,9 +212,10 @@ class RunStore:
         return claimed
 
     def next_run_at(self, conn: Connection, queues: Sequence[str] | None = None) -> datetime | None:
-        """When the earliest queued or retrying run becomes runnable."""
+        """When the earliest queued or retrying run of a queue not paused becomes runnable."""
+        paused = sa.select(queue_pauses.c.name).where(queue_pauses.c.name == runs.c.queue)
         query = sa.select(sa.func.min(runs.c.run_at)).where(
-            runs.c.status.in_(RUNNABLE_RUN_STATUSES)
+            runs.c.status.in_(RUNNABLE_RUN_STATUSES), ~paused.exists()
         )
         if queues:
             query = query.where(runs.c.queue.in_(list(queues)))
@@ -253,6 +254,27 @@ class RunStore:
                     cancel.add(run_id)
         return owned, cancel
 
+    def stream_logs(
+        self, conn: Connection, logs: Sequence[tuple[int, str, builtins.list[dict[str, Any]]]]
+    ) -> None:
+        """Write the log lines so far of running attempts (run id, token, lines); an attempt
+        that was superseded or has ended (its token or status changed) is left alone."""
+        if not logs:
+            return
+        statement = (
+            runs.update()
+            .where(
+                runs.c.id == sa.bindparam("b_id"),
+                runs.c.token == sa.bindparam("b_token"),
+                runs.c.status == _RUNNING,
+            )
+            .values(logs=sa.bindparam("b_logs"))
+        )
+        conn.execute(
+            statement,
+            [{"b_id": run_id, "b_token": token, "b_logs": lines} for run_id, token, lines in logs],
+        )
+
     def finish(self, conn: Connection, outcomes: Sequence[Outcome]) -> builtins.list[FinishedRun]:
         """Record attempts' outcomes in one statement; return those that were accepted.
 
@@ -282,6 +304,7 @@ class RunStore:
                         "finished_at": by_id[f.id].finished_at,
                         "error": by_id[f.id].error,
                         "traceback": by_id[f.id].traceback,
+                        "logs": by_id[f.id].logs,
                     }
                     for f in retried
                 ],

@@ -54,8 +54,27 @@ FIRING_COLUMNS = tuple(
         "created_by",
         "created_at",
         "updated_at",
+        "metadata",
+        "last_success_at",
     )
 )
+
+
+def contains_pattern(text: str) -> str:
+    """A ``LIKE`` pattern (escape character ``\\``) matching values that contain ``text``."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def matching_schedule_ids(
+    conn: Connection, filters: ScheduleFilter, *, ids: Sequence[int] | None = None, limit: int
+) -> list[int]:
+    """Ids of schedules matching ``filters`` (and among ``ids`` when given), in id order, at
+    most ``limit``; the tenant restriction is applied in the query."""
+    query = filter_schedules(sa.select(schedules.c.id), filters)
+    if ids is not None:
+        query = query.where(schedules.c.id.in_(sorted(set(ids))))
+    query = query.order_by(schedules.c.id).limit(limit)
+    return [row[0] for row in conn.execute(query)]
 
 
 def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Select[Any]:
@@ -69,17 +88,24 @@ def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Selec
         query = query.where(c.tenant_id == filters.tenant_id)
     if filters.source:
         query = query.where(c.source == filters.source)
+    if filters.group:
+        # No schedule targets a group yet (flows add the column).
+        query = query.where(sa.false())
     if filters.text:
-        pattern = (
-            "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        pattern = contains_pattern(filters.text)
         query = query.where(
             sa.or_(
                 c.name.ilike(pattern, escape="\\"),
                 c.task.ilike(pattern, escape="\\"),
                 c.description.ilike(pattern, escape="\\"),
+                c.tenant_id.ilike(pattern, escape="\\"),
             )
         )
+    if filters.metadata_key:
+        value = c.metadata[filters.metadata_key].as_string()
+        query = query.where(value.is_not(None))
+        if filters.metadata_value is not None:
+            query = query.where(value == filters.metadata_value)
     if filters.restrict_tenant is not None:
         query = query.where(c.tenant_id == filters.restrict_tenant)
     return query
@@ -342,22 +368,26 @@ class ScheduleStore:
             conn, self.dialect, runs, [_update_values(u) for u in updates], RUNS_CHANNEL
         )
 
-    def record_outcomes(self, conn: Connection, outcomes: Sequence[tuple[int, str]]) -> None:
-        """Record final outcomes of schedules' runs, in the order they ended: each schedule's
-        ``last_status``, and its ``consecutive_failures`` (a success resets the count, a
-        failure adds one; a cancelled or skipped run changes neither)."""
+    def record_outcomes(
+        self, conn: Connection, outcomes: Sequence[tuple[int, str, datetime | None]]
+    ) -> None:
+        """Record final outcomes of schedules' runs (schedule, status, when it finished), in
+        the order they ended: each schedule's ``last_status``, its ``consecutive_failures``
+        (a success resets the count, a failure adds one; a cancelled or skipped run changes
+        neither) and, for a success, ``last_success_at``."""
         if not outcomes:
             return
         counts: dict[int, list[Any]] = {}
-        for schedule_id, status in outcomes:
-            # [last status, reset the stored count, failures to add]
-            entry = counts.setdefault(schedule_id, [status, 0, 0])
+        for schedule_id, status, finished_at in outcomes:
+            # [last status, reset the stored count, failures to add, last success]
+            entry = counts.setdefault(schedule_id, [status, 0, 0, None])
             entry[0] = status
             if status == RunStatus.SUCCEEDED.value:
-                entry[1], entry[2] = 1, 0
+                entry[1], entry[2], entry[3] = 1, 0, finished_at
             elif status == RunStatus.FAILED.value:
                 entry[2] += 1
         c = schedules.c
+        succeeded_at = sa.bindparam("b_success", type_=c.last_success_at.type)
         statement = (
             schedules.update()
             .where(c.id == sa.bindparam("b_id"))
@@ -367,13 +397,20 @@ class ScheduleStore:
                     (sa.bindparam("b_reset") == 1, sa.bindparam("b_add")),
                     else_=c.consecutive_failures + sa.bindparam("b_add"),
                 ),
+                last_success_at=sa.func.coalesce(succeeded_at, c.last_success_at),
             )
         )
         conn.execute(
             statement,
             [
-                {"b_id": sid, "b_status": status, "b_reset": reset, "b_add": add}
-                for sid, (status, reset, add) in counts.items()
+                {
+                    "b_id": sid,
+                    "b_status": status,
+                    "b_reset": reset,
+                    "b_add": add,
+                    "b_success": success,
+                }
+                for sid, (status, reset, add, success) in counts.items()
             ],
         )
 

@@ -109,6 +109,9 @@ schedules = Table(
     Column("auto_pause_after", Integer),
     Column("alert_channels", json_type()),
     Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    # Free-form JSON object the operator attaches (NULL reads as {}).
+    Column("metadata", json_type()),
+    Column("last_success_at", UTCDateTime()),
     # The scheduler's only scan: due active schedules, cheapest first. Its cost follows
     # the number of due schedules, not the size of the table.
     Index("ix_schedules_due", "next_run_at", **_where("status = 'active'")),
@@ -224,6 +227,7 @@ run_attempts = Table(
     Column("finished_at", UTCDateTime()),
     Column("error", Text),
     Column("traceback", Text),
+    Column("logs", json_type()),
     Index("ix_run_attempts_run_id", "run_id", "attempt"),
     **NEVER_REUSE_IDS,
 )
@@ -408,4 +412,14 @@ notifications = Table(
     Index("ix_notifications_due", "next_attempt_at", **_where("status = 'pending'")),
     Index("ix_notifications_alert_id", "alert_id"),
     **NEVER_REUSE_IDS,
+)
+
+# Queues an operator paused: workers claim no run of a queue named here until it is resumed.
+queue_pauses = Table(
+    "queue_pauses",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("paused_at", UTCDateTime(), nullable=False),
+    Column("paused_by", String(200)),
+    Column("note", Text),
 )
