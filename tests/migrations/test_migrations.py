@@ -75,7 +75,7 @@ def test_runs_table_carries_the_queue_autovacuum_settings_on_postgresql(
             ).scalar_one()
         assert "autovacuum_vacuum_scale_factor=0.01" in options
         assert "autovacuum_vacuum_insert_scale_factor=0.01" in options
-        migrate.downgrade(db, "0006")
+        migrate.downgrade(db, "0008")
         with db.engine.connect() as conn:
             options = conn.execute(
                 sa.text("SELECT reloptions FROM pg_class WHERE relname = 'runs'")

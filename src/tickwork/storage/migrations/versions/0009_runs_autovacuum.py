@@ -9,8 +9,8 @@ vacuum run at twice the default cost budget, and vacuum after inserts too (so th
 map stays current for the index-only scans of the history pages). They act only where
 autovacuum is on (the server's default). SQLite has no vacuum daemon: nothing to set.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30 15:00:00
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
