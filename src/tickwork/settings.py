@@ -8,6 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tickwork.domain.backfill import (
+    DEFAULT_BACKFILL_CAP,
+    DEFAULT_BACKFILL_RATE,
+    MAX_BACKFILL_CAP,
+)
 from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES
 from tickwork.storage.database import DEFAULT_DATABASE_URL
 
@@ -58,6 +63,9 @@ class Settings(BaseSettings):
     # Most runs released by all flows together per second, in every process that settles
     # flows (workers, schedulers, web servers); 0: no limit.
     flow_release_rate: float = Field(default=0.0, ge=0, le=100_000)
+    # Most fire times one backfill creates, and how many of its runs may start per second.
+    backfill_cap: int = Field(default=DEFAULT_BACKFILL_CAP, ge=1, le=MAX_BACKFILL_CAP)
+    backfill_rate: float = Field(default=DEFAULT_BACKFILL_RATE, gt=0, le=100_000)
     # Alerting: channels of schedules that name none and of the global rules (comma-
     # separated channel names), the failures in a row that make a schedule "failing" when
     # it sets no alert_after, and the thresholds of the global rules, in seconds.

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tickwork.app import Tickwork
+from tickwork.domain.backfill import BackfillConfig
 from tickwork.domain.errors import InvalidInputError
 from tickwork.escaping import escape_control
 from tickwork.settings import Settings
@@ -112,6 +113,8 @@ def load_app(app_ref: str | None, db: str | None, config: Settings | None = None
         app.configure(database_url=db)
     if app.flow_release_rate is None:
         app.flow_release_rate = config.flow_release_rate
+    if {"backfill_cap", "backfill_rate"} & config.model_fields_set:
+        app.backfill_config = BackfillConfig(cap=config.backfill_cap, rate=config.backfill_rate)
     from tickwork.builtin_tasks import register_builtin_tasks
     from tickwork.configuration import configure_app
 

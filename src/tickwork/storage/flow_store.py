@@ -39,6 +39,14 @@ _RETRIED = (RunStatus.FAILED.value, RunStatus.CANCELLED.value, RunStatus.SKIPPED
 _GATE = "release"
 # Statuses a flow's final status may replace: only a running flow settles.
 _FIRE_TIME_WHERE = "schedule_id IS NOT NULL AND scheduled_for IS NOT NULL"
+# What settling reads of a flow.
+_HEAD_COLUMNS = (
+    flows.c.id,
+    flows.c.status,
+    flows.c.max_parallel,
+    flows.c.stagger,
+    flows.c.next_release_at,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +150,18 @@ class FlowStore:
     def lock(self, conn: Connection, flow_ids: Sequence[int]) -> dict[int, str]:
         """Lock flows' rows (in id order, so two lockers never wait on each other in a
         circle); return their statuses by id."""
+        return {head.id: head.status for head in self.lock_heads(conn, flow_ids)}
+
+    def lock_heads(self, conn: Connection, flow_ids: Sequence[int]) -> list[Any]:
+        """Lock flows' rows in id order and return what settling reads of them."""
         if not flow_ids:
-            return {}
+            return []
         query = (
-            sa.select(flows.c.id, flows.c.status)
+            sa.select(*_HEAD_COLUMNS)
             .where(flows.c.id.in_(sorted(set(flow_ids))))
             .order_by(flows.c.id)
         )
-        return {row[0]: row[1] for row in conn.execute(self.dialect.lock(query))}
+        return list(conn.execute(self.dialect.lock(query)))
 
     def settle(self, conn: Connection, flow_ids: Sequence[int], now: datetime) -> SettleReport:
         """Bring running flows up to date with their runs, in the caller's transaction.
@@ -160,33 +172,44 @@ class FlowStore:
         final ends ``succeeded`` or ``failed``. The caller holds the flows' locks (or just
         created them).
         """
-        report = SettleReport(ended={})
         if not flow_ids:
-            return report
+            return SettleReport(ended={})
         heads = conn.execute(
-            sa.select(
-                flows.c.id, flows.c.max_parallel, flows.c.stagger, flows.c.next_release_at
-            ).where(flows.c.id.in_(sorted(set(flow_ids))), flows.c.status == _RUNNING)
+            sa.select(*_HEAD_COLUMNS).where(
+                flows.c.id.in_(sorted(set(flow_ids))), flows.c.status == _RUNNING
+            )
         ).all()
+        return self.settle_heads(conn, heads, now)
+
+    def settle_heads(self, conn: Connection, heads: Sequence[Any], now: datetime) -> SettleReport:
+        """:meth:`settle` of flows whose rows (:meth:`lock_heads`) the caller locked and
+        read; only running ones are settled."""
+        heads = [head for head in heads if head.status == _RUNNING]
+        report = SettleReport(ended={})
         if not heads:
             return report
         ids = [head.id for head in heads]
         statuses: dict[int, dict[int, str]] = {flow_id: {} for flow_id in ids}
         tasks: dict[int, str] = {}
-        for run_id, flow_id, status, task in conn.execute(
-            sa.select(runs.c.id, runs.c.flow_id, runs.c.status, runs.c.task).where(
-                runs.c.flow_id.in_(ids)
+        waits: dict[int, list[int]] = {}
+        # Each run with its dependencies, in one round trip (a run without any comes once
+        # with NULL).
+        for run_id, flow_id, status, task, depends_on in conn.execute(
+            sa.select(
+                runs.c.id,
+                runs.c.flow_id,
+                runs.c.status,
+                runs.c.task,
+                run_dependencies.c.depends_on,
             )
+            .select_from(runs)
+            .outerjoin(run_dependencies, run_dependencies.c.run_id == runs.c.id)
+            .where(runs.c.flow_id.in_(ids))
         ):
             statuses[flow_id][run_id] = status
             tasks[run_id] = task
-        waits: dict[int, list[int]] = {}
-        for run_id, depends_on in conn.execute(
-            sa.select(run_dependencies.c.run_id, run_dependencies.c.depends_on).where(
-                run_dependencies.c.flow_id.in_(ids)
-            )
-        ):
-            waits.setdefault(run_id, []).append(depends_on)
+            if depends_on is not None:
+                waits.setdefault(run_id, []).append(depends_on)
         for head in heads:
             plan = plan_settle(statuses[head.id], waits, head.max_parallel)
             self._apply(conn, head, plan, tasks, now, report)

@@ -38,6 +38,8 @@ RECORD_BATCH = 500
 # How long a decided outcome waits for the claim loop to carry it in its next transaction
 # before the recorder thread writes it on its own.
 RECORD_LINGER = 0.01
+# How long outcomes wait for the claim loop once it was woken to carry a flow's outcome.
+CLAIMER_WOKEN_LINGER = 0.1
 # How often a batch refused for a key conflict (a concurrent enqueue) is tried again.
 CONFLICT_RETRIES = 5
 
@@ -149,11 +151,24 @@ class Recorder:
             self._lock.notify_all()
 
     def set_claim_idle(self, idle: bool) -> None:
-        """The claim loop sleeps for want of runs (no claim will carry outcomes), or woke."""
+        """The claim loop sleeps for want of runs (no claim will carry outcomes), or woke.
+
+        When an outcome of a flow's run is pending, the claim loop is woken at once instead:
+        its next claim records the outcome and claims the steps it releases."""
+        wake = False
         with self._lock:
             self._claim_idle = idle
             if idle and self._pending:
-                self._lock.notify_all()
+                wake = self.wake_claimer is not None and any(
+                    outcome.flow_id is not None for _, outcome in self._pending
+                )
+                if wake:
+                    self._claimer_woken = True
+                else:
+                    self._lock.notify_all()
+        if wake:
+            assert self.wake_claimer is not None
+            self.wake_claimer()
 
     def finish_in(self, conn: Connection, outcomes: list[Outcome]) -> list[FinishedRun]:
         """Write ``outcomes`` in the caller's transaction; return those accepted.
@@ -164,14 +179,14 @@ class Recorder:
         runs does.
         """
         flow_ids = sorted({o.flow_id for o in outcomes if o.flow_id is not None})
-        if flow_ids:
-            self.flows.lock(conn, flow_ids)
+        heads = self.flows.lock_heads(conn, flow_ids) if flow_ids else []
         accepted = self.store.finish(conn, outcomes)
-        if flow_ids:
+        if heads:
             ended = {f.id for f in accepted if f.status != RunStatus.RETRYING.value}
-            settled = {o.flow_id for o in outcomes if o.run_id in ended and o.flow_id}
-            if settled:
-                self.flows.settle(conn, sorted(settled), self.db.now())
+            settled = {o.flow_id for o in outcomes if o.run_id in ended}
+            affected = [head for head in heads if head.id in settled]
+            if affected:
+                self.flows.settle_heads(conn, affected, self.db.now())
         finished_at = {o.run_id: o.finished_at for o in outcomes}
         self.schedules.record_outcomes(
             conn,
@@ -224,7 +239,7 @@ class Recorder:
                         and not self._stop
                         and (not self._claim_idle or self._claimer_woken)
                         and len(self._pending) < RECORD_BATCH
-                        and (left := self._pending_since + RECORD_LINGER - time.monotonic()) > 0
+                        and (left := self._pending_since + self._linger() - time.monotonic()) > 0
                     ):
                         self._lock.wait(left)
                     if not self._pending and self._stop:
@@ -234,7 +249,12 @@ class Recorder:
                     if self._pending:
                         self._pending_since = time.monotonic()
             if batch:
-                self.recorded_batch(batch, self._write_outcomes([o for _, o in batch]))
+                accepted = self._write_outcomes([o for _, o in batch])
+                self.recorded_batch(batch, accepted)
+                if self.wake_claimer is not None and any(o.flow_id for _, o in batch):
+                    # The steps these outcomes released are this worker's to claim now,
+                    # without waiting for the notification's round trip (or a poll).
+                    self.wake_claimer()
 
     def _write_outcomes(self, outcomes: list[Outcome]) -> list[FinishedRun]:
         """Write outcomes in one transaction, retrying while the database is away.
@@ -278,6 +298,12 @@ class Recorder:
             "see the worker's log",
         )
         return self._write_outcomes([fallback])
+
+    def _linger(self) -> float:
+        """How long pending outcomes wait for a claim to carry them: longer once the claim
+        loop was woken to carry a flow's outcome (it is coming; writing them here too would
+        take two transactions where one does)."""
+        return CLAIMER_WOKEN_LINGER if self._claimer_woken else RECORD_LINGER
 
     def _count(self, outcomes: list[Outcome], accepted: set[int]) -> None:
         for outcome in outcomes:

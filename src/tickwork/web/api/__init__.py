@@ -6,10 +6,12 @@ from fastapi import APIRouter
 
 from tickwork.web.api import (
     accounts,
+    actions,
     alerts,
     catalog,
     flags,
     flows,
+    queues,
     runs,
     schedules,
     session,
@@ -22,6 +24,8 @@ def build_router() -> APIRouter:
     """Every API route, under ``/api/v1``."""
     router = APIRouter(prefix=API_PREFIX)
     router.include_router(session.router)
+    router.include_router(actions.schedule_router)
+    router.include_router(actions.run_router)
     router.include_router(schedules.router)
     router.include_router(runs.router)
     router.include_router(catalog.router)
@@ -29,6 +33,7 @@ def build_router() -> APIRouter:
     router.include_router(flags.router)
     router.include_router(flows.groups_router)
     router.include_router(flows.router)
+    router.include_router(queues.router)
     router.include_router(alerts.router)
     return router
 

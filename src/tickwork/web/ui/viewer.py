@@ -83,6 +83,7 @@ class Viewer:
             NavItem("runs", "Runs", "/runs"),
             NavItem("groups", "Groups", "/groups"),
             NavItem("flows", "Flows", "/flows"),
+            NavItem("queues", "Queues", "/queues"),
             NavItem("audit", "Audit log", "/audit"),
         ]
         if self.can_admin:

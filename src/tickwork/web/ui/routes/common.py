@@ -37,6 +37,9 @@ NOTICES = {
     "flow-started": "Flow started: its first steps are queued, the others wait for them.",
     "flow-retried": "Flow started again: its failed, cancelled and skipped steps run again.",
     "flow-cancelled": "Flow cancelled: pending steps cancelled, running ones asked to stop.",
+    "backfilled": "Backfill done: its runs are queued (trigger backfill).",
+    "queue-paused": "Queue paused: workers claim none of its runs until it is resumed.",
+    "queue-resumed": "Queue resumed.",
 }
 
 
