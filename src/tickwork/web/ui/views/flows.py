@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from tickwork.domain import inputs
 from tickwork.domain.errors import ConflictError, NotFoundError
@@ -18,6 +17,7 @@ from tickwork.domain.queries import FlowFilter
 from tickwork.web.ui.flow_graph import GraphLayout, group_anchor, layout
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views.query_string import id_param, query_string
 
 PAGE_SIZE = 25
 FINAL = {s.value for s in FINAL_FLOW_STATUSES}
@@ -67,13 +67,12 @@ class FlowQuery:
     def from_params(cls, params: Mapping[str, str]) -> FlowQuery:
         """Parse the query string; nonsense falls back to defaults."""
         status = params.get("status", "")
-        before = params.get("before", "")
         return cls(
             status=status if status in {s.value for s in FlowStatus} else "",
             group=params.get("group", "").strip()[:200],
             schedule=params.get("schedule", "").strip()[:200],
             trigger=params.get("trigger", "").strip()[:40],
-            before=int(before) if before.isdigit() and len(before) < 19 else None,
+            before=id_param(params.get("before")),
         )
 
     def link(self, **changes: object) -> str:
@@ -86,8 +85,7 @@ class FlowQuery:
             "before": "",
         }
         values.update(changes)
-        pairs = [(k, str(v)) for k, v in values.items() if v not in ("", None)]
-        return "?" + urlencode(pairs) if pairs else "?"
+        return query_string(values)
 
     @property
     def filtered(self) -> bool:
