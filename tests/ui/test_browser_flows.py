@@ -32,7 +32,7 @@ def _node(page: Page, task: str):  # type: ignore[no-untyped-def]
 
 def _create_group_schedule(page: Page, gates: Path) -> None:
     page.get_by_role("link", name="New schedule").click()
-    page.get_by_label("A group (one flow per fire time)").check()
+    page.get_by_label("Group (one flow per fire time)").check()
     expect(page.locator("#field-task")).to_be_hidden()
     page.locator("#field-group").select_option("ui-pipeline")
     expect(page.get_by_label("Payload of pipe.publish")).to_be_visible()
@@ -49,7 +49,7 @@ def _create_group_schedule(page: Page, gates: Path) -> None:
     expect(page.locator("#form-errors")).to_contain_text("payload of pipe.count")
     expect(page.get_by_label("Payload of pipe.count")).to_have_attribute("aria-invalid", "true")
     assert error.evaluate("e => getComputedStyle(e).color") == "rgb(198, 40, 40)"
-    expect(page.get_by_label("A group (one flow per fire time)")).to_be_checked()
+    expect(page.get_by_label("Group (one flow per fire time)")).to_be_checked()
     page.get_by_label("Payload of pipe.count").fill(json.dumps({"gate": str(gates / "pipe.count")}))
     page.get_by_role("button", name="Create schedule").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("browser pipeline")
