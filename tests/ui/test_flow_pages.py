@@ -271,3 +271,24 @@ def test_links_to_a_group_land_on_its_section(flows_ui: Ui) -> None:
     client, _ = flows_ui.login("viewer")
     assert 'id="group-ui-pipeline"' in client.get("/groups").text
     assert 'href="/groups#group-ui-pipeline"' in client.get(f"/flows/{flow.id}").text
+
+
+def test_run_now_of_a_group_schedule_from_the_list_says_which_flow_started(
+    flows_ui: Ui,
+) -> None:
+    schedule = flows_ui.app.schedules.create(
+        name="pipeline", group=PIPELINE, trigger="manual", actor=ADMIN_ACTOR
+    )
+    client, token = flows_ui.login("operator")
+    ran = client.post(
+        f"/schedules/{schedule.id}/run",
+        data={"csrf_token": token, "from": "list"},
+        headers={"HX-Request": "true"},
+    )
+    assert ran.status_code == 200
+    flow = flows_ui.app.flows.list(schedule_id=schedule.id)[0]
+    assert f"Flow #{flow.id} started (4 runs)" in ran.headers["HX-Trigger"]
+    assert "group <a" in ran.text
+    plain = client.post(f"/schedules/{schedule.id}/run", data={"csrf_token": token})
+    assert plain.status_code == 303
+    assert plain.headers["location"].startswith("/flows/")
