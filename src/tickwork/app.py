@@ -591,8 +591,9 @@ class Tickwork:
         return self.clock.now() if self.clock is not None else datetime.now(UTC)
 
     def describe(self, schedule: Schedule) -> str:
-        """A schedule's timing in words."""
-        return triggers.describe(schedule)
+        """A schedule's timing in words (or, for stored timing that no longer parses, why
+        it cannot fire)."""
+        return triggers.describe_stored(schedule)
 
     def migrate(self) -> None:
         """Create or upgrade the database schema."""

@@ -68,7 +68,7 @@ def build_environment() -> Environment:
     )
     env.globals.update(
         static_url=static_url,
-        describe=triggers.describe,
+        describe=triggers.describe_stored,
         tone=formatting.tone,
         sparkline=charts.sparkline,
         timeline=charts.timeline,

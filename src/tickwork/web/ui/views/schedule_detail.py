@@ -73,6 +73,9 @@ def next_fires(schedule: Schedule, now: datetime, count: int = 10) -> Upcoming:
     """The schedule's next fire times: from its ``next_run_at`` when active, else from now."""
     if schedule.trigger.value == "manual":
         return Upcoming([])
+    problem = triggers.stored_problem(schedule)
+    if problem is not None:
+        return Upcoming([], problem)
     if schedule.status is ScheduleStatus.ACTIVE and schedule.next_run_at is not None:
         start = schedule.next_run_at - timedelta(microseconds=1)
     elif schedule.status in (ScheduleStatus.PAUSED, ScheduleStatus.FAILED):
@@ -183,7 +186,7 @@ def detail_context(
         {
             "row": row,
             "task": task,
-            "words": triggers.describe(schedule),
+            "words": triggers.describe_stored(schedule),
             "fires": upcoming_fires.fires,
             "fires_truncated_reason": upcoming_fires.truncated_reason,
             "charts": trend_charts(outcomes, viewer),
