@@ -12,6 +12,7 @@ from tickwork.domain.queries import RunFilter
 from tickwork.domain.read_models import percentile, success_rate
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views import alerting
 
 WINDOW_HOURS = 24
 NODES_SEEN_WITHIN = timedelta(hours=24)
@@ -181,6 +182,7 @@ def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
         "failures": failures,
         "schedule_names": reads.schedules.names(actor, [r.schedule_id for r in failures]),
         "overdue": reads.schedules.overdue(actor, now, LIST_LENGTH),
+        "incidents": alerting.open_incidents(ui, viewer),
         "window_hours": WINDOW_HOURS,
         "view": viewer,
         "title": "Dashboard",
