@@ -45,7 +45,8 @@ def channels_context(
         "view": viewer,
         "title": "Channels",
         "nav_key": "channels",
-        "notice": notice,
+        "outcome": notice,
+        "notice": None,
     }
 
 
