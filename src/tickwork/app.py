@@ -17,7 +17,7 @@ from tickwork.domain.alerts import Alert, Channel
 from tickwork.domain.cron_preview import CronPreview, FireTime, cron_preview
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunAttempt, Schedule
-from tickwork.domain.queries import RunFilter, ScheduleFilter
+from tickwork.domain.queries import RunFilter, ScheduleFilter, metadata_filter
 from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
 from tickwork.reads import Reads
 from tickwork.services.alerting.channels import ChannelService
@@ -99,13 +99,25 @@ class Schedules:
         tenant_id: str | None = None,
         source: str | None = None,
         text: str | None = None,
+        metadata: str | None = None,
         after_id: int | None = None,
         limit: int = 100,
         actor: Actor = PYTHON,
     ) -> list[Schedule]:
-        """Schedules in id order; pass the last id as ``after_id`` for the next page."""
+        """Schedules in id order; pass the last id as ``after_id`` for the next page.
+
+        ``metadata="team"`` keeps those whose metadata has the key ``team``;
+        ``metadata="team=payments"`` those where it is ``"payments"``.
+        """
+        key, value = metadata_filter(metadata)
         filters = ScheduleFilter(
-            status=status, task=task, tenant_id=tenant_id, source=source, text=text
+            status=status,
+            task=task,
+            tenant_id=tenant_id,
+            source=source,
+            text=text,
+            metadata_key=key,
+            metadata_value=value,
         )
         return self._app.reads.schedules.list(actor, filters, after_id=after_id, limit=limit)
 

@@ -70,6 +70,7 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "auto_pause_after": 10,
             "alert_channels": ["ops"],
             "consecutive_failures": 2,
+            "metadata": {"team": "payments", "ticket": 42},
         },
         {
             "id": 102,
@@ -197,6 +198,7 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "started_at": _at(1),
             "finished_at": _at(1, 2),
             "error": "RuntimeError: boom",
+            "logs": [{"level": "error", "message": "first try"}],
         },
     ],
     "nodes": [
@@ -384,7 +386,10 @@ def _the_app_works_on(url: str) -> None:
         return None
 
     try:
-        assert app.schedules.get(101).name == "nightly"
+        nightly = app.schedules.get(101)
+        assert nightly.name == "nightly"
+        # 0006 found the latest success among the schedule's runs.
+        assert nightly.last_success_at == _at(1, 1)
         assert app.runs.get(202).error == "RuntimeError: boom"
         assert [a.attempt for a in app.runs.attempts(202)] == [1]
         # A key still held by a pending run keeps it.

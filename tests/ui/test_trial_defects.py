@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from tests.support.web import Ui
 from tickwork import FakeClock
 
+DASH = "\u2013"
 FIRE_TIME = re.compile(r'<li><time datetime="[^"]+">(?:\w{3} )?([0-9: -]+)</time>')
 
 
@@ -98,3 +99,152 @@ def test_sub_minute_fire_times_keep_their_seconds(ui: Ui, clock: FakeClock) -> N
     ui.app.scheduler().tick()
     history = client.get(f"/schedules/{schedule.id}").text
     assert ">2030-01-07 13:30:30</time>" in history
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_last_fire_and_last_success_are_shown_apart(ui: Ui, clock: FakeClock) -> None:
+    """A manual-only schedule said "Last run succeeded" with no time: it never fires, and its
+    success has a time of its own."""
+    schedule = ui.app.schedules.create(
+        name="by-hand", task="greet", trigger="manual", payload={"name": "a"}
+    )
+    ui.app.schedules.run_now(schedule.id)
+    ui.app.worker().run_until_idle()
+    client, _ = ui.login("viewer")
+    detail = _text(client.get(f"/schedules/{schedule.id}").text)
+    assert "Last fire none: manual only" in detail
+    assert "Last outcome succeeded" in detail
+    assert "Last success 2030-01-01 00:00" in detail
+    listed = _text(client.get("/schedules").text)
+    assert "succeeded manual only succeeded just now" in listed
+
+
+def test_metadata_is_edited_in_the_form_and_shown(ui: Ui) -> None:
+    from tests.support.web import form_data
+
+    client, csrf = ui.login("admin")
+    bad = client.post(
+        "/schedules/new", data=form_data(csrf_token=csrf, name="tagged", metadata="[1, 2]")
+    )
+    assert bad.status_code == 422
+    assert 'id="field-metadata-error">metadata must be a JSON object' in bad.text
+    good = client.post(
+        "/schedules/new",
+        data=form_data(csrf_token=csrf, name="tagged", metadata='{"team": "payments"}'),
+    )
+    assert good.status_code == 303, good.text
+    schedule = ui.app.schedules.get("tagged")
+    assert schedule.metadata == {"team": "payments"}
+    assert 'Metadata { "team": "payments" }' in _text(client.get(f"/schedules/{schedule.id}").text)
+    edit = client.get(f"/schedules/{schedule.id}/edit").text
+    assert '"team": "payments"' in edit.replace("&#34;", '"')
+
+
+def test_the_run_once_note_says_what_was_done(ui: Ui, clock: FakeClock) -> None:
+    """After downtime, ``run_once`` queues one catch-up run only when no newer fire time ran
+    within the grace; the note said a catch-up run was queued either way."""
+    start = datetime(2030, 1, 1, 0, 0, tzinfo=UTC)
+    made = {
+        name: ui.app.schedules.create(
+            name=name, task="greet", interval=60, start_at=start, misfire_grace=30,
+            misfire_policy="run_once", payload={"name": "a"},
+        )
+        for name in ("caught-up", "newer-ran")
+    }  # fmt: skip
+    client, _ = ui.login("viewer")
+    clock.set(datetime(2030, 1, 1, 0, 10, 40, tzinfo=UTC))  # 00:10 is 40 s late: missed
+    ui.app.scheduler().tick()
+    caught = _text(client.get(f"/schedules/{made['caught-up'].id}").text)
+    assert "one catch-up run was queued for 2030-01-01 00:10:00" in caught
+    # The other schedule's scheduler comes back 10 s after a fire time: that one runs.
+    ui.app.schedules.pause(made["newer-ran"].id)
+    ui.app.schedules.resume(made["newer-ran"].id, misfire="policy")
+    clock.set(datetime(2030, 1, 1, 0, 20, 10, tzinfo=UTC))
+    ui.app.scheduler().tick()
+    newer = _text(client.get(f"/schedules/{made['newer-ran'].id}").text)
+    assert "no catch-up run was needed, as a newer fire time within the grace ran" in newer
+    assert "catch-up run was queued" not in newer
+
+
+def test_a_run_page_shows_every_attempt_and_no_stale_start_on_a_queued_retry(
+    ui: Ui, clock: FakeClock
+) -> None:
+    """A queued retry showed the previous attempt's start and error as its own, and earlier
+    attempts had no worker and no log."""
+    from tickwork import Context
+
+    @ui.app.task("twice", max_attempts=2, retry_backoff=60)
+    def twice(ctx: Context) -> None:
+        ctx.log.warning("attempt %d going down", ctx.attempt)
+        raise RuntimeError(f"broken {ctx.attempt}")
+
+    run = ui.app.enqueue("twice")
+    worker = ui.app.worker()
+    worker.run_until_idle()
+    client, _ = ui.login("viewer")
+    page = client.get(f"/runs/{run.id}").text
+    text = _text(page)
+    assert re.search(r"Attempt 2 of 2 is queued for 2030-01-01 00:0\d:\d\d", text), text
+    assert f"Waited in queue {DASH}" in text
+    assert "Attempt 1 ended: RuntimeError: broken 1" in text
+    latest = _text(page.split("(latest)")[1].split("</tr>")[0])
+    assert latest.endswith(f"retrying {DASH} not yet {DASH} {DASH} {DASH} none"), latest
+    # The previous attempt's traceback is in its row, not shown as the run's.
+    assert 'id="tb-title"' not in page
+    first_row = _text(page.split('data-label="Attempt">1</td>')[1].split("</tr>")[0])
+    assert worker.worker_id in first_row
+    assert re.search(r"1 line [0-9:.]+ warning attempt 1 going down$", first_row), first_row
+    assert "Started" not in _text(page.split('id="timing-title"')[1].split("</dl>")[0])
+
+    clock.advance(120)
+    worker.run_until_idle()
+    final = _text(client.get(f"/runs/{run.id}").text)
+    assert "broken 2 (attempt 2 of 2; no attempts left)" in final
+    assert "Log of attempt 2" in final
+
+
+def test_the_dashboard_lists_what_runs_now_and_its_cards_link_to_their_lists(ui: Ui) -> None:
+    import threading
+
+    from tests.support.waiting import SLACK, wait_for
+    from tickwork import Context
+    from tickwork.services.worker import WorkerConfig
+
+    release = threading.Event()
+
+    @ui.app.task("hold")
+    def hold(ctx: Context) -> None:
+        release.wait(SLACK)
+
+    schedule = ui.app.schedules.create(name="holder", task="hold", trigger="manual")
+    run = ui.app.schedules.run_now(schedule.id)
+    worker = ui.app.worker(WorkerConfig(poll_interval=0.05, heartbeat_interval=0.1))
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: ui.app.runs.get(run.id).status.value == "running")
+        client, _ = ui.login("viewer")
+        page = client.get("/").text
+        running = page.split('id="running-title"')[1].split("</section>")[0]
+        assert f'href="/runs/{run.id}">#{run.id}</a>' in running
+        assert worker.worker_id in running
+        assert 'href="/schedules/1">holder</a>' in running
+        for link in (
+            'href="/schedules?status=active"',
+            'href="/schedules?status=paused"',
+            'href="/runs?status=queued"',
+            'href="#running-title"',
+            'href="/runs?status=failed&amp;range=24h"',
+            'href="#nodes-title"',
+        ):
+            assert link in page, link  # fmt: skip
+    finally:
+        release.set()
+        stop.set()
+        worker.wakeup.set()
+        thread.join(SLACK)
+    assert "Nothing is running." in client.get("/").text

@@ -192,6 +192,14 @@ DEFINITION_OPTIONS = (
         ],
         parse=lambda text: [c.strip() for c in text.split(",") if c.strip()] or None,
     ),
+    DefinitionOption(
+        "metadata",
+        Annotated[
+            str | None,
+            typer.Option(help='Free-form JSON object, e.g. \'{"team": "payments"}\' ("{}" clears)'),
+        ],
+        parse=lambda text: parse_json_option(text, "metadata"),
+    ),
 )
 
 

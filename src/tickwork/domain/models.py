@@ -172,6 +172,10 @@ class Schedule:
     version: int = 1
     # Final failures in a row of its runs (a success resets it), as the worker records them.
     consecutive_failures: int = 0
+    # Free-form JSON object the operator attaches (team, owner, ticket, ...).
+    metadata: dict[str, Any] = field(default_factory=dict)
+    # When the latest succeeded run finished (``last_run_at`` is the latest fire).
+    last_success_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The schedule as JSON-friendly values (datetimes stay datetimes)."""
@@ -241,6 +245,7 @@ class RunAttempt:
     finished_at: datetime | None
     error: str | None
     traceback: str | None = None
+    logs: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

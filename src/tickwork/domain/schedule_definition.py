@@ -96,6 +96,7 @@ class ScheduleDefinition:
     alert_after: int | None = None
     auto_pause_after: int | None = None
     alert_channels: list[str] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, schedule: Schedule) -> ScheduleDefinition:
@@ -116,7 +117,7 @@ class ScheduleDefinition:
         columns = {
             name: value
             for name, value in self.columns().items()
-            if not (name in ADDED_FIELDS and value is None)
+            if not (name in ADDED_FIELDS and value in (None, {}))
         }
         canonical = json.dumps(columns, sort_keys=True, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -178,7 +179,7 @@ class ScheduleDefinition:
 
 DEFINITION_FIELDS = tuple(f.name for f in dataclasses.fields(ScheduleDefinition))
 """The fields a caller may set, in the order the API documents them."""
-ADDED_FIELDS = ("alert_after", "auto_pause_after", "alert_channels")
+ADDED_FIELDS = ("alert_after", "auto_pause_after", "alert_channels", "metadata")
 """Fields added after fingerprints were first stored: left out of a fingerprint while unset,
 so a code-defined schedule that does not use them keeps its fingerprint."""
 TIMING_FIELDS = ("trigger", "cron", "interval", "run_at", "timezone", "start_at", "end_at")

@@ -32,6 +32,8 @@ MAX_MISFIRE_CAP = 1000
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 366 * 86400.0
 MAX_NAME_LENGTH = 200
+MAX_METADATA_BYTES = 8192
+"""The largest ``metadata`` object, serialized as JSON."""
 
 
 def _optional(data: Mapping[str, Any], key: str) -> Any:
@@ -176,6 +178,7 @@ def validate_definition(
         alert_after=alerts.threshold(data.get("alert_after"), "alert_after"),
         auto_pause_after=alerts.threshold(data.get("auto_pause_after"), "auto_pause_after"),
         alert_channels=alerts.alert_channels(data.get("alert_channels")),
+        metadata=inputs.json_object(data.get("metadata"), "metadata", max_bytes=MAX_METADATA_BYTES),
     )
 
 

@@ -36,7 +36,7 @@ class StallRescuer:
             for run in stalled:
                 status = self.store.rescue(conn, run, now)
                 if status == RunStatus.FAILED.value and run.schedule_id is not None:
-                    self.schedules.record_outcomes(conn, [(run.schedule_id, status)])
+                    self.schedules.record_outcomes(conn, [(run.schedule_id, status, None)])
                 log.warning(
                     "run %s (%s, attempt %s) stalled on %s; now %s",
                     run.id,

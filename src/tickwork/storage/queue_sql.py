@@ -79,7 +79,9 @@ NOT_HELD = (
     "OR schedule_id NOT IN (SELECT id FROM schedules WHERE status = 'paused'))"
 )
 
-# The columns a claim sets itself: it knows their values and does not read them back.
+# The columns a claim sets itself: it knows their values and does not read them back. It
+# also clears ``logs``: they are the previous attempt's (kept in ``run_attempts``), and the
+# new attempt's stream in as it runs.
 _CLAIM_WRITES = frozenset({"status", "started_at", "worker_id", "token"})
 # The columns a claim reads back, in the order its statements return them.
 _CLAIM_READ = tuple(name for name in ClaimedRun._fields if name not in _CLAIM_WRITES)
@@ -96,7 +98,7 @@ _CLAIM_POSTGRESQL = f"""
     claimed AS (
         UPDATE runs AS r SET
             status = 'running', started_at = %(now)s, heartbeat_at = %(now)s,
-            finished_at = NULL, worker_id = %(worker_id)s, token = %(token)s
+            finished_at = NULL, worker_id = %(worker_id)s, token = %(token)s, logs = NULL
         -- By primary key, always: joined to the picked ids, the planner would rather hash
         -- the whole table while it is small (a few milliseconds per claim).
         WHERE r.id = ANY(ARRAY(SELECT id FROM picked))
@@ -110,7 +112,7 @@ _CLAIM_POSTGRESQL_QUEUES = _CLAIM_POSTGRESQL.format(queues="AND queue = ANY(%(qu
 _CLAIM_SQLITE = f"""
     UPDATE runs SET
         status = 'running', started_at = :now, heartbeat_at = :now, finished_at = NULL,
-        worker_id = :worker_id, token = :token
+        worker_id = :worker_id, token = :token, logs = NULL
     WHERE id IN (
         SELECT id FROM runs
         WHERE status IN ('queued', 'retrying') AND run_at <= :now {{queues}}

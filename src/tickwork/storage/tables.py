@@ -109,6 +109,9 @@ schedules = Table(
     Column("auto_pause_after", Integer),
     Column("alert_channels", json_type()),
     Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    # Free-form JSON object the operator attaches (NULL reads as {}).
+    Column("metadata", json_type()),
+    Column("last_success_at", UTCDateTime()),
     # The scheduler's only scan: due active schedules, cheapest first. Its cost follows
     # the number of due schedules, not the size of the table.
     Index("ix_schedules_due", "next_run_at", **_where("status = 'active'")),
@@ -118,7 +121,7 @@ schedules = Table(
         **_where("status = 'paused' AND paused_until IS NOT NULL"),
     ),
     Index("ix_schedules_task", "task"),
-    # The claim's hold: runs of paused schedules wait (migration 0007).
+    # The claim's hold: runs of paused schedules wait (migration 0008).
     Index("ix_schedules_paused", "id", **_where("status = 'paused'")),
     # The alert monitor's scan: schedules whose latest runs failed.
     Index("ix_schedules_failing", "id", **_where("consecutive_failures > 0")),
@@ -226,6 +229,7 @@ run_attempts = Table(
     Column("finished_at", UTCDateTime()),
     Column("error", Text),
     Column("traceback", Text),
+    Column("logs", json_type()),
     Index("ix_run_attempts_run_id", "run_id", "attempt"),
     **NEVER_REUSE_IDS,
 )

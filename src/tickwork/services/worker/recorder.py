@@ -136,10 +136,11 @@ class Recorder:
     def finish_in(self, conn: Connection, outcomes: list[Outcome]) -> list[FinishedRun]:
         """Write ``outcomes`` in the caller's transaction; return those accepted."""
         accepted = self.store.finish(conn, outcomes)
+        finished_at = {o.run_id: o.finished_at for o in outcomes}
         self.schedules.record_outcomes(
             conn,
             [
-                (f.schedule_id, f.status)
+                (f.schedule_id, f.status, finished_at[f.id])
                 for f in accepted
                 if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
             ],

@@ -89,6 +89,11 @@ class ScheduleFields(RequestModel):
         max_length=20,
         description="Channel names to notify (default: TICKWORK_ALERT_CHANNELS)",
     )
+    metadata: JsonObject | None = Field(
+        default=None,
+        description="Free-form JSON object (team, owner, ticket...), at most 8 KiB; "
+        "filter the list with ?metadata=key or ?metadata=key=value",
+    )
 
     def changes(self) -> dict[str, Any]:
         """The fields the caller sent (an explicit ``null`` clears a field)."""
@@ -210,6 +215,10 @@ class ScheduleOut(ResponseModel):
     created_at: datetime | None
     updated_at: datetime | None
     version: int
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    last_success_at: datetime | None = Field(
+        default=None, description="When its latest succeeded run finished"
+    )
     timing: str = Field(description="When it fires, in words")
     error: str | None = Field(
         default=None,

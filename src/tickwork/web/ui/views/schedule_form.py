@@ -8,6 +8,7 @@ is written.
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ TEXT_FIELDS = (
     "alert_after",
     "auto_pause_after",
     "alert_channels",
+    "metadata",
 )
 MOMENT_FIELDS = ("run_at", "start_at", "end_at")
 # Where an error about a field not on the form is shown.
@@ -183,6 +185,8 @@ def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
             values[key] = formatting.seconds_text(value)
         elif isinstance(value, list):
             values[key] = ", ".join(str(item) for item in value)
+        elif isinstance(value, dict):
+            values[key] = json.dumps(value, indent=2, ensure_ascii=False) if value else ""
         else:
             values[key] = "" if value is None else str(value)
     fields = config_form.with_values(
@@ -277,6 +281,7 @@ def service_fields(
         "alert_after",
         "auto_pause_after",
         "alert_channels",
+        "metadata",
     ):
         data[key] = values[key] or None
     if "tenant_id" in raw:
