@@ -121,7 +121,7 @@ schedules = Table(
         **_where("status = 'paused' AND paused_until IS NOT NULL"),
     ),
     Index("ix_schedules_task", "task"),
-    # The claim's hold: runs of paused schedules wait (migration 0008).
+    # The claim's hold: runs of paused schedules wait (migration 0010).
     Index("ix_schedules_paused", "id", **_where("status = 'paused'")),
     # The alert monitor's scan: schedules whose latest runs failed.
     Index("ix_schedules_failing", "id", **_where("consecutive_failures > 0")),
@@ -414,4 +414,14 @@ notifications = Table(
     Index("ix_notifications_due", "next_attempt_at", **_where("status = 'pending'")),
     Index("ix_notifications_alert_id", "alert_id"),
     **NEVER_REUSE_IDS,
+)
+
+# Queues an operator paused: workers claim no run of a queue named here until it is resumed.
+queue_pauses = Table(
+    "queue_pauses",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("paused_at", UTCDateTime(), nullable=False),
+    Column("paused_by", String(200)),
+    Column("note", Text),
 )

@@ -4,8 +4,8 @@ A worker's claim skips runs of paused schedules (they are held until resume). Th
 looks paused schedules up once per statement; this partial index keeps that lookup as
 small as the number of paused schedules, whatever the size of the table.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 15:30:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
