@@ -70,8 +70,6 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "auto_pause_after": 10,
             "alert_channels": ["ops"],
             "consecutive_failures": 2,
-            # As 0007 computes it from run 201 when upgrading from before it.
-            "last_success_at": _at(1, 1),
             "metadata": {"team": "payments", "ticket": 42},
             # As 0007 computes it from the runs (for upgrades from a revision that has it).
             "last_success_at": _at(1, 1),
