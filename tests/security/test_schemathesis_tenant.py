@@ -100,7 +100,7 @@ def target() -> Iterator[Target]:
             app.schedules.run_now(schedule.id, actor=actor)
             app.enqueue("greet", key="k", actor=actor)
             app.flags.set(actor, "reports", True)
-        _, secret = web.state.tickwork.auth.create_token(
+        _, secret = app.tokens.create_token(
             ADMIN_ACTOR, "fuzz", role="operator", tenant_id=TENANT
         )
         with warnings.catch_warnings():

@@ -18,7 +18,6 @@ from tests.support.browser import TIMEOUT_MS, launch_chromium, ui_app_server
 from tests.support.databases import fresh_pg_database
 from tests.support.requirements import require
 from tickwork import Tickwork
-from tickwork.auth.service import AuthService
 
 require("playwright")
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
@@ -49,7 +48,7 @@ def server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     workdir = tmp_path_factory.mktemp("ui-server")
     app = Tickwork(database_url)
     register_ui_tasks(app)
-    auth = AuthService(app.db)
+    auth = app.users
     for name, role in (("ada", "admin"), ("vic", "viewer")):
         auth.create_user(ADMIN_ACTOR, name, role=role, password=PASSWORD)
     try:
