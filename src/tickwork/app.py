@@ -17,23 +17,29 @@ from tickwork.auth.user_service import UserService
 from tickwork.clock import Clock
 from tickwork.domain import triggers
 from tickwork.domain.actor import PYTHON, Actor
+from tickwork.domain.alerts import Alert, Channel
 from tickwork.domain.cron_preview import CronPreview, FireTime, cron_preview
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunAttempt, Schedule
-from tickwork.domain.queries import RunFilter, ScheduleFilter
+from tickwork.domain.queries import RunFilter, ScheduleFilter, metadata_filter
 from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
 from tickwork.reads import Reads
+from tickwork.services.alerting.channels import ChannelService
+from tickwork.services.alerting.config import AlertConfig
+from tickwork.services.alerting.incidents import IncidentService
+from tickwork.services.alerting.service import AlertingService
 from tickwork.services.code_sync import CodeSchedule, CodeSync, SyncReport
 from tickwork.services.firing import Condition, Firing
 from tickwork.services.flag_service import FlagService
 from tickwork.services.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL
 from tickwork.services.run_service import RunRequest, RunService
-from tickwork.services.runner import ServiceRunner
+from tickwork.services.runner import Duty, ServiceRunner
 from tickwork.services.schedule_service import ScheduleService, starts_paused
 from tickwork.services.scheduler import SchedulerConfig, SchedulerService
 from tickwork.services.wakeup import NotificationListener, WakeupHub
 from tickwork.services.worker import WorkerConfig, WorkerService
 from tickwork.storage import migrate as migrations
+from tickwork.storage.alert_store import AlertFilter
 from tickwork.storage.database import DEFAULT_DATABASE_URL, Database
 from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, SCHEDULES_CHANNEL
 from tickwork.storage.flag_store import FlagStore
@@ -47,7 +53,7 @@ H = TypeVar("H", bound=Handler)
 
 log = logging.getLogger("tickwork.app")
 
-__all__ = ["CronPreview", "FireTime", "Runs", "Schedules", "Tickwork"]
+__all__ = ["Alerts", "Channels", "CronPreview", "FireTime", "Runs", "Schedules", "Tickwork"]
 
 
 class Schedules:
@@ -97,13 +103,25 @@ class Schedules:
         tenant_id: str | None = None,
         source: str | None = None,
         text: str | None = None,
+        metadata: str | None = None,
         after_id: int | None = None,
         limit: int = 100,
         actor: Actor = PYTHON,
     ) -> list[Schedule]:
-        """Schedules in id order; pass the last id as ``after_id`` for the next page."""
+        """Schedules in id order; pass the last id as ``after_id`` for the next page.
+
+        ``metadata="team"`` keeps those whose metadata has the key ``team``;
+        ``metadata="team=payments"`` those where it is ``"payments"``.
+        """
+        key, value = metadata_filter(metadata)
         filters = ScheduleFilter(
-            status=status, task=task, tenant_id=tenant_id, source=source, text=text
+            status=status,
+            task=task,
+            tenant_id=tenant_id,
+            source=source,
+            text=text,
+            metadata_key=key,
+            metadata_value=value,
         )
         return self._app.reads.schedules.list(actor, filters, after_id=after_id, limit=limit)
 
@@ -208,6 +226,89 @@ class Runs:
         return self._app.reads.runs.wait(actor, run_id, timeout)
 
 
+class Channels:
+    """``app.channels``: where alerts go. Only an admin bound to no tenant changes them.
+
+    Example::
+
+        app.channels.create(name="ops", kind="webhook", url="https://hooks.example/x",
+                            secret="s3")
+        app.channels.create(name="oncall", kind="email", to=["oncall@example.com"])
+        app.channels.create(name="chat", kind="slack", url="https://hooks.slack.com/...")
+    """
+
+    def __init__(self, app: Tickwork) -> None:
+        self._app = app
+
+    @property
+    def _service(self) -> ChannelService:
+        return self._app.channel_service
+
+    def create(
+        self,
+        name: str,
+        kind: str = "webhook",
+        *,
+        url: str | None = None,
+        to: list[str] | str | None = None,
+        secret: str | None = None,
+        actor: Actor = PYTHON,
+    ) -> Channel:
+        """Add a channel: ``webhook`` (``url``, optional ``secret`` signing each body),
+        ``slack`` (an incoming-webhook ``url``) or ``email`` (``to``)."""
+        fields = {"name": name, "kind": kind, "url": url, "to": to, "secret": secret}
+        return self._service.create(actor, {k: v for k, v in fields.items() if v is not None})
+
+    def get(self, ref: int | str, *, actor: Actor = PYTHON) -> Channel:
+        """A channel by id or name."""
+        return self._service.get(actor, ref)
+
+    def list(self, *, actor: Actor = PYTHON) -> list[Channel]:
+        """Every channel, by name."""
+        return self._service.list(actor)
+
+    def update(self, ref: int | str, *, actor: Actor = PYTHON, **changes: Any) -> Channel:
+        """Change a channel's fields (``name``, ``kind``, ``url``, ``to``, ``secret``)."""
+        return self._service.update(actor, ref, changes)
+
+    def delete(self, ref: int | str, *, actor: Actor = PYTHON) -> None:
+        """Delete a channel."""
+        self._service.delete(actor, ref)
+
+    def test(self, ref: int | str, *, actor: Actor = PYTHON) -> str:
+        """Send a test notification now; return its event id (raises if not delivered)."""
+        return self._service.test(actor, ref)
+
+
+class Alerts:
+    """``app.alerts``: incidents (open and resolved), and acknowledging them."""
+
+    def __init__(self, app: Tickwork) -> None:
+        self._app = app
+
+    def list(
+        self,
+        *,
+        open: bool | None = None,
+        event: str | None = None,
+        schedule_id: int | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+        actor: Actor = PYTHON,
+    ) -> list[Alert]:
+        """Incidents newest first; ``open=True`` for those not cleared yet."""
+        filters = AlertFilter(open=open, event=event, schedule_id=schedule_id)
+        return self._app.incident_service.list(actor, filters, before_id=before_id, limit=limit)
+
+    def get(self, alert_id: int, *, actor: Actor = PYTHON) -> Alert:
+        """One incident."""
+        return self._app.incident_service.get(actor, alert_id)
+
+    def ack(self, alert_id: int, *, actor: Actor = PYTHON) -> Alert:
+        """Acknowledge an incident (it stays open until its rule clears)."""
+        return self._app.incident_service.acknowledge(actor, alert_id)
+
+
 class Tickwork:
     """A tickwork application: the registry of tasks and the door to schedules and runs.
 
@@ -228,6 +329,7 @@ class Tickwork:
         clock: Clock | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         pool_size: int = 10,
+        alerts: AlertConfig | None = None,
         passwords: Passwords | None = None,
     ) -> None:
         self.database_url = (
@@ -241,8 +343,11 @@ class Tickwork:
         self.conditions: dict[str, Condition] = {}
         self.code_schedules: dict[str, CodeSchedule] = {}
         self.hub = WakeupHub()
+        self.alert_config = alerts or AlertConfig()
         self.schedules = Schedules(self)
         self.runs = Runs(self)
+        self.channels = Channels(self)
+        self.alerts = Alerts(self)
         self._db: Database | None = None
         self._listener: NotificationListener | None = None
         # Re-entrant: building one service may need another (or the database).
@@ -256,11 +361,12 @@ class Tickwork:
         *,
         database_url: str | None = None,
         clock: Clock | None = None,
+        alerts: AlertConfig | None = None,
         passwords: Passwords | None = None,
     ) -> None:
-        """Change the database or clock before first use of the database (the CLI's
-        ``--db`` does this), or password hashing before first use of :attr:`users`."""
-        if (database_url or clock is not None) and self._db is not None:
+        """Change the database, clock or alerting before first use of the database (the
+        CLI does this), or password hashing before first use of :attr:`users`."""
+        if (database_url or clock is not None or alerts is not None) and self._db is not None:
             raise RuntimeError("configure() must be called before the database is used")
         if passwords not in (None, self.passwords) and "users" in self._services:
             raise RuntimeError("configure(passwords=...) must be called before app.users is used")
@@ -268,6 +374,8 @@ class Tickwork:
             self.database_url = database_url
         if clock is not None:
             self.clock = clock
+        if alerts is not None:
+            self.alert_config = alerts
         if passwords is not None:
             self.passwords = passwords
 
@@ -379,6 +487,27 @@ class Tickwork:
         from tickwork.metrics import Metrics
 
         return self._service("metrics", lambda: Metrics(self.reads))  # type: ignore[no-any-return]
+
+    @property
+    def channel_service(self) -> ChannelService:
+        """Alert channel operations (admins bound to no tenant)."""
+        return self._service(  # type: ignore[no-any-return]
+            "channels", lambda: ChannelService(self.db, self.alert_config)
+        )
+
+    @property
+    def incident_service(self) -> IncidentService:
+        """Reading and acknowledging incidents."""
+        return self._service(  # type: ignore[no-any-return]
+            "incidents", lambda: IncidentService(self.db)
+        )
+
+    def alerting(self) -> AlertingService:
+        """An alerting service on this app: evaluates the alert rules and delivers
+        notifications (call ``step()`` or ``run(stop)``)."""
+        return AlertingService(
+            self.db, self.alert_config, on_change=lambda: self.hub.publish(SCHEDULES_CHANNEL)
+        )
 
     @property
     def flags(self) -> FlagService:
@@ -571,6 +700,11 @@ class Tickwork:
         if worker is not None:
             working = runner.add_worker(self.worker(worker))
             working.on_finished = self.metrics.observe_finished
+        alerting = self.alerting()
+        runner.add(
+            Duty("alerts", None, alerting.run, alerting.wakeup.set, dict),
+        )
+        runner.alerting = alerting
         runner.on_start.append(self.start_listener)
         runner.on_exit.append(self.close)
         return runner

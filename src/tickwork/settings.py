@@ -55,8 +55,21 @@ class Settings(BaseSettings):
     # :port, such as "127.0.0.1:8787,10.0.0.0/8,hooks.internal". Empty: public ones only.
     http_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     retention_days: int = Field(default=30, ge=1)
+    # Alerting: channels of schedules that name none and of the global rules (comma-
+    # separated channel names), the failures in a row that make a schedule "failing" when
+    # it sets no alert_after, and the thresholds of the global rules, in seconds.
+    alert_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    alert_after: int = Field(default=1, ge=1, le=10_000)
+    alert_interval: float = Field(default=5.0, gt=0, le=3600)
+    alert_send_timeout: float = Field(default=10.0, gt=0, le=300)
+    process_down_after: float = Field(default=60.0, gt=0)
+    node_lost_after: float = Field(default=60.0, gt=0)
+    backlog_age: float = Field(default=300.0, gt=0)
+    backlog_max: int = Field(default=100, ge=1)
+    # The address of the web UI as people reach it, for links in notifications.
+    public_url: str | None = None
 
-    @field_validator("http_allow", mode="before")
+    @field_validator("http_allow", "alert_channels", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -289,3 +289,52 @@ def test_admin_only_tasks_are_scheduled_and_run_only_by_admins(
     )
     assert own_payload.status_code == 403
     assert own_payload.json()["error"]["field"] == "payload"
+
+
+def test_metadata_is_stored_edited_filtered_by_key_and_capped(
+    api: Api, schedule_body: Maker
+) -> None:
+    """Free-form metadata: returned, changed by PATCH, filtered by key (and value) in SQL,
+    refused with the field named when it is not an object or too big."""
+    client = api.admin()
+    made = {
+        name: client.post("/api/v1/schedules", json=schedule_body(name=name, metadata=meta))
+        for name, meta in (
+            ("pay", {"team": "payments", "tier": 1}),
+            ("ops", {"team": "ops"}),
+            ("bare", None),
+        )
+    }
+    assert [m.status_code for m in made.values()] == [201, 201, 201]
+    assert made["pay"].json()["metadata"] == {"team": "payments", "tier": 1}
+    assert made["bare"].json()["metadata"] == {}
+
+    def names(query: str) -> list[str]:
+        listed = client.get(f"/api/v1/schedules?{query}")
+        assert listed.status_code == 200, listed.text
+        return [s["name"] for s in listed.json()["items"]]
+
+    assert names("metadata=team") == ["pay", "ops"]
+    assert names("metadata=team=ops") == ["ops"]
+    assert names("metadata=tier=1") == ["pay"]
+    assert names("metadata=owner") == []
+
+    pay_id = made["pay"].json()["id"]
+    changed = client.patch(f"/api/v1/schedules/{pay_id}", json={"metadata": {"team": "ops"}})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["metadata"] == {"team": "ops"}
+    assert names("metadata=team=ops") == ["pay", "ops"]
+
+    for bad, fragment in (
+        ([1, 2], "Input should be a valid dictionary"),
+        ({"x": "y" * 9000}, "the limit is 8192"),
+        ({"": 1}, "keys are non-empty text"),
+    ):
+        refused = client.patch(f"/api/v1/schedules/{pay_id}", json={"metadata": bad})
+        assert refused.status_code == 422, bad
+        error = refused.json()["error"]
+        assert "metadata" in (error.get("field") or ""), error
+        assert fragment in error["message"], error
+    too_long = client.get("/api/v1/schedules", params={"metadata": "k" * 301})
+    assert too_long.status_code == 422
+    assert client.get(f"/api/v1/schedules/{pay_id}").json()["metadata"] == {"team": "ops"}

@@ -232,3 +232,25 @@ def test_restrictions_and_policies_through_create_and_update(
         "deleted": created["id"],
         "name": "office",
     }
+
+
+def test_metadata_is_set_listed_by_key_and_refused_when_not_an_object(
+    tickwork: Invoke, db: Tickwork
+) -> None:
+    made = tickwork(
+        "schedules", "create", "--name", "tagged", "--task", "noop", "--manual",
+        "--metadata", '{"team": "payments"}', "--json",
+    )  # fmt: skip
+    assert made.code == 0, made.err
+    assert made.json()["metadata"] == {"team": "payments"}
+    assert (
+        tickwork("schedules", "create", "--name", "plain", "--task", "noop", "--manual").code == 0
+    )
+    listed = tickwork("schedules", "list", "--metadata", "team=payments", "--json").json()
+    assert [s["name"] for s in listed] == ["tagged"]
+    cleared = tickwork("schedules", "update", "tagged", "--metadata", "{}", "--json")
+    assert cleared.code == 0, cleared.err
+    assert cleared.json()["metadata"] == {}
+    refused = tickwork("schedules", "update", "tagged", "--metadata", "[1]")
+    assert refused.code == 2
+    assert "metadata must be a JSON object" in one_error_line(refused)

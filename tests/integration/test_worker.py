@@ -326,7 +326,11 @@ def test_cancel_running_run_is_seen_by_the_handler(app: Tickwork, kind: str) -> 
     assert cancelled.error == "cancelled by an operator"
 
 
-def test_cancel_running_run_that_returns_normally_succeeds(app: Tickwork) -> None:
+def test_cancel_running_run_that_returns_normally_is_cancelled_with_its_result(
+    app: Tickwork,
+) -> None:
+    """Cancellation was asked for and the handler then returned: the run is recorded
+    cancelled (not succeeded), and what the handler returned is kept."""
     started = threading.Event()
 
     @app.task("polite")
@@ -340,8 +344,65 @@ def test_cancel_running_run_that_returns_normally_succeeds(app: Tickwork) -> Non
         assert started.wait(SLACK)
         wait_for(lambda: status(app, run.id) == "running")
         app.runs.cancel(run.id)
-        wait_for(lambda: status(app, run.id) == "succeeded")
-    assert app.runs.get(run.id).result == "stopped early"
+        wait_for(lambda: status(app, run.id) != "running")
+    ended = app.runs.get(run.id)
+    assert (ended.status, ended.result, ended.error) == (
+        RunStatus.CANCELLED,
+        "stopped early",
+        "cancelled by an operator",
+    )
+
+
+def test_an_earlier_attempt_keeps_the_worker_that_ran_it_and_its_log(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    """The finish statement clears a retried run's worker; the attempt's history row still
+    names the worker that ran it, and keeps the attempt's log lines (the run's own log is
+    the latest attempt's)."""
+
+    @app.task("second-time", max_attempts=2, retry_backoff=1)
+    def second_time(ctx: Context) -> int:
+        ctx.log.info("try %d", ctx.attempt)
+        if ctx.attempt == 1:
+            raise RuntimeError("first time")
+        return ctx.attempt
+
+    run = app.enqueue("second-time")
+    first, second = app.worker(), app.worker()
+    first.run_until_idle()
+    clock.advance(5)
+    second.run_until_idle()
+    done = app.runs.get(run.id)
+    assert (done.status, done.attempt) == (RunStatus.SUCCEEDED, 2)
+    (earlier,) = app.runs.attempts(run.id)
+    assert (earlier.worker_id, done.worker_id) == (first.worker_id, second.worker_id)
+    assert [line["message"] for line in earlier.logs or []] == ["try 1"]
+    assert [line["message"] for line in app.runs.get(run.id).logs or []] == ["try 2"]
+
+
+def test_the_last_success_is_kept_apart_from_the_last_outcome(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    outcomes = iter([None, RuntimeError("down")])
+
+    @app.task("flip")
+    def flip(ctx: Context) -> None:
+        error = next(outcomes)
+        if error is not None:
+            raise error
+
+    schedule = app.schedules.create(name="flip", task="flip", trigger="manual")
+    assert app.schedules.get(schedule.id).last_success_at is None
+    app.schedules.run_now(schedule.id)
+    app.worker().run_until_idle()
+    succeeded = app.schedules.get(schedule.id)
+    assert succeeded.last_status == "succeeded"
+    assert succeeded.last_success_at == clock.now()
+    clock.advance(60)
+    app.schedules.run_now(schedule.id)
+    app.worker().run_until_idle()
+    failed = app.schedules.get(schedule.id)
+    assert (failed.last_status, failed.last_success_at) == ("failed", succeeded.last_success_at)
 
 
 def test_retry_by_operator_and_its_limits(app: Tickwork) -> None:
@@ -613,3 +674,34 @@ def test_worker_config_is_validated() -> None:
     with pytest.raises(ValueError, match="stall_timeout"):
         WorkerConfig(heartbeat_interval=5, stall_timeout=5)
     assert WorkerConfig(concurrency=4, claim_batch=100).batch == 4
+
+
+def test_a_running_attempts_log_streams_and_the_next_attempt_starts_a_new_one(
+    app: Tickwork, clock: FakeClock, released: threading.Event
+) -> None:
+    """Log lines reached the database only when the attempt ended; the heartbeat now writes
+    them while it runs. A retried run's new attempt starts with an empty log (the previous
+    attempt's lines stay in its history row)."""
+
+    @app.task("chatty", max_attempts=2, retry_backoff=1)
+    def chatty(ctx: Context) -> None:
+        ctx.log.info("try %d", ctx.attempt)
+        if ctx.attempt == 1:
+            raise RuntimeError("first time")
+        released.wait(SLACK)
+
+    run = app.enqueue("chatty")
+    app.worker().run_until_idle()
+    assert [line["message"] for line in app.runs.get(run.id).logs or []] == ["try 1"]
+    clock.advance(5)
+
+    def messages() -> list[str]:
+        found = app.runs.get(run.id)
+        assert found.status is RunStatus.RUNNING
+        return [line["message"] for line in found.logs or []]
+
+    with running_worker(app, heartbeat_interval=0.05, on_stop=released.set):
+        wait_for(lambda: status(app, run.id) == "running")
+        wait_for(lambda: messages() == ["try 2"], what="the running attempt's line")
+    assert status(app, run.id) == "succeeded"
+    assert [line["message"] for line in app.runs.attempts(run.id)[0].logs or []] == ["try 1"]

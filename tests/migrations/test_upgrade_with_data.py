@@ -66,6 +66,11 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "created_at": T0,
             "updated_at": T0,
             "version": 4,
+            "alert_after": 3,
+            "auto_pause_after": 10,
+            "alert_channels": ["ops"],
+            "consecutive_failures": 2,
+            "metadata": {"team": "payments", "ticket": 42},
         },
         {
             "id": 102,
@@ -193,6 +198,7 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "started_at": _at(1),
             "finished_at": _at(1, 2),
             "error": "RuntimeError: boom",
+            "logs": [{"level": "error", "message": "first try"}],
         },
     ],
     "nodes": [
@@ -243,6 +249,52 @@ ROWS: dict[str, list[dict[str, Any]]] = {
     ],
     "secrets": [{"name": "session_key", "value": "k" * 64, "created_at": T0}],
     "flags": [{"name": "reports", "enabled": False, "updated_at": T0, "updated_by": "ada"}],
+    "login_throttle": [
+        {
+            "key": "user:ada|127.0.0.1",
+            "failures": 2,
+            "blocked_until": _at(1, 1),
+            "last_attempt_at": _at(1),
+        },
+    ],
+    # Issue 11 (revision 0006): for the upgrades from it once a later revision exists.
+    "channels": [
+        {
+            "id": 701,
+            "name": "ops",
+            "kind": "webhook",
+            "url": "https://hooks.example/ops",
+            "secret": "s3",
+            "created_at": T0,
+            "updated_at": T0,
+        },
+    ],
+    "alerts": [
+        {
+            "id": 801,
+            "event": "schedule.failing",
+            "subject": "schedule:101",
+            "schedule_id": 101,
+            "tenant_id": "acme",
+            "text": "failing",
+            "opened_at": _at(1),
+        },
+    ],
+    "notifications": [
+        {
+            "id": 901,
+            "event_id": "e" * 32,
+            "event": "schedule.failing",
+            "alert_id": 801,
+            "channel_id": 701,
+            "channel_name": "ops",
+            "body": {"id": "e" * 32, "event": "schedule.failing", "text": "failing"},
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": _at(1),
+            "created_at": _at(1),
+        },
+    ],
 }
 # fmt: on
 
@@ -334,7 +386,10 @@ def _the_app_works_on(url: str) -> None:
         return None
 
     try:
-        assert app.schedules.get(101).name == "nightly"
+        nightly = app.schedules.get(101)
+        assert nightly.name == "nightly"
+        # 0006 found the latest success among the schedule's runs.
+        assert nightly.last_success_at == _at(1, 1)
         assert app.runs.get(202).error == "RuntimeError: boom"
         assert [a.attempt for a in app.runs.attempts(202)] == [1]
         # A key still held by a pending run keeps it.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 from tests.support.accounts import ACME_ADMIN_ACTOR, ADMIN_ACTOR
 from tests.support.local_servers import LocalHttpServer, ReceivedRequest, local_http_server
 from tests.support.servers import serve_asgi
+from tests.support.waiting import SLACK, wait_for
 from tests.support.web import make_web
 from tickwork import Run, Tickwork
 from tickwork.builtin_tasks import register_builtin_tasks
@@ -287,6 +289,36 @@ def test_a_cancelled_run_sends_nothing(target: LocalHttpServer) -> None:
     with pytest.raises(Cancel):
         allowing("127.0.0.1")(ctx, HttpRequestConfig.model_validate({"url": f"{target.url}/"}))
     assert target.requests == []
+
+
+def test_a_cancel_stops_waiting_for_the_answer(target: LocalHttpServer) -> None:
+    """The answer of ``/slow`` comes only once the test releases it: the handler can end
+    before that only because the cancellation stopped it waiting."""
+    ctx = context()
+    outcome: list[BaseException | dict[str, Any]] = []
+
+    def call_slow() -> None:
+        config = HttpRequestConfig.model_validate({"url": f"{target.url}/slow", "timeout": 600})
+        try:
+            outcome.append(allowing("127.0.0.1")(ctx, config))
+        except BaseException as exc:  # the test inspects it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call_slow)
+    thread.start()
+    try:
+        wait_for(lambda: target.requests, what="the request to arrive")
+        ctx.cancel()
+        thread.join(SLACK)
+        assert not thread.is_alive()
+        assert isinstance(outcome[0], Cancel), outcome
+        assert "cancelled while waiting for GET" in str(outcome[0])
+        logged = [line["message"] for line in ctx.log_lines() or []]
+        assert logged[0] == f"GET {target.url}/slow"
+        assert any("cancelled while waiting" in line for line in logged)
+    finally:
+        target.release.set()
+        thread.join(SLACK)
 
 
 # -- the issue's attack, end to end ---------------------------------------------------------------

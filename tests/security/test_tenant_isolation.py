@@ -42,6 +42,7 @@ with warnings.catch_warnings():
 from tests.support.accounts import ADMIN_ACTOR, PASSWORD
 from tests.support.web import Api
 from tickwork.domain.actor import Actor, Role
+from tickwork.storage.alert_store import AlertStore
 from tickwork.storage.database import Database
 from tickwork.storage.tables import metadata
 
@@ -55,7 +56,17 @@ SAFE = frozenset({"GET", "HEAD"})
 # Anyone may try to log in as anyone: a failed login is audited in the user's tenant.
 LOGIN_ROUTES = frozenset({"/api/v1/auth/login", "/login"})
 # Tables whose rows tenant B must never change: A's and those of no tenant.
-GUARDED = ("schedules", "runs", "flags", "users", "api_tokens", "audit_log", "run_attempts")
+GUARDED = (
+    "schedules",
+    "runs",
+    "flags",
+    "users",
+    "api_tokens",
+    "audit_log",
+    "run_attempts",
+    "alerts",
+    "channels",
+)
 
 
 def _flatten(web: FastAPI) -> Iterator[tuple[frozenset[str], str, bool]]:
@@ -110,6 +121,11 @@ def _seed(api: Api) -> World:
     # B's principals first (outside A's range).
     for role in ROLES:
         world.clients[role] = api.as_role(role, "globex")
+    # The installation's channel (made before A's ids): its name is anyone's to see, its
+    # target only an unbound admin's.
+    channel = app.channels.create(
+        "ops", "webhook", url=f"https://hooks.example/acme-{mark}", secret=f"secret-{mark}"
+    )
     _set_sequences(app.db, A_BASE)
     names = {
         kind: f"acme-{kind}-{mark}"
@@ -141,7 +157,30 @@ def _seed(api: Api) -> World:
     login = api.anonymous()
     login.post("/api/v1/auth/login", json={"username": names["user"], "password": "bad-pw"})
     login.post("/api/v1/auth/login", json={"username": names["user"], "password": PASSWORD})
+    alerts = AlertStore(app.db.dialect)
+    with app.db.write() as conn:
+        a_alert = alerts.open_alert(
+            conn,
+            event="schedule.failing",
+            subject=f"schedule:{sched.id}",
+            text=f"acme alert {mark}",
+            now=app.db.now(),
+            schedule_id=sched.id,
+            tenant_id=tenant_a,
+        )
+        global_alert = alerts.open_alert(
+            conn,
+            event="process.down",
+            subject="scheduler",
+            text=f"installation alert {mark}",
+            now=app.db.now(),
+        )
+    assert a_alert is not None
+    assert global_alert is not None
+    world.markers |= {f"acme alert {mark}", f"installation alert {mark}", f"acme-{mark}"}
     world.a = {
+        "alert": [a_alert.id, global_alert.id],
+        "channel": [channel.id],
         "schedule": [sched.id, paused.id],
         "run": [ran.id, failed.id, keyed.id],
         "user": [user.id],
@@ -169,7 +208,19 @@ def _seed(api: Api) -> World:
     b_user, _ = app.users.create_user(b_admin, "globex-ops", role="viewer", password=PASSWORD)
     b_token, _ = app.tokens.create_token(b_admin, "globex-ci", role="viewer")
     app.flags.set(b_admin, "globex-flag", True)
+    with app.db.write() as conn:
+        b_alert = alerts.open_alert(
+            conn,
+            event="schedule.failing",
+            subject=f"schedule:{b_sched.id}",
+            text="globex alert",
+            now=app.db.now(),
+            schedule_id=b_sched.id,
+            tenant_id="globex",
+        )
+    assert b_alert is not None
     world.b = {
+        "alert": [b_alert.id],
         "schedule": [b_sched.id],
         "run": [b_run.id],
         "user": [b_user.id],
@@ -220,7 +271,10 @@ class Call:
 
 def _path_values(world: World, path: str, param: str) -> list[tuple[Any, str | None]]:
     """Values for ``{param}`` of ``path``: A's (probed against an unused one) and B's."""
-    if param in ("schedule_id", "run_id", "user_id", "token_id"):
+    if param == "channel_id":
+        # The installation's channels are not tenant A's: B reads their names, changes none.
+        return [(world.a["channel"][0], None), (UNUSED_ID, None)]
+    if param in ("schedule_id", "run_id", "user_id", "token_id", "alert_id"):
         kind = param.removesuffix("_id")
         return [
             *((v, "a") for v in world.a[kind]),
@@ -295,6 +349,10 @@ def _bodies(world: World, method: str, path: str) -> list[tuple[Any, Any]]:
             {"name": "globex-new"},
         ],
         ("PUT", "/api/v1/flags/{name}"): [{"enabled": False, "description": "by globex"}],
+        ("POST", "/api/v1/channels"): [
+            {"name": "globex", "kind": "webhook", "url": "https://globex.example/x"}
+        ],
+        ("PATCH", "/api/v1/channels/{channel_id}"): [{"url": "https://globex.example/x"}],
         ("POST", "/api/v1/auth/login"): [{"username": a["username"][0], "password": "bad-pw"}],
         ("POST", "/api/v1/auth/password"): [
             {"current_password": PASSWORD, "new_password": "a brand new password"}

@@ -7,13 +7,17 @@ with :func:`tests.support.requirements.require` before it launches a browser.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.support.accounts import PASSWORD
 from tests.support.servers import TickworkServer
+from tickwork import Tickwork
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Playwright
+    from playwright.sync_api import Browser, Page, Playwright
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -50,3 +54,30 @@ def ui_app_server(database_url: str, log: Path, **settings: str) -> TickworkServ
         poll_interval="0.2",
         **settings,
     )
+
+
+@dataclass(frozen=True)
+class BrowserServer:
+    """A running ``tickwork run`` and the app object pointing at its database."""
+
+    url: str
+    app: Tickwork
+
+
+def login_page(
+    browser: Browser, server: BrowserServer, username: str, *, timezone: str = "UTC"
+) -> Page:
+    """A new browser context in ``timezone``, logged in as ``username`` through the login
+    form (asked for by ``/schedules``), on the schedules list."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id=timezone)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{server.url}/schedules")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{server.url}/schedules")
+    return page

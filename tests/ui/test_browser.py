@@ -6,91 +6,28 @@ cron preview, Run now, a run's page, pause and resume, edit, delete, and a viewe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.apps.ui_app import register_ui_tasks
-from tests.support.accounts import ADMIN_ACTOR, PASSWORD
-from tests.support.browser import TIMEOUT_MS, launch_chromium, ui_app_server
-from tests.support.databases import fresh_pg_database
+from tests.support.browser import TIMEOUT_MS, BrowserServer, login_page
 from tests.support.requirements import require
-from tickwork import Tickwork
 
 require("playwright")
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow, pytest.mark.xdist_group("ui-browser")]
 
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-@dataclass(frozen=True)
-class Server:
-    """A running ``tickwork run`` and the app object pointing at its database."""
-
-    url: str
-    app: Tickwork
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's Chromium (never a downloaded browser)."""
-    return require("chromium")
-
-
-@pytest.fixture(scope="module")
-def server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``tickwork run`` (scheduler, worker, web) on a fresh PostgreSQL database."""
-    database_url, drop = fresh_pg_database()
-    workdir = tmp_path_factory.mktemp("ui-server")
-    app = Tickwork(database_url)
-    register_ui_tasks(app)
-    auth = app.users
-    for name, role in (("ada", "admin"), ("vic", "viewer")):
-        auth.create_user(ADMIN_ACTOR, name, role=role, password=PASSWORD)
-    try:
-        with ui_app_server(
-            database_url,
-            workdir / "server.log",
-            secret_key="browser-tests-secret-key-0123456789abcdef",
-        ) as process:
-            process.wait_until_serving()
-            yield Server(process.url, app)
-    finally:
-        app.close()
-        drop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
-    """Debian's Chromium, headless."""
-    with sync_playwright() as playwright:
-        launched = launch_chromium(playwright, chromium)
-        yield launched
-        launched.close()
-
-
-def _page(browser: Browser, server: Server, username: str) -> Page:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="UTC")
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(f"{server.url}/schedules")
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{server.url}/schedules")
-    return page
-
-
 def _first_fire_time(page: Page) -> str:
     return page.locator("ol.fire-times li time").first.inner_text()
 
 
-def test_the_ui_in_a_browser(browser: Browser, server: Server, subtests: pytest.Subtests) -> None:
+def test_the_ui_in_a_browser(
+    browser: Browser, server: BrowserServer, subtests: pytest.Subtests
+) -> None:
     """Both journeys share one server (pytest-xdist's loadgroup does not keep separate tests
     on one worker with pytest 9, and a second server would cost the whole test's time
     again); each is its own subtest, so one failing does not hide the other."""
@@ -103,9 +40,9 @@ def test_the_ui_in_a_browser(browser: Browser, server: Server, subtests: pytest.
 
 
 def an_admin_creates_runs_pauses_edits_and_deletes_a_schedule(
-    browser: Browser, server: Server
+    browser: Browser, server: BrowserServer
 ) -> None:
-    page = _page(browser, server, "ada")
+    page = login_page(browser, server, "ada")
 
     # Create a cron schedule through the form, with a config field from the task's schema.
     page.get_by_role("link", name="New schedule").click()
@@ -185,12 +122,12 @@ def an_admin_creates_runs_pauses_edits_and_deletes_a_schedule(
 
 
 def a_viewer_sees_no_mutating_buttons_and_the_server_refuses_them(
-    browser: Browser, server: Server
+    browser: Browser, server: BrowserServer
 ) -> None:
     schedule = server.app.schedules.create(
         name="viewer-visible", task="greet", cron="0 6 * * *", payload={"name": "vic"}
     )
-    page = _page(browser, server, "vic")
+    page = login_page(browser, server, "vic")
     expect(page.get_by_role("link", name="viewer-visible")).to_be_visible()
     for name in ("New schedule", "Edit"):
         expect(page.get_by_role("link", name=name)).to_have_count(0)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import re
-import smtplib
-import ssl
-import uuid
 from email.message import EmailMessage
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from tickwork.configuration import mail_settings
 from tickwork.context import Context
 from tickwork.control import Cancel
 from tickwork.domain.inputs import echo
+from tickwork.services.mail import send_mail
 
 if TYPE_CHECKING:
     from tickwork.app import Tickwork
@@ -84,23 +82,14 @@ def register(app: Tickwork, settings: Settings) -> None:
         if ctx.cancelled:
             raise Cancel("cancelled before the email was sent")
         message = build_message(config, settings.smtp_from, ctx.run_id)
-        if not settings.smtp_host:
-            outbox = Path(settings.outbox_dir)
-            outbox.mkdir(parents=True, exist_ok=True)
-            path = outbox / f"run-{ctx.run_id}-{uuid.uuid4().hex[:8]}.eml"
-            path.write_bytes(bytes(message))
-            ctx.log.info("no SMTP host set: wrote the message to %s", path)
-            return {"delivered": "outbox", "path": str(path)}
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_user:
-                smtp.login(settings.smtp_user, settings.smtp_password or "")
-            refused = smtp.send_message(message)
+        sent = send_mail(mail_settings(settings), message, file_prefix=f"run-{ctx.run_id}")
+        if sent.path is not None:
+            ctx.log.info("no SMTP host set: wrote the message to %s", sent.path)
+            return {"delivered": "outbox", "path": sent.path}
         ctx.log.info(
             "sent to %d recipients via %s", len(config.to) + len(config.cc), settings.smtp_host
         )
-        return {"delivered": "smtp", "refused": sorted(refused)}
+        return {"delivered": "smtp", "refused": list(sent.refused)}
 
     app.task(
         TASK, config=EmailConfig, max_attempts=3, retry_backoff=30.0, description="Send an email"

@@ -11,8 +11,9 @@ that claim an identity to a proxy-authenticated server (``X-Forwarded-User``,
 from __future__ import annotations
 
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
@@ -38,6 +39,7 @@ MAX_BODY_KEPT = 2000
 MAX_BODY_READ = 1024 * 1024  # a larger answer is cut here rather than read into memory
 MAX_REDIRECTS = 10
 MAX_HEADERS = 100
+CANCEL_CHECK_INTERVAL = 0.1  # seconds between looks at ctx.cancelled while waiting
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}")
 _NOT_IN_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -103,7 +105,8 @@ class HttpRequester:
         return kept
 
     def __call__(self, ctx: Context, config: HttpRequestConfig) -> dict[str, Any]:
-        """Send the request and fail unless the status is expected."""
+        """Send the request and fail unless the status is expected; a cancellation stops
+        waiting for the answer at once (the connection is closed)."""
         ctx.log.info("%s %s", config.method, config.url)
         started = time.perf_counter()
         with httpx.Client(
@@ -112,33 +115,9 @@ class HttpRequester:
             follow_redirects=False,
             trust_env=False,
         ) as client:
-            request = client.build_request(
-                config.method,
-                str(config.url),
-                headers=self.outgoing_headers(ctx, config.headers),
-                content=config.body,
-                json=config.json_body,
+            status, text = _until_cancelled(
+                ctx, client, lambda: self._exchange(ctx, client, config), config
             )
-            for _ in range(MAX_REDIRECTS + 1):
-                if ctx.cancelled:
-                    raise Cancel("cancelled before the request was sent")
-                response = client.send(request, stream=True)
-                try:
-                    following = response.next_request if config.follow_redirects else None
-                    if following is None:
-                        status, text = response.status_code, _read(response)
-                        break
-                finally:
-                    response.close()
-                ctx.log.info("%s: redirected to %s", response.status_code, following.url)
-                if _origin(following.url) != _origin(request.url):
-                    for name in CREDENTIAL_HEADERS:
-                        following.headers.pop(name, None)
-                request = following
-            else:
-                raise UnexpectedStatusError(f"more than {MAX_REDIRECTS} redirects")
-        if ctx.cancelled:
-            raise Cancel("cancelled while the request was running")
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         ctx.log.info("%s in %sms", status, elapsed_ms)
         ok = status in config.expected_status if config.expected_status else 200 <= status < 300
@@ -147,6 +126,70 @@ class HttpRequester:
                 f"{config.method} {config.url} answered {status}: {text[:300]}"
             )
         return {"status": status, "elapsed_ms": elapsed_ms, "body": text}
+
+    def _exchange(
+        self, ctx: Context, client: httpx.Client, config: HttpRequestConfig
+    ) -> tuple[int, str]:
+        """Send the request, following redirects; the final status and (cut) body."""
+        request = client.build_request(
+            config.method,
+            str(config.url),
+            headers=self.outgoing_headers(ctx, config.headers),
+            content=config.body,
+            json=config.json_body,
+        )
+        for _ in range(MAX_REDIRECTS + 1):
+            if ctx.cancelled:
+                raise Cancel("cancelled before the request was sent")
+            response = client.send(request, stream=True)
+            try:
+                following = response.next_request if config.follow_redirects else None
+                if following is None:
+                    return response.status_code, _read(response)
+            finally:
+                response.close()
+            ctx.log.info("%s: redirected to %s", response.status_code, following.url)
+            if _origin(following.url) != _origin(request.url):
+                for name in CREDENTIAL_HEADERS:
+                    following.headers.pop(name, None)
+            request = following
+        raise UnexpectedStatusError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _until_cancelled(
+    ctx: Context,
+    client: httpx.Client,
+    exchange: Callable[[], tuple[int, str]],
+    config: HttpRequestConfig,
+) -> tuple[int, str]:
+    """Run ``exchange`` on its own thread and wait for it, giving up when the run is
+    cancelled: the client is closed (which ends the connection) and :class:`Cancel` raised.
+    The thread itself ends with the closed connection, or at the request's timeout."""
+    if ctx.cancelled:
+        raise Cancel("cancelled before the request was sent")
+    done = threading.Event()
+    outcome: list[tuple[int, str] | BaseException] = []
+
+    def send() -> None:
+        try:
+            outcome.append(exchange())
+        except BaseException as exc:  # handed to the handler's thread below
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=send, name=f"http.request-{ctx.run_id}", daemon=True).start()
+    while not done.wait(CANCEL_CHECK_INTERVAL):
+        if ctx.cancelled:
+            ctx.log.warning("cancelled while waiting for %s %s", config.method, config.url)
+            client.close()
+            raise Cancel(f"cancelled while waiting for {config.method} {config.url}")
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    if ctx.cancelled:
+        raise Cancel("cancelled while the request was running")
+    return result
 
 
 def _read(response: httpx.Response) -> str:

@@ -111,7 +111,9 @@ def load_app(app_ref: str | None, db: str | None, config: Settings | None = None
     if db and app._db is None:
         app.configure(database_url=db)
     from tickwork.builtin_tasks import register_builtin_tasks
+    from tickwork.configuration import configure_app
 
+    configure_app(app, config)
     register_builtin_tasks(app, config)
     return app
 

@@ -167,6 +167,14 @@ DEFINITION_OPTIONS = (
             typer.Option(help="Name of a flag or registered predicate that must allow it"),
         ],
     ),
+    DefinitionOption(
+        "metadata",
+        Annotated[
+            str | None,
+            typer.Option(help='Free-form JSON object, e.g. \'{"team": "payments"}\' ("{}" clears)'),
+        ],
+        parse=lambda text: parse_json_option(text, "metadata"),
+    ),
 )
 
 

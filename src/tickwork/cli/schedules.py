@@ -51,6 +51,10 @@ def list_schedules(
     search: Annotated[
         str | None, typer.Option("--search", help="Text in name, task or description")
     ] = None,
+    metadata: Annotated[
+        str | None,
+        typer.Option("--metadata", help='Metadata key ("team") or key and value ("team=x")'),
+    ] = None,
     limit: Annotated[int, typer.Option(help="Most rows", min=1, max=10_000)] = 200,
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -58,7 +62,13 @@ def list_schedules(
 ) -> None:
     """List schedules."""
     found = load_app(app, db).schedules.list(
-        status=status, task=task, tenant_id=tenant, text=search, limit=limit, actor=CLI_ACTOR
+        status=status,
+        task=task,
+        tenant_id=tenant,
+        text=search,
+        metadata=metadata,
+        limit=limit,
+        actor=CLI_ACTOR,
     )
     if as_json:
         print_json(found)

@@ -19,6 +19,7 @@ input::
     ├── CronWalkError              fire times could not be computed (a guard tripped; 500)
     ├── AuthenticationError        no or bad credentials (401)
     ├── PermissionDeniedError      authenticated, but the role does not allow it (403)
+    ├── DeliveryError              an alert channel did not take a notification (502)
     └── DatabaseUnavailableError   the database cannot be reached (503)
 
 An error's docstring is its default message.
@@ -128,6 +129,13 @@ class PermissionDeniedError(TickworkError):
 
     code = "forbidden"
     status_code = 403
+
+
+class DeliveryError(TickworkError):
+    """The alert channel did not take the notification."""
+
+    code = "delivery_failed"
+    status_code = 502
 
 
 class DatabaseUnavailableError(TickworkError):

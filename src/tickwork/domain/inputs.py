@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from datetime import UTC, datetime, timedelta
@@ -206,3 +207,43 @@ def choice(value: Any, field: str, options: type[Any]) -> Any:
     except ValueError:
         allowed = ", ".join(o.value for o in options)
         raise InvalidInputError(f"{echo(value)} is not one of {allowed}", field=field) from None
+
+
+MAX_JSON_KEY_LENGTH = 100
+
+
+def json_object(value: Any, field: str, *, max_bytes: int) -> dict[str, Any]:
+    """A JSON object (a ``dict``, or its text as a form or the CLI sends it) of at most
+    ``max_bytes`` bytes when serialized, with keys of at most :data:`MAX_JSON_KEY_LENGTH`
+    characters; ``None`` or blank text is ``{}``. Text longer than the cap is refused
+    before it is parsed."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        if len(value) > max_bytes:
+            raise InvalidInputError(f"{field} is at most {max_bytes} bytes of JSON", field=field)
+        if not value.strip():
+            return {}
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise InvalidInputError(f"{field} is not valid JSON: {exc}", field=field) from None
+    if not isinstance(value, dict):
+        raise InvalidInputError(
+            f'{field} must be a JSON object such as {{"team": "payments"}}', field=field
+        )
+    for key in value:
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_JSON_KEY_LENGTH:
+            raise InvalidInputError(
+                f"{field} keys are non-empty text of at most {MAX_JSON_KEY_LENGTH} characters",
+                field=field,
+            )
+    try:
+        size = len(json.dumps(value, allow_nan=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{field} is not JSON: {exc}", field=field) from None
+    if size > max_bytes:
+        raise InvalidInputError(
+            f"{field} is {size} bytes of JSON; the limit is {max_bytes}", field=field
+        )
+    return dict(value)

@@ -152,6 +152,9 @@ class Schedule:
     windows: list[dict[str, Any]] | None = None
     blackout_dates: list[str] | None = None
     condition: str | None = None
+    alert_after: int | None = None
+    auto_pause_after: int | None = None
+    alert_channels: list[str] | None = None
     next_run_at: datetime | None = None
     last_run_at: datetime | None = None
     last_status: str | None = None
@@ -165,6 +168,12 @@ class Schedule:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 1
+    # Final failures in a row of its runs (a success resets it), as the worker records them.
+    consecutive_failures: int = 0
+    # Free-form JSON object the operator attaches (team, owner, ticket, ...).
+    metadata: dict[str, Any] = field(default_factory=dict)
+    # When the latest succeeded run finished (``last_run_at`` is the latest fire).
+    last_success_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The schedule as JSON-friendly values (datetimes stay datetimes)."""
@@ -234,6 +243,7 @@ class RunAttempt:
     finished_at: datetime | None
     error: str | None
     traceback: str | None = None
+    logs: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +258,8 @@ class Node:
     heartbeat_at: datetime
     stopped_at: datetime | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    # When it was found silent past the lost threshold (it never stopped cleanly).
+    lost_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

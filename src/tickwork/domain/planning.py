@@ -56,15 +56,28 @@ class Missed:
     first: datetime
     last: datetime
     exact: bool = True
+    # The misfire policy applied (the schedule's, or the one chosen when resuming).
+    policy: str | None = None
+    # The missed fire time that got the one catch-up run (``run_once``), if one did.
+    caught_up: datetime | None = None
+    # Whether a newer fire time, within the grace, ran instead of a catch-up run.
+    newer_ran: bool = False
 
     def details(self) -> dict[str, object]:
-        """The summary stored on the skipped entry."""
-        return {
+        """The summary stored on the skipped entry: what was missed and what was done."""
+        details: dict[str, object] = {
             "count": self.count,
             "count_is_exact": self.exact,
             "first": self.first.isoformat(),
             "last": self.last.isoformat(),
         }
+        if self.policy is not None:
+            details["policy"] = self.policy
+        if self.caught_up is not None:
+            details["caught_up"] = self.caught_up.isoformat()
+        if self.newer_ran:
+            details["newer_ran"] = True
+        return details
 
 
 @dataclass(slots=True)
@@ -179,11 +192,12 @@ def plan_fires(
     missed_count = walk.count
     missed_first = walk.first
     missed_last = walk.last
+    newer_ran = False
     if walk.count and walk.last is not None:
         if policy is MisfirePolicy.RUN_ONCE and current is not None and current <= upto:
             # A fire time within grace runs anyway and is newer: it is the one run that
             # catches up, so every missed time is recorded, none run late.
-            pass
+            newer_ran = True
         elif policy is MisfirePolicy.RUN_ONCE:
             runs.append(walk.last)
             missed_count -= 1
@@ -194,7 +208,15 @@ def plan_fires(
             missed_first = walk.after_oldest
     plan.late_fires = set(runs)
     if missed_count > 0 and missed_first is not None and missed_last is not None:
-        plan.missed = Missed(missed_count, missed_first, missed_last, walk.exact)
+        plan.missed = Missed(
+            missed_count,
+            missed_first,
+            missed_last,
+            walk.exact,
+            policy=policy.value,
+            caught_up=runs[0] if policy is MisfirePolicy.RUN_ONCE and runs else None,
+            newer_ran=newer_ran,
+        )
 
     plan.fires = runs
     return _in_grace(plan, timing, current, rest, upto)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tickwork.domain.actor import Actor, Role
+from tickwork.domain.errors import InvalidInputError
+from tickwork.domain.inputs import MAX_JSON_KEY_LENGTH
 
 # Logins, failed ones included (with the name typed and the address), are for admins bound
 # to no tenant; changes to users and tokens are for admins.
@@ -44,6 +46,10 @@ class ScheduleFilter:
     tenant_id: str | None = None
     source: str | None = None
     text: str | None = None
+    # Schedules whose metadata has this key (with a value other than null) ...
+    metadata_key: str | None = None
+    # ... equal to this text (numbers and booleans compare as their JSON text).
+    metadata_value: str | None = None
     # A principal bound to a tenant sees only that tenant's rows.
     restrict_tenant: str | None = None
 
@@ -89,3 +95,27 @@ class AuditFilter:
             restrict_tenant=reader.tenant_id,
             hidden_prefixes=hidden_action_prefixes(reader),
         )
+
+
+MAX_METADATA_FILTER_LENGTH = 300
+
+
+def metadata_filter(text: str | None) -> tuple[str | None, str | None]:
+    """``"team"`` (has the key) or ``"team=payments"`` (the key's value) as key and value;
+    ``(None, None)`` for no filter. Refused, naming ``metadata``, when too long or keyless."""
+    if text is None or not text.strip():
+        return None, None
+    if len(text) > MAX_METADATA_FILTER_LENGTH:
+        raise InvalidInputError(
+            f"metadata filter is at most {MAX_METADATA_FILTER_LENGTH} characters",
+            field="metadata",
+        )
+    key, equals, value = text.partition("=")
+    key = key.strip()
+    if not key or len(key) > MAX_JSON_KEY_LENGTH:
+        raise InvalidInputError(
+            f'metadata filter is "key" or "key=value", the key at most {MAX_JSON_KEY_LENGTH} '
+            "characters",
+            field="metadata",
+        )
+    return key, (value if equals else None)

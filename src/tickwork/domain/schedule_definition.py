@@ -93,6 +93,10 @@ class ScheduleDefinition:
     windows: list[dict[str, Any]] | None = None
     blackout_dates: list[str] | None = None
     condition: str | None = None
+    alert_after: int | None = None
+    auto_pause_after: int | None = None
+    alert_channels: list[str] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, schedule: Schedule) -> ScheduleDefinition:
@@ -110,7 +114,12 @@ class ScheduleDefinition:
     def fingerprint(self) -> str:
         """A fingerprint of the definition, to notice when a code-defined schedule changed
         in code. It is stored (``code_hash``), so it must not change between versions."""
-        canonical = json.dumps(self.columns(), sort_keys=True, default=str)
+        columns = {
+            name: value
+            for name, value in self.columns().items()
+            if not (name in ADDED_FIELDS and value in (None, {}))
+        }
+        canonical = json.dumps(columns, sort_keys=True, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def timing(self, anchor_at: datetime | None = None) -> ScheduleTiming:
@@ -170,5 +179,8 @@ class ScheduleDefinition:
 
 DEFINITION_FIELDS = tuple(f.name for f in dataclasses.fields(ScheduleDefinition))
 """The fields a caller may set, in the order the API documents them."""
+ADDED_FIELDS = ("alert_after", "auto_pause_after", "alert_channels", "metadata")
+"""Fields added after fingerprints were first stored: left out of a fingerprint while unset,
+so a code-defined schedule that does not use them keeps its fingerprint."""
 TIMING_FIELDS = ("trigger", "cron", "interval", "run_at", "timezone", "start_at", "end_at")
 """The fields that decide when a schedule fires."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tickwork.domain import cron, inputs, windows
+from tickwork.domain import alerts, cron, inputs, windows
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import MisfirePolicy, OverlapPolicy, Schedule, TriggerType
 from tickwork.domain.schedule_definition import (
@@ -32,6 +32,8 @@ MAX_MISFIRE_CAP = 1000
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 366 * 86400.0
 MAX_NAME_LENGTH = 200
+MAX_METADATA_BYTES = 8192
+"""The largest ``metadata`` object, serialized as JSON."""
 
 
 def _optional(data: Mapping[str, Any], key: str) -> Any:
@@ -173,6 +175,10 @@ def validate_definition(
         windows=windows.normalize_windows(data.get("windows")),
         blackout_dates=windows.normalize_blackout_dates(data.get("blackout_dates")),
         condition=_optional_text(data, "condition"),
+        alert_after=alerts.threshold(data.get("alert_after"), "alert_after"),
+        auto_pause_after=alerts.threshold(data.get("auto_pause_after"), "auto_pause_after"),
+        alert_channels=alerts.alert_channels(data.get("alert_channels")),
+        metadata=inputs.json_object(data.get("metadata"), "metadata", max_bytes=MAX_METADATA_BYTES),
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from tickwork.domain.models import RunStatus
 from tickwork.storage.database import Database
 from tickwork.storage.run_store import RunStore
+from tickwork.storage.schedule_store import ScheduleStore
 
 log = logging.getLogger("tickwork.rescuer")
 
@@ -22,6 +24,7 @@ class StallRescuer:
         self.db = db
         self.stall_timeout = stall_timeout
         self.store = RunStore(db.dialect)
+        self.schedules = ScheduleStore(db.dialect)
 
     def rescue(self, limit: int = 100) -> int:
         """Rescue up to ``limit`` stalled runs; return how many."""
@@ -32,6 +35,8 @@ class StallRescuer:
             )
             for run in stalled:
                 status = self.store.rescue(conn, run, now)
+                if status == RunStatus.FAILED.value and run.schedule_id is not None:
+                    self.schedules.record_outcomes(conn, [(run.schedule_id, status, None)])
                 log.warning(
                     "run %s (%s, attempt %s) stalled on %s; now %s",
                     run.id,

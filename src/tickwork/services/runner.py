@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Any
 
 from tickwork.domain.models import NodeKind
+from tickwork.services.alerting.service import AlertingService
 from tickwork.services.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL, NodeHeartbeat
 from tickwork.services.rescuer import StallRescuer
 from tickwork.services.scheduler import SchedulerService
@@ -35,7 +36,8 @@ class Duty:
     """
 
     name: str
-    kind: NodeKind
+    # ``None``: a duty of no node kind of its own (it heartbeats with the process's others).
+    kind: NodeKind | None
     run: Callable[[threading.Event], None]
     wake: Callable[[], None]
     info: Callable[[], dict[str, Any]]
@@ -65,6 +67,8 @@ class ServiceRunner:
         self.on_start: list[Callable[[], None]] = []
         self.on_exit: list[Callable[[], None]] = []
         self.ready = threading.Event()
+        # The alerting duty, when one was added (tests wait on its signals).
+        self.alerting: AlertingService | None = None
 
     def add(self, duty: Duty) -> None:
         """Add a duty (before :meth:`run`)."""
@@ -110,7 +114,7 @@ class ServiceRunner:
         for hook in self.on_start:
             hook()
         heartbeats = []
-        for kind in dict.fromkeys(d.kind for d in self.duties):
+        for kind in dict.fromkeys(d.kind for d in self.duties if d.kind is not None):
             infos = [d.info for d in self.duties if d.kind is kind]
             beat = NodeHeartbeat(
                 self.db,

@@ -37,6 +37,7 @@ from tickwork.domain.schedule_definition import DEFINITION_FIELDS, ScheduleDefin
 from tickwork.domain.tasks import TaskRegistry
 from tickwork.services.firing import Firing, run_defaults
 from tickwork.services.schedule_changes import ScheduleChanges
+from tickwork.storage.alert_store import AlertStore
 from tickwork.storage.database import Database
 from tickwork.storage.schedule_store import ScheduleStore
 
@@ -71,6 +72,7 @@ class ScheduleService:
         self.changes = ScheduleChanges(db.dialect)
         self.runs = self.changes.runs
         self.audit = self.changes.audit
+        self.alerts = AlertStore(db.dialect)
         self.max_payload_bytes = max_payload_bytes
         self._on_change = on_change
 
@@ -100,7 +102,18 @@ class ScheduleService:
             fields, self.registry, max_payload_bytes=self.max_payload_bytes
         )
         self._check_task_allowed(actor, definition.task, definition.tenant_id)
+        with self.db.read() as conn:
+            self._check_channels(conn, definition)
         return definition
+
+    def _check_channels(self, conn: Connection, definition: ScheduleDefinition) -> None:
+        names = definition.alert_channels or []
+        found = {c.name for c in self.alerts.channels_named(conn, names)}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise InvalidInputError(
+                f"no alert channel is called {inputs.echo(missing[0])}", field="alert_channels"
+            )
 
     def create(
         self,
@@ -200,6 +213,8 @@ class ScheduleService:
                 _merged(before, changes), self.registry, max_payload_bytes=self.max_payload_bytes
             )
             self._check_task_allowed(actor, definition.task, definition.tenant_id)
+            if definition.alert_channels != before.alert_channels:
+                self._check_channels(conn, definition)
             retimed = _retimed(before, definition, now)
             values = {
                 **definition.columns(),
@@ -296,6 +311,8 @@ class ScheduleService:
             "paused_at": None,
             "paused_until": None,
             "updated_at": now,
+            # Failures before the pause do not count towards pausing it again.
+            "consecutive_failures": 0,
         }
         fresh_start = before.next_run_at is None or before.status is ScheduleStatus.FAILED
         if fresh_start:

@@ -46,7 +46,7 @@ class NodeStore:
         )
         statement = statement.on_conflict_do_update(
             index_elements=["id"],
-            set_={"heartbeat_at": now, "info": info, "stopped_at": None},
+            set_={"heartbeat_at": now, "info": info, "stopped_at": None, "lost_at": None},
         )
         conn.execute(statement)
 
@@ -74,6 +74,39 @@ class NodeStore:
             sa.select(sa.func.max(nodes.c.heartbeat_at)).where(
                 nodes.c.kind == kind, nodes.c.stopped_at.is_(None)
             )
+        ).scalar_one_or_none()
+        return value
+
+    def mark_lost(self, conn: Connection, cutoff: datetime, now: datetime) -> builtins.list[Node]:
+        """Mark running nodes silent since before ``cutoff`` as lost (each only once);
+        return those marked now."""
+        rows = conn.execute(
+            nodes.update()
+            .where(
+                nodes.c.stopped_at.is_(None),
+                nodes.c.lost_at.is_(None),
+                nodes.c.heartbeat_at < cutoff,
+            )
+            .values(lost_at=now)
+            .returning(nodes)
+        )
+        return [node_from_row(r) for r in rows]
+
+    def live(self, conn: Connection, since: datetime) -> builtins.list[Node]:
+        """Nodes running and heard from since ``since``."""
+        query = sa.select(nodes).where(
+            nodes.c.stopped_at.is_(None),
+            nodes.c.lost_at.is_(None),
+            nodes.c.heartbeat_at >= since,
+        )
+        return [node_from_row(r) for r in conn.execute(query)]
+
+    def last_seen(self, conn: Connection, kind: str) -> datetime | None:
+        """When a node of ``kind`` was last heard from (its last heartbeat or its stop)."""
+        value: datetime | None = conn.execute(
+            sa.select(
+                sa.func.max(sa.func.coalesce(nodes.c.stopped_at, nodes.c.heartbeat_at))
+            ).where(nodes.c.kind == kind)
         ).scalar_one_or_none()
         return value
 

@@ -71,7 +71,9 @@ class ClaimedRun(NamedTuple):
     cancel_requested: bool
 
 
-# The columns a claim sets itself: it knows their values and does not read them back.
+# The columns a claim sets itself: it knows their values and does not read them back. It
+# also clears ``logs``: they are the previous attempt's (kept in ``run_attempts``), and the
+# new attempt's stream in as it runs.
 _CLAIM_WRITES = frozenset({"status", "started_at", "worker_id", "token"})
 # The columns a claim reads back, in the order its statements return them.
 _CLAIM_READ = tuple(name for name in ClaimedRun._fields if name not in _CLAIM_WRITES)
@@ -87,7 +89,7 @@ _CLAIM_POSTGRESQL = f"""
     claimed AS (
         UPDATE runs AS r SET
             status = 'running', started_at = %(now)s, heartbeat_at = %(now)s,
-            finished_at = NULL, worker_id = %(worker_id)s, token = %(token)s
+            finished_at = NULL, worker_id = %(worker_id)s, token = %(token)s, logs = NULL
         -- By primary key, always: joined to the picked ids, the planner would rather hash
         -- the whole table while it is small (a few milliseconds per claim).
         WHERE r.id = ANY(ARRAY(SELECT id FROM picked))
@@ -101,7 +103,7 @@ _CLAIM_POSTGRESQL_QUEUES = _CLAIM_POSTGRESQL.format(queues="AND queue = ANY(%(qu
 _CLAIM_SQLITE = f"""
     UPDATE runs SET
         status = 'running', started_at = :now, heartbeat_at = :now, finished_at = NULL,
-        worker_id = :worker_id, token = :token
+        worker_id = :worker_id, token = :token, logs = NULL
     WHERE id IN (
         SELECT id FROM runs
         WHERE status IN ('queued', 'retrying') AND run_at <= :now {{queues}}
@@ -254,6 +256,9 @@ class Outcome:
     retry_at: datetime | None = None
     # The run's dedupe key: a retry yields to another pending run holding it.
     key: str | None = None
+    # The worker that ran the attempt, for its history row: the run's own column is
+    # cleared when it goes back to the queue, so the finish statement cannot return it.
+    worker_id: str | None = None
 
     def as_values(self) -> tuple[Any, ...]:
         """The outcome as :func:`finish_runs` takes it: the values of :class:`OutcomeValues`.
@@ -288,6 +293,8 @@ class FinishedRun:
     status: str
     attempt: int
     started_at: datetime | None
+    # After the update: ``None`` for a run that went back to the queue as its next attempt
+    # (the outcome says which worker ran the attempt).
     worker_id: str | None
 
 

@@ -59,6 +59,7 @@ def schedules_from_rows(rows: Iterable[Row[Any]], keys: Sequence[str]) -> list[S
         values[_MISFIRE_POLICY] = _MISFIRE_POLICIES[values[_MISFIRE_POLICY]]
         values[_OVERLAP_POLICY] = _OVERLAP_POLICIES[values[_OVERLAP_POLICY]]
         values[_PAYLOAD] = values[_PAYLOAD] or {}
+        values[_METADATA] = values[_METADATA] or {}
         values[_ORPHANED] = bool(values[_ORPHANED])
         schedule = object.__new__(Schedule)
         # Every slot is set, in C: one member-descriptor __set__ per field.
@@ -69,11 +70,12 @@ def schedules_from_rows(rows: Iterable[Row[Any]], keys: Sequence[str]) -> list[S
 
 _FIELDS = dataclasses.fields(Schedule)
 _FIELD_NAMES = tuple(f.name for f in _FIELDS)
-# A field left out of a query gets its default; payload's (a new dict) is set per row.
+# A field left out of a query gets its default; payload's and metadata's (new dicts) are set
+# per row.
 _FIELD_DEFAULTS = tuple(None if f.default is dataclasses.MISSING else f.default for f in _FIELDS)
 _SLOTS = tuple(getattr(Schedule, name) for name in _FIELD_NAMES)
 _SET_SLOT = type(_SLOTS[0]).__set__
-(_TRIGGER, _STATUS, _SOURCE, _MISFIRE_POLICY, _OVERLAP_POLICY, _PAYLOAD, _ORPHANED) = (
+(_TRIGGER, _STATUS, _SOURCE, _MISFIRE_POLICY, _OVERLAP_POLICY, _PAYLOAD, _ORPHANED, _METADATA) = (
     _FIELD_NAMES.index(name)
     for name in (
         "trigger",
@@ -83,13 +85,17 @@ _SET_SLOT = type(_SLOTS[0]).__set__
         "overlap_policy",
         "payload",
         "orphaned",
+        "metadata",
     )
 )
 # Filling slots is only equivalent to __init__ while Schedule stays a slotted dataclass
-# without __post_init__ whose only default factory is payload's.
+# without __post_init__ whose only default factories are payload's and metadata's.
 assert "__slots__" in Schedule.__dict__
 assert not hasattr(Schedule, "__post_init__")
-assert [f.name for f in _FIELDS if f.default_factory is not dataclasses.MISSING] == ["payload"]
+assert [f.name for f in _FIELDS if f.default_factory is not dataclasses.MISSING] == [
+    "payload",
+    "metadata",
+]
 
 
 @functools.lru_cache(maxsize=16)
@@ -100,7 +106,7 @@ def _field_picker(keys: tuple[str, ...]) -> Callable[[tuple[Any, ...]], tuple[An
     for index, f in enumerate(_FIELDS):
         if f.name in column:
             positions.append(column[f.name])
-        elif f.default is not dataclasses.MISSING or f.name == "payload":
+        elif f.default is not dataclasses.MISSING or f.name in ("payload", "metadata"):
             positions.append(len(keys) + index)
         else:
             raise TypeError(f"schedule rows need the column {f.name!r}")
@@ -116,6 +122,8 @@ def schedule_from_values(data: dict[str, Any]) -> Schedule:
     data["misfire_policy"] = _MISFIRE_POLICIES[data["misfire_policy"]]
     data["overlap_policy"] = _OVERLAP_POLICIES[data["overlap_policy"]]
     data["payload"] = data["payload"] or {}
+    if "metadata" in data:
+        data["metadata"] = data["metadata"] or {}
     if "orphaned" in data:
         data["orphaned"] = bool(data["orphaned"])
     return Schedule(**data)

@@ -250,6 +250,27 @@ class RunStore:
                     cancel.add(run_id)
         return owned, cancel
 
+    def stream_logs(
+        self, conn: Connection, logs: Sequence[tuple[int, str, builtins.list[dict[str, Any]]]]
+    ) -> None:
+        """Write the log lines so far of running attempts (run id, token, lines); an attempt
+        that was superseded or has ended (its token or status changed) is left alone."""
+        if not logs:
+            return
+        statement = (
+            runs.update()
+            .where(
+                runs.c.id == sa.bindparam("b_id"),
+                runs.c.token == sa.bindparam("b_token"),
+                runs.c.status == _RUNNING,
+            )
+            .values(logs=sa.bindparam("b_logs"))
+        )
+        conn.execute(
+            statement,
+            [{"b_id": run_id, "b_token": token, "b_logs": lines} for run_id, token, lines in logs],
+        )
+
     def finish(self, conn: Connection, outcomes: Sequence[Outcome]) -> builtins.list[FinishedRun]:
         """Record attempts' outcomes in one statement; return those that were accepted.
 
@@ -274,11 +295,12 @@ class RunStore:
                         "run_id": f.id,
                         "attempt": f.attempt - 1,
                         "status": RunStatus.FAILED.value,
-                        "worker_id": f.worker_id,
+                        "worker_id": by_id[f.id].worker_id or f.worker_id,
                         "started_at": f.started_at,
                         "finished_at": by_id[f.id].finished_at,
                         "error": by_id[f.id].error,
                         "traceback": by_id[f.id].traceback,
+                        "logs": by_id[f.id].logs,
                     }
                     for f in retried
                 ],

@@ -13,7 +13,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tickwork.domain.errors import DuplicateNameError, NotFoundError, VersionConflictError
-from tickwork.domain.models import OverlapPolicy, Schedule, ScheduleStatus, TriggerType
+from tickwork.domain.models import (
+    OverlapPolicy,
+    RunStatus,
+    Schedule,
+    ScheduleStatus,
+    TriggerType,
+)
 from tickwork.domain.queries import ScheduleFilter
 from tickwork.storage import firing_sql
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
@@ -48,6 +54,8 @@ FIRING_COLUMNS = tuple(
         "created_by",
         "created_at",
         "updated_at",
+        "metadata",
+        "last_success_at",
     )
 )
 
@@ -74,6 +82,11 @@ def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Selec
                 c.description.ilike(pattern, escape="\\"),
             )
         )
+    if filters.metadata_key:
+        value = c.metadata[filters.metadata_key].as_string()
+        query = query.where(value.is_not(None))
+        if filters.metadata_value is not None:
+            query = query.where(value == filters.metadata_value)
     if filters.restrict_tenant is not None:
         query = query.where(c.tenant_id == filters.restrict_tenant)
     return query
@@ -336,18 +349,68 @@ class ScheduleStore:
             conn, self.dialect, runs, [_update_values(u) for u in updates], RUNS_CHANNEL
         )
 
-    def set_last_status(self, conn: Connection, statuses: dict[int, str]) -> None:
-        """Record the outcome of each schedule's latest finished run."""
-        if not statuses:
+    def record_outcomes(
+        self, conn: Connection, outcomes: Sequence[tuple[int, str, datetime | None]]
+    ) -> None:
+        """Record final outcomes of schedules' runs (schedule, status, when it finished), in
+        the order they ended: each schedule's ``last_status``, its ``consecutive_failures``
+        (a success resets the count, a failure adds one; a cancelled or skipped run changes
+        neither) and, for a success, ``last_success_at``."""
+        if not outcomes:
             return
+        counts: dict[int, list[Any]] = {}
+        for schedule_id, status, finished_at in outcomes:
+            # [last status, reset the stored count, failures to add, last success]
+            entry = counts.setdefault(schedule_id, [status, 0, 0, None])
+            entry[0] = status
+            if status == RunStatus.SUCCEEDED.value:
+                entry[1], entry[2], entry[3] = 1, 0, finished_at
+            elif status == RunStatus.FAILED.value:
+                entry[2] += 1
+        c = schedules.c
+        succeeded_at = sa.bindparam("b_success", type_=c.last_success_at.type)
         statement = (
             schedules.update()
-            .where(schedules.c.id == sa.bindparam("b_id"))
-            .values(last_status=sa.bindparam("b_status"))
+            .where(c.id == sa.bindparam("b_id"))
+            .values(
+                last_status=sa.bindparam("b_status"),
+                consecutive_failures=sa.case(
+                    (sa.bindparam("b_reset") == 1, sa.bindparam("b_add")),
+                    else_=c.consecutive_failures + sa.bindparam("b_add"),
+                ),
+                last_success_at=sa.func.coalesce(succeeded_at, c.last_success_at),
+            )
         )
         conn.execute(
-            statement, [{"b_id": sid, "b_status": status} for sid, status in statuses.items()]
+            statement,
+            [
+                {
+                    "b_id": sid,
+                    "b_status": status,
+                    "b_reset": reset,
+                    "b_add": add,
+                    "b_success": success,
+                }
+                for sid, (status, reset, add, success) in counts.items()
+            ],
         )
+
+    def failing(self, conn: Connection, limit: int) -> builtins.list[Schedule]:
+        """Schedules whose latest final runs failed (``consecutive_failures`` above 0)."""
+        query = (
+            sa.select(schedules)
+            .where(schedules.c.consecutive_failures > 0)
+            .order_by(schedules.c.id)
+            .limit(limit)
+        )
+        return [schedule_from_row(r) for r in conn.execute(query)]
+
+    def by_ids(self, conn: Connection, ids: Sequence[int]) -> builtins.list[Schedule]:
+        """The schedules among ``ids`` that exist."""
+        if not ids:
+            return []
+        query = sa.select(schedules).where(schedules.c.id.in_(list(ids)))
+        return [schedule_from_row(r) for r in conn.execute(query)]
 
     def code_defined(self, conn: Connection) -> builtins.list[Schedule]:
         """Every schedule whose definition comes from code."""

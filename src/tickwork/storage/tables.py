@@ -103,6 +103,15 @@ schedules = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
+    # Alerting (issue 11): thresholds and channels, and the failures in a row that the
+    # worker counts as it records final outcomes (a success resets it).
+    Column("alert_after", Integer),
+    Column("auto_pause_after", Integer),
+    Column("alert_channels", json_type()),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    # Free-form JSON object the operator attaches (NULL reads as {}).
+    Column("metadata", json_type()),
+    Column("last_success_at", UTCDateTime()),
     # The scheduler's only scan: due active schedules, cheapest first. Its cost follows
     # the number of due schedules, not the size of the table.
     Index("ix_schedules_due", "next_run_at", **_where("status = 'active'")),
@@ -112,6 +121,8 @@ schedules = Table(
         **_where("status = 'paused' AND paused_until IS NOT NULL"),
     ),
     Index("ix_schedules_task", "task"),
+    # The alert monitor's scan: schedules whose latest runs failed.
+    Index("ix_schedules_failing", "id", **_where("consecutive_failures > 0")),
     Index("ix_schedules_tenant_id", "tenant_id"),
     **NEVER_REUSE_IDS,
 )
@@ -216,6 +227,7 @@ run_attempts = Table(
     Column("finished_at", UTCDateTime()),
     Column("error", Text),
     Column("traceback", Text),
+    Column("logs", json_type()),
     Index("ix_run_attempts_run_id", "run_id", "attempt"),
     **NEVER_REUSE_IDS,
 )
@@ -230,6 +242,9 @@ nodes = Table(
     Column("started_at", UTCDateTime(), nullable=False),
     Column("heartbeat_at", UTCDateTime(), nullable=False),
     Column("stopped_at", UTCDateTime()),
+    # Set once when the node went silent past the lost threshold (killed, or its machine
+    # gone); a heartbeat after that clears it.
+    Column("lost_at", UTCDateTime()),
     Column("info", json_type(), nullable=False),
     Index("ix_nodes_heartbeat_at", "heartbeat_at"),
 )
@@ -323,4 +338,78 @@ login_throttle = Table(
     Column("blocked_until", UTCDateTime(), nullable=False),
     Column("last_attempt_at", UTCDateTime(), nullable=False),
     Index("ix_login_throttle_last_attempt_at", "last_attempt_at"),
+)
+
+# Where alerts go: a webhook, a Slack incoming webhook or email recipients. Created only
+# by admins bound to no tenant; ``secret`` signs webhook bodies.
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("url", String(2000)),
+    Column("recipients", json_type()),
+    Column("secret", String(500)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(200)),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("name"),
+    **NEVER_REUSE_IDS,
+)
+
+# Incidents: one row from the moment a rule fires until it clears. At most one open row per
+# event and subject (a schedule, a role, a queue), so any number of processes may evaluate
+# the rules and only one opens the incident.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event", String(32), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("schedule_id", BigInteger),
+    Column("tenant_id", String(100)),
+    Column("text", Text, nullable=False),
+    Column("details", json_type()),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime()),
+    Column("acknowledged_at", UTCDateTime()),
+    Column("acknowledged_by", String(200)),
+    Index("ix_alerts_schedule_id", "schedule_id", "id", **_where("schedule_id IS NOT NULL")),
+    Index("ix_alerts_open", "opened_at", **_where("resolved_at IS NULL")),
+    Index("ix_alerts_tenant_id", "tenant_id", "id", **_where("tenant_id IS NOT NULL")),
+    **NEVER_REUSE_IDS,
+)
+Index(
+    "ux_alerts_open_subject",
+    alerts.c.event,
+    alerts.c.subject,
+    unique=True,
+    **_where("resolved_at IS NULL"),
+)
+
+# The durable outbox of notifications: one row per event and channel, delivered (and
+# retried with backoff) by whichever live process leases it first. ``event_id`` is the
+# event's ``id`` every channel receives, so a receiver can drop a repeat.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("alert_id", BigInteger),
+    Column("channel_id", BigInteger),
+    Column("channel_name", String(100), nullable=False),
+    Column("body", json_type(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime()),
+    Column("leased_by", String(200)),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    Index("ix_notifications_due", "next_attempt_at", **_where("status = 'pending'")),
+    Index("ix_notifications_alert_id", "alert_id"),
+    **NEVER_REUSE_IDS,
 )

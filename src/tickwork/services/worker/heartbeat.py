@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from tickwork.domain.errors import DatabaseUnavailableError
 from tickwork.services.rescuer import StallRescuer
 from tickwork.services.wakeup import Wakeup
 from tickwork.services.worker.config import WorkerStats
 from tickwork.services.worker.executor import Executor
-from tickwork.services.worker.inflight import InFlightRuns
+from tickwork.services.worker.inflight import InFlight, InFlightRuns
 from tickwork.services.worker.outcome import Stopped
 from tickwork.storage.database import Database
 from tickwork.storage.run_store import RunStore
@@ -85,14 +86,30 @@ class RunHeartbeat:
             except Exception:
                 log.exception("run heartbeat failed")
 
+    @staticmethod
+    def _new_log_lines(items: list[InFlight]) -> list[tuple[int, str, list[dict[str, Any]]]]:
+        """The logs of running attempts that logged since the last beat (fenced by token),
+        so an operator watching a running run sees its lines before it ends."""
+        changed = []
+        for item in items:
+            if item.decided or item.run.token is None:
+                continue
+            lines = item.ctx.log_lines()
+            if lines is not None and len(lines) != item.streamed_lines:
+                item.streamed_lines = len(lines)
+                changed.append((item.run.id, item.run.token, lines))
+        return changed
+
     def beat(self) -> None:
         """Refresh heartbeats of this worker's runs; act on cancellations and lost runs."""
         items = self.inflight.fenced()
         if not items:
             return
         fences = [(i.run.id, i.run.token) for i in items if i.run.token is not None]
+        logs = self._new_log_lines(items)
         with self.db.write(queue=True) as conn:
             owned, cancel = self.store.heartbeat(conn, fences, self.db.now())
+            self.store.stream_logs(conn, logs)
         for item in items:
             if item.run.id in cancel:
                 self.executor.stop_item(item, Stopped("cancel", "cancelled by an operator"))

@@ -41,6 +41,8 @@ class InFlight:
     stopped: Stopped | None = None
     deadline: float | None = None
     async_task: asyncio.Task[Any] | None = None
+    # How many log lines the heartbeat has written so far (lines stream while it runs).
+    streamed_lines: int = 0
 
 
 class InFlightRuns:

@@ -88,14 +88,26 @@ def outcome_of(
 
     def ended(status: RunStatus, **fields: Any) -> Outcome:
         assert run.token is not None
-        return Outcome(run.id, run.token, status, now, logs=ctx.log_lines(), key=run.key, **fields)
+        return Outcome(
+            run.id,
+            run.token,
+            status,
+            now,
+            logs=ctx.log_lines(),
+            key=run.key,
+            worker_id=run.worker_id,
+            **fields,
+        )
 
     if stopped is not None and stopped.reason == "cancel" and error is not None:
         return ended(RunStatus.CANCELLED, error=stopped.message)
     if isinstance(error, Cancel):
         return ended(RunStatus.CANCELLED, error=error.reason)
+    if error is None and stopped is not None and stopped.reason == "cancel":
+        # Cancellation was asked for and the handler then returned: the run was cancelled,
+        # and what it returned (how far it got) is kept.
+        return ended(RunStatus.CANCELLED, error=stopped.message, result=json_result(result, ctx))
     if error is None and (stopped is None or stopped.reason != "timeout"):
-        # A handler that saw ``ctx.cancelled`` and still returned normally succeeded.
         return ended(RunStatus.SUCCEEDED, result=json_result(result, ctx))
     if stopped is not None and stopped.reason == "timeout":
         message, trace = stopped.message, None

@@ -107,6 +107,7 @@ class Recorder:
                 now,
                 error=f"the worker could not describe the attempt's outcome: {exc!r}",
                 key=item.run.key,
+                worker_id=item.run.worker_id,
             )
 
     # -- handing outcomes to the claim loop ------------------------------------------------
@@ -135,12 +136,15 @@ class Recorder:
     def finish_in(self, conn: Connection, outcomes: list[Outcome]) -> list[FinishedRun]:
         """Write ``outcomes`` in the caller's transaction; return those accepted."""
         accepted = self.store.finish(conn, outcomes)
-        last = {
-            f.schedule_id: f.status
-            for f in accepted
-            if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
-        }
-        self.schedules.set_last_status(conn, last)
+        finished_at = {o.run_id: o.finished_at for o in outcomes}
+        self.schedules.record_outcomes(
+            conn,
+            [
+                (f.schedule_id, f.status, finished_at[f.id])
+                for f in accepted
+                if f.schedule_id is not None and f.status != RunStatus.RETRYING.value
+            ],
+        )
         return accepted
 
     def recorded_batch(self, batch: list[Decided], accepted: list[FinishedRun]) -> None:

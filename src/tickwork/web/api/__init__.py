@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tickwork.web.api import accounts, catalog, flags, runs, schedules, session
+from tickwork.web.api import accounts, alerts, catalog, flags, runs, schedules, session
 
 API_PREFIX = "/api/v1"
 
@@ -18,6 +18,7 @@ def build_router() -> APIRouter:
     router.include_router(catalog.router)
     router.include_router(accounts.router)
     router.include_router(flags.router)
+    router.include_router(alerts.router)
     return router
 
 

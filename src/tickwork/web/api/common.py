@@ -48,6 +48,14 @@ App = Annotated[Tickwork, Depends(get_tickwork)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most items per page")]
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 TextFilter = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL_CHARACTERS)]
+MetadataFilter = Annotated[
+    str | None,
+    Query(
+        max_length=300,
+        pattern=NO_CONTROL_CHARACTERS,
+        description='A metadata key ("team"), or a key and its value ("team=payments")',
+    ),
+]
 
 
 def id_path(what: str) -> Any:

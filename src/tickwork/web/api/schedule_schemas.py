@@ -77,6 +77,22 @@ class ScheduleFields(RequestModel):
         default=None, max_length=1000
     )
     condition: Text | None = None
+    alert_after: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+        default=None, description="Failed runs in a row that open a schedule.failing alert"
+    )
+    auto_pause_after: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+        default=None, description="Failed runs in a row after which the schedule is paused"
+    )
+    alert_channels: list[Annotated[str, StringConstraints(max_length=100)]] | None = Field(
+        default=None,
+        max_length=20,
+        description="Channel names to notify (default: TICKWORK_ALERT_CHANNELS)",
+    )
+    metadata: JsonObject | None = Field(
+        default=None,
+        description="Free-form JSON object (team, owner, ticket...), at most 8 KiB; "
+        "filter the list with ?metadata=key or ?metadata=key=value",
+    )
 
     def changes(self) -> dict[str, Any]:
         """The fields the caller sent (an explicit ``null`` clears a field)."""
@@ -181,6 +197,10 @@ class ScheduleOut(ResponseModel):
     windows: list[dict[str, Any]] | None
     blackout_dates: list[str] | None
     condition: str | None
+    alert_after: int | None
+    auto_pause_after: int | None
+    alert_channels: list[str] | None
+    consecutive_failures: int
     next_run_at: datetime | None
     last_run_at: datetime | None
     last_status: str | None
@@ -194,6 +214,10 @@ class ScheduleOut(ResponseModel):
     created_at: datetime | None
     updated_at: datetime | None
     version: int
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    last_success_at: datetime | None = Field(
+        default=None, description="When its latest succeeded run finished"
+    )
     timing: str = Field(description="When it fires, in words")
 
     @classmethod

@@ -15,6 +15,7 @@ from tickwork.web.api.common import (
     App,
     IdFilter,
     Limit,
+    MetadataFilter,
     TextFilter,
     id_path,
     page,
@@ -51,17 +52,20 @@ def list_schedules(
     tenant_id: TextFilter = None,
     source: ScheduleSource | None = None,
     text: TextFilter = None,
+    metadata: MetadataFilter = None,
     after_id: IdFilter = None,
     limit: Limit = 50,
 ) -> SchedulePage:
-    """Schedules in id order, filtered; ``text`` searches names, tasks and descriptions.
-    Pass ``next_after_id`` as ``after_id`` for the next page."""
+    """Schedules in id order, filtered; ``text`` searches names, tasks and descriptions;
+    ``metadata=team`` keeps those whose metadata has the key ``team``, ``metadata=team=x``
+    those where it is ``x``. Pass ``next_after_id`` as ``after_id`` for the next page."""
     found = app.schedules.list(
         status=None if status is None else status.value,
         task=task,
         tenant_id=tenant_id,
         source=None if source is None else source.value,
         text=text,
+        metadata=metadata,
         after_id=after_id,
         limit=limit + 1,
         actor=principal.actor(SOURCE),

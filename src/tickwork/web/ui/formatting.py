@@ -7,7 +7,9 @@ the browser sets from ``Intl.DateTimeFormat``), falling back to UTC.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from tickwork.domain import cron
@@ -32,11 +34,19 @@ STATUS_TONE = {
 }
 
 
-def viewer_zone(name: str | None) -> ZoneInfo:
-    """The viewer's zone from the cookie value, or UTC when it is missing or unknown."""
-    if name:
+# Longer than any IANA name ("America/Argentina/ComodRivadavia" is 32), percent-encoded.
+MAX_ZONE_COOKIE = 120
+
+
+def viewer_zone(cookie: str | None) -> ZoneInfo:
+    """The viewer's zone from the cookie value, or UTC when it is missing or unknown.
+
+    The browser stores the name percent-encoded (``Europe%2FLondon``), as ``encodeURIComponent``
+    writes it; a raw name decodes to itself.
+    """
+    if cookie and len(cookie) <= MAX_ZONE_COOKIE:
         try:
-            return cron.zone(name)
+            return cron.zone(unquote(cookie))
         except UnknownTimezoneError:
             pass
     return ZoneInfo("UTC")
@@ -48,6 +58,12 @@ def absolute(moment: datetime | None, zone: ZoneInfo, *, seconds: bool = False) 
         return ""
     local = moment.astimezone(zone)
     return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def any_seconds(moments: Iterable[datetime | None]) -> bool:
+    """Whether any of ``moments`` falls off the minute: a list of them then shows seconds
+    throughout (a sub-minute schedule's fire times must not collapse onto one minute)."""
+    return any(m is not None and m.second != 0 for m in moments)
 
 
 def zone_abbreviation(moment: datetime | None, zone: ZoneInfo) -> str:

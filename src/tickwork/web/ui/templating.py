@@ -90,6 +90,7 @@ def build_environment() -> Environment:
         short_span=formatting.short_span,
         log_time=formatting.log_time,
         compact=formatting.compact,
+        any_seconds=formatting.any_seconds,
     )
     return env
 

@@ -50,7 +50,8 @@ def viewer_for(request: Request, principal: Principal | None, ui: UiServices) ->
         zone=zone,
         now=ui.app.db.now(),
         csrf_token=principal.csrf_token if principal is not None else None,
-        reloadable=request.method == "GET" and not is_htmx(request),
+        # A page without a signed-in viewer shows no times: no reload to apply the zone.
+        reloadable=principal is not None and request.method == "GET" and not is_htmx(request),
     )
 
 
@@ -79,6 +80,17 @@ def page(
     notice = NOTICES.get(request.query_params.get("notice", ""))
     full = {**context, "title": title, "nav_key": nav_key, "notice": notice}
     return render(name, full, status_code=status_code)
+
+
+def list_fragment(
+    request: Request, page_url: str, name: str, context: Mapping[str, Any]
+) -> Response:
+    """A list's fragment for htmx, telling the browser the page's own URL for the address bar
+    (so reload, Back and a copied link show the whole page); a browser asking for the fragment
+    itself, from an old link, is sent to that page."""
+    if not is_htmx(request):
+        return redirect(page_url)
+    return render(name, context, headers={"HX-Push-Url": page_url})
 
 
 def toast_headers(message: str, tone: str = "ok") -> dict[str, str]:

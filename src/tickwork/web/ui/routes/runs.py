@@ -12,6 +12,7 @@ from tickwork.web.ui.routes.common import (
     blocking,
     error_toast,
     is_htmx,
+    list_fragment,
     page,
     redirect,
     render,
@@ -42,7 +43,9 @@ def run_table(request: Request, principal: PageViewer) -> Response:
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
     query = runs.RunQuery.from_params(request.query_params)
-    return render("partials/run_list.html", runs.list_context(ui, viewer, query))
+    context = runs.list_context(ui, viewer, query)
+    url = "/runs" + query.link(before=query.before, after=query.after).rstrip("?")
+    return list_fragment(request, url, "partials/run_list.html", context)
 
 
 @router.get("/ui/partials/runs/live", response_class=HTMLResponse)

@@ -16,6 +16,7 @@ from tickwork.web.ui.routes.common import (
     error_toast,
     form_lists,
     is_htmx,
+    list_fragment,
     page,
     redirect,
     render,
@@ -53,7 +54,9 @@ def schedule_table(request: Request, principal: PageViewer) -> Response:
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
     query = schedules.ScheduleQuery.from_params(request.query_params)
-    return render("partials/schedule_table.html", schedules.list_context(ui, viewer, query))
+    context = schedules.list_context(ui, viewer, query)
+    url = "/schedules" + query.link(page=query.page).rstrip("?")
+    return list_fragment(request, url, "partials/schedule_table.html", context)
 
 
 # -- one schedule --------------------------------------------------------------------------
@@ -115,7 +118,8 @@ def schedule_history(request: Request, schedule_id: RecordId, principal: PageVie
     schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
     query = schedule_detail.HistoryQuery.from_params(request.query_params)
     context = schedule_detail.history_context(ui, viewer, schedule, query)
-    return render("partials/schedule_history.html", context)
+    url = f"/schedules/{schedule_id}" + query.link(page=query.page).rstrip("?")
+    return list_fragment(request, url, "partials/schedule_history.html", context)
 
 
 @router.get("/schedules/{schedule_id}/edit", response_class=HTMLResponse)

@@ -15,6 +15,8 @@ from tickwork.web.ui.viewer import Viewer
 WINDOW_HOURS = 24
 NODES_SEEN_WITHIN = timedelta(hours=24)
 LIST_LENGTH = 8
+# Runs listed under "Running now" (the queue tile counts them all).
+RUNNING_LENGTH = 50
 TASK_ROWS = 25
 # Percentiles come from each task's latest runs, so they cost the same at any volume.
 DURATION_SAMPLE = 200
@@ -130,6 +132,7 @@ def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
     samples = reads.stats.recent_durations(actor, busiest, DURATION_SAMPLE)
     schedule_counts = reads.schedules.counts_by_status(actor)
     failures = reads.runs.list(actor, RunFilter(status=["failed"]), limit=LIST_LENGTH)
+    running = reads.runs.list(actor, RunFilter(status=["running"]), limit=RUNNING_LENGTH)
     tasks = [
         TaskRow(
             task,
@@ -159,7 +162,10 @@ def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
         "schedule_total": sum(schedule_counts.values()),
         "upcoming": reads.schedules.upcoming(actor, LIST_LENGTH),
         "failures": failures,
-        "schedule_names": reads.schedules.names(actor, [r.schedule_id for r in failures]),
+        "running": running,
+        "schedule_names": reads.schedules.names(
+            actor, [r.schedule_id for r in [*failures, *running]]
+        ),
         "overdue": reads.schedules.overdue(actor, now, LIST_LENGTH),
         "window_hours": WINDOW_HOURS,
         "view": viewer,

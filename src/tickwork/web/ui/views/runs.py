@@ -19,6 +19,7 @@ from tickwork.web.ui.viewer import Viewer
 PAGE_SIZE = 50
 NEWER_CAP = 100
 LIVE_STATUSES = frozenset({"waiting", "queued", "running", "retrying"})
+PENDING_STATUSES = frozenset({"waiting", "queued", "retrying"})
 RANGES = {"1h": 1, "24h": 24, "7d": 24 * 7, "30d": 24 * 30}
 RANGE_LABELS = {
     "": "Any time",
@@ -211,11 +212,20 @@ class TimingRow:
     note: str = ""
 
 
+def awaits_next_attempt(run: Run) -> bool:
+    """Whether the run went back to the queue for another attempt that has not started:
+    its ``started_at`` and ``error`` are still the previous attempt's."""
+    return run.status.value in PENDING_STATUSES and run.attempt > 1
+
+
 def timing_rows(run: Run) -> list[TimingRow]:
     """When the run was created, due, started, heartbeated and finished."""
     rows = [TimingRow("Created", run.created_at, f"by {run.created_by}" if run.created_by else "")]
     if run.scheduled_for is not None:
         rows.append(TimingRow("Fire time", run.scheduled_for))
+    if awaits_next_attempt(run):
+        rows.append(TimingRow("Due", run.run_at, f"attempt {run.attempt}"))
+        return rows
     rows.append(TimingRow("Due", run.run_at))
     if run.started_at is not None:
         rows.append(TimingRow("Started", run.started_at))
@@ -243,7 +253,7 @@ def detail_context(ui: UiServices, viewer: Viewer, run_id: int) -> dict[str, Any
         schedule_name = ui.app.reads.schedules.names(actor, [run.schedule_id]).get(run.schedule_id)
     task = ui.app.registry.find(run.task)
     waited = None
-    if run.started_at is not None and run.run_at is not None:
+    if run.started_at is not None and run.run_at is not None and not awaits_next_attempt(run):
         waited = max(0.0, (run.started_at - run.run_at).total_seconds())
     running_for = None
     if run.status is RunStatus.RUNNING and run.started_at is not None:
@@ -260,6 +270,7 @@ def detail_context(ui: UiServices, viewer: Viewer, run_id: int) -> dict[str, Any
         "result_json": pretty_json(run.result),
         "details_json": pretty_json(run.details),
         "live": run.status.value in LIVE_STATUSES,
+        "next_attempt_pending": awaits_next_attempt(run),
         "can_retry": run.status in (RunStatus.FAILED, RunStatus.CANCELLED),
         "can_cancel": run.status.value in LIVE_STATUSES and not run.cancel_requested,
         "view": viewer,

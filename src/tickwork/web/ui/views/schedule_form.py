@@ -8,6 +8,7 @@ is written.
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ TEXT_FIELDS = (
     "queue",
     "jitter",
     "max_runs",
+    "metadata",
 )
 MOMENT_FIELDS = ("run_at", "start_at", "end_at")
 # Where an error about a field not on the form is shown.
@@ -178,6 +180,8 @@ def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
             values[key] = str(value.value)
         elif isinstance(value, float):
             values[key] = formatting.seconds_text(value)
+        elif isinstance(value, dict):
+            values[key] = json.dumps(value, indent=2, ensure_ascii=False) if value else ""
         else:
             values[key] = "" if value is None else str(value)
     fields = config_form.with_values(
@@ -269,6 +273,7 @@ def service_fields(
         "queue",
         "jitter",
         "max_runs",
+        "metadata",
     ):
         data[key] = values[key] or None
     if "tenant_id" in raw:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlencode
 
 from tickwork.domain import triggers
@@ -169,19 +170,36 @@ def _missed_note(schedule: Schedule, outcome: HistoryEntry, viewer: Viewer) -> N
     if first is not None:
         when = f" from {absolute(first, viewer.zone)} ({relative(first, viewer.now)})"
     amount = f"{count}{'' if exact else '+'} fire time{'s' if count != 1 else ''}"
-    policy = schedule.misfire_policy
-    if policy is MisfirePolicy.SKIP:
-        action = "were skipped (misfire policy: skip)"
-    elif policy is MisfirePolicy.RUN_ONCE:
-        action = (
-            "were not run; one catch-up run was queued for the latest (misfire policy: run_once)"
-        )
-    else:
-        action = (
+    action = _missed_action(schedule, details, viewer)
+    return Note("warn", f"Missed {amount}{when}: they {action}.")
+
+
+def _missed_action(schedule: Schedule, details: dict[str, Any], viewer: Viewer) -> str:
+    """What was done about missed fire times, as the skipped entry recorded it (entries
+    written before it recorded the policy say only what they know)."""
+    policy = details.get("policy")
+    if policy is None:
+        return f"were not run (misfire policy now: {schedule.misfire_policy.value})"
+    if policy == MisfirePolicy.SKIP.value:
+        return "were skipped (policy applied: skip)"
+    if policy == MisfirePolicy.RUN_ALL.value:
+        return (
             f"were beyond the catch-up cap of {schedule.misfire_cap} and skipped "
             "(misfire policy: run_all)"
         )
-    return Note("warn", f"Missed {amount}{when}: they {action}.")
+    caught_up = details.get("caught_up")
+    if isinstance(caught_up, str):
+        try:
+            at = absolute(datetime.fromisoformat(caught_up), viewer.zone, seconds=True)
+        except ValueError:
+            at = caught_up[:40]
+        return f"were not run; one catch-up run was queued for {at} (misfire policy: run_once)"
+    if details.get("newer_ran"):
+        return (
+            "were not run; no catch-up run was needed, as a newer fire time within the "
+            "grace ran (misfire policy: run_once)"
+        )
+    return "were not run (misfire policy: run_once)"
 
 
 def notes_for(schedule: Schedule, outcomes: list[HistoryEntry], viewer: Viewer) -> list[Note]:

@@ -1,0 +1,343 @@
+"""The alert rules, evaluated by every live process: schedules failing, recovered,
+auto-paused and overdue; processes down; queues backed up; silent nodes marked lost.
+
+Each rule runs in its own short transaction. Any number of processes may evaluate at once:
+an incident is opened only if none of its event and subject is open (a unique index), and
+cleared only by the process whose update closed it, so each incident notifies once when it
+opens and once when it clears.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Connection
+
+from tickwork.domain.actor import Actor
+from tickwork.domain.alerts import CLEARED_BY_SUCCESS, Alert, AlertEvent
+from tickwork.domain.models import NodeKind, RunStatus, Schedule, ScheduleStatus
+from tickwork.domain.queries import RunFilter
+from tickwork.services.alerting.config import AlertConfig
+from tickwork.services.alerting.events import Events, schedule_subject
+from tickwork.services.schedule_changes import ScheduleChanges
+from tickwork.storage.alert_store import AlertStore
+from tickwork.storage.database import Database
+from tickwork.storage.node_store import NodeStore
+from tickwork.storage.run_queries import list_runs
+from tickwork.storage.schedule_store import ScheduleStore
+
+log = logging.getLogger("tickwork.alerts")
+
+ALERTING = Actor(name="tickwork.alerts", source="system")
+# Schedules looked at per evaluation by each schedule rule.
+BATCH = 500
+
+
+class AlertMonitor:
+    """Evaluates every rule (:meth:`evaluate`) against the database."""
+
+    def __init__(self, db: Database, config: AlertConfig, *, on_change: Callable[[], None]) -> None:
+        self.db = db
+        self.config = config
+        self.store = AlertStore(db.dialect)
+        self.schedules = ScheduleStore(db.dialect)
+        self.nodes = NodeStore(db.dialect)
+        self.changes = ScheduleChanges(db.dialect)
+        self.events = Events(self.store, config)
+        self._on_change = on_change
+
+    def evaluate(self) -> None:
+        """Run every rule once."""
+        for rule in (
+            self.failing_schedules,
+            self.recovered_schedules,
+            self.overdue_schedules,
+            self.lost_nodes,
+            self.processes_down,
+            self.backlog,
+        ):
+            try:
+                rule()
+            except Exception:
+                log.exception("alert rule %s failed", rule.__name__)
+
+    # -- schedules -----------------------------------------------------------------------
+
+    def _open_by_schedule(
+        self, conn: Connection, *events: AlertEvent
+    ) -> dict[tuple[str, int], Alert]:
+        return {
+            (a.event, a.schedule_id): a
+            for a in self.store.open_alerts(conn, events=[e.value for e in events])
+            if a.schedule_id is not None
+        }
+
+    def failing_schedules(self) -> None:
+        """Open ``schedule.failing`` once a schedule's last ``alert_after`` runs failed, and
+        pause it (``schedule.auto_paused``) after ``auto_pause_after`` failures in a row."""
+        with self.db.write() as conn:
+            now = self.db.now()
+            failing = self.schedules.failing(conn, BATCH)
+            if not failing:
+                return
+            opened = self._open_by_schedule(conn, AlertEvent.SCHEDULE_FAILING)
+            for schedule in failing:
+                threshold = schedule.alert_after or self.config.default_alert_after
+                key = (AlertEvent.SCHEDULE_FAILING.value, schedule.id)
+                if schedule.consecutive_failures >= threshold and key not in opened:
+                    self._open_failing(conn, schedule, now)
+                limit = schedule.auto_pause_after
+                if (
+                    limit is not None
+                    and schedule.consecutive_failures >= limit
+                    and schedule.status is ScheduleStatus.ACTIVE
+                ):
+                    self._auto_pause(conn, schedule, now)
+
+    def _latest_failure(self, conn: Connection, schedule: Schedule) -> dict[str, object] | None:
+        found = list_runs(
+            conn, RunFilter(schedule_id=schedule.id, status=[RunStatus.FAILED.value]), limit=1
+        )
+        if not found:
+            return None
+        run = found[0]
+        return {"id": run.id, "status": run.status.value, "error": (run.error or "")[:500]}
+
+    def _open_failing(self, conn: Connection, schedule: Schedule, now: datetime) -> None:
+        count = schedule.consecutive_failures
+        run = self._latest_failure(conn, schedule)
+        error = f": {run['error']}" if run and run.get("error") else ""
+        text = f"Schedule {schedule.name!r} is failing: its last {count} runs failed{error}"
+        self.events.open(
+            conn,
+            AlertEvent.SCHEDULE_FAILING,
+            schedule_subject(schedule.id),
+            text[:2000],
+            now,
+            schedule=schedule,
+            path=f"/schedules/{schedule.id}",
+            run=run,
+            consecutive_failures=count,
+        )
+
+    def _auto_pause(self, conn: Connection, stale: Schedule, now: datetime) -> None:
+        before = self.schedules.get(conn, stale.id, lock=True)
+        limit = before.auto_pause_after
+        if (
+            before.status is not ScheduleStatus.ACTIVE
+            or limit is None
+            or before.consecutive_failures < limit
+        ):
+            return
+        count = before.consecutive_failures
+        note = f"paused automatically after {count} failed runs in a row (auto_pause_after={limit})"
+        after = self.schedules.update(
+            conn,
+            before.id,
+            {
+                **self.changes.withdraw_early(conn, before, now),
+                "status": ScheduleStatus.PAUSED.value,
+                "pause_note": note,
+                "paused_by": ALERTING.name,
+                "paused_at": now,
+                "paused_until": None,
+                "updated_at": now,
+            },
+            bump_version=False,
+        )
+        self.changes.record(conn, ALERTING, "schedule.pause", after, before, after, now)
+        self.changes.notify(conn)
+        log.warning("schedule %s (%s) %s", after.id, after.name, note)
+        self.events.open(
+            conn,
+            AlertEvent.SCHEDULE_AUTO_PAUSED,
+            schedule_subject(after.id),
+            f"Schedule {after.name!r} was {note}",
+            now,
+            schedule=after,
+            path=f"/schedules/{after.id}",
+            run=self._latest_failure(conn, after),
+            consecutive_failures=count,
+        )
+        self._on_change()
+
+    def recovered_schedules(self) -> None:
+        """Clear a schedule's failing and auto-paused incidents at its first success (one
+        ``schedule.recovered``); an auto-pause an operator resumed clears quietly."""
+        with self.db.write() as conn:
+            now = self.db.now()
+            opened = self._open_by_schedule(conn, *CLEARED_BY_SUCCESS)
+            if not opened:
+                return
+            ids = sorted({schedule_id for _, schedule_id in opened})
+            found = {s.id: s for s in self.schedules.by_ids(conn, ids)}
+            for schedule_id in ids:
+                incidents = [a for (event, sid), a in opened.items() if sid == schedule_id]
+                schedule = found.get(schedule_id)
+                if schedule is None:
+                    self.events.clear(
+                        conn, incidents, AlertEvent.SCHEDULE_RECOVERED, "", now, notify=False
+                    )
+                elif (
+                    schedule.consecutive_failures == 0
+                    and schedule.last_status == RunStatus.SUCCEEDED.value
+                ):
+                    self.events.clear(
+                        conn,
+                        incidents,
+                        AlertEvent.SCHEDULE_RECOVERED,
+                        f"Schedule {schedule.name!r} recovered: its latest run succeeded",
+                        now,
+                        schedule=schedule,
+                        path=f"/schedules/{schedule.id}",
+                    )
+                elif schedule.status is not ScheduleStatus.PAUSED:
+                    paused = [
+                        a for a in incidents if a.event == AlertEvent.SCHEDULE_AUTO_PAUSED.value
+                    ]
+                    self.events.clear(
+                        conn, paused, AlertEvent.SCHEDULE_RECOVERED, "", now, notify=False
+                    )
+
+    def overdue_schedules(self) -> None:
+        """The dead-man check: ``schedule.overdue`` while an active schedule's fire time is
+        older than its misfire grace; cleared (``resolved: true``) once it fired."""
+        with self.db.write() as conn:
+            now = self.db.now()
+            overdue = {s.id: s for s in self.schedules.overdue(conn, now, limit=BATCH)}
+            opened = self._open_by_schedule(conn, AlertEvent.SCHEDULE_OVERDUE)
+            for schedule in overdue.values():
+                if (AlertEvent.SCHEDULE_OVERDUE.value, schedule.id) in opened:
+                    continue
+                due = schedule.next_run_at.isoformat() if schedule.next_run_at else "?"
+                self.events.open(
+                    conn,
+                    AlertEvent.SCHEDULE_OVERDUE,
+                    schedule_subject(schedule.id),
+                    f"Schedule {schedule.name!r} is overdue: it was due at {due} and has not "
+                    f"fired (grace {schedule.misfire_grace:g}s)",
+                    now,
+                    schedule=schedule,
+                    path=f"/schedules/{schedule.id}",
+                )
+            gone = [a for (_, sid), a in opened.items() if sid not in overdue]
+            schedules = {
+                s.id: s for s in self.schedules.by_ids(conn, [a.schedule_id or 0 for a in gone])
+            }
+            for alert in gone:
+                found = schedules.get(alert.schedule_id or 0)
+                self.events.clear(
+                    conn,
+                    [alert],
+                    AlertEvent.SCHEDULE_OVERDUE,
+                    f"Schedule {found.name if found else alert.schedule_id!r} is no longer overdue",
+                    now,
+                    schedule=found,
+                    notify=found is not None,
+                    path=f"/schedules/{alert.schedule_id}",
+                )
+
+    # -- processes and queues ------------------------------------------------------------
+
+    def lost_nodes(self) -> None:
+        """Mark nodes silent past ``lost_after`` as lost, once each."""
+        with self.db.write() as conn:
+            now = self.db.now()
+            cutoff = now - timedelta(seconds=self.config.lost_after)
+            for node in self.nodes.mark_lost(conn, cutoff, now):
+                log.warning(
+                    "%s %s on %s (pid %s) is lost: last heartbeat %s",
+                    node.kind,
+                    node.id,
+                    node.hostname,
+                    node.pid,
+                    node.heartbeat_at.isoformat(),
+                )
+
+    def processes_down(self) -> None:
+        """``process.down`` while no scheduler is alive, or no live worker takes a queue
+        whose runs have waited longer than ``down_after``."""
+        with self.db.write() as conn:
+            now = self.db.now()
+            since = now - timedelta(seconds=self.config.down_after)
+            live = self.nodes.live(conn, since)
+            opened = {
+                a.subject: a
+                for a in self.store.open_alerts(conn, events=[AlertEvent.PROCESS_DOWN.value])
+            }
+            down: dict[str, str] = {}
+            if not any(n.kind == NodeKind.SCHEDULER.value for n in live):
+                seen = self.nodes.last_seen(conn, NodeKind.SCHEDULER.value)
+                if seen is not None and seen < since:
+                    down["scheduler"] = (
+                        f"No scheduler is running: the last one was seen at {seen.isoformat()}; "
+                        "nothing fires"
+                    )
+            workers = [n for n in live if n.kind == NodeKind.WORKER.value]
+            for queue, (count, oldest) in self.store.waiting_by_queue(conn, now).items():
+                served = any(
+                    not (w.info.get("queues") or []) or queue in w.info["queues"] for w in workers
+                )
+                if not served and oldest < since:
+                    down[f"worker:{queue}"] = (
+                        f"No worker is taking queue {queue!r}: {count} runs are waiting, the "
+                        f"oldest since {oldest.isoformat()}"
+                    )
+            for subject, text in down.items():
+                if subject not in opened:
+                    self.events.open(
+                        conn, AlertEvent.PROCESS_DOWN, subject, text, now, path="/", process=subject
+                    )
+            for subject, alert in opened.items():
+                if subject not in down:
+                    self.events.clear(
+                        conn,
+                        [alert],
+                        AlertEvent.PROCESS_DOWN,
+                        f"Cleared: {alert.text}",
+                        now,
+                        path="/",
+                        process=subject,
+                    )
+
+    def backlog(self) -> None:
+        """``queue.backlog`` while a queue's runnable runs are more than ``backlog_max`` or
+        the oldest has waited longer than ``backlog_age``."""
+        with self.db.write() as conn:
+            now = self.db.now()
+            opened = {
+                a.subject: a
+                for a in self.store.open_alerts(conn, events=[AlertEvent.QUEUE_BACKLOG.value])
+            }
+            backed_up: dict[str, str] = {}
+            for queue, (count, oldest) in self.store.waiting_by_queue(conn, now).items():
+                age = (now - oldest).total_seconds()
+                if count > self.config.backlog_max or age > self.config.backlog_age:
+                    backed_up[f"queue:{queue}"] = (
+                        f"Queue {queue!r} is backed up: {count} runnable runs, the oldest "
+                        f"waiting {age:.0f}s"
+                    )
+            for subject, text in backed_up.items():
+                if subject not in opened:
+                    self.events.open(
+                        conn,
+                        AlertEvent.QUEUE_BACKLOG,
+                        subject,
+                        text,
+                        now,
+                        path="/runs",
+                        queue=subject[6:],
+                    )
+            for subject, alert in opened.items():
+                if subject not in backed_up:
+                    self.events.clear(
+                        conn,
+                        [alert],
+                        AlertEvent.QUEUE_BACKLOG,
+                        f"Queue {subject[6:]!r} caught up",
+                        now,
+                        path="/runs",
+                        queue=subject[6:],
+                    )
