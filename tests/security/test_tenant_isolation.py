@@ -408,6 +408,18 @@ def _bodies(world: World, method: str, path: str) -> list[tuple[Any, Any]]:
             {"name": "globex-t", "role": "viewer", "tenant_id": tenant},
         ],
         ("POST", "/login"): [{"username": a["username"][0], "password": "bad-pw", "next": "/"}],
+        ("POST", "/schedules/bulk"): [
+            {"action": "pause", "scope": "ids", "ids": str(a["schedule"][0]), "confirm": "yes"},
+            {"action": "delete", "scope": "all", "tenant": tenant, "confirm": "yes"},
+            {"action": "run", "scope": "all", "q": a["name"][0]},
+        ],
+        ("POST", "/runs/bulk"): [
+            {"action": "cancel", "scope": "ids", "ids": str(a["run"][0]), "confirm": "yes"},
+            {"action": "retry", "scope": "all", "confirm": "yes"},
+        ],
+        ("POST", "/schedules/{schedule_id}/backfill"): [
+            {"start": "2000-01-01T00:00:00", "end": "2000-01-02T00:00:00"}
+        ],
     }
     if path.startswith("/api/"):
         return [(body, None) for body in json_bodies.get((method, path), [None])]

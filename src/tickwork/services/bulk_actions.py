@@ -15,14 +15,14 @@ from tickwork.domain import bulk, inputs
 from tickwork.domain.actor import Actor
 from tickwork.domain.bulk import BulkFailure, BulkResult, RunAction, ScheduleAction
 from tickwork.domain.errors import InvalidInputError, PermissionDeniedError, TickworkError
-from tickwork.domain.models import RunStatus, RunTrigger, ScheduleStatus
+from tickwork.domain.models import RunStatus, RunTrigger, ScheduleSource, ScheduleStatus
 from tickwork.domain.queries import RunFilter, ScheduleFilter
 from tickwork.services.run_service import RunService
 from tickwork.services.schedule_service import RESUME_CHOICES, ScheduleService
 from tickwork.storage.run_queries import matching_run_ids
 from tickwork.storage.schedule_store import matching_schedule_ids
 
-SCHEDULE_FILTER_KEYS = ("status", "task", "group", "tenant_id", "text")
+SCHEDULE_FILTER_KEYS = ("status", "task", "group", "tenant_id", "text", "source")
 RUN_FILTER_KEYS = (
     "status",
     "task",
@@ -215,8 +215,15 @@ def schedule_filter(filters: Any, actor: Actor) -> ScheduleFilter:
         group=bulk.filter_text(given, "group"),
         tenant_id=bulk.filter_text(given, "tenant_id"),
         text=bulk.filter_text(given, "text"),
+        source=_source(bulk.filter_text(given, "source")),
         restrict_tenant=actor.tenant_id,
     )
+
+
+def _source(value: str | None) -> str | None:
+    if value is not None and value not in {s.value for s in ScheduleSource}:
+        raise InvalidInputError("source is code or api", field="filter.source")
+    return value
 
 
 def run_filter(filters: Any, actor: Actor) -> RunFilter:

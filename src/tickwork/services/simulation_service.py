@@ -87,6 +87,11 @@ class SimulationService:
             check = self._condition(conn, definition.condition, definition.tenant_id)
         return simulate(timing, definition, after=after, until=until, count=limit, condition=check)
 
+    def condition_check(self, name: str | None, tenant_id: str | None) -> ConditionCheck:
+        """How a simulation judges the condition ``name`` of a schedule of ``tenant_id``."""
+        with self.db.read() as conn:
+            return self._condition(conn, name, tenant_id)
+
     def _span(self, start: Any, end: Any, count: Any) -> tuple[datetime, datetime | None, int]:
         after = self.db.now() if start in (None, "") else inputs.moment(start, "from")
         until = None if end in (None, "") else inputs.moment(end, "to")

@@ -34,6 +34,7 @@ class ScheduleSelection(RequestModel):
     text: Text | None = Field(
         default=None, description="Text in the name, task, description or tenant, any case"
     )
+    source: Literal["code", "api"] | None = None
 
 
 class RunSelection(RequestModel):
