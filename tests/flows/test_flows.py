@@ -307,7 +307,7 @@ def test_pruning_removes_ended_flows_and_keeps_runs_a_running_flow_waits_on(
     clock.advance(3 * 86400)
     recorder.failing.clear()
     app.flows.retry(retried.id)
-    assert prune(app, 1) == {"runs": 2, "nodes": 0}
+    assert prune(app, 1)["runs"] == 2
     assert [f.id for f in app.flows.list()] == [retried.id]
     with pytest.raises(NotFoundError):
         app.flows.get(ended.id)

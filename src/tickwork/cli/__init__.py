@@ -8,6 +8,7 @@ import click
 import typer
 
 from tickwork.cli import (
+    alerts,
     cron,
     flags,
     flows,
@@ -37,6 +38,8 @@ cli.add_typer(flags.cli, name="flags", help="Turn flags that schedule conditions
 cli.add_typer(flows.groups_cli, name="groups", help="Show the groups of tasks and their waves.")
 cli.add_typer(flows.cli, name="flows", help="Start, list, inspect, cancel and retry flows.")
 cli.add_typer(queues.cli, name="queues", help="List queues; pause and resume them.")
+cli.add_typer(alerts.channels_cli, name="channels", help="Manage where alerts go.")
+cli.add_typer(alerts.alerts_cli, name="alerts", help="List and acknowledge incidents.")
 
 
 def _add_optional_groups() -> None:

@@ -10,8 +10,8 @@
 SQLite cannot change a column's type or nullability in place: ``schedules`` and ``runs`` are
 rebuilt (create, copy, drop, rename), keeping rows, indexes and the AUTOINCREMENT counter.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30 15:00:00
 """
 
@@ -25,8 +25,8 @@ from sqlalchemy.engine import Connection
 
 import tickwork.storage.types
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
