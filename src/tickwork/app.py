@@ -32,6 +32,11 @@ from tickwork.domain.queries import RunFilter, ScheduleFilter, metadata_filter
 from tickwork.domain.queues import QueueState
 from tickwork.domain.simulation import DEFAULT_SIMULATED, Simulation
 from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
+from tickwork.duties.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL
+from tickwork.duties.runner import Duty, DutyRunner
+from tickwork.duties.scheduler import Scheduler, SchedulerConfig
+from tickwork.duties.wakeup import NotificationListener, WakeupHub
+from tickwork.duties.worker import Worker, WorkerConfig
 from tickwork.reads import Reads
 from tickwork.services.alerting.channels import ChannelService
 from tickwork.services.alerting.config import AlertConfig
@@ -42,15 +47,10 @@ from tickwork.services.bulk_actions import BulkActions
 from tickwork.services.code_sync import CodeSchedule, CodeSync, SyncReport
 from tickwork.services.firing import Condition, Firing
 from tickwork.services.flag_service import FlagService
-from tickwork.services.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL
 from tickwork.services.queue_service import QueueService
 from tickwork.services.run_service import RunRequest, RunService
-from tickwork.services.runner import Duty, ServiceRunner
 from tickwork.services.schedule_service import ScheduleService, starts_paused
-from tickwork.services.scheduler import SchedulerConfig, SchedulerService
 from tickwork.services.simulation_service import SimulationService
-from tickwork.services.wakeup import NotificationListener, WakeupHub
-from tickwork.services.worker import WorkerConfig, WorkerService
 from tickwork.storage import migrate as migrations
 from tickwork.storage.alert_store import AlertFilter
 from tickwork.storage.database import DEFAULT_DATABASE_URL, Database
@@ -836,9 +836,9 @@ class Tickwork:
                 self._listener = NotificationListener(self.db.url, self.hub)
                 self._listener.start()
 
-    def scheduler(self, config: SchedulerConfig | None = None) -> SchedulerService:
+    def scheduler(self, config: SchedulerConfig | None = None) -> Scheduler:
         """A scheduler service on this app (call ``tick()`` or ``run(stop)``)."""
-        return SchedulerService(
+        return Scheduler(
             self.db,
             self.firing,
             self.schedule_service,
@@ -847,11 +847,11 @@ class Tickwork:
             on_runs_created=lambda: self.hub.publish(RUNS_CHANNEL),
         )
 
-    def worker(self, config: WorkerConfig | None = None, **options: Any) -> WorkerService:
+    def worker(self, config: WorkerConfig | None = None, **options: Any) -> Worker:
         """A worker service on this app (call ``run(stop)`` or ``run_until_idle()``)."""
         if config is None:
             config = WorkerConfig(**options)
-        return WorkerService(
+        return Worker(
             self.db,
             self.registry,
             self.hub.subscribe(RUNS_CHANNEL),
@@ -866,14 +866,14 @@ class Tickwork:
         worker: WorkerConfig | None = None,
         stop: threading.Event | None = None,
         heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
-    ) -> ServiceRunner:
+    ) -> DutyRunner:
         """A runner of this app's scheduler and/or worker (``None``: not run) in this process.
 
         The services report to :attr:`metrics`. Before they start, the runner syncs the
         code-defined schedules (when it runs a scheduler) and starts the listener; after
         they stop, it closes the app. Add other duties (a web server) before ``run()``.
         """
-        runner = ServiceRunner(self.db, stop=stop, heartbeat_interval=heartbeat_interval)
+        runner = DutyRunner(self.db, stop=stop, heartbeat_interval=heartbeat_interval)
         if scheduler is not None:
             scheduling = runner.add_scheduler(self.scheduler(scheduler))
             scheduling.on_tick = self.metrics.observe_tick

@@ -32,8 +32,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from tickwork.reads.stats import StatsReads, SystemFigures
 
 if TYPE_CHECKING:
+    from tickwork.duties.scheduler import TickReport
     from tickwork.reads import Reads
-    from tickwork.services.scheduler import TickReport
     from tickwork.storage.queue_sql import FinishedRun, Outcome
 
 log = logging.getLogger("tickwork.metrics")

@@ -11,6 +11,7 @@ from tickwork.domain.errors import InvalidTransitionError, TickworkError
 from tickwork.domain.simulation import ConditionCheck
 from tickwork.web.security import PageAdmin, PageOperator, PageViewer
 from tickwork.web.ui import config_form
+from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.routes.common import (
     RecordId,
     blocking,
@@ -24,7 +25,6 @@ from tickwork.web.ui.routes.common import (
     toast_headers,
     viewer_for,
 )
-from tickwork.web.ui.services import services
 from tickwork.web.ui.views import schedule_detail, schedule_form, schedules
 from tickwork.web.ui.views.timing_preview import preview
 
@@ -42,7 +42,7 @@ def _one(form: dict[str, list[str]], key: str, default: str = "") -> str:
 @router.get("/schedules", response_class=HTMLResponse)
 def schedule_list(request: Request, principal: PageViewer) -> Response:
     """All schedules, filtered and paginated."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     query = schedules.ScheduleQuery.from_params(request.query_params)
     context = schedules.list_context(ui, viewer, query)
@@ -52,7 +52,7 @@ def schedule_list(request: Request, principal: PageViewer) -> Response:
 @router.get("/ui/partials/schedules", response_class=HTMLResponse)
 def schedule_table(request: Request, principal: PageViewer) -> Response:
     """The table of the list (filters and paging without a reload)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     query = schedules.ScheduleQuery.from_params(request.query_params)
     context = schedules.list_context(ui, viewer, query)
@@ -66,7 +66,7 @@ def schedule_table(request: Request, principal: PageViewer) -> Response:
 @router.get("/schedules/new", response_class=HTMLResponse)
 def new_schedule(request: Request, principal: PageAdmin) -> Response:
     """The create form."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     form = schedule_form.blank(ui, viewer, request.query_params.get("task"))
     return render("pages/schedule_form.html", schedule_form.form_context(ui, viewer, form))
@@ -75,7 +75,7 @@ def new_schedule(request: Request, principal: PageAdmin) -> Response:
 @router.post("/schedules/new", response_class=HTMLResponse)
 async def create_schedule(request: Request, principal: PageAdmin) -> Response:
     """Create the schedule, or show the form again with the errors next to their fields."""
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
 
     def work() -> Response:
@@ -98,7 +98,7 @@ async def create_schedule(request: Request, principal: PageAdmin) -> Response:
 @router.get("/schedules/{schedule_id}", response_class=HTMLResponse)
 def schedule_page(request: Request, schedule_id: RecordId, principal: PageViewer) -> Response:
     """A schedule's definition, upcoming fire times, history and charts."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     query = schedule_detail.HistoryQuery.from_params(request.query_params)
     context = schedule_detail.detail_context(ui, viewer, schedule_id, query)
@@ -114,7 +114,7 @@ def schedule_page(request: Request, schedule_id: RecordId, principal: PageViewer
 @router.get("/ui/partials/schedules/{schedule_id}/history", response_class=HTMLResponse)
 def schedule_history(request: Request, schedule_id: RecordId, principal: PageViewer) -> Response:
     """The run history table of a schedule (filters and paging without a reload)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
     query = schedule_detail.HistoryQuery.from_params(request.query_params)
@@ -126,7 +126,7 @@ def schedule_history(request: Request, schedule_id: RecordId, principal: PageVie
 @router.get("/schedules/{schedule_id}/edit", response_class=HTMLResponse)
 def edit_schedule(request: Request, schedule_id: RecordId, principal: PageAdmin) -> Response:
     """The edit form (code-defined schedules are read-only: back to their page)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
     if schedule.source.value == "code":
@@ -142,7 +142,7 @@ async def update_schedule(
     request: Request, schedule_id: RecordId, principal: PageAdmin
 ) -> Response:
     """Save the edit (checked against the version the form was loaded with)."""
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
 
     def work() -> Response:
@@ -169,7 +169,7 @@ async def update_schedule(
 @router.get("/ui/partials/config-fields", response_class=HTMLResponse)
 def config_fields(request: Request, principal: PageViewer) -> Response:
     """The config fields of the chosen task (the form swaps them in when the task changes)."""
-    ui = services(request)
+    ui = dependencies(request)
     task_name = request.query_params.get("task", "")
     fields = config_form.with_values(schedule_form.config_fields(ui, task_name), {})
     return render(
@@ -181,7 +181,7 @@ def config_fields(request: Request, principal: PageViewer) -> Response:
 @router.get("/ui/partials/timing-preview", response_class=HTMLResponse)
 def timing_preview(request: Request, principal: PageViewer) -> Response:
     """The schedule in words and its next fire times, or the error naming the field."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     params = request.query_params
     tenant = viewer.actor.tenant_id or params.get("tenant_id") or None
@@ -206,7 +206,7 @@ def _after_action(
     action: str,
 ) -> Response:
     """What an htmx action returns: the refreshed row on the list, a reload on the detail."""
-    ui = services(request)
+    ui = dependencies(request)
     headers = toast_headers(message)
     if not is_htmx(request):
         notice = {"run": "queued", "pause": "paused", "resume": "resumed"}.get(action, "")
@@ -221,7 +221,7 @@ def _after_action(
 
 
 async def _act(request: Request, principal: Principal, schedule_id: int, action: str) -> Response:
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
     origin = _one(raw, "from", "detail")
 
@@ -296,7 +296,7 @@ async def resume(request: Request, schedule_id: RecordId, principal: PageOperato
 @router.get("/schedules/{schedule_id}/delete", response_class=HTMLResponse)
 def confirm_delete(request: Request, schedule_id: RecordId, principal: PageAdmin) -> Response:
     """The confirmation page (browsers with scripts confirm in a dialog instead)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
     context = {"schedule": schedule, "view": viewer}

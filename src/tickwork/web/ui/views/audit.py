@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tickwork.domain.read_models import AuditEntry
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 
 PAGE_SIZE = 50
@@ -126,7 +126,7 @@ def summary_of(entry: AuditEntry) -> str | None:
     return None
 
 
-def audit_context(ui: UiServices, viewer: Viewer, query: AuditQuery) -> dict[str, Any]:
+def audit_context(ui: UiDependencies, viewer: Viewer, query: AuditQuery) -> dict[str, Any]:
     """Everything the audit page shows."""
     entries = ui.app.reads.audit.list(
         viewer.actor,

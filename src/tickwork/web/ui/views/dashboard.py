@@ -9,7 +9,7 @@ from typing import Any
 from tickwork.domain.models import FINAL_RUN_STATUSES, Node, NodeKind
 from tickwork.domain.queries import RunFilter
 from tickwork.domain.read_models import percentile, success_rate
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 
 WINDOW_HOURS = 24
@@ -109,7 +109,7 @@ def hourly_chart(buckets: dict[int, dict[str, int]], end: datetime) -> dict[str,
     }
 
 
-def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
+def dashboard_context(ui: UiDependencies, viewer: Viewer) -> dict[str, Any]:
     """Everything the dashboard shows."""
     actor = viewer.actor
     now = viewer.now

@@ -29,7 +29,7 @@ from tickwork.domain.schedule_definition import ScheduleDefinition
 from tickwork.domain.tasks import Task, TaskRegistry, make_task
 from tickwork.web.ui import config_form, formatting
 from tickwork.web.ui.config_form import ConfigField
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 
 CRON_PRESETS = (
@@ -136,12 +136,12 @@ class ScheduleForm:
         return bool(self.errors or self.form_error)
 
 
-def tasks_for(ui: UiServices, viewer: Viewer) -> list[Task]:
+def tasks_for(ui: UiDependencies, viewer: Viewer) -> list[Task]:
     """Tasks the viewer may schedule."""
     return [t for t in ui.app.registry if t.allowed_for(viewer.actor, viewer.actor.tenant_id)]
 
 
-def config_fields(ui: UiServices, task_name: str) -> list[ConfigField]:
+def config_fields(ui: UiDependencies, task_name: str) -> list[ConfigField]:
     """The config fields of ``task_name`` (a free JSON box for an unknown task)."""
     task = ui.app.registry.find(task_name) if task_name else None
     if task is None:
@@ -149,7 +149,7 @@ def config_fields(ui: UiServices, task_name: str) -> list[ConfigField]:
     return config_form.fields_for(task.json_schema())
 
 
-def blank(ui: UiServices, viewer: Viewer, task_name: str | None = None) -> ScheduleForm:
+def blank(ui: UiDependencies, viewer: Viewer, task_name: str | None = None) -> ScheduleForm:
     """An empty create form (the first task chosen, the viewer's zone)."""
     tasks = tasks_for(ui, viewer)
     chosen = task_name if task_name and ui.app.registry.find(task_name) else ""
@@ -167,7 +167,7 @@ def blank(ui: UiServices, viewer: Viewer, task_name: str | None = None) -> Sched
     return ScheduleForm("create", values, "cron", chosen, fields)
 
 
-def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
+def from_schedule(ui: UiDependencies, schedule: Schedule) -> ScheduleForm:
     """The edit form of a stored schedule."""
     zone = cron.zone(schedule.timezone)
     definition = ScheduleDefinition.of(schedule)
@@ -204,7 +204,7 @@ def _one(form: Mapping[str, list[str]], key: str) -> str:
 
 
 def from_submission(
-    ui: UiServices,
+    ui: UiDependencies,
     mode: str,
     form: Mapping[str, list[str]],
     schedule: Schedule | None = None,
@@ -323,7 +323,9 @@ def payload_errors(task: Task | None, payload: Mapping[str, Any]) -> dict[str, s
     return {}
 
 
-def collect_errors(ui: UiServices, form: ScheduleForm, data: Mapping[str, Any]) -> dict[str, str]:
+def collect_errors(
+    ui: UiDependencies, form: ScheduleForm, data: Mapping[str, Any]
+) -> dict[str, str]:
     """All the problems of a submitted form at once, each under the field it is about.
 
     Each field (the timing fields as one group) is checked on its own by the same validation
@@ -395,7 +397,7 @@ def attach_error(form: ScheduleForm, error: TickworkError) -> ScheduleForm:
 
 
 def save(
-    ui: UiServices,
+    ui: UiDependencies,
     viewer: Viewer,
     form: ScheduleForm,
     raw: Mapping[str, list[str]],
@@ -417,7 +419,7 @@ def save(
     )
 
 
-def form_context(ui: UiServices, viewer: Viewer, form: ScheduleForm) -> dict[str, Any]:
+def form_context(ui: UiDependencies, viewer: Viewer, form: ScheduleForm) -> dict[str, Any]:
     """What the form template needs."""
     tasks = tasks_for(ui, viewer)
     known = {t.name for t in tasks}
