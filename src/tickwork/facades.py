@@ -18,6 +18,7 @@ from tickwork.domain.backfill import (
     BackfillResult,
 )
 from tickwork.domain.bulk import BulkResult
+from tickwork.domain.flows import Flow
 from tickwork.domain.models import Run, RunAttempt, Schedule
 from tickwork.domain.queries import RunFilter, ScheduleFilter, metadata_filter
 from tickwork.domain.queues import QueueState
@@ -174,8 +175,9 @@ class Schedules:
 
     def run_now(
         self, schedule_id: int, *, payload: dict[str, Any] | None = None, actor: Actor = PYTHON
-    ) -> Run:
-        """Queue a run now without touching ``next_run_at``."""
+    ) -> Run | Flow:
+        """Queue a run now (a group schedule: start its flow) without touching
+        ``next_run_at``."""
         return self._service.run_now(actor, schedule_id, payload)
 
     def bulk(

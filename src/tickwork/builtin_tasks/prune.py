@@ -1,4 +1,5 @@
-"""``tickwork.prune``: delete finished runs (and stale node rows) past the retention period.
+"""``tickwork.prune``: delete finished runs and flows (and stale node rows) past the retention
+period.
 
 A run of it bound to a tenant deletes only that tenant's finished runs; one without a tenant
 (the daily system schedule) prunes the whole installation, and only an admin bound to no
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from tickwork.context import Context
+from tickwork.storage.alert_store import AlertStore
+from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.node_store import NodeStore
 from tickwork.storage.run_store import RunStore
 
@@ -50,7 +53,8 @@ def prune(
     tenant_id: str | None = None,
 ) -> dict[str, int]:
     """Delete finished runs older than ``days`` in batches (only ``tenant_id``'s when given;
-    node rows only when pruning the whole installation); return how many of each went."""
+    node rows, and incidents resolved and notifications sent before then, only when pruning
+    the whole installation); return how many of each went."""
     db = app.db
     store = RunStore(db.dialect)
     cutoff = db.now() - timedelta(days=days)
@@ -66,11 +70,17 @@ def prune(
         if batch.deleted < BATCH:
             break
         after = batch.last_finished_at
-    nodes = 0
+    flows = FlowStore(db.dialect)
+    while not should_stop():
+        with db.write() as conn:
+            if flows.delete_finished_before(conn, cutoff, BATCH, tenant_id=tenant_id) < BATCH:
+                break
+    nodes = alerts = 0
     if tenant_id is None:
         with db.write() as conn:
             nodes = NodeStore(db.dialect).forget_before(conn, db.now() - NODE_RETENTION)
-    return {"runs": deleted, "nodes": nodes}
+            alerts = AlertStore(db.dialect).forget_before(conn, cutoff)
+    return {"runs": deleted, "nodes": nodes, "alerts": alerts}
 
 
 def register(app: Tickwork, settings: Settings) -> None:

@@ -254,7 +254,9 @@ def prune(
 
     result = prune_history(load_app(app, db), days)
     console.print(
-        f"deleted {result['runs']} runs and {result['nodes']} stale node rows", highlight=False
+        f"deleted {result['runs']} runs, {result['nodes']} stale node rows and "
+        f"{result['alerts']} resolved alerts",
+        highlight=False,
     )
 
 

@@ -36,6 +36,7 @@ from tickwork.cli.selection import (
 from tickwork.domain import triggers
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError
+from tickwork.domain.flows import Flow
 from tickwork.domain.models import Schedule
 
 cli = typer.Typer(no_args_is_help=True)
@@ -44,13 +45,24 @@ CLI_ACTOR = Actor(name="cli", source="cli")
 Ref = Annotated[str, typer.Argument(help="Schedule id or name")]
 
 
+def _shown(s: Schedule) -> dict[str, Any]:
+    """A schedule as ``--json`` prints it: one whose stored timing no longer parses is
+    ``failed``, with ``error`` saying why."""
+    problem = triggers.stored_problem(s)
+    data = s.to_dict()
+    if problem is not None:
+        data.update(status="failed", error=problem)
+    return data
+
+
 def _row(s: Schedule) -> tuple[Any, ...]:
+    problem = triggers.stored_problem(s)
     return (
         s.id,
         s.name,
-        s.task,
-        triggers.describe(s),
-        s.status.value + (" (orphaned)" if s.orphaned else ""),
+        s.task or f"group {s.group}",
+        triggers.describe_stored(s),
+        ("failed" if problem else s.status.value) + (" (orphaned)" if s.orphaned else ""),
         when(s.next_run_at) if s.status.value == "active" else "",
         when(s.last_run_at),
         s.last_status or "",
@@ -86,7 +98,7 @@ def list_schedules(
         actor=CLI_ACTOR,
     )
     if as_json:
-        print_json(found)
+        print_json([_shown(s) for s in found])
         return
     print_table(
         f"{len(found)} schedules",
@@ -101,12 +113,14 @@ def show(ref: Ref, as_json: JsonOption = False, db: DbOption = None, app: AppOpt
     tickwork = load_app(app, db)
     schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
     if as_json:
-        print_json({**schedule.to_dict(), "description_of_timing": triggers.describe(schedule)})
+        print_json(
+            {**_shown(schedule), "description_of_timing": triggers.describe_stored(schedule)}
+        )
         return
     console.print(
-        styled((schedule.name, "bold"), f"  #{schedule.id}  {triggers.describe(schedule)}")
+        styled((schedule.name, "bold"), f"  #{schedule.id}  {triggers.describe_stored(schedule)}")
     )
-    for key, value in schedule.to_dict().items():
+    for key, value in _shown(schedule).items():
         if value not in (None, [], {}):
             console.print(f"  {key:>16}: {getattr(value, 'value', value)}", highlight=False)
 
@@ -125,20 +139,27 @@ def _print_schedule(schedule: Schedule, message: str, as_json: bool) -> None:
 @definition_options
 def create(
     name: Annotated[str, typer.Option(help="Unique name")],
-    task: Annotated[str, typer.Option(help="Registered task name")],
+    task: Annotated[str | None, typer.Option(help="Registered task name")] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(help="Or a group: a flow per fire time (--payload maps task names)"),
+    ] = None,
     fields: DefinitionFields = None,
     paused: Annotated[bool, typer.Option("--paused", help="Create it paused")] = False,
     as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
-    """Create a schedule. Nothing is written unless every field is valid."""
+    """Create a schedule of a task or of a group. Nothing is written unless every field is
+    valid."""
     if paused:
         fields["status"] = "paused"
+    if group is not None:
+        fields["group"] = group
     schedule = load_app(app, db).schedules.create(actor=CLI_ACTOR, name=name, task=task, **fields)
     _print_schedule(
         schedule,
-        f"created schedule #{schedule.id} {schedule.name!r}: {triggers.describe(schedule)}; "
+        f"created schedule #{schedule.id} {schedule.name!r}: {triggers.describe_stored(schedule)}; "
         f"next run {when(schedule.next_run_at) or '-'}",
         as_json,
     )
@@ -150,6 +171,7 @@ def update(
     ref: Ref,
     name: Annotated[str | None, typer.Option(help="New name")] = None,
     task: Annotated[str | None, typer.Option(help="Registered task name")] = None,
+    group: Annotated[str | None, typer.Option(help="Or a group of tasks")] = None,
     fields: DefinitionFields = None,
     version: Annotated[
         int | None, typer.Option(help="Refuse unless the schedule is at this version")
@@ -162,7 +184,9 @@ def update(
     tickwork = load_app(app, db)
     schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
     changes: dict[str, Any] = {
-        key: value for key, value in (("name", name), ("task", task)) if value is not None
+        key: value
+        for key, value in (("name", name), ("task", task), ("group", group))
+        if value is not None
     }
     changes.update(fields)
     if changes.get("trigger") == "manual":
@@ -316,7 +340,8 @@ def run_now(
         if as_json:
             print_json(run)
             return
-        console.print(f"queued run #{run.id} of schedule #{schedule.id}", highlight=False)
+        what = "started flow" if isinstance(run, Flow) else "queued run"
+        console.print(f"{what} #{run.id} of schedule #{schedule.id}", highlight=False)
         return
     if payload is not None:
         raise InvalidInputError("--payload applies to one schedule at a time", field="payload")

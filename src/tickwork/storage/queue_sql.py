@@ -69,7 +69,16 @@ class ClaimedRun(NamedTuple):
     token: str
     key: str | None
     cancel_requested: bool
+    flow_id: int | None
 
+
+# Runs of a paused schedule are held until it resumes; a Run Now (trigger ``manual``) is the
+# operator's explicit wish and runs anyway. Paused schedules are looked up once per
+# statement, through their partial index (``ix_schedules_paused``).
+NOT_HELD = (
+    "(schedule_id IS NULL OR \"trigger\" = 'manual' "
+    "OR schedule_id NOT IN (SELECT id FROM schedules WHERE status = 'paused'))"
+)
 
 # The columns a claim sets itself: it knows their values and does not read them back. It
 # also clears ``logs``: they are the previous attempt's (kept in ``run_attempts``), and the
@@ -86,7 +95,7 @@ _CLAIM_POSTGRESQL = f"""
     WITH picked AS (
         SELECT id FROM runs
         WHERE status IN ('queued', 'retrying') AND run_at <= %(now)s {{queues}}
-            AND {_NOT_PAUSED}
+            AND {_NOT_PAUSED} AND {NOT_HELD}
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
@@ -112,7 +121,7 @@ _CLAIM_SQLITE = f"""
     WHERE id IN (
         SELECT id FROM runs
         WHERE status IN ('queued', 'retrying') AND run_at <= :now {{queues}}
-            AND {_NOT_PAUSED}
+            AND {_NOT_PAUSED} AND {NOT_HELD}
         ORDER BY priority DESC, run_at, id
         LIMIT :limit
     )
@@ -262,6 +271,8 @@ class Outcome:
     retry_at: datetime | None = None
     # The run's dedupe key: a retry yields to another pending run holding it.
     key: str | None = None
+    # The run's flow: recording the outcome settles it (releases or skips its dependents).
+    flow_id: int | None = None
     # The worker that ran the attempt, for its history row: the run's own column is
     # cleared when it goes back to the queue, so the finish statement cannot return it.
     worker_id: str | None = None

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from tickwork.domain import triggers
 from tickwork.domain.models import (
     MisfirePolicy,
     OverlapPolicy,
@@ -50,6 +51,7 @@ class ScheduleFields(RequestModel):
 
     name: Text | None = None
     task: Text | None = None
+    group: Text | None = None
     payload: JsonObject | None = None
     description: LongText | None = None
     tenant_id: Tenant | None = None
@@ -105,8 +107,9 @@ class ScheduleFields(RequestModel):
 
 
 class ScheduleCreate(ScheduleFields):
-    """A new schedule: ``name``, ``task`` and one of ``cron``, ``interval``, ``run_at`` (or
-    ``trigger: "manual"``). It starts ``active`` unless ``status`` is ``paused``."""
+    """A new schedule: ``name``, ``task`` (or ``group``: a flow per fire time, with a
+    ``payload`` per task) and one of ``cron``, ``interval``, ``run_at`` (or ``trigger:
+    "manual"``). It starts ``active`` unless ``status`` is ``paused``."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -125,12 +128,18 @@ class ScheduleCreate(ScheduleFields):
                     "payload": {"url": "https://example.com/ping"},
                     "overlap_policy": "skip",
                 },
+                {
+                    "name": "Nightly ETL",
+                    "group": "nightly-etl",
+                    "cron": "0 2 * * *",
+                    "timezone": "Europe/London",
+                    "payload": {"etl.extract": {"source": "crm"}},
+                },
             ]
         }
     )
 
     name: Text
-    task: Text
     status: Literal["active", "paused"] | None = None
     paused_until: Moment | None = None
     pause_note: LongText | None = None
@@ -167,7 +176,8 @@ class ScheduleOut(ResponseModel):
 
     id: int
     name: str
-    task: str
+    task: str | None
+    group: str | None
     trigger: TriggerType
     status: ScheduleStatus
     source: ScheduleSource
@@ -219,11 +229,20 @@ class ScheduleOut(ResponseModel):
         default=None, description="When its latest succeeded run finished"
     )
     timing: str = Field(description="When it fires, in words")
+    error: str | None = Field(
+        default=None,
+        description="Why its stored timing cannot be used (it is then shown as failed)",
+    )
 
     @classmethod
     def of(cls, schedule: Schedule, timing: str) -> ScheduleOut:
-        """The response body of a stored schedule, with its timing in words."""
-        return cls.model_validate({**schedule.to_dict(), "timing": timing})
+        """The response body of a stored schedule, with its timing in words. A schedule
+        whose stored timing no longer parses is shown ``failed``, with the reason."""
+        problem = triggers.stored_problem(schedule)
+        data = {**schedule.to_dict(), "timing": timing, "error": problem}
+        if problem is not None:
+            data["status"] = ScheduleStatus.FAILED
+        return cls.model_validate(data)
 
 
 class SchedulePage(BaseModel):

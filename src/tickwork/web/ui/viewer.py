@@ -81,10 +81,14 @@ class Viewer:
             NavItem("dashboard", "Dashboard", "/"),
             NavItem("schedules", "Schedules", "/schedules"),
             NavItem("runs", "Runs", "/runs"),
+            NavItem("groups", "Groups", "/groups"),
+            NavItem("flows", "Flows", "/flows"),
             NavItem("queues", "Queues", "/queues"),
             NavItem("audit", "Audit log", "/audit"),
         ]
         if self.can_admin:
             items.append(NavItem("users", "Users", "/admin/users"))
             items.append(NavItem("tokens", "API tokens", "/admin/tokens"))
+        if self.principal is not None and self.principal.is_unbound_admin:
+            items.append(NavItem("channels", "Channels", "/admin/channels"))
         return items
