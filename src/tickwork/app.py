@@ -24,11 +24,8 @@ from tickwork.domain.backfill import (
 )
 from tickwork.domain.cron_preview import CronPreview, FireTime, cron_preview
 from tickwork.domain.errors import InvalidInputError
-from tickwork.domain.flows import Flow, GroupSettings, group_settings
-from tickwork.domain.models import Run, RunAttempt, Schedule
-from tickwork.domain.queries import RunFilter, ScheduleFilter, metadata_filter
-from tickwork.domain.queues import QueueState
-from tickwork.domain.simulation import DEFAULT_SIMULATED, Simulation
+from tickwork.domain.flows import GroupSettings, group_settings
+from tickwork.domain.models import Run, Schedule
 from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
 from tickwork.duties.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL
 from tickwork.duties.runner import Duty, DutyRunner

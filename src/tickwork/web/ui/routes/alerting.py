@@ -11,9 +11,9 @@ from starlette.responses import HTMLResponse, Response
 
 from tickwork.domain.errors import DeliveryError, TickworkError
 from tickwork.web.security import PageAdmin, PageOperator
+from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.routes.common import RecordId, blocking, form_lists, redirect, render
 from tickwork.web.ui.routes.common import viewer_for as _viewer
-from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.views import alerting
 
 router = APIRouter(include_in_schema=False)

@@ -9,6 +9,7 @@ from starlette.responses import HTMLResponse, Response
 from tickwork.auth.principal import Principal
 from tickwork.domain.errors import InvalidInputError
 from tickwork.web.security import PageOperator, PageViewer
+from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.routes.common import (
     RecordId,
     blocking,
@@ -19,7 +20,6 @@ from tickwork.web.ui.routes.common import (
     render,
     viewer_for,
 )
-from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.views import flows
 
 router = APIRouter(include_in_schema=False)

@@ -26,7 +26,6 @@ from tickwork.web.ui.routes.common import (
     toast_headers,
     viewer_for,
 )
-from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.views import group_form, schedule_detail, schedule_form, schedules
 from tickwork.web.ui.views.timing_preview import preview
 

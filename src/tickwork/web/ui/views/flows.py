@@ -14,8 +14,8 @@ from tickwork.domain import inputs
 from tickwork.domain.errors import ConflictError, NotFoundError
 from tickwork.domain.flows import FINAL_FLOW_STATUSES, Flow, FlowStatus, FlowStep, GroupInfo
 from tickwork.domain.queries import FlowFilter
-from tickwork.web.ui.flow_graph import GraphLayout, group_anchor, layout
 from tickwork.web.ui.dependencies import UiDependencies
+from tickwork.web.ui.flow_graph import GraphLayout, group_anchor, layout
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views.query_string import id_param, query_string
 
