@@ -248,3 +248,34 @@ def test_the_dashboard_lists_what_runs_now_and_its_cards_link_to_their_lists(ui:
         worker.wakeup.set()
         thread.join(SLACK)
     assert "Nothing is running." in client.get("/").text
+
+
+def test_a_run_toast_links_to_the_run_and_the_runs_list_takes_part_of_a_name(ui: Ui) -> None:
+    import json
+
+    nightly = ui.app.schedules.create(name="Nightly export", task="greet", trigger="manual",
+                                      payload={"name": "a"})  # fmt: skip
+    other = ui.app.schedules.create(name="hourly", task="greet", trigger="manual",
+                                    payload={"name": "b"})  # fmt: skip
+    client, csrf = ui.login("operator")
+    answer = client.post(
+        f"/schedules/{nightly.id}/run",
+        data={"from": "list", "csrf_token": csrf},
+        headers={"HX-Request": "true"},
+    )
+    assert answer.status_code == 200
+    toast = json.loads(answer.headers["HX-Trigger"])["showToast"]
+    run_id = ui.app.runs.list(schedule_id=nightly.id)[0].id
+    assert toast == {"message": f"Run #{run_id} queued", "tone": "ok", "href": f"/runs/{run_id}"}
+    ui.app.schedules.run_now(other.id)
+
+    def listed(schedule: str) -> list[str]:
+        page = client.get("/runs", params={"schedule": schedule}).text
+        return re.findall(r'<tr id="run-(\d+)"', page)
+
+    assert listed("night") == [str(run_id)]
+    assert listed("EXPORT") == [str(run_id)]
+    assert len(listed("ly")) == 2
+    missing = client.get("/runs", params={"schedule": "weekly"}).text
+    assert "no schedule named &#39;weekly&#39; or like it" in missing
+    assert re.findall(r'<tr id="run-(\d+)"', missing) == []

@@ -15,7 +15,16 @@ import typer
 
 from tickwork.auth.models import ApiToken, User
 from tickwork.auth.service import AuthService
-from tickwork.cli.common import DbOption, JsonOption, console, print_json, print_table, when
+from tickwork.cli.common import (
+    AppOption,
+    DbOption,
+    JsonOption,
+    console,
+    load_app,
+    print_json,
+    print_table,
+    when,
+)
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError
 from tickwork.settings import Settings
@@ -42,7 +51,16 @@ PasswordStdin = Annotated[
 
 
 @contextmanager
-def _auth(db: str | None) -> Iterator[AuthService]:
+def _auth(db: str | None, app: str | None = None) -> Iterator[AuthService]:
+    """The accounts of the database ``db`` names, or of ``--app``'s database (an app may
+    name its database in code), as every other command finds it."""
+    if app is not None:
+        loaded = load_app(app, db)
+        try:
+            yield AuthService(loaded.db)
+        finally:
+            loaded.close()
+        return
     database = Database(db or Settings().database_url)
     try:
         yield AuthService(database)
@@ -100,10 +118,11 @@ def create_user(
     password_stdin: PasswordStdin = False,
     as_json: JsonOption = False,
     db: DbOption = None,
+    app: AppOption = None,
 ) -> None:
     """Create a user. Without --password-stdin a password is generated and printed once."""
     password = _read_password() if password_stdin else None
-    with _auth(db) as auth:
+    with _auth(db, app) as auth:
         user, generated = auth.create_user(
             CLI_ACTOR, username, role=role or "viewer", tenant_id=tenant, password=password
         )
@@ -122,9 +141,9 @@ def create_user(
 
 
 @users_cli.command("list")
-def list_users(as_json: JsonOption = False, db: DbOption = None) -> None:
+def list_users(as_json: JsonOption = False, db: DbOption = None, app: AppOption = None) -> None:
     """List users."""
-    with _auth(db) as auth:
+    with _auth(db, app) as auth:
         found = auth.list_users(CLI_ACTOR, limit=100_000)
     if as_json:
         print_json([u.to_dict() for u in found])
@@ -137,9 +156,11 @@ def list_users(as_json: JsonOption = False, db: DbOption = None) -> None:
 
 
 @users_cli.command("show")
-def show_user(ref: UserRef, as_json: JsonOption = False, db: DbOption = None) -> None:
+def show_user(
+    ref: UserRef, as_json: JsonOption = False, db: DbOption = None, app: AppOption = None
+) -> None:
     """Show one user."""
-    with _auth(db) as auth:
+    with _auth(db, app) as auth:
         user = auth.find_user(CLI_ACTOR, ref)
     if as_json:
         print_json(user.to_dict())
@@ -155,6 +176,7 @@ def update_user(
     tenant: TenantOption = None,
     no_tenant: Annotated[bool, typer.Option("--no-tenant", help="Unbind from its tenant")] = False,
     db: DbOption = None,
+    app: AppOption = None,
 ) -> None:
     """Change a user's role or tenant."""
     changes: dict[str, object] = {}
@@ -168,7 +190,7 @@ def update_user(
         changes["tenant_id"] = None
     if not changes:
         raise InvalidInputError("nothing to change: give --role, --tenant or --no-tenant")
-    with _auth(db) as auth:
+    with _auth(db, app) as auth:
         user = auth.update_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id, **changes)  # type: ignore[arg-type]
     console.print(
         f"user {user.username!r} is now {user.role.value}"
@@ -178,23 +200,25 @@ def update_user(
 
 
 @users_cli.command("disable")
-def disable_user(ref: UserRef, db: DbOption = None) -> None:
+def disable_user(ref: UserRef, db: DbOption = None, app: AppOption = None) -> None:
     """Disable a user: its sessions and API tokens stop working at once."""
-    with _auth(db) as auth:
+    with _auth(db, app) as auth:
         user = auth.disable_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id)
     console.print(f"user {user.username!r} is disabled", highlight=False)
 
 
 @users_cli.command("enable")
-def enable_user(ref: UserRef, db: DbOption = None) -> None:
+def enable_user(ref: UserRef, db: DbOption = None, app: AppOption = None) -> None:
     """Enable a disabled user again."""
-    with _auth(db) as auth:
+    with _auth(db, app) as auth:
         user = auth.enable_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id)
     console.print(f"user {user.username!r} is enabled", highlight=False)
 
 
 @users_cli.command("set-password")
-def set_password(ref: UserRef, password_stdin: PasswordStdin = False, db: DbOption = None) -> None:
+def set_password(
+    ref: UserRef, password_stdin: PasswordStdin = False, db: DbOption = None, app: AppOption = None
+) -> None:
     """Set a user's password (its sessions end). Without --password-stdin a password is
     generated and printed once."""
     password = _read_password() if password_stdin else None
@@ -202,7 +226,7 @@ def set_password(ref: UserRef, password_stdin: PasswordStdin = False, db: DbOpti
 
     generated = None if password is not None else generate_password()
     new_password = password if password is not None else str(generated)
-    with _auth(db) as auth:
+    with _auth(db, app) as auth:
         user = auth.update_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id, password=new_password)
     console.print(f"password of {user.username!r} changed", highlight=False)
     if generated:
@@ -227,6 +251,7 @@ def create_token(
     ] = None,
     as_json: JsonOption = False,
     db: DbOption = None,
+    app: AppOption = None,
 ) -> None:
     """Create an API token and print its secret (only now). Send it as
     'Authorization: Bearer <secret>'. Without --role and --user it is a viewer token."""
@@ -236,7 +261,7 @@ def create_token(
             expires_at = expires
         else:
             expires_in = expires
-    with _auth(db) as auth:
+    with _auth(db, app) as auth:
         user_id = None if user is None else auth.find_user(CLI_ACTOR, user).id
         token, secret = auth.create_token(
             CLI_ACTOR,
@@ -266,9 +291,10 @@ def list_tokens(
     include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked tokens")] = False,
     as_json: JsonOption = False,
     db: DbOption = None,
+    app: AppOption = None,
 ) -> None:
     """List API tokens (never their secrets)."""
-    with _auth(db) as auth:
+    with _auth(db, app) as auth:
         found = auth.list_tokens(CLI_ACTOR, include_revoked=include_revoked, limit=100_000)
         now = auth.db.now()
     if as_json:
@@ -285,9 +311,10 @@ def list_tokens(
 def revoke_token(
     ref: Annotated[str, typer.Argument(help="Token id, or its name if unique")],
     db: DbOption = None,
+    app: AppOption = None,
 ) -> None:
     """Revoke an API token: the next request that uses it is refused."""
-    with _auth(db) as auth:
+    with _auth(db, app) as auth:
         token = auth.revoke_token(CLI_ACTOR, auth.find_token(CLI_ACTOR, ref).id)
     console.print(f"token {token.name!r} (#{token.id}) is revoked", highlight=False)
 

@@ -60,6 +60,11 @@ FIRING_COLUMNS = tuple(
 )
 
 
+def _containing(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching values that contain ``text``."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Select[Any]:
     """``query`` on ``schedules`` narrowed by ``filters``: the one filter of schedules."""
     c = schedules.c
@@ -71,10 +76,10 @@ def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Selec
         query = query.where(c.tenant_id == filters.tenant_id)
     if filters.source:
         query = query.where(c.source == filters.source)
+    if filters.name_part:
+        query = query.where(c.name.ilike(_containing(filters.name_part), escape="\\"))
     if filters.text:
-        pattern = (
-            "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        pattern = _containing(filters.text)
         query = query.where(
             sa.or_(
                 c.name.ilike(pattern, escape="\\"),

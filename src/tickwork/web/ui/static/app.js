@@ -46,19 +46,32 @@
   }
 
   // -- toasts (HX-Trigger: {"showToast": {"message": ..., "tone": ...}}) ----------------
-  function toast(message, tone) {
+  function toast(message, tone, href) {
     var box = document.getElementById("toasts");
     if (!box || !message) return;
     var item = document.createElement("div");
     item.className = "toast" + (tone === "bad" ? " bad" : "");
     item.setAttribute("role", tone === "bad" ? "alert" : "status");
-    item.textContent = message;
+    if (href && href.charAt(0) === "/" && href.charAt(1) !== "/") {
+      // A toast about something (a run) links to it, and stays until the pointer leaves.
+      var link = document.createElement("a");
+      link.href = href;
+      link.textContent = message;
+      item.appendChild(link);
+    } else {
+      item.textContent = message;
+    }
     box.appendChild(item);
-    setTimeout(function () { item.remove(); }, tone === "bad" ? 8000 : 4000);
+    var timer = null;
+    function later() { timer = setTimeout(function () { item.remove(); }, tone === "bad" || href ? 8000 : 4000); }
+    item.addEventListener("mouseenter", function () { clearTimeout(timer); });
+    item.addEventListener("focusin", function () { clearTimeout(timer); });
+    item.addEventListener("mouseleave", later);
+    later();
   }
   document.body.addEventListener("showToast", function (event) {
     var detail = event.detail || {};
-    toast(detail.message || detail.value, detail.tone);
+    toast(detail.message || detail.value, detail.tone, detail.href);
   });
   document.body.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
