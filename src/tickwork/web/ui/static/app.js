@@ -169,7 +169,19 @@
       if (target.form.requestSubmit) target.form.requestSubmit(); else target.form.submit();
     }
     if (target.matches("input[name='trigger']")) showTriggerSection(target.form);
+    if (target.matches("#field-task")) showTaskDefaults(target);
   });
+
+  // -- the schedule form: placeholders show the chosen task's defaults -----------------
+  function showTaskDefaults(select) {
+    var option = select.options[select.selectedIndex];
+    if (!option || !select.form) return;
+    select.form.querySelectorAll("[data-task-default]").forEach(function (input) {
+      var value = option.getAttribute("data-default-" + input.dataset.taskDefault);
+      if (value === null) return;
+      input.placeholder = value === "" ? "none" : "task default: " + value;
+    });
+  }
 
   // -- the schedule form: show the inputs of the chosen trigger ------------------------
   function showTriggerSection(form) {
@@ -325,9 +337,26 @@
     initCharts(root);
   }
 
+  // -- a refused form: its first invalid field takes focus; each message shows once ------
+  function focusFirstError() {
+    var banner = document.getElementById("form-errors");
+    if (!banner) return;
+    var first = document.querySelector("form [aria-invalid='true']:not([disabled])");
+    (first || banner).focus();
+  }
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "timing-preview") return;
+    // The live preview now says what is wrong with the timing: the message the server
+    // rendered next to the field when the form came back would say it a second time.
+    var live = target.querySelector(".field-error");
+    document.querySelectorAll("[data-timing-error]").forEach(function (el) { el.hidden = !!live; });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     applyTheme(currentTheme());
     syncTimeZone();
+    focusFirstError();
   });
   if (window.htmx) {
     htmx.onLoad(onLoad);
