@@ -12,12 +12,23 @@ For each system, on a fresh database:
 - the ceiling: a bare psycopg loop claiming and completing 100 rows per transaction
   with ``FOR UPDATE SKIP LOCKED``.
 
-procrastinate and pgqueuer are installed with pinned versions into ``./.bench-venv`` (kept
-apart from tickwork's environment) and their parts run there as subprocesses of this file.
+tickwork's workers are real ``tickwork worker -c 200`` processes (every other setting its
+default) running ``bench/tickwork_bench_app.py``. They cannot be told to start together, so
+for throughput the queue is filled with runs due a moment later, once every worker is up,
+and the clock starts when they fall due.
+
+Every system is measured ``--rounds`` times, interleaved (round 1 of every system, then
+round 2, ...), and the table gives each figure's median; the load average at the start of
+each measurement is printed beside it, since the machine may be shared.
+
+procrastinate and pgqueuer are installed with pinned versions into a virtualenv of their own
+(``--peers-venv``, default ``./.bench-venv``, kept apart from tickwork's environment) and
+their parts run there as subprocesses of this file.
 
 Usage::
 
-    .venv/bin/python bench/queue.py [--jobs 10000] [--pg postgresql://postgres@127.0.0.1:5432/test]
+    .venv/bin/python bench/queue.py [--jobs 10000] [--rounds 3] [--peers-venv PATH]
+                                    [--pg postgresql://postgres@127.0.0.1:5432/test]
                                     [--only tickwork-pg,tickwork-sqlite,bare,procrastinate,pgqueuer]
 """
 
@@ -39,6 +50,7 @@ import datetime
 import json
 import platform
 import signal
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -49,13 +61,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH_VENV = ROOT / ".bench-venv"
+BENCH_VENV = Path(os.environ.get("TICKWORK_BENCH_PEERS_VENV", ROOT / ".bench-venv"))
 PINS = ["procrastinate==3.10.0", "pgqueuer==1.6.0", "psycopg[binary]==3.3.9", "asyncpg==0.32.0"]
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 BATCH = 1000
 SINGLE = 1000
-LATENCY_SAMPLES = 1000
+LATENCY_SAMPLES = 300
 LATENCY_GAP = 0.01
+# tickwork's workers as the issue's comparison runs them: defaults but for the concurrency.
+TICKWORK_CONCURRENCY = 200
+# How far ahead the runs of a throughput measurement are due (filling the queue must end first).
+TICKWORK_START_DELAY = 2.0
 
 # -- helpers shared by every system --------------------------------------------------------
 
@@ -137,6 +153,40 @@ class WorkerSet:
                 process.wait()
 
 
+class CliWorkerSet(WorkerSet):
+    """``tickwork worker`` processes, started as a user starts them; ready once each has
+    logged that its worker started (they start on their own: there is no ``go``)."""
+
+    def __init__(self, argv: list[str], count: int, env: dict[str, str] | None = None) -> None:
+        self._logs = [tempfile.NamedTemporaryFile("w+", suffix=".log") for _ in range(count)]  # noqa: SIM115 (closed in stop)
+        self.processes = [
+            subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, **(env or {})},
+                cwd=ROOT,
+            )
+            for log in self._logs
+        ]
+        deadline = time.monotonic() + 60
+        for process, log in zip(self.processes, self._logs, strict=True):
+            while " started (concurrency" not in Path(log.name).read_text():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker failed to start: {Path(log.name).read_text()}")
+                time.sleep(0.05)
+
+    def go(self) -> None:
+        """Nothing to say: the workers run already."""
+
+    def stop(self) -> None:
+        super().stop()
+        for log in self._logs:
+            log.close()
+
+
 def wait_for_go() -> None:
     print("ready", flush=True)
     sys.stdin.readline()
@@ -147,6 +197,8 @@ class Driver:
 
     name = ""
     single_enqueue = True
+    # Jobs per second enqueued in batches, once measured.
+    batch_rate = 0.0
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -164,6 +216,36 @@ class Driver:
     def worker_argv(self) -> list[str]: ...
     def close(self) -> None: ...
 
+    def workers(self, count: int, env: dict[str, str] | None = None) -> WorkerSet:
+        """``count`` worker processes, loaded and ready."""
+        return WorkerSet(self.worker_argv(), count, env)
+
+    def fill(self, jobs: int) -> None:
+        """Queue ``jobs`` no-op jobs in batches."""
+        for start in range(0, jobs, BATCH):
+            self.enqueue_batch(start, min(BATCH, jobs - start))
+
+    def process(self, jobs: int, processes: int) -> float:
+        """Fill the queue, start ``processes`` workers together; jobs per second until none
+        is left."""
+        self.reset()
+        self.fill(jobs)
+        self.analyze()
+        workers = self.workers(processes)
+        try:
+            started = time.perf_counter()
+            workers.go()
+            return jobs / (self.drained(workers) - started)
+        finally:
+            workers.stop()
+
+    def drained(self, workers: WorkerSet) -> float:
+        """Wait until no job is left; return ``time.perf_counter()`` then."""
+        while self.pending():
+            workers.check()
+            time.sleep(0.02)
+        return time.perf_counter()
+
 
 def run_suite(driver: Driver, jobs: int, latency: bool = True) -> dict[str, float]:
     """Every measurement for one system; returns figures by name."""
@@ -180,27 +262,14 @@ def run_suite(driver: Driver, jobs: int, latency: bool = True) -> dict[str, floa
     for start in range(0, jobs, BATCH):
         driver.enqueue_batch(start, min(BATCH, jobs - start))
     result["enqueue_batch"] = jobs / (time.perf_counter() - started)
+    driver.batch_rate = result["enqueue_batch"]
     for processes in (1, 2):
-        if processes > 1:
-            driver.reset()
-            for start in range(0, jobs, BATCH):
-                driver.enqueue_batch(start, min(BATCH, jobs - start))
-        driver.analyze()
-        workers = WorkerSet(driver.worker_argv(), processes)
-        try:
-            started = time.perf_counter()
-            workers.go()
-            while driver.pending():
-                workers.check()
-                time.sleep(0.02)
-            result[f"process_{processes}"] = jobs / (time.perf_counter() - started)
-        finally:
-            workers.stop()
+        result[f"process_{processes}"] = driver.process(jobs, processes)
     if latency:
         driver.reset()
         with tempfile.TemporaryDirectory() as folder:
             starts = Path(folder) / "starts"
-            workers = WorkerSet(driver.worker_argv(), 1, {"BENCH_LATENCY_FILE": str(starts)})
+            workers = driver.workers(1, {"BENCH_LATENCY_FILE": str(starts)})
             try:
                 workers.go()
                 time.sleep(1.0)
@@ -233,6 +302,7 @@ def run_suite(driver: Driver, jobs: int, latency: bool = True) -> dict[str, floa
 
 
 def tickwork_app(url: str) -> Any:
+    """The producer's app (the workers run ``bench/tickwork_bench_app.py``)."""
     sys.path.insert(0, str(ROOT / "src"))
     from tickwork import Context, Tickwork
 
@@ -240,8 +310,7 @@ def tickwork_app(url: str) -> Any:
 
     @app.task("noop")
     def noop(ctx: Context, payload: dict[str, Any]) -> None:
-        if "i" in payload and os.environ.get("BENCH_LATENCY_FILE"):
-            record_start(payload["i"])
+        """Executed by the workers, never here."""
 
     return app
 
@@ -294,30 +363,44 @@ class TickworkDriver(Driver):
         )
 
     def worker_argv(self) -> list[str]:
-        return [sys.executable, __file__, "_worker", "tickwork", self.url]
+        return [
+            str(Path(sys.executable).parent / "tickwork"),
+            "worker",
+            "--app",
+            "bench.tickwork_bench_app:app",
+            "--db",
+            self.url,
+            "-c",
+            str(TICKWORK_CONCURRENCY),
+        ]
+
+    def workers(self, count: int, env: dict[str, str] | None = None) -> WorkerSet:
+        return CliWorkerSet(self.worker_argv(), count, env)
+
+    def process(self, jobs: int, processes: int) -> float:
+        """Start the workers on an empty queue, then fill it with runs that fall due
+        together a moment later; jobs per second from then until none is left."""
+        self.reset()
+        workers = self.workers(processes)
+        # Long enough to fill the queue, however loaded the machine is.
+        delay = max(TICKWORK_START_DELAY, 2 * jobs / self.batch_rate if self.batch_rate else 0)
+        try:
+            due = self.app.db.now() + datetime.timedelta(seconds=delay)
+            started = time.perf_counter() + delay
+            for start in range(0, jobs, BATCH):
+                count = min(BATCH, jobs - start)
+                self.app.enqueue_many(
+                    [self.request("noop", {"n": start + k}, run_at=due) for k in range(count)]
+                )
+            self.analyze()
+            if time.perf_counter() > started:
+                raise RuntimeError("filling the queue took longer than the start delay")
+            return jobs / (self.drained(workers) - started)
+        finally:
+            workers.stop()
 
     def close(self) -> None:
         self.app.close()
-
-
-def tickwork_worker(url: str) -> None:
-    app = tickwork_app(url)
-    from tickwork.services.worker import WorkerConfig
-
-    concurrency = int(os.environ.get("BENCH_CONCURRENCY", "400"))
-    batch = int(os.environ.get("BENCH_CLAIM_BATCH", "200"))
-    worker = app.worker(WorkerConfig(concurrency=concurrency, claim_batch=batch))
-    app.start_listener()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    wait_for_go()
-    thread = threading.Thread(target=worker.run, args=(stop,))
-    thread.start()
-    while not stop.wait(0.1):
-        pass
-    worker.wakeup.set()
-    thread.join()
-    app.close()
 
 
 # -- the bare SKIP LOCKED loop ---------------------------------------------------------------
@@ -554,18 +637,18 @@ DRIVERS: dict[str, Callable[[str], Driver]] = {
     "pgqueuer": PgqueuerDriver,
 }
 WORKERS: dict[str, Callable[[str], None]] = {
-    "tickwork": tickwork_worker,
     "bare": bare_worker,
     "procrastinate": procrastinate_worker,
     "pgqueuer": pgqueuer_worker,
 }
 
 
-def ensure_bench_venv() -> Path:
-    python = BENCH_VENV / "bin" / "python"
-    stamp = BENCH_VENV / ".pins"
+def ensure_bench_venv(venv: Path) -> Path:
+    """The peers' virtualenv at ``venv``, created and given the pinned packages if needed."""
+    python = venv / "bin" / "python"
+    stamp = venv / ".pins"
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     if not stamp.exists() or stamp.read_text() != "\n".join(PINS):
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PINS], check=True)
         stamp.write_text("\n".join(PINS))
@@ -622,6 +705,7 @@ ROWS = [
     ("process_2", "no-op processing, 2 processes (jobs/s)", "{:,.0f}"),
     ("latency_p50", "enqueue-to-start p50 (ms)", "{:.2f}"),
     ("latency_p99", "enqueue-to-start p99 (ms)", "{:.2f}"),
+    ("load", "load average at the start", "{:.2f}"),
 ]
 
 
@@ -639,22 +723,16 @@ def print_table(columns: dict[str, dict[str, float]]) -> None:
         print(label.ljust(label_width) + "  " + "  ".join(cells))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--pg", default=os.environ.get("TICKWORK_BENCH_PG", DEFAULT_PG))
-    parser.add_argument("--only", default="tickwork-pg,tickwork-sqlite,procrastinate,pgqueuer,bare")
-    args = parser.parse_args()
-    wanted = set(args.only.split(","))
-    for line in machine_info(args.pg):
-        print(line)
-    print(f"jobs per measurement: {args.jobs:,}; latency: {LATENCY_SAMPLES} jobs, one at a time")
-    print()
-    columns: dict[str, dict[str, float]] = {}
-    tag = uuid.uuid4().hex[:6]
-    others = None
-    if wanted & {"procrastinate", "pgqueuer"}:
-        others = str(ensure_bench_venv())
+def medians(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the rounds that measured it."""
+    keys = {key for figures in rounds for key in figures}
+    return {
+        key: statistics.median(figures[key] for figures in rounds if key in figures) for key in keys
+    }
+
+
+def plan_of(wanted: set[str]) -> list[tuple[str, str, str, dict[str, str]]]:
+    """(column, system, database, environment) of each measurement asked for."""
     plan: list[tuple[str, str, str, dict[str, str]]] = []
     if "procrastinate" in wanted:
         plan.append(("procrastinate", "procrastinate", "pg", {}))
@@ -667,24 +745,63 @@ def main() -> None:
         plan.append(("tickwork sqlite", "tickwork", "sqlite", {}))
     if "bare" in wanted:
         plan.append(("bare loop", "bare", "pg", {}))
-    for column, system, backend, env in plan:
-        python = others if system in ("procrastinate", "pgqueuer") else sys.executable
-        assert python is not None
-        print(f"measuring {column} ...", file=sys.stderr, flush=True)
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory() as folder:
-                url = f"sqlite:///{folder}/bench.db"
-                columns[column] = run_part(python, system, url, args.jobs, env)
-        else:
-            name = f"bench_{system}_{tag}"
-            with fresh_pg_database(args.pg, name) as url:
-                columns[column] = run_part(python, system, url, args.jobs, env)
-    print_table(columns)
+    return plan
+
+
+def measure(
+    python: str, system: str, backend: str, admin: str, jobs: int, env: dict[str, str]
+) -> dict[str, float]:
+    """One round of one system, on a database of its own."""
+    load = os.getloadavg()[0]
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            figures = run_part(python, system, f"sqlite:///{folder}/bench.db", jobs, env)
+    else:
+        name = f"bench_{system}_{uuid.uuid4().hex[:6]}"
+        with fresh_pg_database(admin, name) as url:
+            figures = run_part(python, system, url, jobs, env)
+    return {**figures, "load": load}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pg", default=os.environ.get("TICKWORK_BENCH_PG", DEFAULT_PG))
+    parser.add_argument("--peers-venv", type=Path, default=BENCH_VENV)
+    parser.add_argument("--only", default="tickwork-pg,tickwork-sqlite,procrastinate,pgqueuer,bare")
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+    for line in machine_info(args.pg):
+        print(line)
+    print(
+        f"jobs per measurement: {args.jobs:,}; latency: {LATENCY_SAMPLES} jobs, one at a time; "
+        f"{args.rounds} interleaved rounds, medians shown"
+    )
+    print(flush=True)
+    others = None
+    if wanted & {"procrastinate", "pgqueuer"}:
+        others = str(ensure_bench_venv(args.peers_venv))
+    plan = plan_of(wanted)
+    rounds: dict[str, list[dict[str, float]]] = {column: [] for column, *_ in plan}
+    for number in range(1, args.rounds + 1):
+        for column, system, backend, env in plan:
+            python = others if system in ("procrastinate", "pgqueuer") else sys.executable
+            assert python is not None
+            print(f"round {number}: measuring {column} ...", file=sys.stderr, flush=True)
+            rounds[column].append(measure(python, system, backend, args.pg, args.jobs, env))
+        print(f"-- round {number}")
+        print_table({column: figures[-1] for column, figures in rounds.items()})
+        print(flush=True)
+    print(f"-- medians of {args.rounds} rounds")
+    print_table({column: medians(figures) for column, figures in rounds.items()})
     print()
     print(
-        "pgqueuer b10/b100: its worker's batch size; tickwork: concurrency 400, claims of up "
-        "to 200; procrastinate: concurrency 10; bare loop: no notifications, so no latency."
+        "pgqueuer b10/b100: its worker's batch size; tickwork: `tickwork worker -c "
+        f"{TICKWORK_CONCURRENCY}`, every other setting its default; procrastinate: "
+        "concurrency 10; bare loop: no notifications, so no latency."
     )
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 def entry() -> None:

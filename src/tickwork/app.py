@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,24 +14,37 @@ from tickwork.clock import Clock
 from tickwork.domain import triggers
 from tickwork.domain.actor import PYTHON, Actor
 from tickwork.domain.alerts import Alert, Channel
+from tickwork.domain.backfill import (
+    DEFAULT_BACKFILL_CAP,
+    DEFAULT_BACKFILL_RATE,
+    BackfillConfig,
+    BackfillResult,
+)
+from tickwork.domain.bulk import BulkResult
 from tickwork.domain.cron_preview import CronPreview, FireTime, cron_preview
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunAttempt, Schedule
 from tickwork.domain.queries import RunFilter, ScheduleFilter, metadata_filter
+from tickwork.domain.queues import QueueState
+from tickwork.domain.simulation import DEFAULT_SIMULATED, Simulation
 from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
 from tickwork.reads import Reads
 from tickwork.services.alerting.channels import ChannelService
 from tickwork.services.alerting.config import AlertConfig
 from tickwork.services.alerting.incidents import IncidentService
 from tickwork.services.alerting.service import AlertingService
+from tickwork.services.backfill_service import BackfillService
+from tickwork.services.bulk_actions import BulkActions
 from tickwork.services.code_sync import CodeSchedule, CodeSync, SyncReport
 from tickwork.services.firing import Condition, Firing
 from tickwork.services.flag_service import FlagService
 from tickwork.services.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL
+from tickwork.services.queue_service import QueueService
 from tickwork.services.run_service import RunRequest, RunService
 from tickwork.services.runner import Duty, ServiceRunner
 from tickwork.services.schedule_service import ScheduleService, starts_paused
 from tickwork.services.scheduler import SchedulerConfig, SchedulerService
+from tickwork.services.simulation_service import SimulationService
 from tickwork.services.wakeup import NotificationListener, WakeupHub
 from tickwork.services.worker import WorkerConfig, WorkerService
 from tickwork.storage import migrate as migrations
@@ -49,7 +62,16 @@ H = TypeVar("H", bound=Handler)
 
 log = logging.getLogger("tickwork.app")
 
-__all__ = ["Alerts", "Channels", "CronPreview", "FireTime", "Runs", "Schedules", "Tickwork"]
+__all__ = [
+    "Alerts",
+    "Channels",
+    "CronPreview",
+    "FireTime",
+    "Queues",
+    "Runs",
+    "Schedules",
+    "Tickwork",
+]
 
 
 class Schedules:
@@ -99,6 +121,7 @@ class Schedules:
         tenant_id: str | None = None,
         source: str | None = None,
         text: str | None = None,
+        group: str | None = None,
         metadata: str | None = None,
         after_id: int | None = None,
         limit: int = 100,
@@ -116,6 +139,7 @@ class Schedules:
             tenant_id=tenant_id,
             source=source,
             text=text,
+            group=group,
             metadata_key=key,
             metadata_value=value,
         )
@@ -163,6 +187,71 @@ class Schedules:
         """Queue a run now without touching ``next_run_at``."""
         return self._service.run_now(actor, schedule_id, payload)
 
+    def bulk(
+        self,
+        action: str,
+        *,
+        ids: Sequence[int] | None = None,
+        filter: dict[str, Any] | None = None,
+        note: str | None = None,
+        misfire: str = "policy",
+        dry_run: bool = False,
+        actor: Actor = PYTHON,
+    ) -> BulkResult:
+        """Pause, resume, run or delete every schedule ``ids`` lists or ``filter`` matches
+        (keys ``status``, ``task``, ``group``, ``tenant_id``, ``text``)::
+
+            app.schedules.bulk("pause", filter={"task": "report.publish"}, note="migration")
+
+        With ``dry_run``, only count what matches.
+        """
+        return self._app.bulk_actions.on_schedules(
+            actor, action, ids=ids, filter=filter, note=note, misfire=misfire, dry_run=dry_run
+        )
+
+    def backfill(
+        self,
+        schedule_id: int,
+        start: datetime | str,
+        end: datetime | str,
+        *,
+        dry_run: bool = False,
+        actor: Actor = PYTHON,
+    ) -> BackfillResult:
+        """Create one run (trigger ``backfill``) per fire time in ``[start, end)`` that has
+        none; with ``dry_run``, only list the fire times and which already have a run."""
+        return self._app.backfill_service.backfill(actor, schedule_id, start, end, dry_run=dry_run)
+
+    def simulate(
+        self,
+        schedule_id: int,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        count: int = DEFAULT_SIMULATED,
+        actor: Actor = PYTHON,
+    ) -> Simulation:
+        """What the schedule would do at each fire time after ``start`` (default now) and
+        before ``end``: run, or skipped with the reason (windows, blackout dates, its
+        condition as it stands now, ``max_runs``)."""
+        return self._app.simulation_service.simulate(
+            actor, schedule_id, start=start, end=end, count=count
+        )
+
+    def simulate_definition(
+        self,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        count: int = DEFAULT_SIMULATED,
+        actor: Actor = PYTHON,
+        **fields: Any,
+    ) -> Simulation:
+        """Like :meth:`simulate`, for a definition not saved (``create``'s fields)."""
+        return self._app.simulation_service.simulate_definition(
+            actor, fields, start=start, end=end, count=count
+        )
+
 
 class Runs:
     """``app.runs``: read run history, cancel and retry runs."""
@@ -192,11 +281,14 @@ class Runs:
         tenant_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        error: str | None = None,
+        payload: str | None = None,
         before_id: int | None = None,
         limit: int = 100,
         actor: Actor = PYTHON,
     ) -> list[Run]:
-        """Runs newest first; pass the last id as ``before_id`` for the next page."""
+        """Runs newest first; pass the last id as ``before_id`` for the next page.
+        ``error`` and ``payload`` search the error text and the payload, in any case."""
         statuses = [status] if isinstance(status, str) else status
         filters = RunFilter(
             schedule_id=schedule_id,
@@ -206,6 +298,8 @@ class Runs:
             tenant_id=tenant_id,
             since=since,
             until=until,
+            error=error,
+            payload=payload,
         )
         return self._app.reads.runs.list(actor, filters, before_id=before_id, limit=limit)
 
@@ -217,9 +311,54 @@ class Runs:
         """Queue a failed or cancelled run again."""
         return self._service.retry(actor, run_id)
 
+    def bulk(
+        self,
+        action: str,
+        *,
+        ids: Sequence[int] | None = None,
+        filter: dict[str, Any] | None = None,
+        dry_run: bool = False,
+        actor: Actor = PYTHON,
+    ) -> BulkResult:
+        """Retry or cancel every run ``ids`` lists or ``filter`` matches (keys ``status``,
+        ``task``, ``schedule_id``, ``trigger``, ``tenant_id``, ``queue``, ``since``,
+        ``until``, ``error``, ``payload``)::
+
+            app.runs.bulk("retry", filter={"status": "failed", "task": "x", "since": day})
+        """
+        return self._app.bulk_actions.on_runs(
+            actor, action, ids=ids, filter=filter, dry_run=dry_run
+        )
+
+    def run_missed(
+        self, run_id: int, *, dry_run: bool = False, actor: Actor = PYTHON
+    ) -> BackfillResult:
+        """Backfill exactly the fire times a skipped ``missed`` entry stands for."""
+        return self._app.backfill_service.run_missed(actor, run_id, dry_run=dry_run)
+
     def wait(self, run_id: int, timeout: float = 30.0, *, actor: Actor = PYTHON) -> Run:
         """Block until the run is final (or ``timeout`` passes) and return it."""
         return self._app.reads.runs.wait(actor, run_id, timeout)
+
+
+class Queues:
+    """``app.queues``: list queues, pause and resume them (workers claim no run of a paused
+    queue; running ones carry on)."""
+
+    def __init__(self, app: Tickwork) -> None:
+        self._app = app
+
+    def list(self, *, actor: Actor = PYTHON) -> list[QueueState]:
+        """Queues with pending or running runs, and paused ones, by name."""
+        return self._app.queue_service.list(actor)
+
+    def pause(self, name: str, *, note: str | None = None, actor: Actor = PYTHON) -> QueueState:
+        """Stop workers claiming runs of queue ``name``."""
+        return self._app.queue_service.pause(actor, name, note=note)
+
+    def resume(self, name: str, *, actor: Actor = PYTHON) -> QueueState:
+        """Let workers claim runs of queue ``name`` again."""
+        return self._app.queue_service.resume(actor, name)
 
 
 class Channels:
@@ -325,6 +464,8 @@ class Tickwork:
         clock: Clock | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         pool_size: int = 10,
+        backfill_cap: int = DEFAULT_BACKFILL_CAP,
+        backfill_rate: float = DEFAULT_BACKFILL_RATE,
         alerts: AlertConfig | None = None,
     ) -> None:
         self.database_url = (
@@ -333,6 +474,8 @@ class Tickwork:
         self.clock = clock
         self.max_payload_bytes = max_payload_bytes
         self.pool_size = pool_size
+        # Most fire times one backfill creates, and how many of its runs start per second.
+        self.backfill_config = BackfillConfig(cap=backfill_cap, rate=backfill_rate)
         self.registry = TaskRegistry()
         self.conditions: dict[str, Condition] = {}
         self.code_schedules: dict[str, CodeSchedule] = {}
@@ -340,6 +483,7 @@ class Tickwork:
         self.alert_config = alerts or AlertConfig()
         self.schedules = Schedules(self)
         self.runs = Runs(self)
+        self.queues = Queues(self)
         self.channels = Channels(self)
         self.alerts = Alerts(self)
         self._db: Database | None = None
@@ -439,6 +583,43 @@ class Tickwork:
                 on_enqueue=lambda: self.hub.publish(RUNS_CHANNEL),
                 on_cancel=lambda: self.hub.publish(CANCEL_CHANNEL),
             ),
+        )
+
+    @property
+    def bulk_actions(self) -> BulkActions:
+        """Actions on many schedules or runs at once."""
+        schedules, runs = self.schedule_service, self.run_service
+        return self._service(  # type: ignore[no-any-return]
+            "bulk", lambda: BulkActions(schedules, runs)
+        )
+
+    @property
+    def backfill_service(self) -> BackfillService:
+        """Backfills and "run missed"."""
+        return self._service(  # type: ignore[no-any-return]
+            "backfill",
+            lambda: BackfillService(
+                self.db,
+                self.registry,
+                self.backfill_config,
+                on_enqueue=lambda: self.hub.publish(RUNS_CHANNEL),
+            ),
+        )
+
+    @property
+    def queue_service(self) -> QueueService:
+        """Pausing and resuming queues."""
+        return self._service(  # type: ignore[no-any-return]
+            "queues",
+            lambda: QueueService(self.db, on_resume=lambda: self.hub.publish(RUNS_CHANNEL)),
+        )
+
+    @property
+    def simulation_service(self) -> SimulationService:
+        """What schedules (saved or not) would do at their fire times."""
+        schedules = self.schedule_service
+        return self._service(  # type: ignore[no-any-return]
+            "simulation", lambda: SimulationService(schedules, self.conditions)
         )
 
     @property

@@ -14,7 +14,12 @@ from tickwork.settings import Settings
 def build_demo_app(settings: Settings | None = None) -> Tickwork:
     """A :class:`Tickwork` with the built-in tasks and the demo schedules."""
     settings = settings or Settings()
-    app = Tickwork(settings.database_url, max_payload_bytes=settings.max_payload_bytes)
+    app = Tickwork(
+        settings.database_url,
+        max_payload_bytes=settings.max_payload_bytes,
+        backfill_cap=settings.backfill_cap,
+        backfill_rate=settings.backfill_rate,
+    )
     port = int(os.environ.get("TICKWORK_PORT", settings.port))
     # http.request refuses loopback targets unless TICKWORK_HTTP_ALLOW permits them; the
     # self-check calls this very server, so the demo allows exactly its address and port.

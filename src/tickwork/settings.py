@@ -8,6 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tickwork.domain.backfill import (
+    DEFAULT_BACKFILL_CAP,
+    DEFAULT_BACKFILL_RATE,
+    MAX_BACKFILL_CAP,
+)
 from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES
 from tickwork.storage.database import DEFAULT_DATABASE_URL
 
@@ -55,6 +60,9 @@ class Settings(BaseSettings):
     # :port, such as "127.0.0.1:8787,10.0.0.0/8,hooks.internal". Empty: public ones only.
     http_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     retention_days: int = Field(default=30, ge=1)
+    # Most fire times one backfill creates, and how many of its runs may start per second.
+    backfill_cap: int = Field(default=DEFAULT_BACKFILL_CAP, ge=1, le=MAX_BACKFILL_CAP)
+    backfill_rate: float = Field(default=DEFAULT_BACKFILL_RATE, gt=0, le=100_000)
     # Alerting: channels of schedules that name none and of the global rules (comma-
     # separated channel names), the failures in a row that make a schedule "failing" when
     # it sets no alert_after, and the thresholds of the global rules, in seconds.

@@ -190,3 +190,23 @@ def test_the_retention_task_run_by_a_worker_deletes_what_is_older_than_its_days(
     ]
     assert _run_ids(app) == {pending.id, recent.id, task.id}
     assert old.id not in _run_ids(app)
+
+
+def test_batches_resume_where_the_last_ended_even_among_runs_finished_at_one_instant(
+    app: Tickwork, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @app.task("ok")
+    def ok(ctx: Context) -> None:
+        return None
+
+    # The clock stands still: ten runs finish at one instant, three at the next.
+    same_instant = [app.enqueue("ok").id for _ in range(10)]
+    app.worker().run_until_idle()
+    clock.advance(1)
+    later = [app.enqueue("ok").id for _ in range(3)]
+    app.worker().run_until_idle()
+    kept = app.enqueue("ok", run_at=clock.now() + 100 * DAY).id
+    clock.advance(days=40)
+    monkeypatch.setattr(prune, "BATCH", 3)
+    assert prune.prune(app, 30)["runs"] == len(same_instant) + len(later)
+    assert _run_ids(app) == {kept}

@@ -136,6 +136,8 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(live: Tickwork, eve
         # A wider worker drains what is left (the survivor alone would take a minute).
         with WorkerProcess(live.database_url, events, concurrency=8) as drainer:
             wait_for(lambda: all(live.runs.get(r).status.is_final for r in run_ids))
+            # Stopped only once up: a SIGTERM while it still starts ends it with -15.
+            wait_for(lambda: drainer.pid in node_pids(live.db, "worker"), what="the drainer up")
             assert drainer.stop(signal.SIGTERM) == 0
         assert survivor.stop(signal.SIGTERM) == 0
     assert_all_succeeded_once(live, run_ids, events)

@@ -62,3 +62,24 @@ def test_claim_index_exists(database_url: str) -> None:
         assert "ix_runs_claim" in names
     finally:
         db.dispose()
+
+
+def test_runs_table_carries_the_queue_autovacuum_settings_on_postgresql(
+    pg_database_url: str,
+) -> None:
+    db = Database(pg_database_url)
+    try:
+        with db.engine.connect() as conn:
+            options = conn.execute(
+                sa.text("SELECT reloptions FROM pg_class WHERE relname = 'runs'")
+            ).scalar_one()
+        assert "autovacuum_vacuum_scale_factor=0.01" in options
+        assert "autovacuum_vacuum_insert_scale_factor=0.01" in options
+        migrate.downgrade(db, "0008")
+        with db.engine.connect() as conn:
+            options = conn.execute(
+                sa.text("SELECT reloptions FROM pg_class WHERE relname = 'runs'")
+            ).scalar_one()
+        assert options is None
+    finally:
+        db.dispose()

@@ -71,6 +71,8 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "alert_channels": ["ops"],
             "consecutive_failures": 2,
             "metadata": {"team": "payments", "ticket": 42},
+            # As 0007 computes it from the runs (for upgrades from a revision that has it).
+            "last_success_at": _at(1, 1),
         },
         {
             "id": 102,
@@ -294,6 +296,9 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "next_attempt_at": _at(1),
             "created_at": _at(1),
         },
+    ],
+    "queue_pauses": [
+        {"name": "slow", "paused_at": T0, "paused_by": "ada", "note": "upstream down"},
     ],
 }
 # fmt: on

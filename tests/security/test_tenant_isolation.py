@@ -289,6 +289,9 @@ def _path_values(world: World, path: str, param: str) -> list[tuple[Any, str | N
         ]
     if param == "name" and "/tasks/" in path:
         return [("greet", None), ("no-such-task", None)]
+    if param == "name" and "/queues/" in path:
+        # Queues are shared: a principal bound to a tenant may not pause or resume any.
+        return [("default", None), ("no-such-queue", None)]
     raise AssertionError(f"no values for {{{param}}} of {path}: teach the isolation test")
 
 
@@ -310,6 +313,8 @@ def _queries(world: World, path: str, methods: frozenset[str]) -> list[tuple[tup
         ("after_id", str(A_BASE - 1)),
         ("before", str(A_BASE + 999)),
         ("text", "acme"),
+        ("error", "a"),
+        ("payload", "acme"),
     )
     if path.startswith("/api/v1/flags/"):
         return [(), (("tenant_id", world.tenant_a),)]
@@ -349,6 +354,27 @@ def _bodies(world: World, method: str, path: str) -> list[tuple[Any, Any]]:
             {"name": "globex-new"},
         ],
         ("PUT", "/api/v1/flags/{name}"): [{"enabled": False, "description": "by globex"}],
+        ("POST", "/api/v1/schedules/bulk"): [
+            {"action": action, "ids": a["schedule"]} for action in ("pause", "run", "delete")
+        ]
+        + [
+            {"action": "resume", "filter": {"tenant_id": tenant}},
+            {"action": "pause", "filter": {"text": a["name"][0]}},
+            {"action": "delete", "filter": {}},
+        ],
+        ("POST", "/api/v1/runs/bulk"): [
+            {"action": "cancel", "ids": a["run"]},
+            {"action": "retry", "ids": a["run"]},
+            {"action": "cancel", "filter": {"tenant_id": tenant}},
+            {"action": "retry", "filter": {}},
+        ],
+        ("POST", "/api/v1/schedules/{schedule_id}/backfill"): [
+            {"start": "2000-01-01T00:00:00Z", "end": "2000-01-02T00:00:00Z"}
+        ],
+        ("POST", "/api/v1/schedules/simulate"): [
+            {"task": "greet", "interval": 60, "tenant_id": tenant, "condition": a["flag"][0]},
+            {"task": "greet", "interval": 60, "condition": a["flag"][0]},
+        ],
         ("POST", "/api/v1/channels"): [
             {"name": "globex", "kind": "webhook", "url": "https://globex.example/x"}
         ],
@@ -382,6 +408,18 @@ def _bodies(world: World, method: str, path: str) -> list[tuple[Any, Any]]:
             {"name": "globex-t", "role": "viewer", "tenant_id": tenant},
         ],
         ("POST", "/login"): [{"username": a["username"][0], "password": "bad-pw", "next": "/"}],
+        ("POST", "/schedules/bulk"): [
+            {"action": "pause", "scope": "ids", "ids": str(a["schedule"][0]), "confirm": "yes"},
+            {"action": "delete", "scope": "all", "tenant": tenant, "confirm": "yes"},
+            {"action": "run", "scope": "all", "q": a["name"][0]},
+        ],
+        ("POST", "/runs/bulk"): [
+            {"action": "cancel", "scope": "ids", "ids": str(a["run"][0]), "confirm": "yes"},
+            {"action": "retry", "scope": "all", "confirm": "yes"},
+        ],
+        ("POST", "/schedules/{schedule_id}/backfill"): [
+            {"start": "2000-01-01T00:00:00", "end": "2000-01-02T00:00:00"}
+        ],
     }
     if path.startswith("/api/"):
         return [(body, None) for body in json_bodies.get((method, path), [None])]

@@ -55,12 +55,17 @@ def prune(
     store = RunStore(db.dialect)
     cutoff = db.now() - timedelta(days=days)
     deleted = 0
+    after = None
     while not should_stop():
-        with db.write() as conn:
-            count = store.delete_finished_before(conn, cutoff, BATCH, tenant_id=tenant_id)
-        deleted += count
-        if count < BATCH:
+        # One statement per batch on PostgreSQL, committed on its own.
+        with db.write_statement() as conn:
+            batch = store.delete_finished_before(
+                conn, cutoff, BATCH, tenant_id=tenant_id, after=after
+            )
+        deleted += batch.deleted
+        if batch.deleted < BATCH:
             break
+        after = batch.last_finished_at
     nodes = 0
     if tenant_id is None:
         with db.write() as conn:

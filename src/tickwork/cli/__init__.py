@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from tickwork.cli import cron, flags, runs, schedules, services
+from tickwork.cli import cron, flags, queues, runs, schedule_actions, schedules, services
 from tickwork.cli.common import error_console, styled
 from tickwork.domain.errors import DatabaseUnavailableError, TickworkError
 
@@ -20,10 +20,12 @@ cli = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 services.register(cli)
+schedule_actions.register(schedules.cli)
 cli.add_typer(schedules.cli, name="schedules", help="List, create, change and run schedules.")
 cli.add_typer(runs.cli, name="runs", help="List, inspect, retry and cancel runs.")
 cli.add_typer(cron.cli, name="cron", help="Check cron expressions.")
 cli.add_typer(flags.cli, name="flags", help="Turn flags that schedule conditions name on or off.")
+cli.add_typer(queues.cli, name="queues", help="List queues; pause and resume them.")
 
 
 def _add_optional_groups() -> None:

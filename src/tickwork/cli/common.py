@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tickwork.app import Tickwork
+from tickwork.domain.backfill import BackfillConfig
 from tickwork.domain.errors import InvalidInputError
 from tickwork.escaping import escape_control
 from tickwork.settings import Settings
@@ -110,6 +111,8 @@ def load_app(app_ref: str | None, db: str | None, config: Settings | None = None
         app = build_demo_app(config)
     if db and app._db is None:
         app.configure(database_url=db)
+    if {"backfill_cap", "backfill_rate"} & config.model_fields_set:
+        app.backfill_config = BackfillConfig(cap=config.backfill_cap, rate=config.backfill_rate)
     from tickwork.builtin_tasks import register_builtin_tasks
     from tickwork.configuration import configure_app
 

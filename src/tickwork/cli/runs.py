@@ -17,8 +17,21 @@ from tickwork.cli.common import (
     styled,
     when,
 )
+from tickwork.cli.schedule_actions import print_backfill
+from tickwork.cli.selection import (
+    All,
+    RunIds,
+    StatusSel,
+    TaskSel,
+    TenantSel,
+    filters_given,
+    report,
+    selection,
+)
 from tickwork.domain import inputs
 from tickwork.domain.actor import Actor
+from tickwork.domain.bulk import BulkResult, bulk_ids
+from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.inputs import MAX_ID
 from tickwork.domain.models import Run
 
@@ -57,6 +70,8 @@ def list_runs(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant")] = None,
     since: Annotated[str | None, typer.Option(help="Created at or after (ISO 8601)")] = None,
     until: Annotated[str | None, typer.Option(help="Created before (ISO 8601)")] = None,
+    error: Annotated[str | None, typer.Option(help="Text in the error (any case)")] = None,
+    payload: Annotated[str | None, typer.Option(help="Text in the payload's JSON")] = None,
     limit: Annotated[int, typer.Option(help="Most rows", min=1, max=10_000)] = 50,
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -75,6 +90,8 @@ def list_runs(
         tenant_id=tenant,
         since=None if since is None else inputs.moment(since, "since"),
         until=None if until is None else inputs.moment(until, "until"),
+        error=None if error is None else inputs.text(error, "error"),
+        payload=None if payload is None else inputs.text(payload, "payload"),
         limit=limit,
         actor=CLI_ACTOR,
     )
@@ -122,18 +139,115 @@ def _attempt(attempt: Any) -> dict[str, Any]:
     return {name: getattr(attempt, name) for name in attempt.__slots__}
 
 
+ScheduleSel = Annotated[
+    int | None, typer.Option("--schedule", help="Only runs of this schedule id", min=1, max=MAX_ID)
+]
+SinceSel = Annotated[str | None, typer.Option("--since", help="Created at or after (ISO 8601)")]
+UntilSel = Annotated[str | None, typer.Option("--until", help="Created before (ISO 8601)")]
+ErrorSel = Annotated[str | None, typer.Option("--error", help="Text in the error (any case)")]
+PayloadSel = Annotated[str | None, typer.Option("--payload", help="Text in the payload's JSON")]
+
+
+def _bulk_runs(
+    action: str,
+    run_ids: list[str] | None,
+    every: bool,
+    filters: dict[str, Any],
+    db: str | None,
+    app: str | None,
+) -> Any:
+    """The run action on one run (``None`` returned: the caller prints it) or in bulk."""
+    chosen = selection(run_ids, filters, every)
+    tickwork = load_app(app, db)
+    if chosen == "one":
+        assert run_ids is not None
+        run_id = inputs.record_id(run_ids[0])
+        if run_id is None:
+            raise InvalidInputError(f"{inputs.echo(run_ids[0])} is not a run id", field="run_id")
+        return getattr(tickwork.runs, action)(run_id, actor=CLI_ACTOR)
+    if "status" in filters:
+        filters["status"] = filters["status"].split(",")
+    if chosen == "ids":
+        return tickwork.runs.bulk(action, ids=bulk_ids(run_ids), actor=CLI_ACTOR)
+    return tickwork.runs.bulk(action, filter=filters, actor=CLI_ACTOR)
+
+
 @cli.command("retry")
-def retry(run_id: RunId, db: DbOption = None, app: AppOption = None) -> None:
-    """Queue a failed or cancelled run again."""
-    run = load_app(app, db).runs.retry(run_id, actor=CLI_ACTOR)
-    console.print(f"run #{run.id} queued again as attempt {run.attempt}", highlight=False)
+def retry(
+    run_ids: RunIds = None,
+    every: All = False,
+    task: TaskSel = None,
+    status: StatusSel = None,
+    schedule: ScheduleSel = None,
+    tenant: TenantSel = None,
+    since: SinceSel = None,
+    until: UntilSel = None,
+    error: ErrorSel = None,
+    payload: PayloadSel = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    app: AppOption = None,
+) -> None:
+    """Queue a failed or cancelled run again, several, or every one the filters match (with
+    --all), such as: runs retry --task sync --status failed --since 2030-01-01 --all."""
+    filters = filters_given(
+        task=task, status=status, schedule_id=schedule, tenant_id=tenant,
+        since=since, until=until, error=error, payload=payload,
+    )  # fmt: skip
+    done = _bulk_runs("retry", run_ids, every, filters, db, app)
+    if isinstance(done, BulkResult):
+        report(done, "retried", "runs", as_json)
+    elif as_json:
+        print_json(done)
+    else:
+        console.print(f"run #{done.id} queued again as attempt {done.attempt}", highlight=False)
 
 
 @cli.command("cancel")
-def cancel(run_id: RunId, db: DbOption = None, app: AppOption = None) -> None:
-    """Cancel a pending run, or ask a running one to stop."""
-    run = load_app(app, db).runs.cancel(run_id, actor=CLI_ACTOR)
-    if run.status.value == "cancelled":
-        console.print(f"run #{run.id} cancelled", highlight=False)
+def cancel(
+    run_ids: RunIds = None,
+    every: All = False,
+    task: TaskSel = None,
+    status: StatusSel = None,
+    schedule: ScheduleSel = None,
+    tenant: TenantSel = None,
+    since: SinceSel = None,
+    until: UntilSel = None,
+    error: ErrorSel = None,
+    payload: PayloadSel = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    app: AppOption = None,
+) -> None:
+    """Cancel a pending run (or ask a running one to stop), several, or every one the
+    filters match (with --all)."""
+    filters = filters_given(
+        task=task, status=status, schedule_id=schedule, tenant_id=tenant,
+        since=since, until=until, error=error, payload=payload,
+    )  # fmt: skip
+    done = _bulk_runs("cancel", run_ids, every, filters, db, app)
+    if isinstance(done, BulkResult):
+        report(done, "cancelled", "runs", as_json)
+    elif as_json:
+        print_json(done)
+    elif done.status.value == "cancelled":
+        console.print(f"run #{done.id} cancelled", highlight=False)
     else:
-        console.print(f"run #{run.id} is running: its worker was asked to stop it", highlight=False)
+        console.print(
+            f"run #{done.id} is running: its worker was asked to stop it", highlight=False
+        )
+
+
+@cli.command("run-missed")
+def run_missed(
+    run_id: RunId,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list the fire times; create nothing")
+    ] = False,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    app: AppOption = None,
+) -> None:
+    """Run the fire times a skipped 'missed' entry stands for (a backfill of exactly those)."""
+    result = load_app(app, db).runs.run_missed(run_id, dry_run=dry_run, actor=CLI_ACTOR)
+    print_backfill(result, as_json)

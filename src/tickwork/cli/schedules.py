@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tickwork.app import Tickwork
 from tickwork.cli.common import (
     AppOption,
     DbOption,
@@ -19,8 +20,22 @@ from tickwork.cli.common import (
     when,
 )
 from tickwork.cli.schedule_options import DefinitionFields, definition_options
+from tickwork.cli.selection import (
+    All,
+    GroupSel,
+    Refs,
+    SearchSel,
+    StatusSel,
+    TaskSel,
+    TenantSel,
+    filters_given,
+    report,
+    schedule_ids,
+    selection,
+)
 from tickwork.domain import triggers
 from tickwork.domain.actor import Actor
+from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Schedule
 
 cli = typer.Typer(no_args_is_help=True)
@@ -48,9 +63,8 @@ def list_schedules(
     status: Annotated[str | None, typer.Option(help="Only this status")] = None,
     task: Annotated[str | None, typer.Option(help="Only this task")] = None,
     tenant: Annotated[str | None, typer.Option(help="Only this tenant")] = None,
-    search: Annotated[
-        str | None, typer.Option("--search", help="Text in name, task or description")
-    ] = None,
+    search: SearchSel = None,
+    group: GroupSel = None,
     metadata: Annotated[
         str | None,
         typer.Option("--metadata", help='Metadata key ("team") or key and value ("team=x")'),
@@ -66,6 +80,7 @@ def list_schedules(
         task=task,
         tenant_id=tenant,
         text=search,
+        group=group,
         metadata=metadata,
         limit=limit,
         actor=CLI_ACTOR,
@@ -163,78 +178,147 @@ def update(
 
 @cli.command("pause")
 def pause(
-    ref: Ref,
+    refs: Refs = None,
     note: Annotated[str | None, typer.Option(help="Why it is paused")] = None,
     until: Annotated[
-        str | None, typer.Option(help="Resume automatically at this ISO 8601 time")
+        str | None, typer.Option(help="Resume automatically at this ISO 8601 time (one schedule)")
     ] = None,
+    every: All = False,
+    task: TaskSel = None,
+    status: StatusSel = None,
+    tenant: TenantSel = None,
+    group: GroupSel = None,
+    search: SearchSel = None,
     as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
-    """Pause a schedule."""
+    """Pause a schedule, several, or every one the filters match (with --all)."""
     tickwork = load_app(app, db)
-    schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
-    paused = tickwork.schedules.pause(schedule.id, note=note, until=until, actor=CLI_ACTOR)
-    _print_schedule(paused, f"paused schedule #{schedule.id} {schedule.name!r}", as_json)
+    filters = filters_given(task=task, status=status, tenant_id=tenant, group=group, text=search)
+    if selection(refs, filters, every) == "one":
+        assert refs is not None
+        schedule = tickwork.schedules.get(refs[0], actor=CLI_ACTOR)
+        paused = tickwork.schedules.pause(schedule.id, note=note, until=until, actor=CLI_ACTOR)
+        _print_schedule(paused, f"paused schedule #{schedule.id} {schedule.name!r}", as_json)
+        return
+    if until is not None:
+        raise InvalidInputError("--until applies to one schedule at a time", field="until")
+    result = tickwork.schedules.bulk(
+        "pause", note=note, actor=CLI_ACTOR, **_chosen(tickwork, refs, filters)
+    )
+    report(result, "paused", "schedules", as_json)
+
+
+def _chosen(tickwork: Tickwork, refs: list[str] | None, filters: dict[str, Any]) -> dict[str, Any]:
+    """The ``ids`` or ``filter`` of a bulk action on schedules."""
+    if refs:
+        return {"ids": schedule_ids(tickwork, refs, CLI_ACTOR)}
+    return {"filter": filters}
 
 
 @cli.command("resume")
 def resume(
-    ref: Ref,
+    refs: Refs = None,
     misfire: Annotated[
         str, typer.Option(help="Fire times missed while paused: policy | skip | run_once | run_all")
     ] = "policy",
+    every: All = False,
+    task: TaskSel = None,
+    status: StatusSel = None,
+    tenant: TenantSel = None,
+    group: GroupSel = None,
+    search: SearchSel = None,
     as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
-    """Resume a paused schedule."""
+    """Resume a paused schedule, several, or every one the filters match (with --all)."""
     tickwork = load_app(app, db)
-    schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
-    resumed = tickwork.schedules.resume(schedule.id, misfire=misfire, actor=CLI_ACTOR)
-    _print_schedule(
-        resumed,
-        f"resumed schedule #{resumed.id}; next run {when(resumed.next_run_at) or '-'}",
-        as_json,
+    filters = filters_given(task=task, status=status, tenant_id=tenant, group=group, text=search)
+    if selection(refs, filters, every) == "one":
+        assert refs is not None
+        schedule = tickwork.schedules.get(refs[0], actor=CLI_ACTOR)
+        resumed = tickwork.schedules.resume(schedule.id, misfire=misfire, actor=CLI_ACTOR)
+        _print_schedule(
+            resumed,
+            f"resumed schedule #{resumed.id}; next run {when(resumed.next_run_at) or '-'}",
+            as_json,
+        )
+        return
+    result = tickwork.schedules.bulk(
+        "resume", misfire=misfire, actor=CLI_ACTOR, **_chosen(tickwork, refs, filters)
     )
+    report(result, "resumed", "schedules", as_json)
 
 
 @cli.command("delete")
 def delete(
-    ref: Ref,
+    refs: Refs = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    every: All = False,
+    task: TaskSel = None,
+    status: StatusSel = None,
+    tenant: TenantSel = None,
+    group: GroupSel = None,
+    search: SearchSel = None,
     as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
-    """Delete a schedule (its run history stays)."""
+    """Delete a schedule, several, or every one the filters match (with --all); their run
+    history stays."""
     tickwork = load_app(app, db)
-    schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
-    if not yes:
-        typer.confirm(f"Delete schedule #{schedule.id} {schedule.name!r}?", abort=True)
-    tickwork.schedules.delete(schedule.id, actor=CLI_ACTOR)
-    if as_json:
-        print_json({"deleted": schedule.id, "name": schedule.name})
+    filters = filters_given(task=task, status=status, tenant_id=tenant, group=group, text=search)
+    if selection(refs, filters, every) == "one":
+        assert refs is not None
+        schedule = tickwork.schedules.get(refs[0], actor=CLI_ACTOR)
+        if not yes:
+            typer.confirm(f"Delete schedule #{schedule.id} {schedule.name!r}?", abort=True)
+        tickwork.schedules.delete(schedule.id, actor=CLI_ACTOR)
+        if as_json:
+            print_json({"deleted": schedule.id, "name": schedule.name})
+            return
+        console.print(f"deleted schedule #{schedule.id} {schedule.name!r}", highlight=False)
         return
-    console.print(f"deleted schedule #{schedule.id} {schedule.name!r}", highlight=False)
+    chosen = _chosen(tickwork, refs, filters)
+    if not yes:
+        count = tickwork.schedules.bulk("delete", dry_run=True, actor=CLI_ACTOR, **chosen).matched
+        typer.confirm(f"Delete {count} schedules?", abort=True)
+    result = tickwork.schedules.bulk("delete", actor=CLI_ACTOR, **chosen)
+    report(result, "deleted", "schedules", as_json)
 
 
 @cli.command("run")
 def run_now(
-    ref: Ref,
+    refs: Refs = None,
     payload: PayloadOpt = None,
+    every: All = False,
+    task: TaskSel = None,
+    status: StatusSel = None,
+    tenant: TenantSel = None,
+    group: GroupSel = None,
+    search: SearchSel = None,
     as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
-    """Queue a run of the schedule now (its next run is left alone)."""
+    """Queue a run of a schedule now (its next run is left alone), of several, or of every
+    one the filters match (with --all)."""
     tickwork = load_app(app, db)
-    schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
-    run = tickwork.schedules.run_now(
-        schedule.id, payload=parse_json_option(payload, "payload"), actor=CLI_ACTOR
-    )
-    if as_json:
-        print_json(run)
+    filters = filters_given(task=task, status=status, tenant_id=tenant, group=group, text=search)
+    if selection(refs, filters, every) == "one":
+        assert refs is not None
+        schedule = tickwork.schedules.get(refs[0], actor=CLI_ACTOR)
+        run = tickwork.schedules.run_now(
+            schedule.id, payload=parse_json_option(payload, "payload"), actor=CLI_ACTOR
+        )
+        if as_json:
+            print_json(run)
+            return
+        console.print(f"queued run #{run.id} of schedule #{schedule.id}", highlight=False)
         return
-    console.print(f"queued run #{run.id} of schedule #{schedule.id}", highlight=False)
+    if payload is not None:
+        raise InvalidInputError("--payload applies to one schedule at a time", field="payload")
+    result = tickwork.schedules.bulk("run", actor=CLI_ACTOR, **_chosen(tickwork, refs, filters))
+    report(result, "queued runs of", "schedules", as_json)

@@ -36,6 +36,9 @@ class RunFilter:
     since: datetime | None = None
     until: datetime | None = None
     queue: str | None = None
+    # Text the error or the payload (as JSON) contains, any case.
+    error: str | None = None
+    payload: str | None = None
     restrict_tenant: str | None = None
 
 
@@ -47,7 +50,10 @@ class ScheduleFilter:
     task: str | None = None
     tenant_id: str | None = None
     source: str | None = None
+    # Text in the name, task, description or tenant, any case.
     text: str | None = None
+    # Schedules that target this group (flows); none does until groups exist.
+    group: str | None = None
     # Schedules whose name contains this (any case).
     name_part: str | None = None
     # Schedules whose metadata has this key (with a value other than null) ...

@@ -189,18 +189,20 @@ class Database:
             yield conn
 
     @contextlib.contextmanager
-    def write_statement(self) -> Iterator[Connection]:
+    def write_statement(self, *, queue: bool = False) -> Iterator[Connection]:
         """A connection for a write made of one statement (data-modifying CTEs included).
 
         On PostgreSQL the statement commits on its own: as atomic as a transaction, in one
         round trip instead of three (``BEGIN``, the statement, ``COMMIT``). On SQLite it is
         an ordinary write transaction, so several statements may still run in it.
+        ``queue=True`` is for the worker's hot path, as in :meth:`write`.
         """
         if self.dialect.is_sqlite:
-            with self.write() as conn:
+            with self.write(queue=queue) as conn:
                 yield conn
             return
-        with self._translate_errors(), self.engine.connect() as raw:
+        engine = self._queue_engine if queue else self.engine
+        with self._translate_errors(), engine.connect() as raw:
             yield raw.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextlib.contextmanager

@@ -78,10 +78,15 @@ _CLAIM_WRITES = frozenset({"status", "started_at", "worker_id", "token"})
 # The columns a claim reads back, in the order its statements return them.
 _CLAIM_READ = tuple(name for name in ClaimedRun._fields if name not in _CLAIM_WRITES)
 
+# Runs of a queue an operator paused are not claimed. ``queue_pauses`` holds a row per paused
+# queue (usually none): the check is one primary-key probe per candidate row.
+_NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM queue_pauses AS p WHERE p.name = runs.queue)"
+
 _CLAIM_POSTGRESQL = f"""
     WITH picked AS (
         SELECT id FROM runs
         WHERE status IN ('queued', 'retrying') AND run_at <= %(now)s {{queues}}
+            AND {_NOT_PAUSED}
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
@@ -107,6 +112,7 @@ _CLAIM_SQLITE = f"""
     WHERE id IN (
         SELECT id FROM runs
         WHERE status IN ('queued', 'retrying') AND run_at <= :now {{queues}}
+            AND {_NOT_PAUSED}
         ORDER BY priority DESC, run_at, id
         LIMIT :limit
     )

@@ -6,6 +6,7 @@ ends in the past), so they stay fast at any depth with millions of runs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection
 from tickwork.domain.models import Run
 from tickwork.domain.queries import RunFilter
 from tickwork.storage.rows import run_from_row
+from tickwork.storage.schedule_store import contains_pattern
 from tickwork.storage.tables import runs
 from tickwork.storage.types import UTCDateTime
 
@@ -53,9 +55,37 @@ def filter_runs(query: sa.Select[Any], filters: RunFilter) -> sa.Select[Any]:
         query = query.where(c.created_at >= filters.since)
     if filters.until is not None:
         query = query.where(c.created_at < filters.until)
+    query = _text_search(query, filters)
     if filters.restrict_tenant is not None:
         query = query.where(c.tenant_id == filters.restrict_tenant)
     return query
+
+
+def _text_search(query: sa.Select[Any], filters: RunFilter) -> sa.Select[Any]:
+    """``query`` narrowed to runs whose error or payload contains the filter's text."""
+    if filters.error:
+        query = query.where(runs.c.error.ilike(contains_pattern(filters.error), escape="\\"))
+    if filters.payload:
+        payload_text = sa.cast(runs.c.payload, sa.Text())
+        # SQLite keeps payloads as ASCII JSON (``ë`` as ``\\u00eb``): the text is looked
+        # for as typed and as JSON writes it.
+        forms = {filters.payload, json.dumps(filters.payload)[1:-1]}
+        query = query.where(
+            sa.or_(*(payload_text.ilike(contains_pattern(f), escape="\\") for f in forms))
+        )
+    return query
+
+
+def matching_run_ids(
+    conn: Connection, filters: RunFilter, *, ids: Sequence[int] | None = None, limit: int
+) -> list[int]:
+    """Ids of runs matching ``filters`` (and among ``ids`` when given), oldest first, at most
+    ``limit``; the tenant restriction is applied in the query."""
+    query = filter_runs(sa.select(runs.c.id), filters)
+    if ids is not None:
+        query = query.where(runs.c.id.in_(sorted(set(ids))))
+    query = query.order_by(runs.c.id).limit(limit)
+    return [row[0] for row in conn.execute(query)]
 
 
 def list_runs(

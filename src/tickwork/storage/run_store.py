@@ -20,13 +20,14 @@ from tickwork.domain.models import (
     RunStatus,
     RunTrigger,
 )
-from tickwork.storage import enqueue_sql, firing_sql, queue_sql
+from tickwork.storage import enqueue_sql, firing_sql, queue_sql, retention_sql
 from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect
 from tickwork.storage.driver_values import storable_json
 from tickwork.storage.queue_sql import ClaimedRun, FinishedRun, Outcome
+from tickwork.storage.retention_sql import PrunedBatch
 from tickwork.storage.rows import attempt_from_row, run_from_row
 from tickwork.storage.run_queries import LIST_COLUMNS
-from tickwork.storage.tables import RUN_KEY_PENDING, run_attempts, runs, tenant_scope
+from tickwork.storage.tables import RUN_KEY_PENDING, queue_pauses, run_attempts, runs, tenant_scope
 
 _RUNNING = RunStatus.RUNNING.value
 
@@ -195,6 +196,8 @@ class RunStore:
 
         Highest priority first, then earliest ``run_at``. On PostgreSQL, rows other workers
         are claiming are skipped; on SQLite the write transaction holds the file lock.
+        On PostgreSQL the claim is one statement, so a worker may run it on its own in
+        autocommit (:meth:`~tickwork.storage.database.Database.write_statement`).
         """
         claimed = queue_sql.claim_runs(
             conn,
@@ -209,9 +212,10 @@ class RunStore:
         return claimed
 
     def next_run_at(self, conn: Connection, queues: Sequence[str] | None = None) -> datetime | None:
-        """When the earliest queued or retrying run becomes runnable."""
+        """When the earliest queued or retrying run of a queue not paused becomes runnable."""
+        paused = sa.select(queue_pauses.c.name).where(queue_pauses.c.name == runs.c.queue)
         query = sa.select(sa.func.min(runs.c.run_at)).where(
-            runs.c.status.in_(RUNNABLE_RUN_STATUSES)
+            runs.c.status.in_(RUNNABLE_RUN_STATUSES), ~paused.exists()
         )
         if queues:
             query = query.where(runs.c.queue.in_(list(queues)))
@@ -650,26 +654,20 @@ class RunStore:
         return [run_from_row(r) for r in conn.execute(query)]
 
     def delete_finished_before(
-        self, conn: Connection, cutoff: datetime, limit: int, *, tenant_id: str | None = None
-    ) -> int:
-        """Delete up to ``limit`` finished runs older than ``cutoff`` (only ``tenant_id``'s
-        when given); return how many."""
-        victims = (
-            sa.select(runs.c.id)
-            .where(
-                runs.c.finished_at < cutoff,
-                runs.c.status.in_([s.value for s in RunStatus if s.is_final]),
-            )
-            .limit(limit)
+        self,
+        conn: Connection,
+        cutoff: datetime,
+        limit: int,
+        *,
+        tenant_id: str | None = None,
+        after: datetime | None = None,
+    ) -> PrunedBatch:
+        """Delete up to ``limit`` finished runs older than ``cutoff``, the oldest first and
+        none finished before ``after`` (only ``tenant_id``'s when given); return how many,
+        and where the next batch starts."""
+        return retention_sql.delete_finished_batch(
+            conn, self.dialect, cutoff, limit, after=after, tenant_id=tenant_id
         )
-        if tenant_id is not None:
-            victims = victims.where(runs.c.tenant_id == tenant_id)
-        ids = [r[0] for r in conn.execute(victims)]
-        if not ids:
-            return 0
-        conn.execute(run_attempts.delete().where(run_attempts.c.run_id.in_(ids)))
-        conn.execute(runs.delete().where(runs.c.id.in_(ids)))
-        return len(ids)
 
     def oldest_running_heartbeat(self, conn: Connection, now: datetime) -> timedelta | None:
         """How long ago the stalest running run last heartbeated."""

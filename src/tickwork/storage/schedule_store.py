@@ -60,9 +60,21 @@ FIRING_COLUMNS = tuple(
 )
 
 
-def _containing(text: str) -> str:
-    """A LIKE pattern (escape character ``\\``) matching values that contain ``text``."""
+def contains_pattern(text: str) -> str:
+    """A ``LIKE`` pattern (escape character ``\\``) matching values that contain ``text``."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def matching_schedule_ids(
+    conn: Connection, filters: ScheduleFilter, *, ids: Sequence[int] | None = None, limit: int
+) -> list[int]:
+    """Ids of schedules matching ``filters`` (and among ``ids`` when given), in id order, at
+    most ``limit``; the tenant restriction is applied in the query."""
+    query = filter_schedules(sa.select(schedules.c.id), filters)
+    if ids is not None:
+        query = query.where(schedules.c.id.in_(sorted(set(ids))))
+    query = query.order_by(schedules.c.id).limit(limit)
+    return [row[0] for row in conn.execute(query)]
 
 
 def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Select[Any]:
@@ -76,15 +88,19 @@ def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Selec
         query = query.where(c.tenant_id == filters.tenant_id)
     if filters.source:
         query = query.where(c.source == filters.source)
+    if filters.group:
+        # No schedule targets a group yet (flows add the column).
+        query = query.where(sa.false())
     if filters.name_part:
-        query = query.where(c.name.ilike(_containing(filters.name_part), escape="\\"))
+        query = query.where(c.name.ilike(contains_pattern(filters.name_part), escape="\\"))
     if filters.text:
-        pattern = _containing(filters.text)
+        pattern = contains_pattern(filters.text)
         query = query.where(
             sa.or_(
                 c.name.ilike(pattern, escape="\\"),
                 c.task.ilike(pattern, escape="\\"),
                 c.description.ilike(pattern, escape="\\"),
+                c.tenant_id.ilike(pattern, escape="\\"),
             )
         )
     if filters.metadata_key:

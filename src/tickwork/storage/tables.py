@@ -413,3 +413,13 @@ notifications = Table(
     Index("ix_notifications_alert_id", "alert_id"),
     **NEVER_REUSE_IDS,
 )
+
+# Queues an operator paused: workers claim no run of a queue named here until it is resumed.
+queue_pauses = Table(
+    "queue_pauses",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("paused_at", UTCDateTime(), nullable=False),
+    Column("paused_by", String(200)),
+    Column("note", Text),
+)

@@ -167,9 +167,11 @@ class WorkerService:
                 log.exception("claiming runs failed; retrying")
                 stop.wait(self.config.poll_interval)
                 continue
-            # A full claim means more runs are waiting: claim again as slots free up.
+            # A full claim means more runs are waiting: claim again as slots free up. A
+            # claim that found fewer runs than it asked for took every runnable one: another
+            # claim now would find nothing and take the CPU from the handlers just started.
             backlog = claimed > 0 and claimed == asked
-            if claimed == 0:
+            if claimed < asked or claimed == 0:
                 self._claimer.sleep_until_due()
 
     def _claim_once(self) -> tuple[int, int]:

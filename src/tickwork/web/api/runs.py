@@ -67,10 +67,13 @@ def list_runs(
     tenant_id: TextFilter = None,
     since: Annotated[Moment | None, Query(description="Created at or after")] = None,
     until: Annotated[Moment | None, Query(description="Created before")] = None,
+    error: TextFilter = None,
+    payload: TextFilter = None,
     before_id: IdFilter = None,
     limit: Limit = 50,
 ) -> RunPage:
-    """Runs newest first, filtered. Pass ``next_before_id`` as ``before_id`` for the next
+    """Runs newest first, filtered; ``error`` and ``payload`` search the error text and the
+    payload's JSON in any case. Pass ``next_before_id`` as ``before_id`` for the next
     page: pages stay stable while new runs arrive, at any depth."""
     filters = RunFilter(
         schedule_id=schedule_id,
@@ -80,6 +83,8 @@ def list_runs(
         tenant_id=tenant_id,
         since=utc(since),
         until=utc(until),
+        error=error,
+        payload=payload,
     )
     found = app.reads.runs.values_page(
         principal.actor(SOURCE), filters, before_id=before_id, limit=limit + 1

@@ -52,11 +52,13 @@ def list_schedules(
     tenant_id: TextFilter = None,
     source: ScheduleSource | None = None,
     text: TextFilter = None,
+    group: TextFilter = None,
     metadata: MetadataFilter = None,
     after_id: IdFilter = None,
     limit: Limit = 50,
 ) -> SchedulePage:
-    """Schedules in id order, filtered; ``text`` searches names, tasks and descriptions;
+    """Schedules in id order, filtered; ``text`` searches names, tasks, descriptions and
+    tenants in any case; ``group`` keeps those that target that group;
     ``metadata=team`` keeps those whose metadata has the key ``team``, ``metadata=team=x``
     those where it is ``x``. Pass ``next_after_id`` as ``after_id`` for the next page."""
     found = app.schedules.list(
@@ -65,6 +67,7 @@ def list_schedules(
         tenant_id=tenant_id,
         source=None if source is None else source.value,
         text=text,
+        group=group,
         metadata=metadata,
         after_id=after_id,
         limit=limit + 1,

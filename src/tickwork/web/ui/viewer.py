@@ -81,6 +81,7 @@ class Viewer:
             NavItem("dashboard", "Dashboard", "/"),
             NavItem("schedules", "Schedules", "/schedules"),
             NavItem("runs", "Runs", "/runs"),
+            NavItem("queues", "Queues", "/queues"),
             NavItem("audit", "Audit log", "/audit"),
         ]
         if self.can_admin:

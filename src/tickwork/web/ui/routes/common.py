@@ -34,6 +34,9 @@ NOTICES = {
     "queued": "Run queued.",
     "retried": "Run queued again.",
     "cancel-requested": "Cancellation requested.",
+    "backfilled": "Backfill done: its runs are queued (trigger backfill).",
+    "queue-paused": "Queue paused: workers claim none of its runs until it is resumed.",
+    "queue-resumed": "Queue resumed.",
 }
 
 

@@ -8,6 +8,7 @@ from starlette.responses import HTMLResponse, Response
 from tickwork.auth.principal import Principal
 from tickwork.domain import inputs
 from tickwork.domain.errors import InvalidTransitionError, TickworkError
+from tickwork.domain.simulation import ConditionCheck
 from tickwork.web.security import PageAdmin, PageOperator, PageViewer
 from tickwork.web.ui import config_form
 from tickwork.web.ui.routes.common import (
@@ -182,7 +183,14 @@ def timing_preview(request: Request, principal: PageViewer) -> Response:
     """The schedule in words and its next fire times, or the error naming the field."""
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
-    result = preview(request.query_params, viewer)
+    params = request.query_params
+    tenant = viewer.actor.tenant_id or params.get("tenant_id") or None
+    simulation = ui.app.simulation_service
+
+    def condition_check(name: str | None) -> ConditionCheck:
+        return simulation.condition_check(name, tenant)
+
+    result = preview(params, viewer, condition_check)
     return render("partials/timing_preview.html", {"p": result, "view": viewer})
 
 

@@ -331,10 +331,40 @@
     window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", redrawCharts);
   }
 
+  // Bulk actions: the page's checkbox ticks every row; the count follows the ticks.
+  function bulkForm(name) { return document.getElementById(name); }
+  function syncBulkCount(formId) {
+    var form = bulkForm(formId);
+    if (!form) return;
+    var items = document.querySelectorAll("input[data-bulk-item][form='" + formId + "']");
+    var ticked = Array.prototype.filter.call(items, function (i) { return i.checked; }).length;
+    form.querySelectorAll("[data-bulk-count]").forEach(function (el) { el.textContent = String(ticked); });
+    form.querySelectorAll("[data-bulk-selected]").forEach(function (el) { el.disabled = ticked === 0; });
+    var page = document.querySelector("input[data-bulk-page='" + formId + "']");
+    if (page) {
+      page.checked = ticked > 0 && ticked === items.length;
+      page.indeterminate = ticked > 0 && ticked < items.length;
+    }
+  }
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!(target instanceof HTMLInputElement)) return;
+    if (target.hasAttribute("data-bulk-page")) {
+      var formId = target.getAttribute("data-bulk-page");
+      document.querySelectorAll("input[data-bulk-item][form='" + formId + "']").forEach(function (i) {
+        i.checked = target.checked;
+      });
+      syncBulkCount(formId);
+    } else if (target.hasAttribute("data-bulk-item")) {
+      syncBulkCount(target.getAttribute("form"));
+    }
+  });
+
   function onLoad(root) {
     root.querySelectorAll("form[data-schedule-form]").forEach(showTriggerSection);
     if (root.matches && root.matches("form[data-schedule-form]")) showTriggerSection(root);
     initCharts(root);
+    ["bulk-schedules", "bulk-runs"].forEach(syncBulkCount);
   }
 
   // -- a refused form: its first invalid field takes focus; each message shows once ------

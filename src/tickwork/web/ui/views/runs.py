@@ -15,6 +15,7 @@ from tickwork.domain.models import Run, RunStatus, RunTrigger, Schedule
 from tickwork.domain.queries import RunFilter, ScheduleFilter
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views import backfill
 
 PAGE_SIZE = 50
 # Schedules whose runs a part of a name selects, at most.
@@ -44,6 +45,8 @@ class RunQuery:
     range: str = ""
     since: str = ""
     until: str = ""
+    error: str = ""
+    payload: str = ""
     before: int | None = None
     after: int | None = None
 
@@ -61,6 +64,8 @@ class RunQuery:
             range=span if span in RANGE_LABELS else "",
             since=params.get("since", "").strip()[:40],
             until=params.get("until", "").strip()[:40],
+            error=params.get("error", "").strip()[:200],
+            payload=params.get("payload", "").strip()[:200],
             before=_id(params.get("before")),
             after=_id(params.get("after")),
         )
@@ -75,6 +80,8 @@ class RunQuery:
             "range": self.range,
             "since": self.since if self.range == "custom" else "",
             "until": self.until if self.range == "custom" else "",
+            "error": self.error,
+            "payload": self.payload,
             "before": "",
             "after": "",
         }
@@ -85,7 +92,15 @@ class RunQuery:
     @property
     def filtered(self) -> bool:
         """Whether any filter is set."""
-        return bool(self.status or self.task or self.schedule or self.trigger or self.range)
+        return bool(
+            self.status
+            or self.task
+            or self.schedule
+            or self.trigger
+            or self.range
+            or self.error
+            or self.payload
+        )
 
     @property
     def first_page(self) -> bool:
@@ -144,6 +159,8 @@ def resolve_filters(
         trigger=query.trigger or None,
         since=since,
         until=until,
+        error=query.error or None,
+        payload=query.payload or None,
     )
     return filters, schedule, errors
 
@@ -284,11 +301,26 @@ def detail_context(ui: UiServices, viewer: Viewer, run_id: int) -> dict[str, Any
         "next_attempt_pending": awaits_next_attempt(run),
         "can_retry": run.status in (RunStatus.FAILED, RunStatus.CANCELLED),
         "can_cancel": run.status.value in LIVE_STATUSES and not run.cancel_requested,
+        "missed_link": _missed_link(run, viewer),
         "view": viewer,
         "title": f"Run #{run.id}",
         "nav_key": "runs",
         "notice": None,
     }
+
+
+def _missed_link(run: Run, viewer: Viewer) -> str | None:
+    """For a skipped ``missed`` entry an operator may act on, the backfill page of exactly
+    the fire times it stands for."""
+    if (
+        run.skip_reason != "missed"
+        or run.status is not RunStatus.SKIPPED
+        or run.schedule_id is None
+        or not isinstance(run.details, dict)
+        or not viewer.can_operate
+    ):
+        return None
+    return backfill.missed_link(run.schedule_id, run.details, viewer)
 
 
 def without_paging(query: RunQuery) -> RunQuery:

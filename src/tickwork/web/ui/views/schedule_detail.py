@@ -18,7 +18,7 @@ from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import schedules as schedule_list
 from tickwork.web.ui.views.runs import RunQuery, live_ids
-from tickwork.web.ui.views.timing_preview import Upcoming, upcoming
+from tickwork.web.ui.views.timing_preview import Upcoming, upcoming_of
 
 HISTORY_SIZES = (10, 25, 50)
 HISTORY_COUNT_CAP = 10_000
@@ -69,17 +69,21 @@ class HistoryQuery:
         return "?" + urlencode(pairs) if pairs else "?"
 
 
-def next_fires(schedule: Schedule, now: datetime, count: int = 10) -> Upcoming:
-    """The schedule's next fire times: from its ``next_run_at`` when active, else from now."""
+def next_fires(ui: UiServices, viewer: Viewer, schedule: Schedule, count: int = 10) -> Upcoming:
+    """The schedule's next fire times, simulated (skipped ones say why): from its
+    ``next_run_at`` when active, else from now."""
     if schedule.trigger.value == "manual":
         return Upcoming([])
     if schedule.status is ScheduleStatus.ACTIVE and schedule.next_run_at is not None:
         start = schedule.next_run_at - timedelta(microseconds=1)
     elif schedule.status in (ScheduleStatus.PAUSED, ScheduleStatus.FAILED):
-        start = now
+        start = viewer.now
+        if schedule.trigger.value == "once" and schedule.run_at is not None:
+            start = min(start, schedule.run_at - timedelta(microseconds=1))
     else:
         return Upcoming([])
-    return upcoming(schedule, start, count)
+    found = ui.app.schedules.simulate(schedule.id, start=start, count=count, actor=viewer.actor)
+    return upcoming_of(schedule, found)
 
 
 def _day_key(moment: datetime, viewer: Viewer) -> datetime:
@@ -178,7 +182,7 @@ def detail_context(
     row = schedule_list.build_rows(ui, viewer, [schedule], {schedule.id: outcomes[:20]})[0]
     task = ui.app.registry.find(schedule.task)
     context = history_context(ui, viewer, schedule, query)
-    upcoming_fires = next_fires(schedule, viewer.now)
+    upcoming_fires = next_fires(ui, viewer, schedule)
     context.update(
         {
             "row": row,

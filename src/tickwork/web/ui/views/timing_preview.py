@@ -3,15 +3,17 @@ next fire times, or the red inline error naming the field that is wrong."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from tickwork.domain import cron, inputs, schedule_spec, triggers
+from tickwork.domain import cron, inputs, schedule_spec, triggers, windows
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import TriggerType
 from tickwork.domain.schedule_definition import ScheduleTiming
+from tickwork.domain.simulation import RUN, ConditionCheck, Simulation, simulate
 from tickwork.web.ui.viewer import Viewer
 
 PREVIEW_COUNT = 10
@@ -19,11 +21,15 @@ PREVIEW_COUNT = 10
 
 @dataclass(frozen=True, slots=True)
 class UpcomingFire:
-    """One upcoming fire time, in the schedule's zone and in the viewer's."""
+    """One upcoming fire time, in the schedule's zone and in the viewer's, and what a
+    simulation says comes of it (``skipped`` with the reason: window, blackout, condition)."""
 
     at: datetime
     local: datetime
     dst: str | None
+    outcome: str = RUN
+    reason: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +61,26 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def upcoming(timing: triggers.Timing, after: datetime, count: int) -> Upcoming:
-    """The next ``count`` fire times of a timing strictly after ``after``."""
+def upcoming_of(timing: triggers.Timing, found: Simulation) -> Upcoming:
+    """A simulation's fire times as the pages show them (with DST notes); a one-time
+    schedule's single fire time is not a short list."""
     zone = cron.zone(timing.timezone)
-    reason: str | None = None
-    if timing.trigger is TriggerType.ONCE:
-        first = triggers.first_fire(timing, after)
-        candidates = [first] if first is not None else []
-    else:
-        found = triggers.upcoming(timing, after, count)
-        candidates, reason = found.times, found.truncated_reason
     result: list[UpcomingFire] = []
-    for at in candidates:
-        note = cron.dst_note(at, timing.timezone) if timing.trigger is TriggerType.CRON else None
-        result.append(UpcomingFire(at, at.astimezone(zone), None if note is None else note.message))
-    return Upcoming(result, reason)
+    for fire in found.fires:
+        at = fire.fire_time
+        dst = cron.dst_note(at, timing.timezone) if timing.trigger is TriggerType.CRON else None
+        result.append(
+            UpcomingFire(
+                at,
+                at.astimezone(zone),
+                None if dst is None else dst.message,
+                fire.outcome,
+                fire.reason,
+                fire.note,
+            )
+        )
+    once = timing.trigger is TriggerType.ONCE
+    return Upcoming(result, None if once else found.truncated_reason)
 
 
 def _timing(params: Mapping[str, Any], kind: TriggerType, timezone: str) -> ScheduleTiming | str:
@@ -110,8 +121,48 @@ def _timing(params: Mapping[str, Any], kind: TriggerType, timezone: str) -> Sche
     )
 
 
-def preview(params: Mapping[str, Any], viewer: Viewer) -> TimingPreview:
-    """Validate the trigger fields the way a save would and describe the result."""
+@dataclass(frozen=True, slots=True)
+class _Restrictions:
+    """What the form says about when a fire time may run (simulation's ``Restrictions``)."""
+
+    windows: list[dict[str, Any]] | None = None
+    blackout_dates: list[str] | None = None
+    condition: str | None = None
+    max_runs: int | None = None
+
+
+def _restrictions(params: Mapping[str, Any]) -> _Restrictions:
+    """The windows, blackout dates, condition and max runs the form holds, checked as a save
+    would check them (fields the form does not have are left out)."""
+    raw_windows = params.get("windows")
+    parsed_windows = None
+    if not _blank(raw_windows):
+        try:
+            parsed_windows = json.loads(str(raw_windows)[: windows.MAX_WINDOWS * 200])
+        except ValueError as exc:
+            raise InvalidInputError("windows must be a JSON list", field="windows") from exc
+    raw_dates = params.get("blackout_dates")
+    dates = None
+    if not _blank(raw_dates):
+        dates = [d for d in str(raw_dates)[:20_000].replace(",", " ").split() if d]
+    raw_max = params.get("max_runs")
+    return _Restrictions(
+        windows=windows.normalize_windows(parsed_windows),
+        blackout_dates=windows.normalize_blackout_dates(dates),
+        condition=None if _blank(params.get("condition")) else str(params.get("condition")),
+        max_runs=None
+        if _blank(raw_max)
+        else inputs.integer(raw_max, "max_runs", minimum=1, maximum=2**31 - 1),
+    )
+
+
+def preview(
+    params: Mapping[str, Any],
+    viewer: Viewer,
+    condition_check: Callable[[str | None], ConditionCheck],
+) -> TimingPreview:
+    """Validate the timing fields the way a save would, and simulate the result from the
+    form's "from" date (not saved; default now): each fire time, run or skipped with why."""
     trigger = str(params.get("trigger") or "cron")
     timezone = str(params.get("timezone") or "UTC").strip()
     try:
@@ -127,12 +178,30 @@ def preview(params: Mapping[str, Any], viewer: Viewer) -> TimingPreview:
                 timezone=timezone,
             )
         found = _timing(params, TriggerType(trigger), timezone)
+        limits = _restrictions(params)
+        raw_from = params.get("preview_from")
+        after = (
+            viewer.now
+            if _blank(raw_from)
+            else inputs.moment(raw_from, "preview_from", viewer.zone_name)
+        )
     except InvalidInputError as exc:
         return TimingPreview(error=exc.message, field=exc.field, timezone=timezone)
     if isinstance(found, str):
         return TimingPreview(note=found, timezone=timezone)
     timing = found.anchored(viewer.now)
-    upcoming_fires = upcoming(timing, viewer.now, PREVIEW_COUNT)
+    if timing.trigger is TriggerType.ONCE and timing.run_at is not None:
+        # A one-time schedule keeps a passed run_at (its misfire policy decides).
+        after = min(after, timing.run_at - timedelta(microseconds=1))
+    simulated = simulate(
+        timing,
+        limits,
+        after=after,
+        until=None,
+        count=PREVIEW_COUNT,
+        condition=condition_check(limits.condition),
+    )
+    upcoming_fires = upcoming_of(timing, simulated)
     fires = upcoming_fires.fires
     note = None
     if not fires:

@@ -1,0 +1,101 @@
+"""The queries of a backfill: which fire times of a schedule already have an entry, and
+writing runs for those that have none (or only a skipped one)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tickwork.domain.models import RunStatus
+from tickwork.storage import firing_sql
+from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
+from tickwork.storage.tables import runs
+
+_SKIPPED = RunStatus.SKIPPED.value
+
+
+class BackfillStore:
+    """Reads and writes the runs of a schedule's fire times, in the caller's transaction."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    def entries_between(
+        self, conn: Connection, schedule_id: int, start: datetime, end: datetime
+    ) -> dict[datetime, str]:
+        """The status of the entry of each fire time in ``[start, end)`` that has one."""
+        query = sa.select(runs.c.scheduled_for, runs.c.status).where(
+            runs.c.schedule_id == schedule_id,
+            runs.c.scheduled_for >= start,
+            runs.c.scheduled_for < end,
+        )
+        return {row.scheduled_for: row.status for row in conn.execute(query)}
+
+    def revive_skipped(
+        self, conn: Connection, schedule_id: int, rows: Sequence[dict[str, Any]]
+    ) -> list[int]:
+        """Turn the skipped entries of the fire times in ``rows`` into the runs ``rows``
+        describe, keeping each skip's reason and details under ``details["skipped"]``.
+
+        An entry that is no longer skipped (a worker or another backfill got there first)
+        is left alone. Returns the ids of the entries turned into runs.
+        """
+        if not rows:
+            return []
+        by_time = {row["scheduled_for"]: row for row in rows}
+        found = conn.execute(
+            self.dialect.lock(
+                sa.select(runs.c.id, runs.c.scheduled_for, runs.c.skip_reason, runs.c.details)
+                .where(
+                    runs.c.schedule_id == schedule_id,
+                    runs.c.scheduled_for.in_(sorted(by_time)),
+                    runs.c.status == _SKIPPED,
+                )
+                .order_by(runs.c.scheduled_for)
+            )
+        ).all()
+        revived: list[int] = []
+        for entry in found:
+            values = {
+                **by_time[entry.scheduled_for],
+                "finished_at": None,
+                "skip_reason": None,
+                "details": {
+                    **(by_time[entry.scheduled_for].get("details") or {}),
+                    "skipped": {"reason": entry.skip_reason, "details": entry.details},
+                },
+            }
+            changed = conn.execute(
+                runs.update()
+                .where(runs.c.id == entry.id, runs.c.status == _SKIPPED)
+                .values(**values)
+            )
+            if changed.rowcount:
+                revived.append(entry.id)
+        if revived:
+            self.dialect.notify(conn, RUNS_CHANNEL)
+        return revived
+
+    def insert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert runs for fire times; one that already has an entry is left out (the unique
+        fire-time key). Returns how many were inserted."""
+        if not rows:
+            return 0
+        return firing_sql.insert_fired_runs(conn, self.dialect, rows, notify=RUNS_CHANNEL)
+
+    def run_ids(
+        self, conn: Connection, schedule_id: int, fire_times: Sequence[datetime], trigger: str
+    ) -> list[int]:
+        """The ids of the runs with ``trigger`` at ``fire_times`` of the schedule."""
+        if not fire_times:
+            return []
+        query = sa.select(runs.c.id).where(
+            runs.c.schedule_id == schedule_id,
+            runs.c.scheduled_for.in_(sorted(fire_times)),
+            runs.c.trigger == trigger,
+        )
+        return sorted(row[0] for row in conn.execute(query))
