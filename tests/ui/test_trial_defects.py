@@ -331,10 +331,10 @@ def test_config_labels_are_words_and_numbers_are_plain(ui: Ui) -> None:
                         headers={"HX-Request": "true"}).text  # fmt: skip
     labels = [_text(label) for label in re.findall(r"<label[^>]*>(.*?)</label>", fields, re.S)]
     assert labels == [
-        "Task config: URL *",
-        "Task config: JSON body",
-        "Task config: Max bytes",
-        "Task config: Display name",
+        "Config: URL *",
+        "Config: JSON body",
+        "Config: Max bytes",
+        "Config: Display name",
     ]
     assert 'max="1000000"' in fields
     assert "at most 1000000" in fields

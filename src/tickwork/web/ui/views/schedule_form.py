@@ -114,6 +114,7 @@ FIELD_LABELS = {
     "windows": "Allowed times",
     "blackout_dates": "Blackout dates",
     "condition": "Condition",
+    "preview_from": "Preview from",
 }
 
 
