@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
+from tickwork.app import Tickwork
 from tickwork.auth.models import ApiToken, User
-from tickwork.auth.service import AuthService
 from tickwork.cli.common import (
     AppOption,
     DbOption,
@@ -28,7 +28,6 @@ from tickwork.cli.common import (
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError
 from tickwork.settings import Settings
-from tickwork.storage.database import Database
 
 CLI_ACTOR = Actor(name="cli", source="cli")
 
@@ -51,21 +50,14 @@ PasswordStdin = Annotated[
 
 
 @contextmanager
-def _auth(db: str | None, app: str | None = None) -> Iterator[AuthService]:
-    """The accounts of the database ``db`` names, or of ``--app``'s database (an app may
-    name its database in code), as every other command finds it."""
-    if app is not None:
-        loaded = load_app(app, db)
-        try:
-            yield AuthService(loaded.db)
-        finally:
-            loaded.close()
-        return
-    database = Database(db or Settings().database_url)
+def _app(db: str | None, app_ref: str | None = None) -> Iterator[Tickwork]:
+    """The app whose accounts a command changes: ``--app``'s (an app may name its database
+    in code), as every other command finds it, or one on ``db``."""
+    app = load_app(app_ref, db) if app_ref is not None else Tickwork(db or Settings().database_url)
     try:
-        yield AuthService(database)
+        yield app
     finally:
-        database.dispose()
+        app.close()
 
 
 def _read_password() -> str:
@@ -118,12 +110,12 @@ def create_user(
     password_stdin: PasswordStdin = False,
     as_json: JsonOption = False,
     db: DbOption = None,
-    app: AppOption = None,
+    app_ref: AppOption = None,
 ) -> None:
     """Create a user. Without --password-stdin a password is generated and printed once."""
     password = _read_password() if password_stdin else None
-    with _auth(db, app) as auth:
-        user, generated = auth.create_user(
+    with _app(db, app_ref) as app:
+        user, generated = app.users.create_user(
             CLI_ACTOR, username, role=role or "viewer", tenant_id=tenant, password=password
         )
     if as_json:
@@ -141,10 +133,10 @@ def create_user(
 
 
 @users_cli.command("list")
-def list_users(as_json: JsonOption = False, db: DbOption = None, app: AppOption = None) -> None:
+def list_users(as_json: JsonOption = False, db: DbOption = None, app_ref: AppOption = None) -> None:
     """List users."""
-    with _auth(db, app) as auth:
-        found = auth.list_users(CLI_ACTOR, limit=100_000)
+    with _app(db, app_ref) as app:
+        found = app.users.list_users(CLI_ACTOR, limit=100_000)
     if as_json:
         print_json([u.to_dict() for u in found])
         return
@@ -157,11 +149,11 @@ def list_users(as_json: JsonOption = False, db: DbOption = None, app: AppOption 
 
 @users_cli.command("show")
 def show_user(
-    ref: UserRef, as_json: JsonOption = False, db: DbOption = None, app: AppOption = None
+    ref: UserRef, as_json: JsonOption = False, db: DbOption = None, app_ref: AppOption = None
 ) -> None:
     """Show one user."""
-    with _auth(db, app) as auth:
-        user = auth.find_user(CLI_ACTOR, ref)
+    with _app(db, app_ref) as app:
+        user = app.users.find_user(CLI_ACTOR, ref)
     if as_json:
         print_json(user.to_dict())
         return
@@ -176,7 +168,7 @@ def update_user(
     tenant: TenantOption = None,
     no_tenant: Annotated[bool, typer.Option("--no-tenant", help="Unbind from its tenant")] = False,
     db: DbOption = None,
-    app: AppOption = None,
+    app_ref: AppOption = None,
 ) -> None:
     """Change a user's role or tenant."""
     changes: dict[str, object] = {}
@@ -190,8 +182,8 @@ def update_user(
         changes["tenant_id"] = None
     if not changes:
         raise InvalidInputError("nothing to change: give --role, --tenant or --no-tenant")
-    with _auth(db, app) as auth:
-        user = auth.update_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id, **changes)  # type: ignore[arg-type]
+    with _app(db, app_ref) as app:
+        user = app.users.update_user(CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id, **changes)  # type: ignore[arg-type]
     console.print(
         f"user {user.username!r} is now {user.role.value}"
         + (f" in tenant {user.tenant_id}" if user.tenant_id else ""),
@@ -200,24 +192,27 @@ def update_user(
 
 
 @users_cli.command("disable")
-def disable_user(ref: UserRef, db: DbOption = None, app: AppOption = None) -> None:
+def disable_user(ref: UserRef, db: DbOption = None, app_ref: AppOption = None) -> None:
     """Disable a user: its sessions and API tokens stop working at once."""
-    with _auth(db, app) as auth:
-        user = auth.disable_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id)
+    with _app(db, app_ref) as app:
+        user = app.users.disable_user(CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id)
     console.print(f"user {user.username!r} is disabled", highlight=False)
 
 
 @users_cli.command("enable")
-def enable_user(ref: UserRef, db: DbOption = None, app: AppOption = None) -> None:
+def enable_user(ref: UserRef, db: DbOption = None, app_ref: AppOption = None) -> None:
     """Enable a disabled user again."""
-    with _auth(db, app) as auth:
-        user = auth.enable_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id)
+    with _app(db, app_ref) as app:
+        user = app.users.enable_user(CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id)
     console.print(f"user {user.username!r} is enabled", highlight=False)
 
 
 @users_cli.command("set-password")
 def set_password(
-    ref: UserRef, password_stdin: PasswordStdin = False, db: DbOption = None, app: AppOption = None
+    ref: UserRef,
+    password_stdin: PasswordStdin = False,
+    db: DbOption = None,
+    app_ref: AppOption = None,
 ) -> None:
     """Set a user's password (its sessions end). Without --password-stdin a password is
     generated and printed once."""
@@ -226,8 +221,10 @@ def set_password(
 
     generated = None if password is not None else generate_password()
     new_password = password if password is not None else str(generated)
-    with _auth(db, app) as auth:
-        user = auth.update_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id, password=new_password)
+    with _app(db, app_ref) as app:
+        user = app.users.update_user(
+            CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id, password=new_password
+        )
     console.print(f"password of {user.username!r} changed", highlight=False)
     if generated:
         console.print(f"password: {generated}", highlight=False)
@@ -251,7 +248,7 @@ def create_token(
     ] = None,
     as_json: JsonOption = False,
     db: DbOption = None,
-    app: AppOption = None,
+    app_ref: AppOption = None,
 ) -> None:
     """Create an API token and print its secret (only now). Send it as
     'Authorization: Bearer <secret>'. Without --role and --user it is a viewer token."""
@@ -261,9 +258,9 @@ def create_token(
             expires_at = expires
         else:
             expires_in = expires
-    with _auth(db, app) as auth:
-        user_id = None if user is None else auth.find_user(CLI_ACTOR, user).id
-        token, secret = auth.create_token(
+    with _app(db, app_ref) as app:
+        user_id = None if user is None else app.users.find_user(CLI_ACTOR, user).id
+        token, secret = app.tokens.create_token(
             CLI_ACTOR,
             name,
             role=role,
@@ -291,12 +288,12 @@ def list_tokens(
     include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked tokens")] = False,
     as_json: JsonOption = False,
     db: DbOption = None,
-    app: AppOption = None,
+    app_ref: AppOption = None,
 ) -> None:
     """List API tokens (never their secrets)."""
-    with _auth(db, app) as auth:
-        found = auth.list_tokens(CLI_ACTOR, include_revoked=include_revoked, limit=100_000)
-        now = auth.db.now()
+    with _app(db, app_ref) as app:
+        found = app.tokens.list_tokens(CLI_ACTOR, include_revoked=include_revoked, limit=100_000)
+        now = app.now()
     if as_json:
         print_json([t.to_dict() for t in found])
         return
@@ -311,11 +308,11 @@ def list_tokens(
 def revoke_token(
     ref: Annotated[str, typer.Argument(help="Token id, or its name if unique")],
     db: DbOption = None,
-    app: AppOption = None,
+    app_ref: AppOption = None,
 ) -> None:
     """Revoke an API token: the next request that uses it is refused."""
-    with _auth(db, app) as auth:
-        token = auth.revoke_token(CLI_ACTOR, auth.find_token(CLI_ACTOR, ref).id)
+    with _app(db, app_ref) as app:
+        token = app.tokens.revoke_token(CLI_ACTOR, app.tokens.find_token(CLI_ACTOR, ref).id)
     console.print(f"token {token.name!r} (#{token.id}) is revoked", highlight=False)
 
 
