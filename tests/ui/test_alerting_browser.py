@@ -20,7 +20,6 @@ from tests.support.local_servers import LocalHttpServer, local_http_server
 from tests.support.requirements import require
 from tests.support.waiting import wait_for
 from tickwork import Tickwork
-from tickwork.auth.service import AuthService
 
 require("playwright")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
@@ -40,7 +39,7 @@ def alert_server(
     workdir = tmp_path_factory.mktemp("alert-ui")
     app = Tickwork(database_url)
     register_ui_tasks(app)
-    auth = AuthService(app.db)
+    auth = app.users
     for name, role in (("ada", "admin"), ("olga", "operator")):
         auth.create_user(ADMIN_ACTOR, name, role=role, password=PASSWORD)
     try:
