@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tickwork.auth.service import AuthService
 
 from tests.apps.ui_app import register_ui_tasks
 from tests.support.accounts import ADMIN_ACTOR, PASSWORD

@@ -74,6 +74,14 @@
     toast("The server cannot be reached; retrying…", "bad");
   });
   // Show 4xx responses that carry HTML (validation errors) instead of dropping them.
+  // A live page does not refresh under an open confirmation dialog (it would close it).
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var source = event.detail.elt;
+    if (source && source.querySelector && source.querySelector("dialog[open]")) {
+      event.preventDefault();
+    }
+  });
+
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
     if (status === 422 || status === 409) {

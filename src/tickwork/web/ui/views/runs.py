@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from tickwork.domain import inputs
 from tickwork.domain.errors import ConflictError, InvalidInputError, NotFoundError
@@ -16,6 +15,7 @@ from tickwork.domain.queries import RunFilter
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import backfill
+from tickwork.web.ui.views.query_string import id_param, query_string
 
 PAGE_SIZE = 50
 NEWER_CAP = 100
@@ -64,8 +64,8 @@ class RunQuery:
             until=params.get("until", "").strip()[:40],
             error=params.get("error", "").strip()[:200],
             payload=params.get("payload", "").strip()[:200],
-            before=_id(params.get("before")),
-            after=_id(params.get("after")),
+            before=id_param(params.get("before")),
+            after=id_param(params.get("after")),
         )
 
     def link(self, **changes: object) -> str:
@@ -84,8 +84,7 @@ class RunQuery:
             "after": "",
         }
         values.update(changes)
-        pairs = [(k, str(v)) for k, v in values.items() if v not in ("", None)]
-        return "?" + urlencode(pairs) if pairs else "?"
+        return query_string(values)
 
     @property
     def filtered(self) -> bool:
@@ -104,12 +103,6 @@ class RunQuery:
     def first_page(self) -> bool:
         """Whether this is the newest page (where new runs would appear)."""
         return self.before is None and self.after is None
-
-
-def _id(value: str | None) -> int | None:
-    if value and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None
 
 
 def resolve_filters(

@@ -31,6 +31,7 @@ from tickwork.web.ui import config_form, formatting
 from tickwork.web.ui.config_form import ConfigField
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views import group_form
 
 CRON_PRESETS = (
     ("Every minute", "* * * * *"),
@@ -113,6 +114,11 @@ class ScheduleForm:
     start_paused: bool = False
     schedule: Schedule | None = None
     version: int | None = None
+    # "task" or "group": a group schedule starts a flow per fire time.
+    target: str = "task"
+    group: str = ""
+    group_steps: list[str] = field(default_factory=list)
+    group_texts: dict[str, str] = field(default_factory=dict)
 
     @property
     def action(self) -> str:
@@ -125,6 +131,11 @@ class ScheduleForm:
     def error_anchors(self) -> list[tuple[str, str]]:
         """Each field with an error: what to call it, and the id of its input."""
         labels = {f.error_key: (f.label, f.dom_id) for f in self.config_fields}
+        for task in self.group_steps:
+            labels[f"payload.{task}"] = (
+                f"payload of {task}",
+                group_form.dom_id(self.group_steps, task),
+            )
         anchors = []
         for key in self.errors:
             if key in labels:
@@ -152,8 +163,10 @@ def config_fields(ui: UiServices, task_name: str) -> list[ConfigField]:
     return config_form.fields_for(task.json_schema())
 
 
-def blank(ui: UiServices, viewer: Viewer, task_name: str | None = None) -> ScheduleForm:
-    """An empty create form (the first task chosen, the viewer's zone)."""
+def blank(
+    ui: UiServices, viewer: Viewer, task_name: str | None = None, group: str | None = None
+) -> ScheduleForm:
+    """An empty create form (the first task chosen, or ``group``; the viewer's zone)."""
     tasks = tasks_for(ui, viewer)
     chosen = task_name if task_name and ui.app.registry.find(task_name) else ""
     if not chosen and tasks:
@@ -167,7 +180,11 @@ def blank(ui: UiServices, viewer: Viewer, task_name: str | None = None) -> Sched
     if viewer.principal is not None and viewer.principal.tenant_id:
         values["tenant_id"] = viewer.principal.tenant_id
     fields = config_form.with_values(config_fields(ui, chosen), {})
-    return ScheduleForm("create", values, "cron", chosen, fields)
+    form = ScheduleForm("create", values, "cron", chosen, fields)
+    steps = group_form.group_steps(ui, group or "")
+    if steps and group:
+        form.target, form.group, form.group_steps = "group", group, steps
+    return form
 
 
 def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
@@ -190,17 +207,22 @@ def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
         else:
             values[key] = "" if value is None else str(value)
     fields = config_form.with_values(
-        config_fields(ui, schedule.task), schedule.payload, use_defaults=True
+        config_fields(ui, schedule.task or ""), schedule.payload, use_defaults=True
     )
-    return ScheduleForm(
+    form = ScheduleForm(
         "edit",
         values,
         schedule.trigger.value,
-        schedule.task,
+        schedule.task or "",
         fields,
         schedule=schedule,
         version=schedule.version,
     )
+    if schedule.group is not None:
+        form.target, form.group = "group", schedule.group
+        form.group_steps = group_form.group_steps(ui, schedule.group)
+        form.group_texts = group_form.stored_texts(schedule.payload)
+    return form
 
 
 def _one(form: Mapping[str, list[str]], key: str) -> str:
@@ -219,9 +241,14 @@ def from_submission(
     trigger = _one(form, "trigger") or "cron"
     task = _one(form, "task").strip()
     if schedule is not None and schedule.source.value == "code":
-        task = schedule.task
+        task = schedule.task or ""
     fields = config_form.with_submitted(config_fields(ui, task), form)
     version_text = _one(form, "version")
+    target = "group" if _one(form, "target") == "group" else "task"
+    group = _one(form, "group").strip()
+    if schedule is not None and schedule.source.value == "code":
+        target = "group" if schedule.group is not None else "task"
+        group = schedule.group or ""
     return ScheduleForm(
         mode,
         values,
@@ -231,6 +258,10 @@ def from_submission(
         start_paused=_one(form, "start_paused") == "true",
         schedule=schedule,
         version=int(version_text) if version_text.isdigit() else None,
+        target=target,
+        group=group,
+        group_steps=group_form.group_steps(ui, group) if target == "group" else [],
+        group_texts=group_form.submitted_texts(form),
     )
 
 
@@ -242,7 +273,10 @@ def _moment_value(text: str) -> str | None:
 
 
 def service_fields(
-    form: ScheduleForm, raw: Mapping[str, list[str]], previous_payload: Mapping[str, Any]
+    ui: UiServices,
+    form: ScheduleForm,
+    raw: Mapping[str, list[str]],
+    previous_payload: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The definition's fields as submitted (validated into a ``ScheduleDefinition`` when
     saved), and config fields that could not be read."""
@@ -286,6 +320,14 @@ def service_fields(
         data[key] = values[key] or None
     if "tenant_id" in raw:
         data["tenant_id"] = values["tenant_id"] or None
+    if form.target == "group":
+        data["task"] = None
+        data["group"] = form.group or None
+        data["payload"], unreadable = group_form.read_payload(
+            ui, form.group_steps, form.group_texts, ui.settings.max_payload_bytes
+        )
+        return data, unreadable
+    data["group"] = None
     data["payload"], unreadable = config_form.payload_from_form(
         form.config_fields, raw, previous_payload
     )
@@ -351,8 +393,11 @@ def collect_errors(ui: UiServices, form: ScheduleForm, data: Mapping[str, Any]) 
             retry = _probe({**timing, "timezone": "UTC"})
             if retry is not None and retry.field != "timezone":
                 errors.setdefault(retry.field or "cron", retry.message)
-    task = ui.app.registry.find(form.task)
-    errors.update(payload_errors(task, data.get("payload") or {}))
+    if form.target == "task":
+        task = ui.app.registry.find(form.task)
+        errors.update(payload_errors(task, data.get("payload") or {}))
+    elif not form.group_steps:
+        errors["group"] = "choose a group" if not form.group else "no such group in this app"
     return {error_key(InvalidInputError(m, field=f), form): m for f, m in errors.items()}
 
 
@@ -360,13 +405,15 @@ def error_key(error: TickworkError, form: ScheduleForm) -> str:
     """The form field an error belongs next to (``form`` for the top of the form)."""
     name = error.field or "form"
     name = FIELD_ALIASES.get(name, name)
+    if name.startswith("payload") and form.target == "group":
+        return group_form.error_key(name, form.group_steps)
     if name.startswith("payload"):
         known = {f.error_key for f in form.config_fields}
         if name in known:
             return name
         top = name.split(".")[0] + "." + name.split(".")[1] if "." in name else name
         return top if top in known else "payload"
-    if name in TEXT_FIELDS or name in ("task", "trigger"):
+    if name in TEXT_FIELDS or name in ("task", "trigger", "group"):
         return name
     return "form"
 
@@ -411,7 +458,7 @@ def save(
     """Create or update the schedule the form describes; raises the service's errors."""
     actor = viewer.actor
     previous = form.schedule.payload if form.schedule is not None else {}
-    data, unreadable = service_fields(form, raw, previous)
+    data, unreadable = service_fields(ui, form, raw, previous)
     problems = {**collect_errors(ui, form, data), **unreadable}
     if problems:
         raise FormErrors(problems)
@@ -435,6 +482,7 @@ def form_context(ui: UiServices, viewer: Viewer, form: ScheduleForm) -> dict[str
         "tasks": tasks,
         "unknown_task": form.task if form.task and form.task not in known else None,
         "task": task,
+        "groups": [g.name for g in ui.app.groups.list()],
         "zones": time_zones(),
         "presets": CRON_PRESETS,
         "trigger_labels": TRIGGER_LABELS,
