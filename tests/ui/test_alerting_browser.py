@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tickwork.auth.service import AuthService
 
 from tests.apps.ui_app import register_ui_tasks
 from tests.support.accounts import ADMIN_ACTOR, PASSWORD
