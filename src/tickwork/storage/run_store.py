@@ -379,6 +379,7 @@ class RunStore:
                     runs.c.worker_id,
                     runs.c.started_at,
                     runs.c.key,
+                    runs.c.logs,
                 ).where(runs.c.id.in_(sorted(wanted)), runs.c.status == _RUNNING)
             )
         ).all()
@@ -389,7 +390,9 @@ class RunStore:
         self.record_attempts(
             conn,
             [
-                _attempt_row(r, "released", now, "released unfinished when its worker shut down")
+                _attempt_row(
+                    r, "released", now, "released unfinished when its worker shut down", logs=r.logs
+                )
                 for r in owned
             ],
         )
@@ -413,7 +416,7 @@ class RunStore:
     ) -> builtins.list[Run]:
         """Running runs whose heartbeat is older than ``cutoff``, locked for rescue."""
         query = (
-            sa.select(*CLAIM_COLUMNS, runs.c.heartbeat_at)
+            sa.select(*CLAIM_COLUMNS, runs.c.heartbeat_at, runs.c.logs)
             .where(runs.c.status == _RUNNING, runs.c.heartbeat_at < cutoff)
             .order_by(runs.c.heartbeat_at)
             .limit(limit)
@@ -432,7 +435,8 @@ class RunStore:
         )
         self.record_attempts(
             conn,
-            [_attempt_row(run, "stalled", now, error)],
+            # What it streamed before its worker went quiet is kept.
+            [_attempt_row(run, "stalled", now, error, logs=run.logs)],
         )
         holder = None
         if run.key is not None and run.attempt < run.max_attempts:
@@ -594,7 +598,11 @@ class RunStore:
                 )
         self.record_attempts(
             conn,
-            [_attempt_row(run, run.status.value, run.finished_at, run.error, run.traceback)],
+            [
+                _attempt_row(
+                    run, run.status.value, run.finished_at, run.error, run.traceback, logs=run.logs
+                )
+            ],
         )
         row = conn.execute(
             runs.update()

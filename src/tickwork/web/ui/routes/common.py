@@ -99,9 +99,13 @@ def list_fragment(
     return render(name, context, headers={"HX-Push-Url": page_url})
 
 
-def toast_headers(message: str, tone: str = "ok") -> dict[str, str]:
-    """Headers that make the page show a toast after an htmx request."""
-    return {"HX-Trigger": json.dumps({"showToast": {"message": message, "tone": tone}})}
+def toast_headers(message: str, tone: str = "ok", href: str | None = None) -> dict[str, str]:
+    """Headers that make the page show a toast after an htmx request (a link to ``href``
+    when given, such as the run it is about)."""
+    toast = {"message": message, "tone": tone}
+    if href is not None:
+        toast["href"] = href
+    return {"HX-Trigger": json.dumps({"showToast": toast})}
 
 
 def error_toast(error: TickworkError) -> Response:

@@ -214,10 +214,11 @@ def _after_action(
     origin: str,
     message: str,
     action: str,
+    href: str | None = None,
 ) -> Response:
     """What an htmx action returns: the refreshed row on the list, a reload on the detail."""
     ui = dependencies(request)
-    headers = toast_headers(message)
+    headers = toast_headers(message, href=href)
     if not is_htmx(request):
         notice = {"run": "queued", "pause": "paused", "resume": "resumed"}.get(action, "")
         target = "/schedules" if origin == "list" else f"/schedules/{schedule_id}"
@@ -251,11 +252,13 @@ async def _act(request: Request, principal: Principal, schedule_id: int, action:
         actor = principal.actor("ui")
         service = ui.app.schedule_service
         message: str
+        href: str | None = None
         if action == "run":
             run = service.run_now(actor, schedule_id)
             if isinstance(run, Flow):
                 return _after_flow_start(request, principal, schedule_id, origin, run)
             message = f"Run #{run.id} queued"
+            href = f"/runs/{run.id}"
             if origin == "history" and is_htmx(request):
                 viewer = viewer_for(request, principal, ui)
                 schedule = ui.app.reads.schedules.get(actor, schedule_id)
@@ -263,7 +266,9 @@ async def _act(request: Request, principal: Principal, schedule_id: int, action:
                     ui, viewer, schedule, schedule_detail.HistoryQuery()
                 )
                 return render(
-                    "partials/schedule_history.html", context, headers=toast_headers(message)
+                    "partials/schedule_history.html",
+                    context,
+                    headers=toast_headers(message, href=href),
                 )
         elif action == "pause":
             note = _one(raw, "note").strip() or None
@@ -289,7 +294,7 @@ async def _act(request: Request, principal: Principal, schedule_id: int, action:
             if origin == "list":
                 return Response(content="", headers=toast_headers(message))
             return Response(status_code=204, headers={"HX-Redirect": "/schedules?notice=deleted"})
-        return _after_action(request, principal, schedule_id, origin, message, action)
+        return _after_action(request, principal, schedule_id, origin, message, action, href)
 
     try:
         return await blocking(work)

@@ -11,13 +11,15 @@ from typing import Any
 from tickwork.domain import inputs
 from tickwork.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from tickwork.domain.models import Run, RunStatus, RunTrigger, Schedule
-from tickwork.domain.queries import RunFilter
+from tickwork.domain.queries import RunFilter, ScheduleFilter
 from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import backfill
 from tickwork.web.ui.views.query_string import id_param, query_string
 
 PAGE_SIZE = 50
+# Schedules whose runs a part of a name selects, at most.
+SCHEDULE_MATCHES = 200
 NEWER_CAP = 100
 LIVE_STATUSES = frozenset({"waiting", "queued", "running", "retrying"})
 PENDING_STATUSES = frozenset({"waiting", "queued", "retrying"})
@@ -112,11 +114,19 @@ def resolve_filters(
     errors: dict[str, str] = {}
     actor = viewer.actor
     schedule = None
+    matching: list[int] | None = None
     if query.schedule:
         try:
             schedule = ui.app.reads.schedules.find(actor, query.schedule)
         except NotFoundError:
-            errors["schedule"] = f"no schedule {inputs.echo(query.schedule)}"
+            # Part of a name: the runs of every schedule whose name contains it.
+            found = ui.app.reads.schedules.list(
+                actor, ScheduleFilter(name_part=query.schedule), limit=SCHEDULE_MATCHES
+            )
+            if found:
+                matching = [s.id for s in found]
+            else:
+                errors["schedule"] = f"no schedule named {inputs.echo(query.schedule)} or like it"
         except ConflictError as exc:
             errors["schedule"] = exc.message
     since: datetime | None = None
@@ -136,6 +146,7 @@ def resolve_filters(
             errors["until"] = "must be after the start"
     filters = RunFilter(
         schedule_id=schedule.id if schedule else (-1 if "schedule" in errors else None),
+        schedule_ids=matching,
         task=query.task or None,
         status=[query.status] if query.status else None,
         trigger=query.trigger or None,

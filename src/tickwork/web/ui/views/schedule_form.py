@@ -90,6 +90,52 @@ TEXT_FIELDS = (
     "metadata",
 )
 MOMENT_FIELDS = ("run_at", "start_at", "end_at")
+# What the form calls each field (errors name fields by these, as the user sees them).
+FIELD_LABELS = {
+    "name": "Name",
+    "task": "Task",
+    "description": "Description",
+    "tenant_id": "Tenant",
+    "trigger": "Trigger type",
+    "cron": "Cron expression",
+    "interval": "Every",
+    "run_at": "Run at",
+    "timezone": "Time zone",
+    "start_at": "Start",
+    "end_at": "End",
+    "misfire_policy": "Fire times missed during downtime",
+    "misfire_grace": "Misfire grace",
+    "misfire_cap": "Catch-up cap",
+    "overlap_policy": "If the previous run is still going",
+    "max_attempts": "Attempts",
+    "retry_backoff": "Retry backoff",
+    "timeout": "Timeout",
+    "priority": "Priority",
+    "queue": "Queue",
+    "jitter": "Jitter",
+    "max_runs": "Stop after this many runs",
+    "metadata": "Metadata",
+    "windows": "Allowed times",
+    "blackout_dates": "Blackout dates",
+    "condition": "Condition",
+    "preview_from": "Preview from",
+}
+
+
+def field_label(key: str) -> str:
+    """The label of the form field ``key`` (its name in words when it has none)."""
+    return FIELD_LABELS.get(key) or key.replace("_", " ").capitalize()
+
+
+def labelled(label: str, message: str) -> str:
+    """An error message that names its field by label: "Priority must be from -1000 to
+    1000", "Cron expression: invalid cron expression ..."."""
+    lowered = message.removeprefix(label.lower()).lstrip()
+    if lowered.startswith(("must ", "is ", "expected ", "keys ")):
+        return f"{label} {lowered}"
+    return f"{label}: {message}"
+
+
 # Where an error about a field not on the form is shown.
 FIELD_ALIASES = {"trigger": "cron", "status": "form", "source": "form", "id": "form"}
 
@@ -129,7 +175,7 @@ class ScheduleForm:
 
     @property
     def error_anchors(self) -> list[tuple[str, str]]:
-        """Each field with an error: what to call it, and the id of its input."""
+        """Each field with an error: its label, and the id of its input."""
         labels = {f.error_key: (f.label, f.dom_id) for f in self.config_fields}
         for task in self.group_steps:
             labels[f"payload.{task}"] = (
@@ -141,7 +187,7 @@ class ScheduleForm:
             if key in labels:
                 anchors.append(labels[key])
             else:
-                anchors.append((key.replace("_", " "), "field-" + key))
+                anchors.append((field_label(key), "field-" + key))
         return anchors
 
     @property
@@ -356,10 +402,17 @@ def _probe(values: dict[str, Any]) -> InvalidInputError | None:
     return None
 
 
-def payload_errors(task: Task | None, payload: Mapping[str, Any]) -> dict[str, str]:
-    """Every problem of a payload, by ``payload.<field>`` (not just the first)."""
+_BOUND_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def payload_errors(
+    task: Task | None, payload: Mapping[str, Any], fields: list[ConfigField] | None = None
+) -> dict[str, str]:
+    """Every problem of a payload, by ``payload.<field>`` (not just the first), each naming
+    its field by label, with the range a number must be in."""
     if task is None or task.config is None:
         return {}
+    by_key = {f.error_key: f for f in fields or []}
     try:
         task.config.model_validate(dict(payload))
     except pydantic.ValidationError as exc:
@@ -368,6 +421,12 @@ def payload_errors(task: Task | None, payload: Mapping[str, Any]) -> dict[str, s
             location = ".".join(str(part) for part in problem["loc"][:1])
             key = f"payload.{location}" if location else "payload"
             message = str(problem["msg"]).removeprefix("Value error, ")
+            item = by_key.get(key)
+            if item is not None:
+                low, high = item.attrs.get("min"), item.attrs.get("max")
+                if problem["type"] in _BOUND_ERRORS and low is not None and high is not None:
+                    message = f"must be from {low} to {high}"
+                message = labelled(item.label, message[:1].lower() + message[1:])
             found.setdefault(key, message)
         return found
     return {}
@@ -395,12 +454,16 @@ def collect_errors(
             retry = _probe({**timing, "timezone": "UTC"})
             if retry is not None and retry.field != "timezone":
                 errors.setdefault(retry.field or "cron", retry.message)
+    if not form.group_steps and form.target != "task":
+        errors["group"] = "choose a group" if not form.group else "no such group in this app"
+    labelled_errors = {error_key(InvalidInputError(m, field=f), form): m for f, m in errors.items()}
+    for key, message in list(labelled_errors.items()):
+        if key != "form" and not key.startswith("payload"):
+            labelled_errors[key] = labelled(field_label(key), message)
     if form.target == "task":
         task = ui.app.registry.find(form.task)
-        errors.update(payload_errors(task, data.get("payload") or {}))
-    elif not form.group_steps:
-        errors["group"] = "choose a group" if not form.group else "no such group in this app"
-    return {error_key(InvalidInputError(m, field=f), form): m for f, m in errors.items()}
+        labelled_errors.update(payload_errors(task, data.get("payload") or {}, form.config_fields))
+    return labelled_errors
 
 
 def error_key(error: TickworkError, form: ScheduleForm) -> str:
@@ -446,8 +509,10 @@ def attach_error(form: ScheduleForm, error: TickworkError) -> ScheduleForm:
     if key == "form":
         prefix = f"{error.field}: " if error.field and error.field not in error.message else ""
         form.form_error = prefix + error.message
-    else:
+    elif key.startswith("payload"):
         form.errors[key] = error.message
+    else:
+        form.errors[key] = labelled(field_label(key), error.message)
     return form
 
 
