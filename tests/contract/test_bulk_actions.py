@@ -146,5 +146,10 @@ def test_retry_every_failed_run_of_a_task_since_a_time(app: Tickwork, clock: Fak
     assert (mixed.matched, mixed.changed) == (2, 1)
     assert [f.id for f in mixed.failed] == [ok.id]
     assert "succeeded" in mixed.failed[0].error
+    # A filter matches only runs the action can change: retrying "every run" leaves the
+    # succeeded one out, and asking to retry queued ones matches none.
+    everything = app.runs.bulk("retry", filter={}, dry_run=True)
+    assert everything.matched == len(app.runs.list(status=["failed", "cancelled"]))
+    assert app.runs.bulk("retry", filter={"status": "queued"}).matched == 0
     by_payload = app.runs.list(payload='"n": 2') or app.runs.list(payload='"n":2')
     assert [r.id for r in by_payload] == [recent[2].id]
