@@ -44,7 +44,8 @@ import httpx
 import psycopg
 import sqlalchemy as sa
 
-from tickwork.auth.service import AuthService
+from tickwork.auth.common import CredentialCache
+from tickwork.auth.token_service import TokenService
 from tickwork.domain.actor import Actor
 from tickwork.storage import migrate
 from tickwork.storage.database import Database
@@ -144,7 +145,8 @@ def fill(url: str, total: int) -> tuple[int, int, str]:
     with db.engine.connect() as conn:
         low, high = conn.execute(sa.text("SELECT min(id), max(id) FROM runs")).one()
     admin = Actor(name="bench", source="bench")
-    _, secret = AuthService(db).create_token(admin, "bench", role="admin", expires_in="1d")
+    tokens = TokenService(db, cache=CredentialCache())
+    _, secret = tokens.create_token(admin, "bench", role="admin", expires_in="1d")
     db.dispose()
     return int(low), int(high), secret
 

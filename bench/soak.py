@@ -259,6 +259,16 @@ def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def windows(minutes: list[dict[str, Any]]) -> None:
+    """Give rows of files written before ``window_s`` was recorded their window's length:
+    from the end of the previous minute's prune to this minute's sample."""
+    for previous, row in zip([None, *minutes], minutes, strict=False):
+        if "window_s" not in row:
+            row["window_s"] = (
+                60.0 if previous is None else row["at"] - row["prune_s"] - previous["at"]
+            )
+
+
 def summary(minutes: list[dict[str, Any]]) -> None:
     window = WINDOW_MINUTES if len(minutes) >= 2 * WINDOW_MINUTES else max(1, len(minutes) // 3)
     # The first minute fills the pipeline; it is left out of "first".
@@ -270,8 +280,11 @@ def summary(minutes: list[dict[str, Any]]) -> None:
 
     def per_second(rows: list[dict[str, Any]]) -> float:
         return median(
-            [{"v": (r["finished_api"] + r["finished_scheduled"]) / 60} for r in rows], "v"
+            [{"v": (r["finished_api"] + r["finished_scheduled"]) / r["window_s"]} for r in rows],
+            "v",
         )
+
+    windows(minutes)
 
     print()
     print(f"first {window} minutes (after the first) vs last {window}: medians of minutes")
@@ -308,7 +321,11 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("TICKWORK_BENCH_PG", DEFAULT_PG))
     parser.add_argument("--out", type=Path, default=Path("soak.jsonl"))
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--summarize", type=Path, help="only summarise a file written before")
     args = parser.parse_args()
+    if args.summarize:
+        summary([json.loads(line) for line in args.summarize.read_text().splitlines()])
+        return
 
     name = f"soak_{uuid.uuid4().hex[:6]}"
     url = create_database(args.pg, name)
@@ -336,8 +353,8 @@ def main() -> None:
         producer.start()
         with psycopg.connect(url, autocommit=True) as conn, args.out.open("w") as out:
             started = time.monotonic()
+            window_start = app.db.now()
             for minute in range(1, int(args.minutes) + 1):
-                window_start = app.db.now()
                 while time.monotonic() < started + 60 * minute:
                     processes.check()
                     if not producer.is_alive():
@@ -350,6 +367,7 @@ def main() -> None:
                 pruned, prune_s = prune_once(app, args.retention_minutes)
                 figures.update(
                     minute=minute,
+                    window_s=(window_end - window_start).total_seconds(),
                     at=time.time(),
                     pruned=pruned,
                     prune_s=prune_s,
@@ -358,6 +376,7 @@ def main() -> None:
                     enqueued=counts["enqueued"],
                     late_batches=counts["late_batches"],
                 )
+                window_start = window_end
                 minutes.append(figures)
                 out.write(json.dumps(figures) + "\n")
                 out.flush()

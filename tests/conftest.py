@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.accounts import FAST_PASSWORDS
 from tests.support.cli import InProcessCli
 from tests.support.databases import drop_template, fresh_pg_database, fresh_sqlite_database
 from tickwork import FakeClock, Tickwork
@@ -60,7 +61,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def app(database_url: str, clock: FakeClock) -> Iterator[Tickwork]:
     """An app on a fresh database with a fake clock."""
-    tickwork = Tickwork(database_url, clock=clock)
+    tickwork = Tickwork(database_url, clock=clock, passwords=FAST_PASSWORDS)
     yield tickwork
     tickwork.close()
 

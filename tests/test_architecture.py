@@ -106,3 +106,18 @@ def test_the_circle_finder_finds_circles() -> None:
     for importer, imported in [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d"), ("e", "e")]:
         graph.add_import(importer=importer, imported=imported)
     assert _circles(graph) == [["a", "b", "c"]]
+
+
+def test_the_web_layer_and_the_cli_never_import_storage(graph: grimp.ImportGraph) -> None:
+    (contract,) = (c for c in _contracts() if c["id"] == "reads-through-services")
+    assert contract["forbidden_modules"] == ["tickwork.storage"]
+    for source in ("tickwork.web", "tickwork.cli"):
+        importers = {
+            module
+            for module in graph.find_children(source) | graph.find_descendants(source) | {source}
+            if any(
+                imported == "tickwork.storage" or imported.startswith("tickwork.storage.")
+                for imported in graph.find_modules_directly_imported_by(module)
+            )
+        }
+        assert importers == set(), f"{source} reads through app.reads, not storage"

@@ -10,6 +10,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tickwork.auth.common import CredentialCache
+from tickwork.auth.passwords import Passwords
+from tickwork.auth.token_service import TokenService
+from tickwork.auth.user_service import UserService
 from tickwork.clock import Clock
 from tickwork.domain import triggers
 from tickwork.domain.actor import PYTHON, Actor
@@ -467,6 +471,7 @@ class Tickwork:
         backfill_cap: int = DEFAULT_BACKFILL_CAP,
         backfill_rate: float = DEFAULT_BACKFILL_RATE,
         alerts: AlertConfig | None = None,
+        passwords: Passwords | None = None,
     ) -> None:
         self.database_url = (
             database_url or os.environ.get("TICKWORK_DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -474,6 +479,7 @@ class Tickwork:
         self.clock = clock
         self.max_payload_bytes = max_payload_bytes
         self.pool_size = pool_size
+        self.passwords = passwords
         # Most fire times one backfill creates, and how many of its runs start per second.
         self.backfill_config = BackfillConfig(cap=backfill_cap, rate=backfill_rate)
         self.registry = TaskRegistry()
@@ -500,16 +506,22 @@ class Tickwork:
         database_url: str | None = None,
         clock: Clock | None = None,
         alerts: AlertConfig | None = None,
+        passwords: Passwords | None = None,
     ) -> None:
-        """Change the database, clock or alerting before first use (the CLI does this)."""
-        if self._db is not None:
+        """Change the database, clock or alerting before first use of the database (the
+        CLI does this), or password hashing before first use of :attr:`users`."""
+        if (database_url or clock is not None or alerts is not None) and self._db is not None:
             raise RuntimeError("configure() must be called before the database is used")
+        if passwords not in (None, self.passwords) and "users" in self._services:
+            raise RuntimeError("configure(passwords=...) must be called before app.users is used")
         if database_url:
             self.database_url = database_url
         if clock is not None:
             self.clock = clock
         if alerts is not None:
             self.alert_config = alerts
+        if passwords is not None:
+            self.passwords = passwords
 
     @property
     def db(self) -> Database:
@@ -584,6 +596,26 @@ class Tickwork:
                 on_cancel=lambda: self.hub.publish(CANCEL_CHANNEL),
             ),
         )
+
+    @property
+    def users(self) -> UserService:
+        """Users, logins and the session key (validated and audited)."""
+        return self._service(  # type: ignore[no-any-return]
+            "users",
+            lambda: UserService(self.db, cache=self._credentials, passwords=self.passwords),
+        )
+
+    @property
+    def tokens(self) -> TokenService:
+        """API tokens, and the principal each stands for (validated and audited)."""
+        return self._service(  # type: ignore[no-any-return]
+            "tokens", lambda: TokenService(self.db, cache=self._credentials)
+        )
+
+    @property
+    def _credentials(self) -> CredentialCache:
+        # One cache for users and tokens: disabling a user ends its tokens at once.
+        return self._service("credentials", CredentialCache)  # type: ignore[no-any-return]
 
     @property
     def bulk_actions(self) -> BulkActions:
@@ -775,17 +807,18 @@ class Tickwork:
         start: datetime | str | None = None,
     ) -> CronPreview:
         """Describe a cron expression and list its next ``count`` fire times after ``start``."""
-        return cron_preview(expression, timezone=timezone, count=count, start=start, now=self._now)
+        return cron_preview(expression, timezone=timezone, count=count, start=start, now=self.now)
 
-    def _now(self) -> datetime:
+    def now(self) -> datetime:
         """The database's time once connected, else the clock's."""
         if self._db is not None:
             return self._db.now()
         return self.clock.now() if self.clock is not None else datetime.now(UTC)
 
     def describe(self, schedule: Schedule) -> str:
-        """A schedule's timing in words."""
-        return triggers.describe(schedule)
+        """A schedule's timing in words (or, for stored timing that no longer parses, why
+        it cannot fire)."""
+        return triggers.describe_stored(schedule)
 
     def migrate(self) -> None:
         """Create or upgrade the database schema."""

@@ -109,7 +109,9 @@ class _DatabaseCollector:
         depth = GaugeMetricFamily(
             "tickwork_queue_depth", "Runs due now and waiting for a worker.", labels=["queue"]
         )
-        for name, count in sorted(queue.by_queue.items()):
+        # A queue with nothing waiting reports 0 rather than no sample, so alert rules and
+        # graphs see an empty queue instead of a gap.
+        for name, count in sorted({**dict.fromkeys(figures.queues, 0), **queue.by_queue}.items()):
             depth.add_metric([name], count)
         oldest = GaugeMetricFamily(
             "tickwork_queue_oldest_age_seconds",

@@ -52,12 +52,12 @@ def _queued_run(api: Api, n: int) -> int:
 
 
 def _user(api: Api, n: int) -> int:
-    user, _ = api.auth.create_user(ADMIN_ACTOR, f"user-{n}", password="long enough pw")
+    user, _ = api.users.create_user(ADMIN_ACTOR, f"user-{n}", password="long enough pw")
     return user.id
 
 
 def _token(api: Api, n: int) -> int:
-    token, _ = api.auth.create_token(ADMIN_ACTOR, f"token-{n}")
+    token, _ = api.tokens.create_token(ADMIN_ACTOR, f"token-{n}")
     return token.id
 
 
@@ -267,7 +267,7 @@ def test_tenant_bound_tokens_see_and_touch_only_their_tenant(api: Api) -> None:
     api.user("globex-ops", role="operator", tenant="globex")
     users = client.get("/api/v1/users").json()["items"]
     assert [u["username"] for u in users] == ["acme-ops"]
-    globex_user = api.auth.find_user(Actor(), "globex-ops").id
+    globex_user = api.users.find_user(Actor(), "globex-ops").id
     assert client.get(f"/api/v1/users/{globex_user}").status_code == 404
     made = client.post("/api/v1/users", json={"username": "acme-2"}).json()
     assert made["user"]["tenant_id"] == "acme"

@@ -101,7 +101,7 @@ def test_login_failures_are_uniform_audited_and_throttled(api: Api) -> None:
     wrong = client.post("/api/v1/auth/login", json={"username": "ada", "password": "whatever1"})
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.json() == wrong.json()
-    api.auth.disable_user(ADMIN_ACTOR, user_id)
+    api.users.disable_user(ADMIN_ACTOR, user_id)
     disabled = client.post("/api/v1/auth/login", json={"username": "ada", "password": PASSWORD})
     assert disabled.status_code == 401
     reasons = sorted(e["after"]["reason"] for e in api.audit("auth.login_failed"))
@@ -145,7 +145,7 @@ def test_sessions_end_when_user_disabled_or_password_changed(api: Api) -> None:
     )
     assert short.status_code == 422
     assert short.json()["error"]["field"] == "new_password"
-    api.auth.disable_user(ADMIN_ACTOR, user_id)
+    api.users.disable_user(ADMIN_ACTOR, user_id)
     assert first.get("/api/v1/auth/me").status_code == 401
 
 
@@ -274,9 +274,9 @@ def test_last_admin_cannot_be_demoted_or_disabled(api: Api) -> None:
 
 
 def test_initial_admin_is_created_once(api: Api) -> None:
-    password = api.auth.ensure_initial_admin()
+    password = api.users.ensure_initial_admin()
     assert password is not None
-    assert api.auth.ensure_initial_admin() is None
+    assert api.users.ensure_initial_admin() is None
     client, _ = api.browser("admin", password)
     assert client.get("/api/v1/auth/me").json()["role"] == "admin"
     entry = api.audit("user.create")[0]
@@ -353,7 +353,7 @@ def test_auth_none_only_on_loopback(app: Tickwork) -> None:
     register_api_tasks(app)
     for host in ("0.0.0.0", "192.168.1.10", "example.com"):
         with pytest.raises(InvalidInputError) as refused:
-            Authenticator(Settings(auth="none", host=host), api_auth(app))
+            Authenticator(Settings(auth="none", host=host), app.users, app.tokens)
         assert refused.value.field == "auth"
     web = make_web(app, auth="none", host="::1")
     from fastapi.testclient import TestClient
@@ -364,9 +364,3 @@ def test_auth_none_only_on_loopback(app: Tickwork) -> None:
     made = client.post("/api/v1/runs", json={"task": "greet"})
     assert made.status_code == 201
     assert made.json()["created_by"] == "anonymous"
-
-
-def api_auth(app: Tickwork):  # type: ignore[no-untyped-def]
-    from tickwork.auth.service import AuthService
-
-    return AuthService(app.db)

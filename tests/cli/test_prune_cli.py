@@ -56,7 +56,7 @@ def test_prune_deletes_finished_runs_older_than_days_and_keeps_pending_ones(
     _age(made, pending.id, 400)
     result = tickwork("prune", "--days", "30")
     assert result.code == 0, result.err
-    assert result.out.strip() == "deleted 1 runs and 0 stale node rows"
+    assert result.out.strip() == "deleted 1 runs, 0 stale node rows and 0 resolved alerts"
     assert _ids(made) == {middle.id, pending.id}
 
 
@@ -68,9 +68,13 @@ def test_prune_without_days_keeps_the_configured_retention(
     made.worker().run_until_idle()
     _age(made, old.id, 40)
     _age(made, middle.id, 10)
-    assert tickwork("prune").out.strip() == "deleted 1 runs and 0 stale node rows"
+    assert (
+        tickwork("prune").out.strip() == "deleted 1 runs, 0 stale node rows and 0 resolved alerts"
+    )
     monkeypatch.setenv("TICKWORK_RETENTION_DAYS", "7")
-    assert tickwork("prune").out.strip() == "deleted 1 runs and 0 stale node rows"
+    assert (
+        tickwork("prune").out.strip() == "deleted 1 runs, 0 stale node rows and 0 resolved alerts"
+    )
     assert _ids(made) == set()
 
 

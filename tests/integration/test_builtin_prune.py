@@ -16,6 +16,7 @@ from tickwork.builtin_tasks import PRUNE_SCHEDULE, prune, register_builtin_tasks
 from tickwork.domain.models import RunStatus
 from tickwork.services.node_heartbeat import NodeHeartbeat
 from tickwork.settings import Settings
+from tickwork.storage.alert_store import AlertStore
 from tickwork.storage.run_store import RunStore
 from tickwork.storage.tables import nodes, run_attempts, runs
 
@@ -110,7 +111,7 @@ def test_prune_deletes_old_finished_runs_of_every_final_status_and_keeps_unfinis
     app: Tickwork, clock: FakeClock
 ) -> None:
     history = make_history(app, clock)
-    assert prune.prune(app, 30) == {"runs": 4, "nodes": 1}
+    assert prune.prune(app, 30) == {"runs": 4, "nodes": 1, "alerts": 0}
     assert _run_ids(app) == history.kept
     assert _attempt_run_ids(app) == set()  # the failed run's attempt history went with it
     assert _node_ids(app) == {"worker:recent"}
@@ -184,12 +185,28 @@ def test_the_retention_task_run_by_a_worker_deletes_what_is_older_than_its_days(
     app.worker().run_until_idle()
     done = app.runs.get(task.id)
     assert done.status is RunStatus.SUCCEEDED, done.error
-    assert done.result == {"runs": 1, "nodes": 0}
+    assert done.result == {"runs": 1, "nodes": 0, "alerts": 0}
     assert [line["message"] for line in done.logs or []] == [
         "deleted 1 runs of every tenant older than 7 days"
     ]
     assert _run_ids(app) == {pending.id, recent.id, task.id}
     assert old.id not in _run_ids(app)
+
+
+def test_prune_forgets_resolved_incidents_and_sent_notifications_but_keeps_open_ones(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    store = AlertStore(app.db.dialect)
+    with app.db.write() as conn:
+        now = app.db.now()
+        old = store.open_alert(conn, event="process.down", subject="scheduler", text="x", now=now)
+        still = store.open_alert(conn, event="queue.backlog", subject="queue:a", text="y", now=now)
+        assert old is not None
+        assert still is not None
+        store.resolve(conn, [old.id], now)
+    clock.advance(days=31)
+    assert prune.prune(app, 30)["alerts"] == 1
+    assert [a.id for a in app.alerts.list()] == [still.id]
 
 
 def test_batches_resume_where_the_last_ended_even_among_runs_finished_at_one_instant(

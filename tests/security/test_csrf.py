@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -125,21 +124,16 @@ def test_the_same_site_and_programs_still_work(
 def test_bearer_tokens_need_no_csrf(app: Tickwork) -> None:
     register_api_tasks(app)
     web = _proxy_web(app)
-    _, secret = web_state_auth(web).create_token(ADMIN_ACTOR, "ci", role="admin")
+    _, secret = app.tokens.create_token(ADMIN_ACTOR, "ci", role="admin")
     client = _client(web, Authorization=f"Bearer {secret}")
     made = client.post("/api/v1/runs", json={"task": "greet"}, headers=CROSS_SITE)
     assert made.status_code == 201, made.text
 
 
-def web_state_auth(web: FastAPI) -> Any:
-    return web.state.tickwork.auth
-
-
 def test_sessions_still_need_their_token_even_from_the_same_site(app: Tickwork) -> None:
     register_api_tasks(app)
     web = make_web(app)
-    auth = web_state_auth(web)
-    auth.create_user(ADMIN_ACTOR, "ada", role="admin", password="correct horse battery")
+    app.users.create_user(ADMIN_ACTOR, "ada", role="admin", password="correct horse battery")
     client = _client(web)
     login = client.post(
         "/api/v1/auth/login", json={"username": "ada", "password": "correct horse battery"}

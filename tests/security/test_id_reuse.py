@@ -33,14 +33,16 @@ def _delete(db: Database, table: str, row_id: int) -> None:
 
 
 def test_a_deleted_rows_id_is_never_handed_out_again(api: Api) -> None:
-    app, auth, db = api.app, api.auth, api.app.db
+    app, db = api.app, api.app.db
     makers = {
         "schedules": lambda n: (
             app.schedules.create(name=f"s{n}", task="greet", interval=60, actor=ADMIN_ACTOR).id
         ),
         "runs": lambda n: app.enqueue("greet", actor=ADMIN_ACTOR).id,
-        "users": lambda n: auth.create_user(ADMIN_ACTOR, f"u{n}", password="long enough pw")[0].id,
-        "api_tokens": lambda n: auth.create_token(ADMIN_ACTOR, f"t{n}")[0].id,
+        "users": lambda n: (
+            app.users.create_user(ADMIN_ACTOR, f"u{n}", password="long enough pw")[0].id
+        ),
+        "api_tokens": lambda n: app.tokens.create_token(ADMIN_ACTOR, f"t{n}")[0].id,
         "flags": lambda n: (
             app.flags.set(ADMIN_ACTOR, f"f{n}", True),
             _max_id(db, "flags"),

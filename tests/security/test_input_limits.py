@@ -21,12 +21,11 @@ import httpx
 import pytest
 
 from tests.apps.ui_app import register_ui_tasks
-from tests.support.accounts import ADMIN_ACTOR, FAST_PASSWORDS
+from tests.support.accounts import ADMIN_ACTOR
 from tests.support.cli import CliResult, InProcessCli
 from tests.support.servers import serve_asgi
 from tests.support.web import form_data, make_web
 from tickwork import Tickwork
-from tickwork.auth.service import AuthService
 from tickwork.domain import cron, inputs, windows
 from tickwork.domain.errors import TickworkError
 from tickwork.domain.models import MisfirePolicy
@@ -222,18 +221,17 @@ def test_runs_flags_users_and_tokens_refuse_long_input_at_once(app: Tickwork) ->
         refused_quickly(lambda t=text: app.enqueue("noop", timeout=t), "timeout")  # type: ignore[arg-type]
     refused_quickly(lambda: app.flags.set(ADMIN_ACTOR, "f" * N, True), "name")
     refused_quickly(lambda: app.flags.set(ADMIN_ACTOR, "f\n" * (N // 2), True), "name")
-    auth = AuthService(app.db, passwords=FAST_PASSWORDS)
     refused_quickly(
-        lambda: auth.create_user(ADMIN_ACTOR, "u" * N, password="pw-long-enough"), "username"
+        lambda: app.users.create_user(ADMIN_ACTOR, "u" * N, password="pw-long-enough"), "username"
     )
-    refused_quickly(lambda: auth.create_token(ADMIN_ACTOR, "n" * N), "name")
+    refused_quickly(lambda: app.tokens.create_token(ADMIN_ACTOR, "n" * N), "name")
     for text in DURATIONS:
         refused_quickly(
-            lambda t=text: auth.create_token(ADMIN_ACTOR, "ok", expires_in=t), "expires"
+            lambda t=text: app.tokens.create_token(ADMIN_ACTOR, "ok", expires_in=t), "expires"
         )
     for ref in ("9" * N, "9" * 20, "²"):
-        refused_quickly(lambda r=ref: auth.find_user(ADMIN_ACTOR, r), "username")
-        refused_quickly(lambda r=ref: auth.find_token(ADMIN_ACTOR, r), "name")
+        refused_quickly(lambda r=ref: app.users.find_user(ADMIN_ACTOR, r), "username")
+        refused_quickly(lambda r=ref: app.tokens.find_token(ADMIN_ACTOR, r), "name")
     assert app.runs.list() == []
 
 
@@ -243,8 +241,7 @@ def test_runs_flags_users_and_tokens_refuse_long_input_at_once(app: Tickwork) ->
 def test_the_timing_preview_answers_at_once_through_the_real_http_app(app: Tickwork) -> None:
     """The issue's request, as a viewer, against the app served by uvicorn: the red inline
     error comes back at once, and /healthz is not held up meanwhile."""
-    auth = AuthService(app.db, passwords=FAST_PASSWORDS)
-    _, secret = auth.create_token(ADMIN_ACTOR, "viewer", role="viewer")
+    _, secret = app.tokens.create_token(ADMIN_ACTOR, "viewer", role="viewer")
     web = make_web(app)
     headers = {"Authorization": f"Bearer {secret}"}
     with serve_asgi(web) as base, httpx.Client(base_url=base, headers=headers) as client:

@@ -15,10 +15,9 @@ from tests.support.accounts import ADMIN_ACTOR, PASSWORD
 from tests.support.web import Api
 from tickwork import FakeClock, Tickwork
 from tickwork.auth.passwords import Passwords
-from tickwork.auth.service import AuthService
 from tickwork.auth.throttle import TooManyAttemptsError
+from tickwork.auth.user_service import UserService
 from tickwork.domain.errors import AuthenticationError
-from tickwork.storage.database import Database
 
 # Hashing that takes a few milliseconds, so concurrent guesses overlap as they would.
 SLOWER_PASSWORDS = Passwords(PasswordHasher(time_cost=2, memory_cost=4096, parallelism=1))
@@ -30,7 +29,7 @@ FREE = 5
 ADDRESS_FREE = 50
 
 
-def _attempt(auth: AuthService, username: str, password: str, address: str) -> str:
+def _attempt(auth: UserService, username: str, password: str, address: str) -> str:
     try:
         auth.login(username, password, address=address)
     except TooManyAttemptsError:
@@ -45,8 +44,7 @@ def test_a_burst_of_concurrent_guesses_gets_only_the_free_attempts_checked(
 ) -> None:
     # Two services on two connection pools: two web processes sharing the database.
     processes = [
-        AuthService(Database(app.database_url, clock=clock), passwords=SLOWER_PASSWORDS)
-        for _ in range(2)
+        Tickwork(app.database_url, clock=clock, passwords=SLOWER_PASSWORDS).users for _ in range(2)
     ]
     processes[0].create_user(ADMIN_ACTOR, "admin", role="admin", password=PASSWORD)
     outcomes: Counter[str] = Counter()
@@ -86,7 +84,7 @@ def api_audit(app: Tickwork, action: str) -> list:  # type: ignore[type-arg]
 
 def test_the_delay_grows_per_user_and_address(api: Api, clock: FakeClock) -> None:
     api.user("ada", role="viewer")
-    auth = api.auth
+    auth = api.users
     outcomes = [_attempt(auth, "ada", "wrong", ATTACKER) for _ in range(FREE)]
     assert outcomes == ["checked"] * FREE
     waits = []
@@ -104,28 +102,28 @@ def test_the_delay_grows_per_user_and_address(api: Api, clock: FakeClock) -> Non
 def test_nobody_can_lock_the_owner_out(api: Api, clock: FakeClock) -> None:
     api.user("admin", role="admin")
     for _ in range(30):
-        _attempt(api.auth, "admin", "guess", ATTACKER)
-    assert _attempt(api.auth, "admin", "guess", ATTACKER) == "throttled"
+        _attempt(api.users, "admin", "guess", ATTACKER)
+    assert _attempt(api.users, "admin", "guess", ATTACKER) == "throttled"
     # The owner, from their own address, is neither refused nor slowed.
-    assert _attempt(api.auth, "admin", "typo", OWNER) == "checked"
-    assert _attempt(api.auth, "admin", PASSWORD, OWNER) == "ok"
+    assert _attempt(api.users, "admin", "typo", OWNER) == "checked"
+    assert _attempt(api.users, "admin", PASSWORD, OWNER) == "ok"
 
 
 def test_a_success_starts_the_pair_over(api: Api) -> None:
     api.user("bo", role="viewer")
     for _ in range(FREE - 1):
-        assert _attempt(api.auth, "bo", "wrong", OWNER) == "checked"
-    assert _attempt(api.auth, "bo", PASSWORD, OWNER) == "ok"
+        assert _attempt(api.users, "bo", "wrong", OWNER) == "checked"
+    assert _attempt(api.users, "bo", PASSWORD, OWNER) == "ok"
     for _ in range(FREE):
-        assert _attempt(api.auth, "bo", "wrong", OWNER) == "checked"
-    assert _attempt(api.auth, "bo", "wrong", OWNER) == "throttled"
+        assert _attempt(api.users, "bo", "wrong", OWNER) == "checked"
+    assert _attempt(api.users, "bo", "wrong", OWNER) == "throttled"
 
 
 def test_one_address_trying_many_names_slows_down(api: Api) -> None:
     names = [f"user{i}" for i in range(ADDRESS_FREE)]
-    assert {_attempt(api.auth, name, "pw", ATTACKER) for name in names} == {"checked"}
-    assert _attempt(api.auth, "someone-else", "pw", ATTACKER) == "throttled"
-    assert _attempt(api.auth, "someone-else", "pw", OWNER) == "checked"
+    assert {_attempt(api.users, name, "pw", ATTACKER) for name in names} == {"checked"}
+    assert _attempt(api.users, "someone-else", "pw", ATTACKER) == "throttled"
+    assert _attempt(api.users, "someone-else", "pw", OWNER) == "checked"
 
 
 def test_refusals_answer_429_with_retry_after(api: Api) -> None:
@@ -144,10 +142,10 @@ def test_password_changes_are_throttled_alike(api: Api) -> None:
     user_id = api.user("di", role="viewer")
     for _ in range(FREE):
         with pytest.raises(AuthenticationError):
-            api.auth.change_password(user_id, "wrong", "a new long password", address=ATTACKER)
+            api.users.change_password(user_id, "wrong", "a new long password", address=ATTACKER)
     with pytest.raises(TooManyAttemptsError):
-        api.auth.change_password(user_id, PASSWORD, "a new long password", address=ATTACKER)
-    api.auth.change_password(user_id, PASSWORD, "a new long password", address=OWNER)
+        api.users.change_password(user_id, PASSWORD, "a new long password", address=ATTACKER)
+    api.users.change_password(user_id, PASSWORD, "a new long password", address=OWNER)
 
 
 def test_the_documented_policy() -> None:

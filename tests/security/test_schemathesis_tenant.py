@@ -100,9 +100,7 @@ def target() -> Iterator[Target]:
             app.schedules.run_now(schedule.id, actor=actor)
             app.enqueue("greet", key="k", actor=actor)
             app.flags.set(actor, "reports", True)
-        _, secret = web.state.tickwork.auth.create_token(
-            ADMIN_ACTOR, "fuzz", role="operator", tenant_id=TENANT
-        )
+        _, secret = app.tokens.create_token(ADMIN_ACTOR, "fuzz", role="operator", tenant_id=TENANT)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # The token as the document's bearer scheme: schemathesis then knows every

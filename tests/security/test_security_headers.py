@@ -26,7 +26,6 @@ from tests.support.requirements import require
 from tests.support.waiting import wait_for
 from tests.support.web import make_web
 from tickwork import Tickwork
-from tickwork.auth.service import AuthService
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette asks for httpx2; httpx works the same
@@ -56,9 +55,7 @@ def test_every_kind_of_response_carries_the_headers(
 ) -> None:
     web = make_web(app, max_request_bytes=4096)
     client = TestClient(web, raise_server_exceptions=False, follow_redirects=False)
-    _, token = AuthService(app.db, passwords=FAST_PASSWORDS).create_token(
-        ADMIN_ACTOR, "reader", role="viewer"
-    )
+    _, token = app.tokens.create_token(ADMIN_ACTOR, "reader", role="viewer")
     bearer = {"Authorization": f"Bearer {token}"}
     static = re.search(r'href="(/ui/static/app\.css[^"]*)"', client.get("/login").text)
     assert static is not None
@@ -122,11 +119,9 @@ def server(
 ) -> Iterator[tuple[str, Tickwork]]:
     """``tickwork run`` on PostgreSQL with an admin, and a schedule with finished runs."""
     database_url, drop = fresh_pg_database()
-    app = Tickwork(database_url)
+    app = Tickwork(database_url, passwords=FAST_PASSWORDS)
     register_ui_tasks(app)
-    AuthService(app.db, passwords=FAST_PASSWORDS).create_user(
-        ADMIN_ACTOR, "ada", role="admin", password=PASSWORD
-    )
+    app.users.create_user(ADMIN_ACTOR, "ada", role="admin", password=PASSWORD)
     try:
         with ui_app_server(
             database_url, tmp_path_factory.mktemp("csp-server") / "server.log"

@@ -34,17 +34,19 @@ def test_worker_counters_are_for_principals_bound_to_no_tenant(api: Api) -> None
 
 
 def test_lookups_by_name_stay_in_the_callers_tenant(api: Api) -> None:
-    api.auth.create_user(ADMIN_ACTOR, "globex-carol", tenant_id="globex", password="long enough pw")
-    api.auth.create_token(ADMIN_ACTOR, "deploy", tenant_id="globex")
+    api.users.create_user(
+        ADMIN_ACTOR, "globex-carol", tenant_id="globex", password="long enough pw"
+    )
+    api.tokens.create_token(ADMIN_ACTOR, "deploy", tenant_id="globex")
     with pytest.raises(NotFoundError):
-        api.auth.find_user(ACME, "globex-carol")
+        api.users.find_user(ACME, "globex-carol")
     with pytest.raises(NotFoundError):
-        api.auth.find_token(ACME, "deploy")
-    assert api.auth.find_user(GLOBEX, "globex-carol").tenant_id == "globex"
-    api.auth.create_token(ADMIN_ACTOR, "deploy", tenant_id="acme")
-    assert api.auth.find_token(ACME, "deploy").tenant_id == "acme"
+        api.tokens.find_token(ACME, "deploy")
+    assert api.users.find_user(GLOBEX, "globex-carol").tenant_id == "globex"
+    api.tokens.create_token(ADMIN_ACTOR, "deploy", tenant_id="acme")
+    assert api.tokens.find_token(ACME, "deploy").tenant_id == "acme"
     with pytest.raises(ConflictError):
-        api.auth.find_token(ADMIN_ACTOR, "deploy")
+        api.tokens.find_token(ADMIN_ACTOR, "deploy")
     # Schedule names too: a name several tenants use needs an id from who sees them all.
     for actor in (ACME, GLOBEX):
         api.app.schedules.create(name="report", task="greet", interval=60, actor=actor)

@@ -113,7 +113,7 @@ class World:
 
 
 def _seed(api: Api) -> World:
-    app, auth = api.app, api.auth
+    app = api.app
     mark = secrets.token_hex(4)
     world = World(api, tenant_a=f"acme-{mark}")
     tenant_a = world.tenant_a
@@ -151,8 +151,8 @@ def _seed(api: Api) -> World:
     app.worker(concurrency=2).run_until_idle(20)
     keyed = app.enqueue("greet", {"name": names["payload"]}, key=names["key"], actor=a_admin)
     app.flags.set(a_admin, names["flag"], True, description=names["flagdesc"])
-    user, _ = auth.create_user(a_admin, names["user"], role="operator", password=PASSWORD)
-    token, _ = auth.create_token(a_admin, names["token"], role="viewer")
+    user, _ = app.users.create_user(a_admin, names["user"], role="operator", password=PASSWORD)
+    token, _ = app.tokens.create_token(a_admin, names["token"], role="viewer")
     # Logins of A's user, failed and not (auth.* entries with the name typed).
     login = api.anonymous()
     login.post("/api/v1/auth/login", json={"username": names["user"], "password": "bad-pw"})
@@ -205,8 +205,8 @@ def _seed(api: Api) -> World:
     b_sched = app.schedules.create(name="globex-job", task="greet", interval=60, actor=b_admin)
     b_run = app.enqueue("boom", actor=b_admin)
     app.runs.cancel(b_run.id, actor=b_admin)
-    b_user, _ = auth.create_user(b_admin, "globex-ops", role="viewer", password=PASSWORD)
-    b_token, _ = auth.create_token(b_admin, "globex-ci", role="viewer")
+    b_user, _ = app.users.create_user(b_admin, "globex-ops", role="viewer", password=PASSWORD)
+    b_token, _ = app.tokens.create_token(b_admin, "globex-ci", role="viewer")
     app.flags.set(b_admin, "globex-flag", True)
     with app.db.write() as conn:
         b_alert = alerts.open_alert(

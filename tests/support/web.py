@@ -20,7 +20,8 @@ with warnings.catch_warnings():
 
 from tests.support.accounts import ADMIN_ACTOR, FAST_PASSWORDS, PASSWORD
 from tickwork import Context, Tickwork
-from tickwork.auth.service import AuthService
+from tickwork.auth.token_service import TokenService
+from tickwork.auth.user_service import UserService
 from tickwork.settings import Settings
 from tickwork.web import create_app
 
@@ -71,9 +72,12 @@ class Api:
     _tokens: dict[tuple[str, str | None], str] = field(default_factory=dict)
 
     @property
-    def auth(self) -> AuthService:
-        auth: AuthService = self.web.state.tickwork.auth
-        return auth
+    def users(self) -> UserService:
+        return self.app.users
+
+    @property
+    def tokens(self) -> TokenService:
+        return self.app.tokens
 
     def anonymous(self) -> TestClient:
         """A client without credentials."""
@@ -83,7 +87,7 @@ class Api:
         """An API token secret for ``role`` (bound to ``tenant``), made once per test."""
         key = (role, tenant)
         if key not in self._tokens:
-            _, secret = self.auth.create_token(
+            _, secret = self.tokens.create_token(
                 ADMIN_ACTOR, f"{role}-{tenant or 'all'}", role=role, tenant_id=tenant
             )
             self._tokens[key] = secret
@@ -100,7 +104,7 @@ class Api:
 
     def user(self, username: str, role: str = "admin", tenant: str | None = None) -> int:
         """Create a user with :data:`PASSWORD`; return its id."""
-        user, _ = self.auth.create_user(
+        user, _ = self.users.create_user(
             ADMIN_ACTOR, username, role=role, tenant_id=tenant, password=PASSWORD
         )
         return user.id
@@ -131,9 +135,12 @@ class Ui:
     _users: set[str] = field(default_factory=set)
 
     @property
-    def auth(self) -> AuthService:
-        auth: AuthService = self.web.state.tickwork.auth
-        return auth
+    def users(self) -> UserService:
+        return self.app.users
+
+    @property
+    def tokens(self) -> TokenService:
+        return self.app.tokens
 
     def client(self) -> TestClient:
         """A browser-like client with no session (HTML accepted, redirects not followed)."""
@@ -149,7 +156,7 @@ class Ui:
         """A client logged in as a user of ``role`` through the login form, and its CSRF."""
         username = self.username(role, tenant)
         if username not in self._users:
-            self.auth.create_user(
+            self.users.create_user(
                 ADMIN_ACTOR, username, role=role, tenant_id=tenant, password=PASSWORD
             )
             self._users.add(username)

@@ -16,7 +16,6 @@ from tests.support.databases import fresh_pg_database
 from tests.support.requirements import require
 from tests.support.web import Ui, make_web
 from tickwork import Tickwork
-from tickwork.auth.service import AuthService
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -43,7 +42,7 @@ def server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     workdir = tmp_path_factory.mktemp("ui-server")
     app = Tickwork(database_url)
     register_ui_tasks(app)
-    auth = AuthService(app.db)
+    auth = app.users
     for name, role in (("ada", "admin"), ("vic", "viewer")):
         auth.create_user(ADMIN_ACTOR, name, role=role, password=PASSWORD)
     try:

@@ -411,12 +411,12 @@ def test_users_and_tokens_are_managed_by_admins(ui: Ui) -> None:
     )
     assert too_short.status_code == 422
     assert 'id="user-password-error"' in too_short.text
-    grace = next(u for u in ui.auth.list_users(ADMIN_ACTOR) if u.username == "grace")
+    grace = next(u for u in ui.users.list_users(ADMIN_ACTOR) if u.username == "grace")
     reset = client.post(f"/admin/users/{grace.id}/password", data={"csrf_token": csrf})
     assert reset.status_code == 200
     new_password = re.search(r'id="reset-secret">([^<]+)<', reset.text)
     assert new_password is not None
-    assert ui.auth.login("grace", new_password.group(1)).username == "grace"
+    assert ui.users.login("grace", new_password.group(1)).username == "grace"
     token = client.post("/admin/tokens", data={"csrf_token": csrf, "name": "ci", "role": "viewer"})
     assert token.status_code == 200
     secret = re.search(r'id="new-secret">(tw_[^<]+)<', token.text)

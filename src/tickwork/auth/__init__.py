@@ -1,8 +1,9 @@
 """Authentication and authorisation: users, API tokens, sessions, roles.
 
-``tickwork.auth.service.AuthService`` manages users and tokens and checks credentials
-(import it from there: the storage layer imports this package's models); ``Principal`` is
-who a request comes from; ``SessionCodec`` signs browser session cookies.
+``tickwork.auth.user_service.UserService`` (``app.users``) manages users, logins and the
+session key, ``tickwork.auth.token_service.TokenService`` (``app.tokens``) API tokens (import
+them from there: the storage layer imports this package's models); ``Principal`` is who a
+request comes from; ``SessionCodec`` signs browser session cookies.
 """
 
 from tickwork.auth.models import ApiToken, User

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from tickwork.context import Context
+from tickwork.storage.alert_store import AlertStore
 from tickwork.storage.node_store import NodeStore
 from tickwork.storage.run_store import RunStore
 
@@ -50,7 +51,8 @@ def prune(
     tenant_id: str | None = None,
 ) -> dict[str, int]:
     """Delete finished runs older than ``days`` in batches (only ``tenant_id``'s when given;
-    node rows only when pruning the whole installation); return how many of each went."""
+    node rows, and incidents resolved and notifications sent before then, only when pruning
+    the whole installation); return how many of each went."""
     db = app.db
     store = RunStore(db.dialect)
     cutoff = db.now() - timedelta(days=days)
@@ -66,11 +68,12 @@ def prune(
         if batch.deleted < BATCH:
             break
         after = batch.last_finished_at
-    nodes = 0
+    nodes = alerts = 0
     if tenant_id is None:
         with db.write() as conn:
             nodes = NodeStore(db.dialect).forget_before(conn, db.now() - NODE_RETENTION)
-    return {"runs": deleted, "nodes": nodes}
+            alerts = AlertStore(db.dialect).forget_before(conn, cutoff)
+    return {"runs": deleted, "nodes": nodes, "alerts": alerts}
 
 
 def register(app: Tickwork, settings: Settings) -> None:

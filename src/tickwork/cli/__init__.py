@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from tickwork.cli import cron, flags, queues, runs, schedule_actions, schedules, services
+from tickwork.cli import alerts, cron, flags, queues, runs, schedule_actions, schedules, services
 from tickwork.cli.common import error_console, styled
 from tickwork.domain.errors import DatabaseUnavailableError, TickworkError
 
@@ -26,6 +26,8 @@ cli.add_typer(runs.cli, name="runs", help="List, inspect, retry and cancel runs.
 cli.add_typer(cron.cli, name="cron", help="Check cron expressions.")
 cli.add_typer(flags.cli, name="flags", help="Turn flags that schedule conditions name on or off.")
 cli.add_typer(queues.cli, name="queues", help="List queues; pause and resume them.")
+cli.add_typer(alerts.channels_cli, name="channels", help="Manage where alerts go.")
+cli.add_typer(alerts.alerts_cli, name="alerts", help="List and acknowledge incidents.")
 
 
 def _add_optional_groups() -> None:

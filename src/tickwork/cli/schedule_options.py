@@ -168,6 +168,31 @@ DEFINITION_OPTIONS = (
         ],
     ),
     DefinitionOption(
+        "alert_after",
+        Annotated[
+            int | None,
+            typer.Option("--alert-after", help="Failed runs in a row that raise an alert"),
+        ],
+    ),
+    DefinitionOption(
+        "auto_pause_after",
+        Annotated[
+            int | None,
+            typer.Option("--auto-pause-after", help="Failed runs in a row that pause it"),
+        ],
+    ),
+    DefinitionOption(
+        "alert_channels",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--alert-channels",
+                help="Comma-separated channels to alert (default: TICKWORK_ALERT_CHANNELS)",
+            ),
+        ],
+        parse=lambda text: [c.strip() for c in text.split(",") if c.strip()] or None,
+    ),
+    DefinitionOption(
         "metadata",
         Annotated[
             str | None,

@@ -44,13 +44,24 @@ CLI_ACTOR = Actor(name="cli", source="cli")
 Ref = Annotated[str, typer.Argument(help="Schedule id or name")]
 
 
+def _shown(s: Schedule) -> dict[str, Any]:
+    """A schedule as ``--json`` prints it: one whose stored timing no longer parses is
+    ``failed``, with ``error`` saying why."""
+    problem = triggers.stored_problem(s)
+    data = s.to_dict()
+    if problem is not None:
+        data.update(status="failed", error=problem)
+    return data
+
+
 def _row(s: Schedule) -> tuple[Any, ...]:
+    problem = triggers.stored_problem(s)
     return (
         s.id,
         s.name,
         s.task,
-        triggers.describe(s),
-        s.status.value + (" (orphaned)" if s.orphaned else ""),
+        triggers.describe_stored(s),
+        ("failed" if problem else s.status.value) + (" (orphaned)" if s.orphaned else ""),
         when(s.next_run_at) if s.status.value == "active" else "",
         when(s.last_run_at),
         s.last_status or "",
@@ -86,7 +97,7 @@ def list_schedules(
         actor=CLI_ACTOR,
     )
     if as_json:
-        print_json(found)
+        print_json([_shown(s) for s in found])
         return
     print_table(
         f"{len(found)} schedules",
@@ -101,12 +112,14 @@ def show(ref: Ref, as_json: JsonOption = False, db: DbOption = None, app: AppOpt
     tickwork = load_app(app, db)
     schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
     if as_json:
-        print_json({**schedule.to_dict(), "description_of_timing": triggers.describe(schedule)})
+        print_json(
+            {**_shown(schedule), "description_of_timing": triggers.describe_stored(schedule)}
+        )
         return
     console.print(
-        styled((schedule.name, "bold"), f"  #{schedule.id}  {triggers.describe(schedule)}")
+        styled((schedule.name, "bold"), f"  #{schedule.id}  {triggers.describe_stored(schedule)}")
     )
-    for key, value in schedule.to_dict().items():
+    for key, value in _shown(schedule).items():
         if value not in (None, [], {}):
             console.print(f"  {key:>16}: {getattr(value, 'value', value)}", highlight=False)
 
@@ -138,7 +151,7 @@ def create(
     schedule = load_app(app, db).schedules.create(actor=CLI_ACTOR, name=name, task=task, **fields)
     _print_schedule(
         schedule,
-        f"created schedule #{schedule.id} {schedule.name!r}: {triggers.describe(schedule)}; "
+        f"created schedule #{schedule.id} {schedule.name!r}: {triggers.describe_stored(schedule)}; "
         f"next run {when(schedule.next_run_at) or '-'}",
         as_json,
     )

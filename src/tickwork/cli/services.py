@@ -120,7 +120,7 @@ def _announce_initial_admin(web_app: Any, config: Settings) -> None:
     if config.auth != "local":
         return
     try:
-        password = web_app.state.tickwork.auth.ensure_initial_admin()
+        password = web_app.state.tickwork.tickwork.users.ensure_initial_admin()
     except Exception as exc:  # an unmigrated database: /readyz and the log say so
         log.warning("could not check for users (is the database migrated?): %s", exc)
         return
@@ -254,7 +254,9 @@ def prune(
 
     result = prune_history(load_app(app, db), days)
     console.print(
-        f"deleted {result['runs']} runs and {result['nodes']} stale node rows", highlight=False
+        f"deleted {result['runs']} runs, {result['nodes']} stale node rows and "
+        f"{result['alerts']} resolved alerts",
+        highlight=False,
     )
 
 

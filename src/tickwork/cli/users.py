@@ -13,13 +13,12 @@ from typing import Annotated
 
 import typer
 
+from tickwork.app import Tickwork
 from tickwork.auth.models import ApiToken, User
-from tickwork.auth.service import AuthService
 from tickwork.cli.common import DbOption, JsonOption, console, print_json, print_table, when
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError
 from tickwork.settings import Settings
-from tickwork.storage.database import Database
 
 CLI_ACTOR = Actor(name="cli", source="cli")
 
@@ -42,12 +41,12 @@ PasswordStdin = Annotated[
 
 
 @contextmanager
-def _auth(db: str | None) -> Iterator[AuthService]:
-    database = Database(db or Settings().database_url)
+def _app(db: str | None) -> Iterator[Tickwork]:
+    app = Tickwork(db or Settings().database_url)
     try:
-        yield AuthService(database)
+        yield app
     finally:
-        database.dispose()
+        app.close()
 
 
 def _read_password() -> str:
@@ -103,8 +102,8 @@ def create_user(
 ) -> None:
     """Create a user. Without --password-stdin a password is generated and printed once."""
     password = _read_password() if password_stdin else None
-    with _auth(db) as auth:
-        user, generated = auth.create_user(
+    with _app(db) as app:
+        user, generated = app.users.create_user(
             CLI_ACTOR, username, role=role or "viewer", tenant_id=tenant, password=password
         )
     if as_json:
@@ -124,8 +123,8 @@ def create_user(
 @users_cli.command("list")
 def list_users(as_json: JsonOption = False, db: DbOption = None) -> None:
     """List users."""
-    with _auth(db) as auth:
-        found = auth.list_users(CLI_ACTOR, limit=100_000)
+    with _app(db) as app:
+        found = app.users.list_users(CLI_ACTOR, limit=100_000)
     if as_json:
         print_json([u.to_dict() for u in found])
         return
@@ -139,8 +138,8 @@ def list_users(as_json: JsonOption = False, db: DbOption = None) -> None:
 @users_cli.command("show")
 def show_user(ref: UserRef, as_json: JsonOption = False, db: DbOption = None) -> None:
     """Show one user."""
-    with _auth(db) as auth:
-        user = auth.find_user(CLI_ACTOR, ref)
+    with _app(db) as app:
+        user = app.users.find_user(CLI_ACTOR, ref)
     if as_json:
         print_json(user.to_dict())
         return
@@ -168,8 +167,8 @@ def update_user(
         changes["tenant_id"] = None
     if not changes:
         raise InvalidInputError("nothing to change: give --role, --tenant or --no-tenant")
-    with _auth(db) as auth:
-        user = auth.update_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id, **changes)  # type: ignore[arg-type]
+    with _app(db) as app:
+        user = app.users.update_user(CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id, **changes)  # type: ignore[arg-type]
     console.print(
         f"user {user.username!r} is now {user.role.value}"
         + (f" in tenant {user.tenant_id}" if user.tenant_id else ""),
@@ -180,16 +179,16 @@ def update_user(
 @users_cli.command("disable")
 def disable_user(ref: UserRef, db: DbOption = None) -> None:
     """Disable a user: its sessions and API tokens stop working at once."""
-    with _auth(db) as auth:
-        user = auth.disable_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id)
+    with _app(db) as app:
+        user = app.users.disable_user(CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id)
     console.print(f"user {user.username!r} is disabled", highlight=False)
 
 
 @users_cli.command("enable")
 def enable_user(ref: UserRef, db: DbOption = None) -> None:
     """Enable a disabled user again."""
-    with _auth(db) as auth:
-        user = auth.enable_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id)
+    with _app(db) as app:
+        user = app.users.enable_user(CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id)
     console.print(f"user {user.username!r} is enabled", highlight=False)
 
 
@@ -202,8 +201,10 @@ def set_password(ref: UserRef, password_stdin: PasswordStdin = False, db: DbOpti
 
     generated = None if password is not None else generate_password()
     new_password = password if password is not None else str(generated)
-    with _auth(db) as auth:
-        user = auth.update_user(CLI_ACTOR, auth.find_user(CLI_ACTOR, ref).id, password=new_password)
+    with _app(db) as app:
+        user = app.users.update_user(
+            CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id, password=new_password
+        )
     console.print(f"password of {user.username!r} changed", highlight=False)
     if generated:
         console.print(f"password: {generated}", highlight=False)
@@ -236,9 +237,9 @@ def create_token(
             expires_at = expires
         else:
             expires_in = expires
-    with _auth(db) as auth:
-        user_id = None if user is None else auth.find_user(CLI_ACTOR, user).id
-        token, secret = auth.create_token(
+    with _app(db) as app:
+        user_id = None if user is None else app.users.find_user(CLI_ACTOR, user).id
+        token, secret = app.tokens.create_token(
             CLI_ACTOR,
             name,
             role=role,
@@ -268,9 +269,9 @@ def list_tokens(
     db: DbOption = None,
 ) -> None:
     """List API tokens (never their secrets)."""
-    with _auth(db) as auth:
-        found = auth.list_tokens(CLI_ACTOR, include_revoked=include_revoked, limit=100_000)
-        now = auth.db.now()
+    with _app(db) as app:
+        found = app.tokens.list_tokens(CLI_ACTOR, include_revoked=include_revoked, limit=100_000)
+        now = app.now()
     if as_json:
         print_json([t.to_dict() for t in found])
         return
@@ -287,8 +288,8 @@ def revoke_token(
     db: DbOption = None,
 ) -> None:
     """Revoke an API token: the next request that uses it is refused."""
-    with _auth(db) as auth:
-        token = auth.revoke_token(CLI_ACTOR, auth.find_token(CLI_ACTOR, ref).id)
+    with _app(db) as app:
+        token = app.tokens.revoke_token(CLI_ACTOR, app.tokens.find_token(CLI_ACTOR, ref).id)
     console.print(f"token {token.name!r} (#{token.id}) is revoked", highlight=False)
 
 

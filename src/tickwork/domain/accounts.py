@@ -1,4 +1,4 @@
-"""Users and API tokens: the records the auth service hands out and the storage layer reads."""
+"""Users and API tokens: the records the users and tokens services hand out."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ input::
     ├── PermissionDeniedError      authenticated, but the role does not allow it (403)
     ├── DeliveryError              an alert channel did not take a notification (502)
     └── DatabaseUnavailableError   the database cannot be reached (503)
+        └── SchemaNotCurrentError  its schema is missing or old: run ``tickwork migrate``
 
 An error's docstring is its default message.
 """
@@ -143,3 +144,9 @@ class DatabaseUnavailableError(TickworkError):
 
     code = "database_unavailable"
     status_code = 503
+
+
+class SchemaNotCurrentError(DatabaseUnavailableError):
+    """The database has no tickwork schema, or an older one: run 'tickwork migrate'."""
+
+    code = "schema_not_current"

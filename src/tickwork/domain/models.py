@@ -106,6 +106,8 @@ class SkipReason(StrEnum):
     BLACKOUT = "blackout"
     CONDITION = "condition"
     UPSTREAM_FAILED = "upstream_failed"
+    # Held while its schedule was paused, and older than the misfire grace at resume.
+    PAUSED = "paused"
 
 
 class NodeKind(StrEnum):

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from tickwork.domain import cron
+from tickwork.domain.errors import TickworkError
 from tickwork.domain.models import TriggerType
 
 _EPSILON = timedelta(microseconds=1)
@@ -190,6 +191,26 @@ def describe(timing: Timing) -> str:
             return f"Once at {local:%Y-%m-%d %H:%M:%S} ({timing.timezone})"
         case _:
             return "Manually only"
+
+
+def stored_problem(timing: Timing) -> str | None:
+    """Why a *stored* schedule's timing cannot be used (a cron expression or zone edited by
+    hand, or valid under an older version, that no longer parses), or ``None``.
+
+    Listings show such a schedule as ``failed`` with this message instead of failing.
+    """
+    try:
+        cron.zone(timing.timezone)
+        describe(timing)
+    except TickworkError as exc:
+        return exc.message
+    return None
+
+
+def describe_stored(timing: Timing) -> str:
+    """:func:`describe` for a stored schedule: its problem instead of raising."""
+    problem = stored_problem(timing)
+    return f"cannot fire: {problem}" if problem else describe(timing)
 
 
 def describe_seconds(seconds: float) -> str:

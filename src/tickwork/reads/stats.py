@@ -71,6 +71,8 @@ class SystemFigures:
     schedules_by_status: dict[str, int]
     overdue: int
     heartbeats: list[tuple[str, str, datetime]]  # running nodes: id, kind, last heartbeat
+    # Queues whose depth is exported even when empty: "default" and those workers take.
+    queues: frozenset[str] = frozenset({"default"})
 
 
 class StatsReads:
@@ -176,4 +178,5 @@ class StatsReads:
                 schedules_by_status=self._schedules.counts_by_status(conn),
                 overdue=len(self._schedules.overdue(conn, now, limit=overdue_cap)),
                 heartbeats=self._nodes.running_heartbeats(conn),
+                queues=frozenset({"default", *self._nodes.served_queues(conn)}),
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -320,6 +320,10 @@ class ScheduleService:
             if values["next_run_at"] is None and before.trigger.value != "manual":
                 values["status"] = ScheduleStatus.COMPLETED.value
         after = self.store.update(conn, before.id, values, bump_version=False)
+        # Runs held while it was paused: those past the grace by now are skipped, the
+        # others run as soon as a worker claims them.
+        grace = timedelta(seconds=before.misfire_grace)
+        self.runs.skip_held(conn, before.id, now - grace, now)
         if misfire == "policy" or after.status is not ScheduleStatus.ACTIVE:
             return after
         # The operator's choice applies to every fire time up to now, with no grace (a

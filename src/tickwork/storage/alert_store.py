@@ -383,6 +383,23 @@ class AlertStore:
         )
         return [_notification(r) for r in conn.execute(query)]
 
+    def forget_before(self, conn: Connection, cutoff: datetime) -> int:
+        """Delete incidents resolved before ``cutoff`` and notifications done with (delivered
+        or given up) created before it; return how many incidents went. Open incidents and
+        pending notifications stay, however old."""
+        conn.execute(
+            notifications.delete().where(
+                notifications.c.status != PENDING, notifications.c.created_at < cutoff
+            )
+        )
+        return int(
+            conn.execute(
+                alerts.delete().where(
+                    alerts.c.resolved_at.is_not(None), alerts.c.resolved_at < cutoff
+                )
+            ).rowcount
+        )
+
     def recent_notifications(
         self, conn: Connection, limit: int = 50
     ) -> builtins.list[Notification]:

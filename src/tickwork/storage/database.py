@@ -18,10 +18,30 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 from tickwork.clock import Clock, DatabaseClock, SystemClock
-from tickwork.domain.errors import DatabaseUnavailableError
+from tickwork.domain.errors import DatabaseUnavailableError, SchemaNotCurrentError
 from tickwork.storage.dialect import Dialect, dialect_for
 
 DEFAULT_DATABASE_URL = "sqlite:///tickwork.db"
+
+
+# PostgreSQL's codes for a table or column that does not exist.
+_UNDEFINED_TABLE = "42P01"
+_UNDEFINED_COLUMN = "42703"
+
+
+def _missing_schema(exc: DBAPIError) -> str | None:
+    """What is missing when ``exc`` says a table or column does not exist (the schema was
+    never created, or is older than this version), else ``None``."""
+    original = exc.orig
+    code = getattr(original, "sqlstate", None)
+    text = str(original).splitlines()[0] if original is not None else ""
+    if code in (_UNDEFINED_TABLE, _UNDEFINED_COLUMN):
+        return text
+    if isinstance(original, sqlite3.OperationalError) and text.startswith(
+        ("no such table:", "no such column:")
+    ):
+        return text
+    return None
 
 
 def normalize_url(url: str) -> str:
@@ -220,9 +240,15 @@ class Database:
     def _translate_errors(self) -> Iterator[None]:
         try:
             yield
-        except (OperationalError, InterfaceError) as exc:
-            raise DatabaseUnavailableError(f"database error: {exc.orig}") from exc
         except DBAPIError as exc:
+            missing = _missing_schema(exc)
+            if missing is not None:
+                raise SchemaNotCurrentError(
+                    f"the database has no tickwork schema, or an older one ({missing}): "
+                    "run 'tickwork migrate' (or app.migrate()) first"
+                ) from exc
+            if isinstance(exc, OperationalError | InterfaceError):
+                raise DatabaseUnavailableError(f"database error: {exc.orig}") from exc
             if exc.connection_invalidated:
                 raise DatabaseUnavailableError(f"database connection lost: {exc.orig}") from exc
             raise

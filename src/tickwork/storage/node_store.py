@@ -62,9 +62,10 @@ class NodeStore:
         return [node_from_row(r) for r in conn.execute(query)]
 
     def running_heartbeats(self, conn: Connection) -> builtins.list[tuple[str, str, datetime]]:
-        """Every running node's id, kind and last heartbeat (for ``/metrics``)."""
+        """Every running node's id, kind and last heartbeat (for ``/metrics``); nodes
+        marked lost are left out, so a dead node's growing age is not exported forever."""
         query = sa.select(nodes.c.id, nodes.c.kind, nodes.c.heartbeat_at).where(
-            nodes.c.stopped_at.is_(None)
+            nodes.c.stopped_at.is_(None), nodes.c.lost_at.is_(None)
         )
         return [(r.id, r.kind, r.heartbeat_at) for r in conn.execute(query)]
 
@@ -76,6 +77,16 @@ class NodeStore:
             )
         ).scalar_one_or_none()
         return value
+
+    def served_queues(self, conn: Connection) -> builtins.set[str]:
+        """The queues running workers (not lost) name in their heartbeats."""
+        query = sa.select(nodes.c.info).where(
+            nodes.c.kind == "worker", nodes.c.stopped_at.is_(None), nodes.c.lost_at.is_(None)
+        )
+        found: builtins.set[str] = set()
+        for (info,) in conn.execute(query):
+            found.update(q for q in (info or {}).get("queues") or () if isinstance(q, str))
+        return found
 
     def mark_lost(self, conn: Connection, cutoff: datetime, now: datetime) -> builtins.list[Node]:
         """Mark running nodes silent since before ``cutoff`` as lost (each only once);

@@ -71,6 +71,14 @@ class ClaimedRun(NamedTuple):
     cancel_requested: bool
 
 
+# Runs of a paused schedule are held until it resumes; a Run Now (trigger ``manual``) is the
+# operator's explicit wish and runs anyway. Paused schedules are looked up once per
+# statement, through their partial index (``ix_schedules_paused``).
+NOT_HELD = (
+    "(schedule_id IS NULL OR \"trigger\" = 'manual' "
+    "OR schedule_id NOT IN (SELECT id FROM schedules WHERE status = 'paused'))"
+)
+
 # The columns a claim sets itself: it knows their values and does not read them back. It
 # also clears ``logs``: they are the previous attempt's (kept in ``run_attempts``), and the
 # new attempt's stream in as it runs.
@@ -88,7 +96,7 @@ _CLAIM_POSTGRESQL = f"""
     WITH picked AS (
         SELECT id FROM runs
         WHERE status IN ('queued', 'retrying') AND run_at <= %(now)s {{queues}}
-            AND {_NOT_PAUSED}
+            AND {_NOT_PAUSED} AND {NOT_HELD}
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
@@ -114,7 +122,7 @@ _CLAIM_SQLITE = f"""
     WHERE id IN (
         SELECT id FROM runs
         WHERE status IN ('queued', 'retrying') AND run_at <= :now {{queues}}
-            AND {_NOT_PAUSED}
+            AND {_NOT_PAUSED} AND {NOT_HELD}
         ORDER BY priority DESC, run_at, id
         LIMIT :limit
     )

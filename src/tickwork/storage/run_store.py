@@ -19,11 +19,12 @@ from tickwork.domain.models import (
     RunAttempt,
     RunStatus,
     RunTrigger,
+    SkipReason,
 )
 from tickwork.storage import enqueue_sql, firing_sql, queue_sql, retention_sql
 from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect
 from tickwork.storage.driver_values import storable_json
-from tickwork.storage.queue_sql import ClaimedRun, FinishedRun, Outcome
+from tickwork.storage.queue_sql import NOT_HELD, ClaimedRun, FinishedRun, Outcome
 from tickwork.storage.retention_sql import PrunedBatch
 from tickwork.storage.rows import attempt_from_row, run_from_row
 from tickwork.storage.run_queries import LIST_COLUMNS
@@ -212,10 +213,11 @@ class RunStore:
         return claimed
 
     def next_run_at(self, conn: Connection, queues: Sequence[str] | None = None) -> datetime | None:
-        """When the earliest queued or retrying run of a queue not paused becomes runnable."""
+        """When the earliest queued or retrying run of a queue not paused, and not held by
+        a paused schedule, becomes runnable."""
         paused = sa.select(queue_pauses.c.name).where(queue_pauses.c.name == runs.c.queue)
         query = sa.select(sa.func.min(runs.c.run_at)).where(
-            runs.c.status.in_(RUNNABLE_RUN_STATUSES), ~paused.exists()
+            runs.c.status.in_(RUNNABLE_RUN_STATUSES), ~paused.exists(), sa.text(NOT_HELD)
         )
         if queues:
             query = query.where(runs.c.queue.in_(list(queues)))
@@ -562,6 +564,29 @@ class RunStore:
         if running:
             self.dialect.notify(conn, CANCEL_CHANNEL)
         return [r[0] for r in pending] + [r[0] for r in running]
+
+    def skip_held(self, conn: Connection, schedule_id: int, cutoff: datetime, now: datetime) -> int:
+        """Record the runs a paused schedule held whose fire time is older than ``cutoff``
+        as skipped (reason ``paused``); return how many. The others run once it resumes."""
+        fire_time = sa.func.coalesce(runs.c.scheduled_for, runs.c.run_at)
+        return int(
+            conn.execute(
+                runs.update()
+                .where(
+                    runs.c.schedule_id == schedule_id,
+                    runs.c.status.in_(RUNNABLE_RUN_STATUSES),
+                    runs.c.trigger != RunTrigger.MANUAL.value,
+                    fire_time < cutoff,
+                )
+                .values(
+                    status=RunStatus.SKIPPED.value,
+                    skip_reason=SkipReason.PAUSED.value,
+                    finished_at=now,
+                    token=None,
+                    error="held while the schedule was paused; its fire time passed the grace",
+                )
+            ).rowcount
+        )
 
     def withdraw_early(
         self, conn: Connection, schedule_id: int, now: datetime

@@ -121,6 +121,8 @@ schedules = Table(
         **_where("status = 'paused' AND paused_until IS NOT NULL"),
     ),
     Index("ix_schedules_task", "task"),
+    # The claim's hold: runs of paused schedules wait (migration 0010).
+    Index("ix_schedules_paused", "id", **_where("status = 'paused'")),
     # The alert monitor's scan: schedules whose latest runs failed.
     Index("ix_schedules_failing", "id", **_where("consecutive_failures > 0")),
     Index("ix_schedules_tenant_id", "tenant_id"),

@@ -14,7 +14,6 @@ from starlette.types import ASGIApp
 from tickwork import __version__
 from tickwork.app import Tickwork
 from tickwork.auth.passwords import Passwords
-from tickwork.auth.service import AuthService
 from tickwork.settings import Settings
 from tickwork.web import observability
 from tickwork.web.api import API_PREFIX, build_router
@@ -74,8 +73,9 @@ def create_app(
         uvicorn.run(app, host="127.0.0.1", port=8787)
     """
     settings = settings or Settings()
-    auth = AuthService(tickwork.db, passwords=passwords)
-    authenticator = Authenticator(settings, auth)
+    if passwords is not None:
+        tickwork.configure(passwords=passwords)
+    authenticator = Authenticator(settings, tickwork.users, tickwork.tokens)
     metrics = tickwork.metrics
     fastapi_app = TickworkAPI(
         title="tickwork",
@@ -89,7 +89,6 @@ def create_app(
     fastapi_app.state.tickwork = WebState(
         tickwork=tickwork,
         settings=settings,
-        auth=auth,
         authenticator=authenticator,
         node_stale_after=max(30.0, 3 * settings.heartbeat_interval),
         metrics=metrics,

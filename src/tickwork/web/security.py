@@ -48,7 +48,6 @@ from starlette.concurrency import run_in_threadpool
 
 from tickwork.auth.models import User
 from tickwork.auth.principal import ANONYMOUS_ADMIN, Principal, PrincipalKind
-from tickwork.auth.service import AuthService
 from tickwork.auth.sessions import (
     CSRF_COOKIE,
     CSRF_FORM_FIELD,
@@ -58,6 +57,8 @@ from tickwork.auth.sessions import (
     SessionCodec,
     csrf_matches,
 )
+from tickwork.auth.token_service import TokenService
+from tickwork.auth.user_service import UserService
 from tickwork.domain import inputs
 from tickwork.domain.actor import Role
 from tickwork.domain.errors import (
@@ -134,11 +135,12 @@ def _networks(settings: Settings) -> list[ipaddress.IPv4Network | ipaddress.IPv6
 class Authenticator:
     """Turns a request's credentials into a :class:`Principal` (or ``None``)."""
 
-    def __init__(self, settings: Settings, auth: AuthService) -> None:
+    def __init__(self, settings: Settings, users: UserService, tokens: TokenService) -> None:
         check_auth_settings(settings)
         self.settings = settings
         self.mode = settings.auth
-        self.auth = auth
+        self.users = users
+        self.tokens = tokens
         self.networks = _networks(settings)
         self._codec: SessionCodec | None = None
         self._lock = threading.Lock()
@@ -149,7 +151,7 @@ class Authenticator:
         if self._codec is None:
             with self._lock:
                 if self._codec is None:
-                    self._codec = SessionCodec(self.auth.secret_key(self.settings.secret_key))
+                    self._codec = SessionCodec(self.users.secret_key(self.settings.secret_key))
         return self._codec
 
     def authenticate(self, request: Request) -> Principal | None:
@@ -162,7 +164,7 @@ class Authenticator:
             scheme, _, credentials = header.strip().partition(" ")
             if scheme.lower() != "bearer" or not credentials.strip():
                 raise AuthenticationError("send an API token as 'Authorization: Bearer <token>'")
-            return self.auth.authenticate_token(credentials.strip())
+            return self.tokens.authenticate_token(credentials.strip())
         if self.mode == "proxy":
             return self._from_proxy(request)
         cookie = request.cookies.get(SESSION_COOKIE)
@@ -194,7 +196,7 @@ class Authenticator:
         if header is not None:
             scheme, _, credentials = header.strip().partition(" ")
             if scheme.lower() == "bearer" and credentials.strip():
-                return self.auth.cached_token(credentials.strip())
+                return self.tokens.cached_token(credentials.strip())
             return None
         if self.mode == "proxy":
             return self._from_proxy(request)
@@ -204,7 +206,7 @@ class Authenticator:
         session = self._codec.loads(cookie)
         if session is None:
             return None
-        return self._session_principal(session, self.auth.cached_session_user(session.user_id))
+        return self._session_principal(session, self.users.cached_session_user(session.user_id))
 
     def _session_principal(self, session: Session, user: User | None) -> Principal | None:
         if user is None or not self.codec.matches(session, user.password_hash):
@@ -222,7 +224,7 @@ class Authenticator:
         session = self.codec.loads(cookie)
         if session is None:
             return None
-        return self._session_principal(session, self.auth.session_user(session.user_id))
+        return self._session_principal(session, self.users.session_user(session.user_id))
 
     def _trusted(self, address: str | None) -> bool:
         if not address:

@@ -17,7 +17,6 @@ from starlette.responses import Response
 
 from tickwork.app import Tickwork
 from tickwork.auth.principal import Principal
-from tickwork.auth.service import AuthService
 from tickwork.auth.sessions import SessionCodec
 from tickwork.metrics import Metrics
 from tickwork.settings import Settings
@@ -67,7 +66,6 @@ class WebState:
 
     tickwork: Tickwork
     settings: Settings
-    auth: AuthService
     authenticator: RequestAuthenticator
     # Seconds without a heartbeat after which a running process counts as not alive.
     node_stale_after: float

@@ -109,7 +109,8 @@ class AlertMonitor:
         count = schedule.consecutive_failures
         run = self._latest_failure(conn, schedule)
         error = f": {run['error']}" if run and run.get("error") else ""
-        text = f"Schedule {schedule.name!r} is failing: its last {count} runs failed{error}"
+        runs = "run" if count == 1 else f"{count} runs"
+        text = f"Schedule {schedule.name!r} is failing: its last {runs} failed{error}"
         self.events.open(
             conn,
             AlertEvent.SCHEDULE_FAILING,

@@ -20,6 +20,10 @@ log = logging.getLogger("tickwork.worker")
 
 # How often an idle worker on SQLite looks for commits of other processes.
 SQLITE_WATCH_INTERVAL = 0.005
+# How long a claim loop going idle waits before it looks up when the next run is due: the
+# handlers it just started take the interpreter first, instead of waiting for the lookup's
+# first round trip to let them run.
+HANDOFF = 0.0005
 
 
 class Claimer:
@@ -88,6 +92,8 @@ class Claimer:
         """
         self.recorder.set_claim_idle(True)
         try:
+            if self.wakeup.wait(HANDOFF):
+                return
             self._sleep(self._idle_delay())
         finally:
             self.recorder.set_claim_idle(False)

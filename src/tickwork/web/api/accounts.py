@@ -32,7 +32,9 @@ def list_users(
     state: State, principal: Admin, after_id: IdFilter = None, limit: Limit = 50
 ) -> UserPage:
     """Users in id order (a tenant-bound admin sees its tenant's)."""
-    found = state.auth.list_users(principal.actor(SOURCE), after_id=after_id, limit=limit + 1)
+    found = state.tickwork.users.list_users(
+        principal.actor(SOURCE), after_id=after_id, limit=limit + 1
+    )
     items, next_id = page(found, limit)
     return UserPage(items=[UserOut.model_validate(u) for u in items], next_after_id=next_id)
 
@@ -46,7 +48,7 @@ def list_users(
 )
 def create_user(state: State, principal: Admin, body: UserCreate) -> UserCreated:
     """Create a user; without ``password`` a password is generated and returned once."""
-    user, generated = state.auth.create_user(
+    user, generated = state.tickwork.users.create_user(
         principal.actor(SOURCE),
         body.username,
         role=body.role,
@@ -59,7 +61,7 @@ def create_user(state: State, principal: Admin, body: UserCreate) -> UserCreated
 @router.get("/users/{user_id}", response_model=UserOut, tags=["users"], summary="Get a user")
 def get_user(state: State, principal: Admin, user_id: UserId) -> UserOut:
     """One user."""
-    return UserOut.model_validate(state.auth.get_user(principal.actor(SOURCE), user_id))
+    return UserOut.model_validate(state.tickwork.users.get_user(principal.actor(SOURCE), user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["users"], summary="Change a user")
@@ -72,7 +74,7 @@ def update_user(state: State, principal: Admin, user_id: UserId, body: UserUpdat
             raise InvalidInputError("must not be null", field=key)
     if not changes:
         raise InvalidInputError("no field to change was given", field="body")
-    user = state.auth.update_user(principal.actor(SOURCE), user_id, **changes)
+    user = state.tickwork.users.update_user(principal.actor(SOURCE), user_id, **changes)
     return UserOut.model_validate(user)
 
 
@@ -86,7 +88,7 @@ def list_tokens(
     limit: Limit = 50,
 ) -> TokenPage:
     """Token records in id order (never their secrets)."""
-    found = state.auth.list_tokens(
+    found = state.tickwork.tokens.list_tokens(
         principal.actor(SOURCE),
         user_id=user_id,
         include_revoked=include_revoked,
@@ -106,7 +108,7 @@ def list_tokens(
 )
 def create_token(state: State, principal: Admin, body: TokenCreate) -> TokenCreated:
     """Create a token; its secret is in the response and never shown again."""
-    token, secret = state.auth.create_token(
+    token, secret = state.tickwork.tokens.create_token(
         principal.actor(SOURCE),
         body.name,
         role=body.role,
@@ -121,7 +123,9 @@ def create_token(state: State, principal: Admin, body: TokenCreate) -> TokenCrea
 @router.get("/tokens/{token_id}", response_model=TokenOut, tags=["tokens"], summary="Get a token")
 def get_token(state: State, principal: Admin, token_id: TokenId) -> TokenOut:
     """One token's record."""
-    return TokenOut.model_validate(state.auth.get_token(principal.actor(SOURCE), token_id))
+    return TokenOut.model_validate(
+        state.tickwork.tokens.get_token(principal.actor(SOURCE), token_id)
+    )
 
 
 @router.post(
@@ -132,4 +136,6 @@ def get_token(state: State, principal: Admin, token_id: TokenId) -> TokenOut:
 )
 def revoke_token(state: State, principal: Admin, token_id: TokenId) -> TokenOut:
     """Revoke a token: the next request using it is refused. Revoking twice is harmless."""
-    return TokenOut.model_validate(state.auth.revoke_token(principal.actor(SOURCE), token_id))
+    return TokenOut.model_validate(
+        state.tickwork.tokens.revoke_token(principal.actor(SOURCE), token_id)
+    )

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from tickwork.domain import triggers
 from tickwork.domain.models import (
     MisfirePolicy,
     OverlapPolicy,
@@ -219,11 +220,20 @@ class ScheduleOut(ResponseModel):
         default=None, description="When its latest succeeded run finished"
     )
     timing: str = Field(description="When it fires, in words")
+    error: str | None = Field(
+        default=None,
+        description="Why its stored timing cannot be used (it is then shown as failed)",
+    )
 
     @classmethod
     def of(cls, schedule: Schedule, timing: str) -> ScheduleOut:
-        """The response body of a stored schedule, with its timing in words."""
-        return cls.model_validate({**schedule.to_dict(), "timing": timing})
+        """The response body of a stored schedule, with its timing in words. A schedule
+        whose stored timing no longer parses is shown ``failed``, with the reason."""
+        problem = triggers.stored_problem(schedule)
+        data = {**schedule.to_dict(), "timing": timing, "error": problem}
+        if problem is not None:
+            data["status"] = ScheduleStatus.FAILED
+        return cls.model_validate(data)
 
 
 class SchedulePage(BaseModel):

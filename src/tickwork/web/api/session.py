@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from tickwork.auth.principal import Principal, PrincipalKind
-from tickwork.auth.service import AuthService
+from tickwork.auth.user_service import UserService
 from tickwork.domain.errors import (
     InvalidInputError,
     PermissionDeniedError,
@@ -63,9 +63,9 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def _login(request: Request, auth: AuthService, username: Any, password: Any) -> Any:
+async def _login(request: Request, users: UserService, username: Any, password: Any) -> Any:
     return await run_in_threadpool(
-        auth.login, username, password, address=_client(request), source="api"
+        users.login, username, password, address=_client(request), source="api"
     )
 
 
@@ -125,7 +125,7 @@ async def login(request: Request, state: State) -> Response:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
         raise InvalidInputError(f"{field}: {first['msg']}", field=field) from None
-    user = await _login(request, state.auth, body.username, body.password)
+    user = await _login(request, state.tickwork.users, body.username, body.password)
     cookies = Response()
     session = start_session(request, cookies, user)
     principal = Principal(
@@ -152,7 +152,9 @@ async def _form_login(request: Request, state: State) -> Response:
     if not same_origin(request):
         raise CsrfError("cross-site login refused", field="origin")
     try:
-        user = await _login(request, state.auth, form.get("username"), form.get("password"))
+        user = await _login(
+            request, state.tickwork.users, form.get("username"), form.get("password")
+        )
     except TickworkError as exc:
         if exc.status_code >= 500:
             raise
@@ -180,7 +182,7 @@ async def logout(
     ``/login``."""
     if principal is not None and principal.is_session:
         await check_csrf(request, principal)
-        await run_in_threadpool(state.auth.record_logout, principal, source="api")
+        await run_in_threadpool(state.tickwork.users.record_logout, principal, source="api")
     response: Response
     if _is_form(request):
         response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
@@ -214,7 +216,7 @@ async def change_password(
     if principal.user_id is None or not principal.is_session:
         raise PermissionDeniedError("only a logged-in user can change its password")
     user = await run_in_threadpool(
-        state.auth.change_password,
+        state.tickwork.users.change_password,
         principal.user_id,
         body.current_password,
         body.new_password,

@@ -12,7 +12,6 @@ from tickwork.web.state import web_state
 
 if TYPE_CHECKING:
     from tickwork.app import Tickwork
-    from tickwork.auth.service import AuthService
     from tickwork.domain.actor import Actor
     from tickwork.settings import Settings
 
@@ -23,7 +22,6 @@ class UiServices:
 
     app: Tickwork
     settings: Settings
-    auth: AuthService | None
     _code_hashes: dict[str, str | None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -60,7 +58,6 @@ def services(request: Request) -> UiServices:
         found = UiServices(
             app=state.tickwork,
             settings=state.settings,
-            auth=state.auth,
         )
         setattr(request.app.state, STATE_KEY, found)
     return found

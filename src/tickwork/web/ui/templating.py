@@ -14,6 +14,7 @@ from markupsafe import Markup
 from tickwork.domain import triggers
 from tickwork.domain.models import Schedule
 from tickwork.web.ui import charts, formatting
+from tickwork.web.ui.views import alerting
 from tickwork.web.ui.views.schedule_form import MISFIRE_HELP, OVERLAP_HELP
 from tickwork.web.ui.views.schedules import SPARK_RUNS, next_run_label
 
@@ -68,7 +69,8 @@ def build_environment() -> Environment:
     )
     env.globals.update(
         static_url=static_url,
-        describe=triggers.describe,
+        describe=triggers.describe_stored,
+        event_label=alerting.event_label,
         tone=formatting.tone,
         sparkline=charts.sparkline,
         timeline=charts.timeline,

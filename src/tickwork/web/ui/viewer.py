@@ -87,4 +87,6 @@ class Viewer:
         if self.can_admin:
             items.append(NavItem("users", "Users", "/admin/users"))
             items.append(NavItem("tokens", "API tokens", "/admin/tokens"))
+        if self.principal is not None and self.principal.is_unbound_admin:
+            items.append(NavItem("channels", "Channels", "/admin/channels"))
         return items

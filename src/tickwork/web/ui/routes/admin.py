@@ -48,9 +48,8 @@ async def create_user(request: Request, principal: PageAdmin) -> Response:
 
     def work() -> Response:
         viewer = _viewer(request, principal, ui)
-        service = admin.auth_service(ui)
         try:
-            created = service.create_user(
+            created = ui.app.users.create_user(
                 viewer.actor,
                 values["username"],
                 role=values["role"] or "viewer",
@@ -78,7 +77,7 @@ async def _update_user(request: Request, principal: Any, user_id: int, **change:
         change["role"] = (raw.get("role") or [""])[-1]
 
     def work() -> Response:
-        admin.auth_service(ui).update_user(principal.actor("ui"), user_id, **change)
+        ui.app.users.update_user(principal.actor("ui"), user_id, **change)
         return redirect("/admin/users")
 
     return await blocking(work)
@@ -110,7 +109,7 @@ async def reset_password(request: Request, user_id: RecordId, principal: PageAdm
     def work() -> Response:
         viewer = _viewer(request, principal, ui)
         password = generate_password()
-        user = admin.auth_service(ui).update_user(viewer.actor, user_id, password=password)
+        user = ui.app.users.update_user(viewer.actor, user_id, password=password)
         context = admin.users_context(ui, viewer, reset=(user, password))
         response = render("pages/users.html", context)
         response.headers["Cache-Control"] = "no-store"
@@ -136,9 +135,8 @@ async def create_token(request: Request, principal: PageAdmin) -> Response:
 
     def work() -> Response:
         viewer = _viewer(request, principal, ui)
-        service = admin.auth_service(ui)
         try:
-            created = service.create_token(
+            created = ui.app.tokens.create_token(
                 viewer.actor,
                 values["name"],
                 role=values["role"] or None,
@@ -164,7 +162,7 @@ async def revoke_token(request: Request, token_id: RecordId, principal: PageAdmi
     ui = services(request)
 
     def work() -> Response:
-        admin.auth_service(ui).revoke_token(principal.actor("ui"), token_id)
+        ui.app.tokens.revoke_token(principal.actor("ui"), token_id)
         return redirect("/admin/tokens")
 
     return await blocking(work)

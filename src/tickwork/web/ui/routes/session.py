@@ -72,7 +72,7 @@ async def login(request: Request) -> Response:
         try:
             if not username.strip() or not password:
                 raise PermissionDeniedError("enter your username and password")
-            user = state.auth.login(username, password, address=address, source="ui")
+            user = state.tickwork.users.login(username, password, address=address, source="ui")
         except TickworkError as exc:
             status = 401 if exc.status_code in (401, 403, 422) else exc.status_code
             return _login_page(
@@ -90,7 +90,7 @@ async def logout(request: Request, principal: PageViewer) -> Response:
     """End the session (the form carries the CSRF token)."""
     state = web_state(request)
     if principal.is_session:
-        await blocking(state.auth.record_logout, principal, source="ui")
+        await blocking(state.tickwork.users.record_logout, principal, source="ui")
     response = redirect("/login?notice=logged-out")
     end_session(response)
     return response

@@ -1,4 +1,4 @@
-"""Context functions of the admin pages: users and API tokens (through the auth service)."""
+"""Context functions of the admin pages: users and API tokens (``app.users``, ``app.tokens``)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tickwork.auth.models import ApiToken, User
-from tickwork.auth.service import AuthService
 from tickwork.domain.actor import Role
-from tickwork.domain.errors import PermissionDeniedError
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 
@@ -23,13 +21,6 @@ EXPIRY_CHOICES = {
 }
 
 
-def auth_service(ui: UiServices) -> AuthService:
-    """The auth service, or a refusal when this server has none (``--auth none``)."""
-    if ui.auth is None:
-        raise PermissionDeniedError("users and tokens need local or proxy auth")
-    return ui.auth
-
-
 def users_context(
     ui: UiServices,
     viewer: Viewer,
@@ -40,7 +31,7 @@ def users_context(
     reset: tuple[User, str] | None = None,
 ) -> dict[str, Any]:
     """The users page: the list, and the create form (with errors after a refused save)."""
-    users = auth_service(ui).list_users(viewer.actor, limit=LIST_LIMIT)
+    users = ui.app.users.list_users(viewer.actor, limit=LIST_LIMIT)
     return {
         "users": users,
         "roles": [r.value for r in Role],
@@ -65,10 +56,9 @@ def tokens_context(
     created: tuple[ApiToken, str] | None = None,
 ) -> dict[str, Any]:
     """The tokens page: the list, the create form, and a new token's secret (shown once)."""
-    service = auth_service(ui)
     actor = viewer.actor
-    tokens = service.list_tokens(actor, limit=LIST_LIMIT)
-    users = service.list_users(actor, limit=LIST_LIMIT)
+    tokens = ui.app.tokens.list_tokens(actor, limit=LIST_LIMIT)
+    users = ui.app.users.list_users(actor, limit=LIST_LIMIT)
     return {
         "tokens": sorted(tokens, key=lambda t: (t.revoked_at is not None, -t.id)),
         "users": {u.id: u for u in users},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from tickwork.domain.queries import RunFilter
 from tickwork.domain.read_models import percentile, success_rate
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views import alerting
 
 WINDOW_HOURS = 24
 NODES_SEEN_WITHIN = timedelta(hours=24)
@@ -56,30 +58,48 @@ class NodeHealth:
     node: Node
     age: float
     stale: bool
+    lost: bool = False
+    # Another live process of its kind does its work (a stale or lost one is then history).
+    replaced: bool = False
 
     @property
     def state(self) -> str:
-        """``running``, ``stale`` (no recent heartbeat) or ``stopped`` (shut down cleanly)."""
+        """``running``; ``stale`` (no recent heartbeat); ``lost`` (silent past the lost
+        threshold: killed, or its machine gone); ``stopped`` (shut down cleanly)."""
         if self.node.stopped_at is not None:
             return "stopped"
+        if self.lost:
+            return "lost"
         return "stale" if self.stale else "running"
 
+    @property
+    def down(self) -> bool:
+        """Whether it is an alarm now: stale or lost, and nothing of its kind is running."""
+        return self.state in ("stale", "lost") and not self.replaced
 
-def node_health(nodes: list[Node], now: datetime, stale_after: float) -> list[NodeHealth]:
-    """Processes, live ones first, each marked stale when it stopped heartbeating."""
-    found = [
-        NodeHealth(
-            node=n,
-            age=max(0.0, (now - n.heartbeat_at).total_seconds()),
-            stale=n.stopped_at is None and (now - n.heartbeat_at).total_seconds() > stale_after,
+
+def node_health(
+    nodes: list[Node], now: datetime, stale_after: float, lost_after: float
+) -> list[NodeHealth]:
+    """Processes, what is down now first, then live ones, then history (lost or stopped
+    processes whose work others do)."""
+    found = []
+    for n in nodes:
+        age = max(0.0, (now - n.heartbeat_at).total_seconds())
+        found.append(
+            NodeHealth(
+                node=n,
+                age=age,
+                stale=n.stopped_at is None and age > stale_after,
+                lost=n.stopped_at is None and (n.lost_at is not None or age > lost_after),
+            )
         )
-        for n in nodes
-    ]
-    order = {"stale": 0, "running": 1, "stopped": 2}
+    live = {h.node.kind for h in found if h.state == "running"}
+    found = [dataclasses.replace(h, replaced=h.node.kind in live) for h in found]
     kinds = [k.value for k in NodeKind]
     found.sort(
         key=lambda h: (
-            order[h.state],
+            0 if h.down else 1 if h.state == "running" else 2,
             kinds.index(h.node.kind) if h.node.kind in kinds else 9,
             h.age,
         )
@@ -144,10 +164,11 @@ def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
         for task in busiest
     ]
     nodes = reads.nodes.seen_since(now - NODES_SEEN_WITHIN)
-    health = node_health(nodes, now, ui.settings.stall_timeout)
+    health = node_health(nodes, now, ui.settings.stall_timeout, ui.settings.node_lost_after)
     return {
         "nodes": health,
-        "stale_count": sum(1 for h in health if h.state == "stale"),
+        "stale_count": sum(1 for h in health if h.down),
+        "history_count": sum(1 for h in health if h.state in ("stale", "lost") and h.replaced),
         "has_scheduler": any(h.state == "running" and h.node.kind == "scheduler" for h in health),
         "has_worker": any(h.state == "running" and h.node.kind == "worker" for h in health),
         "stale_after": ui.settings.stall_timeout,
@@ -167,6 +188,7 @@ def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
             actor, [r.schedule_id for r in [*failures, *running]]
         ),
         "overdue": reads.schedules.overdue(actor, now, LIST_LENGTH),
+        "incidents": alerting.open_incidents(ui, viewer),
         "window_hours": WINDOW_HOURS,
         "view": viewer,
         "title": "Dashboard",

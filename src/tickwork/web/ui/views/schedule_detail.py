@@ -16,6 +16,7 @@ from tickwork.domain.queries import RunFilter
 from tickwork.domain.read_models import HistoryEntry, success_rate, success_rate_of
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views import alerting
 from tickwork.web.ui.views import schedules as schedule_list
 from tickwork.web.ui.views.runs import RunQuery, live_ids
 from tickwork.web.ui.views.timing_preview import Upcoming, upcoming_of
@@ -74,6 +75,9 @@ def next_fires(ui: UiServices, viewer: Viewer, schedule: Schedule, count: int = 
     ``next_run_at`` when active, else from now."""
     if schedule.trigger.value == "manual":
         return Upcoming([])
+    problem = triggers.stored_problem(schedule)
+    if problem is not None:
+        return Upcoming([], problem)
     if schedule.status is ScheduleStatus.ACTIVE and schedule.next_run_at is not None:
         start = schedule.next_run_at - timedelta(microseconds=1)
     elif schedule.status in (ScheduleStatus.PAUSED, ScheduleStatus.FAILED):
@@ -187,7 +191,10 @@ def detail_context(
         {
             "row": row,
             "task": task,
-            "words": triggers.describe(schedule),
+            "words": triggers.describe_stored(schedule),
+            "incidents": alerting.schedule_incidents(ui, viewer, schedule.id),
+            "default_channels": list(ui.app.alert_config.default_channels),
+            "default_alert_after": ui.app.alert_config.default_alert_after,
             "fires": upcoming_fires.fires,
             "fires_truncated_reason": upcoming_fires.truncated_reason,
             "charts": trend_charts(outcomes, viewer),

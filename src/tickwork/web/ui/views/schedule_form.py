@@ -83,6 +83,9 @@ TEXT_FIELDS = (
     "queue",
     "jitter",
     "max_runs",
+    "alert_after",
+    "auto_pause_after",
+    "alert_channels",
     "metadata",
 )
 MOMENT_FIELDS = ("run_at", "start_at", "end_at")
@@ -180,6 +183,8 @@ def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
             values[key] = str(value.value)
         elif isinstance(value, float):
             values[key] = formatting.seconds_text(value)
+        elif isinstance(value, list):
+            values[key] = ", ".join(str(item) for item in value)
         elif isinstance(value, dict):
             values[key] = json.dumps(value, indent=2, ensure_ascii=False) if value else ""
         else:
@@ -273,6 +278,9 @@ def service_fields(
         "queue",
         "jitter",
         "max_runs",
+        "alert_after",
+        "auto_pause_after",
+        "alert_channels",
         "metadata",
     ):
         data[key] = values[key] or None
@@ -432,6 +440,9 @@ def form_context(ui: UiServices, viewer: Viewer, form: ScheduleForm) -> dict[str
         "trigger_labels": TRIGGER_LABELS,
         "misfire_help": MISFIRE_HELP,
         "overlap_help": OVERLAP_HELP,
+        "channel_names": [c.name for c in ui.app.channels.list(actor=viewer.actor)],
+        "default_channels": list(ui.app.alert_config.default_channels),
+        "default_alert_after": ui.app.alert_config.default_alert_after,
         "view": viewer,
         "title": "New schedule" if form.mode == "create" else f"Edit {form.values['name']}",
         "nav_key": "schedules",

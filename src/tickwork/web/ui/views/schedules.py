@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -215,7 +216,12 @@ def notes_for(schedule: Schedule, outcomes: list[HistoryEntry], viewer: Viewer) 
         if schedule.trigger.value != "manual" and viewer.can_operate:
             resume = " Resuming here skips the fire times that pass while paused (misfire=skip)."
         notes.append(Note("info", f"Paused{by}{until}{why}.{resume}"))
-    if schedule.status is ScheduleStatus.FAILED:
+    problem = triggers.stored_problem(schedule)
+    if problem is not None:
+        notes.append(
+            Note("bad", f"Its stored timing cannot be used ({problem}); edit it or delete it.")
+        )
+    elif schedule.status is ScheduleStatus.FAILED:
         notes.append(Note("bad", "Its fire times could not be computed; it stopped firing."))
     for outcome in outcomes[:SPARK_RUNS]:
         if outcome.skip_reason != SkipReason.MISSED.value:
@@ -263,7 +269,7 @@ def _words(
         run_at=run_at,
         timezone=timezone,
     )
-    return triggers.describe(timing)
+    return triggers.describe_stored(timing)
 
 
 def words_for(schedule: Schedule) -> str:
@@ -281,9 +287,13 @@ def build_rows(
 ) -> list[ScheduleRow]:
     """Rows for these schedules, with their recent outcomes."""
     rows = []
-    for schedule in schedules:
-        recent = outcomes.get(schedule.id, [])
-        task = ui.app.registry.find(schedule.task)
+    for stored in schedules:
+        recent = outcomes.get(stored.id, [])
+        task = ui.app.registry.find(stored.task)
+        schedule = stored
+        if triggers.stored_problem(stored) is not None:
+            # Shown as failed (with the note saying why), whatever the row says.
+            schedule = dataclasses.replace(stored, status=ScheduleStatus.FAILED)
         rows.append(
             ScheduleRow(
                 schedule=schedule,
