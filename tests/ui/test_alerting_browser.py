@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tickwork.auth.service import AuthService
 
 from tests.apps.ui_app import register_ui_tasks
 from tests.support.accounts import ADMIN_ACTOR, PASSWORD
@@ -20,7 +21,6 @@ from tests.support.local_servers import LocalHttpServer, local_http_server
 from tests.support.requirements import require
 from tests.support.waiting import wait_for
 from tickwork import Tickwork
-from tickwork.auth.service import AuthService
 
 require("playwright")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402

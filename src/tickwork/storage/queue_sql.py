@@ -71,11 +71,11 @@ class ClaimedRun(NamedTuple):
     cancel_requested: bool
 
 
-# Runs of a paused schedule are held until it resumes; a Run Now (trigger ``manual``) is the
-# operator's explicit wish and runs anyway. Paused schedules are looked up once per
+# Runs of a paused schedule are held until it resumes; a Run Now (trigger ``manual``) or a
+# backfill is the operator's explicit wish and runs anyway. Paused schedules are looked up once per
 # statement, through their partial index (``ix_schedules_paused``).
 NOT_HELD = (
-    "(schedule_id IS NULL OR \"trigger\" = 'manual' "
+    "(schedule_id IS NULL OR \"trigger\" IN ('manual', 'backfill') "
     "OR schedule_id NOT IN (SELECT id FROM schedules WHERE status = 'paused'))"
 )
 
