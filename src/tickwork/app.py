@@ -27,6 +27,7 @@ from tickwork.domain.backfill import (
 from tickwork.domain.bulk import BulkResult
 from tickwork.domain.cron_preview import CronPreview, FireTime, cron_preview
 from tickwork.domain.errors import InvalidInputError
+from tickwork.domain.flows import Flow, GroupSettings, group_settings
 from tickwork.domain.models import Run, RunAttempt, Schedule
 from tickwork.domain.queries import RunFilter, ScheduleFilter, metadata_filter
 from tickwork.domain.queues import QueueState
@@ -42,6 +43,8 @@ from tickwork.services.bulk_actions import BulkActions
 from tickwork.services.code_sync import CodeSchedule, CodeSync, SyncReport
 from tickwork.services.firing import Condition, Firing
 from tickwork.services.flag_service import FlagService
+from tickwork.services.flow_facade import Flows, Groups
+from tickwork.services.flow_service import FlowService
 from tickwork.services.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL
 from tickwork.services.queue_service import QueueService
 from tickwork.services.run_service import RunRequest, RunService
@@ -56,6 +59,7 @@ from tickwork.storage.alert_store import AlertFilter
 from tickwork.storage.database import DEFAULT_DATABASE_URL, Database
 from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, SCHEDULES_CHANNEL
 from tickwork.storage.flag_store import FlagStore
+from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.run_store import RunStore
 from tickwork.storage.schedule_store import ScheduleStore
 
@@ -71,6 +75,8 @@ __all__ = [
     "Channels",
     "CronPreview",
     "FireTime",
+    "Flows",
+    "Groups",
     "Queues",
     "Runs",
     "Schedules",
@@ -187,8 +193,9 @@ class Schedules:
 
     def run_now(
         self, schedule_id: int, *, payload: dict[str, Any] | None = None, actor: Actor = PYTHON
-    ) -> Run:
-        """Queue a run now without touching ``next_run_at``."""
+    ) -> Run | Flow:
+        """Queue a run now (a group schedule: start its flow) without touching
+        ``next_run_at``."""
         return self._service.run_now(actor, schedule_id, payload)
 
     def bulk(
@@ -468,6 +475,7 @@ class Tickwork:
         clock: Clock | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         pool_size: int = 10,
+        flow_release_rate: float | None = None,
         backfill_cap: int = DEFAULT_BACKFILL_CAP,
         backfill_rate: float = DEFAULT_BACKFILL_RATE,
         alerts: AlertConfig | None = None,
@@ -479,6 +487,9 @@ class Tickwork:
         self.clock = clock
         self.max_payload_bytes = max_payload_bytes
         self.pool_size = pool_size
+        # Most runs released by all flows together per second (0: no limit); the CLI sets
+        # TICKWORK_FLOW_RELEASE_RATE here when the app leaves it ``None``.
+        self.flow_release_rate = flow_release_rate
         self.passwords = passwords
         # Most fire times one backfill creates, and how many of its runs start per second.
         self.backfill_config = BackfillConfig(cap=backfill_cap, rate=backfill_rate)
@@ -489,6 +500,8 @@ class Tickwork:
         self.alert_config = alerts or AlertConfig()
         self.schedules = Schedules(self)
         self.runs = Runs(self)
+        self.flows = Flows(lambda: self.flow_service, lambda: self.reads.flows)
+        self.groups = Groups(lambda: self.flow_service)
         self.queues = Queues(self)
         self.channels = Channels(self)
         self.alerts = Alerts(self)
@@ -552,6 +565,7 @@ class Tickwork:
                 FlagStore(db.dialect),
                 self.registry,
                 self.conditions,
+                flows=self.flow_store,
             ),
         )
 
@@ -559,12 +573,14 @@ class Tickwork:
     def schedule_service(self) -> ScheduleService:
         """Schedule operations (validated and audited)."""
         firing = self.firing
+        flow_service = self.flow_service
         return self._service(  # type: ignore[no-any-return]
             "schedules",
             lambda: ScheduleService(
                 self.db,
                 self.registry,
                 firing,
+                flow_service,
                 max_payload_bytes=self.max_payload_bytes,
                 on_change=lambda: self.hub.publish(SCHEDULES_CHANNEL),
             ),
@@ -591,6 +607,32 @@ class Tickwork:
             lambda: RunService(
                 self.db,
                 self.registry,
+                max_payload_bytes=self.max_payload_bytes,
+                on_enqueue=lambda: self.hub.publish(RUNS_CHANNEL),
+                on_cancel=lambda: self.hub.publish(CANCEL_CHANNEL),
+                flows=self.flow_store,
+            ),
+        )
+
+    @property
+    def flow_store(self) -> FlowStore:
+        """The flows' writes, paced by :attr:`flow_release_rate`."""
+        db = self.db
+        return self._service(  # type: ignore[no-any-return]
+            "flow_store",
+            lambda: FlowStore(db.dialect, release_rate=self.flow_release_rate or 0.0),
+        )
+
+    @property
+    def flow_service(self) -> FlowService:
+        """Flow operations (validated and audited) and the groups."""
+        store = self.flow_store
+        return self._service(  # type: ignore[no-any-return]
+            "flow_service",
+            lambda: FlowService(
+                self.db,
+                self.registry,
+                store,
                 max_payload_bytes=self.max_payload_bytes,
                 on_enqueue=lambda: self.hub.publish(RUNS_CHANNEL),
                 on_cancel=lambda: self.hub.publish(CANCEL_CHANNEL),
@@ -714,8 +756,15 @@ class Tickwork:
         description: str | None = None,
         admin_only: bool = False,
         tenant_scoped: bool = False,
+        group: str | list[str] | None = None,
+        depends_on: list[str] | None = None,
     ) -> Callable[[H], H]:
         """Register the decorated function as the handler of task ``name``.
+
+        ``group`` puts the task in one group or several (``app.flows.start(group=...)`` or
+        a group schedule runs them as a flow); in a flow its run waits until the runs of
+        ``depends_on`` succeeded. The graph is checked when the app loads
+        (:meth:`check_flows`).
 
         The handler receives a :class:`~tickwork.Context` and, when it takes a second
         argument, the payload validated as ``config`` (a pydantic model) or as a dict.
@@ -740,21 +789,59 @@ class Tickwork:
                     description=description,
                     admin_only=admin_only,
                     tenant_scoped=tenant_scoped,
+                    group=group,
+                    depends_on=depends_on,
                 )
             )
             return handler
 
         return register
 
-    def periodic(self, name: str, *, task: str, enabled: bool = False, **fields: Any) -> None:
-        """Declare a schedule in code; it is synced to the database when services start.
+    def group(
+        self,
+        name: str,
+        *,
+        max_parallel: int | None = None,
+        stagger: float = 0.0,
+        description: str | None = None,
+    ) -> GroupSettings:
+        """Declare a group's settings (optional: a task's ``group=`` makes the group).
+
+        ``max_parallel`` bounds how many of one flow's runs are queued or running at once,
+        ``stagger`` spaces their starts by that many seconds::
+
+            app.group("nightly-etl", max_parallel=10, stagger=0.5, description="...")
+        """
+        settings = group_settings(
+            name, max_parallel=max_parallel, stagger=stagger, description=description
+        )
+        return self.registry.declare_group(settings)
+
+    def check_flows(self) -> None:
+        """Refuse a task graph flows cannot run, naming the tasks: a cycle, a dependency on
+        an unknown task, or a declared group with no tasks. The CLI calls this when it
+        loads the app, and :meth:`runner` before services start."""
+        self.registry.check_flows()
+
+    def periodic(
+        self,
+        name: str,
+        *,
+        task: str | None = None,
+        group: str | None = None,
+        enabled: bool = False,
+        **fields: Any,
+    ) -> None:
+        """Declare a schedule of a ``task`` (or of a ``group``: a flow per fire time) in
+        code; it is synced to the database when services start.
 
         It is created paused unless ``enabled=True``. Its definition is read-only through
         the API and UI; its status (the enable toggle) is the operator's.
         """
         if name in self.code_schedules:
             raise InvalidInputError(f"periodic schedule {name!r} is declared twice", field="name")
-        self.code_schedules[name] = CodeSchedule(name, {**fields, "task": task}, enabled)
+        target = {"task": task} if group is None else {"task": task, "group": group}
+        self.code_schedules[name] = CodeSchedule(name, {**fields, **target}, enabled)
 
     def condition(self, name: str) -> Callable[[Condition], Condition]:
         """Register a predicate schedules may name as their ``condition``."""
@@ -858,6 +945,7 @@ class Tickwork:
             self.hub.subscribe(RUNS_CHANNEL),
             config,
             cancel_wakeup=self.hub.subscribe(CANCEL_CHANNEL),
+            flows=self.flow_store,
         )
 
     def runner(
@@ -874,6 +962,7 @@ class Tickwork:
         code-defined schedules (when it runs a scheduler) and starts the listener; after
         they stop, it closes the app. Add other duties (a web server) before ``run()``.
         """
+        self.check_flows()
         runner = ServiceRunner(self.db, stop=stop, heartbeat_interval=heartbeat_interval)
         if scheduler is not None:
             scheduling = runner.add_scheduler(self.scheduler(scheduler))

@@ -1,9 +1,10 @@
-"""The demo app ``tickwork run`` uses without ``--app``: the built-in tasks plus two
-code-defined schedules that are on from the start, so a newcomer sees real runs, history and
-charts within a minute."""
+"""The demo app ``tickwork run`` uses without ``--app``: the built-in tasks plus code-defined
+schedules that are on from the start (two of tasks, one of a group: a flow every minute), so
+a newcomer sees real runs, a flow in waves, history and charts within a minute."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from tickwork.app import Tickwork
@@ -47,7 +48,67 @@ def build_demo_app(settings: Settings | None = None) -> Tickwork:
         overlap_policy="skip",
         enabled=True,
     )
+    _add_pipeline(app, port)
     return app
+
+
+PIPELINE = "demo.pipeline"
+# The demo pipeline's steps: a built-in task type each, and the steps each waits for.
+PIPELINE_STEPS = {
+    "demo.check-health": ("http.request", ()),
+    "demo.export-history": ("data.export", ("demo.check-health",)),
+    "demo.export-failures": ("data.export", ("demo.check-health",)),
+    "demo.mail-summary": ("email.send", ("demo.export-history", "demo.export-failures")),
+}
+
+
+def _add_pipeline(app: Tickwork, port: int) -> None:
+    """A group of real work in waves: check this server's health, then export the last
+    hour's history and its failures side by side, then mail a note (to the outbox folder
+    unless SMTP is set up). Its steps are the built-in task types under their own names."""
+    for name, (builtin, depends_on) in PIPELINE_STEPS.items():
+        base = app.registry.get(builtin)
+        app.registry.register(
+            dataclasses.replace(
+                base,
+                name=name,
+                groups=(PIPELINE,),
+                depends_on=depends_on,
+                description=f"{base.description} (a step of {PIPELINE})",
+            )
+        )
+    app.group(
+        PIPELINE,
+        max_parallel=2,
+        description="Check health, export history and failures in parallel, mail a summary",
+    )
+    app.periodic(
+        PIPELINE,
+        group=PIPELINE,
+        interval=60,
+        description="A flow every minute: health check, two exports side by side, a summary",
+        payload={
+            "demo.check-health": {
+                "url": f"http://127.0.0.1:{port}/healthz",
+                "expected_status": [200],
+            },
+            "demo.export-history": {"format": "csv", "since_hours": 1, "name": "pipeline"},
+            "demo.export-failures": {
+                "format": "json",
+                "since_hours": 1,
+                "status": "failed",
+                "name": "pipeline-failures",
+            },
+            "demo.mail-summary": {
+                "to": ["operators@example.com"],
+                "subject": "tickwork demo pipeline: history exported",
+                "body": "The last hour's run history and its failures were exported.",
+            },
+        },
+        misfire_policy="skip",
+        overlap_policy="skip",
+        enabled=True,
+    )
 
 
 app = build_demo_app()

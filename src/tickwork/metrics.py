@@ -29,6 +29,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import generate_latest as _generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from tickwork.domain.actor import SYSTEM
+from tickwork.reads.flows import FlowReads
 from tickwork.reads.stats import StatsReads, SystemFigures
 
 if TYPE_CHECKING:
@@ -77,6 +79,8 @@ class _DatabaseCollector:
         started = time.perf_counter()
         try:
             families = self._families(stats.system(recent=RECENT, overdue_cap=MAX_OVERDUE_COUNTED))
+            if self.metrics.flows is not None:
+                families += _flow_families(self.metrics.flows)
         except Exception as exc:
             log.warning("metrics: reading the database failed: %s", exc)
             up.add_metric([], 0)
@@ -145,6 +149,35 @@ class _DatabaseCollector:
         return [runs, recent, depth, oldest, running, scheduled, by_status, late, age]
 
 
+def _flow_families(flows: FlowReads) -> list[Metric]:
+    """Flows by status, and the durations of flows that ended in the last hour."""
+    by_status = GaugeMetricFamily("tickwork_flows", "Flows by status.", labels=["status"])
+    for status, count in sorted(flows.counts_by_status(SYSTEM).items()):
+        by_status.add_metric([status], count)
+    ended: dict[str, list[float]] = {}
+    since = flows.db.now() - RECENT
+    for status, seconds in flows.durations_since(since):
+        ended.setdefault(status, []).append(seconds)
+    finished = GaugeMetricFamily(
+        "tickwork_flows_finished_last_hour",
+        "Flows that ended in the last hour, by status.",
+        labels=["status"],
+    )
+    duration = GaugeMetricFamily(
+        "tickwork_flow_duration_seconds",
+        "Duration (creation to end) of flows that ended in the last hour: the median, the 95th "
+        "percentile and the longest, by status.",
+        labels=["status", "quantile"],
+    )
+    for status, values in sorted(ended.items()):
+        finished.add_metric([status], len(values))
+        ordered = sorted(values)
+        for label, rank in (("0.5", 0.5), ("0.95", 0.95), ("1", 1.0)):
+            index = min(len(ordered) - 1, max(0, int(rank * len(ordered) + 0.5) - 1))
+            duration.add_metric([status, label], ordered[index])
+    return [by_status, finished, duration]
+
+
 class Metrics:
     """The metrics of one app, in a registry of their own (so apps and tests never clash)."""
 
@@ -152,6 +185,7 @@ class Metrics:
         self, reads: Reads | None = None, *, cache_seconds: float = DEFAULT_CACHE_SECONDS
     ) -> None:
         self.stats = None if reads is None else reads.stats
+        self.flows = None if reads is None else reads.flows
         self.cache_seconds = cache_seconds
         self.registry = CollectorRegistry(auto_describe=True)
         self.run_duration = Histogram(

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # :port, such as "127.0.0.1:8787,10.0.0.0/8,hooks.internal". Empty: public ones only.
     http_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     retention_days: int = Field(default=30, ge=1)
+    # Most runs released by all flows together per second, in every process that settles
+    # flows (workers, schedulers, web servers); 0: no limit.
+    flow_release_rate: float = Field(default=0.0, ge=0, le=100_000)
     # Most fire times one backfill creates, and how many of its runs may start per second.
     backfill_cap: int = Field(default=DEFAULT_BACKFILL_CAP, ge=1, le=MAX_BACKFILL_CAP)
     backfill_rate: float = Field(default=DEFAULT_BACKFILL_RATE, gt=0, le=100_000)

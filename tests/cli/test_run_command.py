@@ -1,5 +1,6 @@
 """``tickwork run`` as a real process: without ``--app`` it serves the demo app (built-in
-tasks, two enabled code-defined schedules, the daily retention schedule), creates the first
+tasks, two enabled code-defined schedules, a group schedule of the demo pipeline, the daily
+retention schedule), creates the first
 admin once, and stops gracefully on Ctrl+C (SIGINT) as on SIGTERM."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.slow
 DEMO_SCHEDULES = {
     "demo.self-check": ("http.request", "interval"),
     "demo.history-export": ("data.export", "cron"),
+    "demo.pipeline": (None, "interval"),
     "tickwork.prune": ("tickwork.prune", "cron"),
 }
 
@@ -73,6 +75,17 @@ def test_run_without_app_serves_the_demo_creates_the_admin_once_and_stops_on_sig
             tasks = {task["name"] for task in client.get("/api/v1/tasks").json()["items"]}
             assert {"http.request", "email.send", "data.export", "tickwork.prune"} <= tasks
             assert "shell.command" not in tasks
+            assert by_name["demo.pipeline"]["group"] == "demo.pipeline"
+
+        with subtests.test(msg="the demo pipeline runs as a flow in waves"):
+            started = client.post(
+                f"/api/v1/schedules/{by_name['demo.pipeline']['id']}/run", headers=csrf
+            )
+            assert started.status_code == 201, started.text
+            url = f"/api/v1/flows/{started.json()['id']}"
+            flow = wait_for(lambda: (f := client.get(url).json())["status"] != "running" and f)
+            assert flow["status"] == "succeeded", flow
+            assert len(flow["steps"]) == 4
 
         with subtests.test(msg="the self-check calls this very server and succeeds"):
             self_check = by_name["demo.self-check"]

@@ -64,6 +64,7 @@ GUARDED = (
     "api_tokens",
     "audit_log",
     "run_attempts",
+    "flows",
     "alerts",
     "channels",
 )
@@ -129,7 +130,18 @@ def _seed(api: Api) -> World:
     _set_sequences(app.db, A_BASE)
     names = {
         kind: f"acme-{kind}-{mark}"
-        for kind in ("sched", "paused", "key", "flag", "flagdesc", "payload", "user", "token")
+        for kind in (
+            "sched",
+            "paused",
+            "key",
+            "flag",
+            "flagdesc",
+            "payload",
+            "user",
+            "token",
+            "flowkey",
+            "groupsched",
+        )
     }
     world.markers |= {*names.values(), tenant_a, a_admin.name}
     sched = app.schedules.create(
@@ -150,6 +162,16 @@ def _seed(api: Api) -> World:
     failed = app.enqueue("boom", {}, actor=a_admin)
     app.worker(concurrency=2).run_until_idle(20)
     keyed = app.enqueue("greet", {"name": names["payload"]}, key=names["key"], actor=a_admin)
+    group_sched = app.schedules.create(
+        name=names["groupsched"],
+        group="pair",
+        cron="0 * * * *",
+        payload={"greet": {"name": names["payload"]}},
+        actor=a_admin,
+    )
+    finished_flow = app.schedules.run_now(group_sched.id, actor=a_admin)
+    app.worker(concurrency=2).run_until_idle(20)
+    keyed_flow = app.flows.start(group="pair", key=names["flowkey"], actor=a_admin)
     app.flags.set(a_admin, names["flag"], True, description=names["flagdesc"])
     user, _ = app.users.create_user(a_admin, names["user"], role="operator", password=PASSWORD)
     token, _ = app.tokens.create_token(a_admin, names["token"], role="viewer")
@@ -181,12 +203,14 @@ def _seed(api: Api) -> World:
     world.a = {
         "alert": [a_alert.id, global_alert.id],
         "channel": [channel.id],
-        "schedule": [sched.id, paused.id],
+        "schedule": [sched.id, paused.id, group_sched.id],
         "run": [ran.id, failed.id, keyed.id],
+        "flow": [finished_flow.id, keyed_flow.id],
         "user": [user.id],
         "token": [token.id],
         "flag": [names["flag"]],
         "key": [names["key"]],
+        "flowkey": [names["flowkey"]],
         "name": [names["sched"]],
         "username": [names["user"]],
     }
@@ -199,12 +223,16 @@ def _seed(api: Api) -> World:
     world.markers |= {f"shared-{mark}", f"shared-key-{mark}"}
     world.a["schedule"].append(shared.id)
     world.a["run"].append(shared_run.id)
+    shared_flow = app.flows.start(group="hello", key=f"shared-flowkey-{mark}", actor=ADMIN_ACTOR)
+    world.markers.add(f"shared-flowkey-{mark}")
+    world.a["flow"].append(shared_flow.id)
     # Tenant B's own objects, to act on.
     _set_sequences(app.db, B_BASE)
     b_admin = Actor(name="globex-admin", source="test", role=Role.ADMIN, tenant_id="globex")
     b_sched = app.schedules.create(name="globex-job", task="greet", interval=60, actor=b_admin)
     b_run = app.enqueue("boom", actor=b_admin)
     app.runs.cancel(b_run.id, actor=b_admin)
+    b_flow = app.flows.start(group="hello", actor=b_admin)
     b_user, _ = app.users.create_user(b_admin, "globex-ops", role="viewer", password=PASSWORD)
     b_token, _ = app.tokens.create_token(b_admin, "globex-ci", role="viewer")
     app.flags.set(b_admin, "globex-flag", True)
@@ -223,6 +251,7 @@ def _seed(api: Api) -> World:
         "alert": [b_alert.id],
         "schedule": [b_sched.id],
         "run": [b_run.id],
+        "flow": [b_flow.id],
         "user": [b_user.id],
         "token": [b_token.id],
         "flag": ["globex-flag"],
@@ -274,7 +303,7 @@ def _path_values(world: World, path: str, param: str) -> list[tuple[Any, str | N
     if param == "channel_id":
         # The installation's channels are not tenant A's: B reads their names, changes none.
         return [(world.a["channel"][0], None), (UNUSED_ID, None)]
-    if param in ("schedule_id", "run_id", "user_id", "token_id", "alert_id"):
+    if param in ("schedule_id", "run_id", "user_id", "token_id", "alert_id", "flow_id"):
         kind = param.removesuffix("_id")
         return [
             *((v, "a") for v in world.a[kind]),
@@ -289,6 +318,8 @@ def _path_values(world: World, path: str, param: str) -> list[tuple[Any, str | N
         ]
     if param == "name" and "/tasks/" in path:
         return [("greet", None), ("no-such-task", None)]
+    if param == "name" and "/groups/" in path:
+        return [("pair", None), ("no-such-group", None)]
     if param == "name" and "/queues/" in path:
         # Queues are shared: a principal bound to a tenant may not pause or resume any.
         return [("default", None), ("no-such-queue", None)]
@@ -304,6 +335,7 @@ def _queries(world: World, path: str, methods: frozenset[str]) -> list[tuple[tup
         ("schedule_id", a_sched),
         ("schedule", world.a["name"][0]),
         ("task", "boom"),
+        ("group", "pair"),
         ("actor", world.a["username"][0]),
         ("action", "auth.login_failed"),
         ("target_type", "schedule"),
@@ -339,6 +371,11 @@ def _bodies(world: World, method: str, path: str) -> list[tuple[Any, Any]]:
         ("POST", "/api/v1/schedules/{schedule_id}/pause"): [{"note": "globex pause"}],
         ("POST", "/api/v1/schedules/{schedule_id}/resume"): [{"misfire": "skip"}],
         ("POST", "/api/v1/schedules/{schedule_id}/run"): [{}],
+        ("POST", "/api/v1/flows"): [
+            {"group": "pair", "key": a["flowkey"][0]},
+            {"group": "pair", "key": a["flowkey"][0], "tenant_id": tenant},
+            {"tasks": ["boom"], "tenant_id": tenant},
+        ],
         ("POST", "/api/v1/runs"): [
             {"task": "greet", "key": a["key"][0]},
             {"task": "greet", "key": a["key"][0], "tenant_id": tenant},

@@ -39,14 +39,20 @@ class GreetConfig(BaseModel):
 
 def register_api_tasks(app: Tickwork) -> None:
     """The tasks the API tests schedule: ``greet``, ``boom`` (fails) and admin-only
-    ``danger``."""
+    ``danger``; groups ``hello`` (greet) and ``pair`` (greet, then boom)."""
 
-    @app.task("greet", config=GreetConfig, description="Say hello", max_attempts=2)
+    @app.task(
+        "greet",
+        config=GreetConfig,
+        description="Say hello",
+        max_attempts=2,
+        group=["hello", "pair"],
+    )
     def greet(ctx: Context, config: GreetConfig) -> dict[str, Any]:
         ctx.log.info("hello %s", config.name)
         return {"greeting": f"hello {config.name}" * config.times}
 
-    @app.task("boom")
+    @app.task("boom", group="pair", depends_on=["greet"])
     def boom(ctx: Context) -> None:
         ctx.log.warning("about to fail")
         raise RuntimeError("kaboom")

@@ -1,4 +1,5 @@
-"""``tickwork.prune``: delete finished runs (and stale node rows) past the retention period.
+"""``tickwork.prune``: delete finished runs and flows (and stale node rows) past the retention
+period.
 
 A run of it bound to a tenant deletes only that tenant's finished runs; one without a tenant
 (the daily system schedule) prunes the whole installation, and only an admin bound to no
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from tickwork.context import Context
 from tickwork.storage.alert_store import AlertStore
+from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.node_store import NodeStore
 from tickwork.storage.run_store import RunStore
 
@@ -68,6 +70,11 @@ def prune(
         if batch.deleted < BATCH:
             break
         after = batch.last_finished_at
+    flows = FlowStore(db.dialect)
+    while not should_stop():
+        with db.write() as conn:
+            if flows.delete_finished_before(conn, cutoff, BATCH, tenant_id=tenant_id) < BATCH:
+                break
     nodes = alerts = 0
     if tenant_id is None:
         with db.write() as conn:

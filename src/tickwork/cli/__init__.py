@@ -7,7 +7,17 @@ import sys
 import click
 import typer
 
-from tickwork.cli import alerts, cron, flags, queues, runs, schedule_actions, schedules, services
+from tickwork.cli import (
+    alerts,
+    cron,
+    flags,
+    flows,
+    queues,
+    runs,
+    schedule_actions,
+    schedules,
+    services,
+)
 from tickwork.cli.common import error_console, styled
 from tickwork.domain.errors import DatabaseUnavailableError, TickworkError
 
@@ -25,6 +35,8 @@ cli.add_typer(schedules.cli, name="schedules", help="List, create, change and ru
 cli.add_typer(runs.cli, name="runs", help="List, inspect, retry and cancel runs.")
 cli.add_typer(cron.cli, name="cron", help="Check cron expressions.")
 cli.add_typer(flags.cli, name="flags", help="Turn flags that schedule conditions name on or off.")
+cli.add_typer(flows.groups_cli, name="groups", help="Show the groups of tasks and their waves.")
+cli.add_typer(flows.cli, name="flows", help="Start, list, inspect, cancel and retry flows.")
 cli.add_typer(queues.cli, name="queues", help="List queues; pause and resume them.")
 cli.add_typer(alerts.channels_cli, name="channels", help="Manage where alerts go.")
 cli.add_typer(alerts.alerts_cli, name="alerts", help="List and acknowledge incidents.")

@@ -111,6 +111,8 @@ def load_app(app_ref: str | None, db: str | None, config: Settings | None = None
         app = build_demo_app(config)
     if db and app._db is None:
         app.configure(database_url=db)
+    if app.flow_release_rate is None:
+        app.flow_release_rate = config.flow_release_rate
     if {"backfill_cap", "backfill_rate"} & config.model_fields_set:
         app.backfill_config = BackfillConfig(cap=config.backfill_cap, rate=config.backfill_rate)
     from tickwork.builtin_tasks import register_builtin_tasks
@@ -118,6 +120,8 @@ def load_app(app_ref: str | None, db: str | None, config: Settings | None = None
 
     configure_app(app, config)
     register_builtin_tasks(app, config)
+    # A task graph flows cannot run is refused now, naming the tasks (exit 2).
+    app.check_flows()
     return app
 
 

@@ -36,6 +36,7 @@ from tickwork.cli.selection import (
 from tickwork.domain import triggers
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError
+from tickwork.domain.flows import Flow
 from tickwork.domain.models import Schedule
 
 cli = typer.Typer(no_args_is_help=True)
@@ -59,7 +60,7 @@ def _row(s: Schedule) -> tuple[Any, ...]:
     return (
         s.id,
         s.name,
-        s.task,
+        s.task or f"group {s.group}",
         triggers.describe_stored(s),
         ("failed" if problem else s.status.value) + (" (orphaned)" if s.orphaned else ""),
         when(s.next_run_at) if s.status.value == "active" else "",
@@ -138,16 +139,23 @@ def _print_schedule(schedule: Schedule, message: str, as_json: bool) -> None:
 @definition_options
 def create(
     name: Annotated[str, typer.Option(help="Unique name")],
-    task: Annotated[str, typer.Option(help="Registered task name")],
+    task: Annotated[str | None, typer.Option(help="Registered task name")] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(help="Or a group: a flow per fire time (--payload maps task names)"),
+    ] = None,
     fields: DefinitionFields = None,
     paused: Annotated[bool, typer.Option("--paused", help="Create it paused")] = False,
     as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
-    """Create a schedule. Nothing is written unless every field is valid."""
+    """Create a schedule of a task or of a group. Nothing is written unless every field is
+    valid."""
     if paused:
         fields["status"] = "paused"
+    if group is not None:
+        fields["group"] = group
     schedule = load_app(app, db).schedules.create(actor=CLI_ACTOR, name=name, task=task, **fields)
     _print_schedule(
         schedule,
@@ -163,6 +171,7 @@ def update(
     ref: Ref,
     name: Annotated[str | None, typer.Option(help="New name")] = None,
     task: Annotated[str | None, typer.Option(help="Registered task name")] = None,
+    group: Annotated[str | None, typer.Option(help="Or a group of tasks")] = None,
     fields: DefinitionFields = None,
     version: Annotated[
         int | None, typer.Option(help="Refuse unless the schedule is at this version")
@@ -175,7 +184,9 @@ def update(
     tickwork = load_app(app, db)
     schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
     changes: dict[str, Any] = {
-        key: value for key, value in (("name", name), ("task", task)) if value is not None
+        key: value
+        for key, value in (("name", name), ("task", task), ("group", group))
+        if value is not None
     }
     changes.update(fields)
     if changes.get("trigger") == "manual":
@@ -329,7 +340,8 @@ def run_now(
         if as_json:
             print_json(run)
             return
-        console.print(f"queued run #{run.id} of schedule #{schedule.id}", highlight=False)
+        what = "started flow" if isinstance(run, Flow) else "queued run"
+        console.print(f"{what} #{run.id} of schedule #{schedule.id}", highlight=False)
         return
     if payload is not None:
         raise InvalidInputError("--payload applies to one schedule at a time", field="payload")

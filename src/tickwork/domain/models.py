@@ -124,11 +124,13 @@ class Schedule:
 
     id: int
     name: str
-    task: str
+    # The task it runs, or ``None`` when it targets a ``group`` (a flow per fire time).
+    task: str | None
     trigger: TriggerType
     status: ScheduleStatus
     source: ScheduleSource
     payload: dict[str, Any] = field(default_factory=dict)
+    group: str | None = None
     cron: str | None = None
     interval: float | None = None
     run_at: datetime | None = None
@@ -209,7 +211,7 @@ class Run:
     worker_id: str | None = None
     token: str | None = None
     key: str | None = None
-    flow_id: str | None = None
+    flow_id: int | None = None
     error: str | None = None
     traceback: str | None = None
     result: Any = None

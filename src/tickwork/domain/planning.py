@@ -146,6 +146,8 @@ class EarlyFiringTraits(Protocol):
     def overlap_policy(self) -> OverlapPolicy: ...
     @property
     def condition(self) -> str | None: ...
+    @property
+    def group(self) -> str | None: ...
 
 
 def fires_early(schedule: EarlyFiringTraits) -> bool:
@@ -153,9 +155,15 @@ def fires_early(schedule: EarlyFiringTraits) -> bool:
 
     Only when nothing decided at creation depends on the moment: a condition (flag or
     predicate) and an overlap policy other than ``allow`` (which looks at the runs still
-    going) are judged at the fire time itself, so those schedules fire when due.
+    going) are judged at the fire time itself, so those schedules fire when due. A group
+    schedule's flow is created at its fire time too: a pause or an edit withdraws early
+    runs, and a flow is more than one run.
     """
-    return schedule.overlap_policy is OverlapPolicy.ALLOW and schedule.condition is None
+    return (
+        schedule.overlap_policy is OverlapPolicy.ALLOW
+        and schedule.condition is None
+        and schedule.group is None
+    )
 
 
 def plan_fires(

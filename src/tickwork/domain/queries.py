@@ -50,13 +50,28 @@ class ScheduleFilter:
     source: str | None = None
     # Text in the name, task, description or tenant, any case.
     text: str | None = None
-    # Schedules that target this group (flows); none does until groups exist.
+    # Schedules that target this group (a flow per fire time).
     group: str | None = None
     # Schedules whose metadata has this key (with a value other than null) ...
     metadata_key: str | None = None
     # ... equal to this text (numbers and booleans compare as their JSON text).
     metadata_value: str | None = None
     # A principal bound to a tenant sees only that tenant's rows.
+    restrict_tenant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowFilter:
+    """Filters for listing flows; ``None`` means "any"."""
+
+    status: Sequence[str] | None = None
+    group: str | None = None
+    schedule_id: int | None = None
+    tenant_id: str | None = None
+    trigger: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    # A principal bound to a tenant sees only that tenant's flows.
     restrict_tenant: str | None = None
 
 

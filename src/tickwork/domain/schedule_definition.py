@@ -67,7 +67,10 @@ class ScheduleDefinition:
     """A validated schedule definition. Field names and meanings are the Python API's."""
 
     name: str
-    task: str
+    # Exactly one of ``task`` and ``group``: a group schedule starts a flow per fire time,
+    # and its ``payload`` maps task names to their payloads.
+    task: str | None
+    group: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
     tenant_id: str | None = None
@@ -179,7 +182,7 @@ class ScheduleDefinition:
 
 DEFINITION_FIELDS = tuple(f.name for f in dataclasses.fields(ScheduleDefinition))
 """The fields a caller may set, in the order the API documents them."""
-ADDED_FIELDS = ("alert_after", "auto_pause_after", "alert_channels", "metadata")
+ADDED_FIELDS = ("group", "alert_after", "auto_pause_after", "alert_channels", "metadata")
 """Fields added after fingerprints were first stored: left out of a fingerprint while unset,
 so a code-defined schedule that does not use them keeps its fingerprint."""
 TIMING_FIELDS = ("trigger", "cron", "interval", "run_at", "timezone", "start_at", "end_at")

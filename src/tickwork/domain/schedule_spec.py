@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tickwork.domain import alerts, cron, inputs, windows
+from tickwork.domain import alerts, cron, flows, inputs, windows
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import MisfirePolicy, OverlapPolicy, Schedule, TriggerType
 from tickwork.domain.schedule_definition import (
@@ -125,8 +125,7 @@ def validate_definition(
         field = sorted(unknown)[0]
         raise InvalidInputError(f"unknown field {inputs.echo(field)}", field=str(field)[:100])
     name = inputs.text(data.get("name"), "name", max_length=MAX_NAME_LENGTH)
-    task = registry.get(inputs.text(data.get("task"), "task"), field="task")
-    payload = task.validate_payload(data.get("payload"), max_bytes=max_payload_bytes)
+    task_name, group, payload = _target(data, registry, max_payload_bytes)
     description = _optional_text(data, "description", max_length=2000)
     tenant_id = _optional_text(data, "tenant_id", max_length=100)
     timing = _timing(data)
@@ -138,7 +137,8 @@ def validate_definition(
     cap = data.get("misfire_cap")
     return ScheduleDefinition(
         name=name,
-        task=task.name,
+        task=task_name,
+        group=group,
         payload=payload,
         description=description,
         tenant_id=tenant_id,
@@ -180,6 +180,41 @@ def validate_definition(
         alert_channels=alerts.alert_channels(data.get("alert_channels")),
         metadata=inputs.json_object(data.get("metadata"), "metadata", max_bytes=MAX_METADATA_BYTES),
     )
+
+
+def _target(
+    data: Mapping[str, Any], registry: TaskRegistry, max_payload_bytes: int
+) -> tuple[str | None, str | None, dict[str, Any]]:
+    """The schedule's task or group (exactly one) and its payload: the task's, or for a
+    group a payload per task, each checked against that task's config model."""
+    group = _optional(data, "group")
+    if group is None:
+        task = registry.get(inputs.text(data.get("task"), "task"), field="task")
+        return (
+            task.name,
+            None,
+            task.validate_payload(data.get("payload"), max_bytes=max_payload_bytes),
+        )
+    if _optional(data, "task") is not None:
+        raise InvalidInputError("give a task or a group, not both", field="group")
+    name = flows.group_name(inputs.text(group, "group"))
+    graph = registry.check_flows()
+    tasks = graph.closure(graph.group_tasks(name))
+    payload = registry.validate_flow_payload(
+        tasks, data.get("payload"), max_bytes=max_payload_bytes
+    )
+    return None, name, payload
+
+
+def group_tasks(definition: ScheduleDefinition | Schedule, registry: TaskRegistry) -> list[str]:
+    """The tasks a schedule's runs or flows run (for permission checks): its task, or its
+    group's tasks with their dependencies (none when this process does not know them)."""
+    if definition.group is None:
+        return [] if definition.task is None else [definition.task]
+    graph = registry.graph()
+    if not graph.members.get(definition.group):
+        return []
+    return list(graph.closure(graph.group_tasks(definition.group)))
 
 
 def _optional_text(data: Mapping[str, Any], key: str, *, max_length: int = 200) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,13 @@ from tickwork.domain.errors import (
     PayloadError,
     PermissionDeniedError,
     UnknownTaskError,
+)
+from tickwork.domain.flows import (
+    FlowGraph,
+    GroupSettings,
+    check_graph,
+    task_dependencies,
+    task_groups,
 )
 from tickwork.domain.inputs import echo
 
@@ -43,6 +50,10 @@ class Task:
     is_async: bool = False
     wants_config: bool = True
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # The groups the task belongs to, and the tasks whose runs must succeed before its run
+    # in a flow starts.
+    groups: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
 
     def allowed_for(self, actor: Actor, tenant_id: str | None) -> bool:
         """Whether ``actor`` may enqueue or schedule this task for ``tenant_id``.
@@ -119,6 +130,31 @@ class TaskRegistry:
 
     def __init__(self) -> None:
         self._tasks: dict[str, Task] = {}
+        self.group_settings: dict[str, GroupSettings] = {}
+
+    def declare_group(self, settings: GroupSettings) -> GroupSettings:
+        """Add a group's settings (``app.group``); declaring one twice is an error."""
+        if settings.name in self.group_settings:
+            raise InvalidInputError(f"group {settings.name!r} is declared twice", field="name")
+        self.group_settings[settings.name] = settings
+        return settings
+
+    def graph(self) -> FlowGraph:
+        """The dependency graph of the registered tasks and their groups."""
+        members: dict[str, list[str]] = {}
+        for task in self._tasks.values():
+            for group in task.groups:
+                members.setdefault(group, []).append(task.name)
+        return FlowGraph(
+            {t.name: t.depends_on for t in self._tasks.values()}, members, self.group_settings
+        )
+
+    def check_flows(self) -> FlowGraph:
+        """The graph, refused (naming the tasks) when it has a cycle, a dependency on an
+        unknown task or a declared group without tasks."""
+        graph = self.graph()
+        check_graph(graph)
+        return graph
 
     def register(self, task: Task) -> Task:
         """Add ``task``; a second task with the same name is an error."""
@@ -134,9 +170,34 @@ class TaskRegistry:
         except (KeyError, TypeError):
             raise UnknownTaskError(f"unknown task {echo(name)}", field=field) from None
 
-    def find(self, name: str) -> Task | None:
+    def find(self, name: str | None) -> Task | None:
         """The task called ``name``, or ``None``."""
-        return self._tasks.get(name)
+        return None if name is None else self._tasks.get(name)
+
+    def validate_flow_payload(
+        self,
+        tasks: Sequence[str],
+        payload: Any,
+        *,
+        max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        field: str = "payload",
+    ) -> dict[str, dict[str, Any]]:
+        """A flow's payload: task name -> that task's payload, each checked against its
+        config model (errors name ``payload.<task>...``); only ``tasks`` may be named."""
+        if payload is None:
+            return {}
+        if not isinstance(payload, dict):
+            raise PayloadError("a group's payload must map task names to payloads", field=field)
+        chosen = set(tasks)
+        validated: dict[str, dict[str, Any]] = {}
+        for name, value in payload.items():
+            where = f"{field}.{str(name)[:200]}"
+            if name not in chosen:
+                raise PayloadError(f"{echo(name)} is not a task of this flow", field=where)
+            validated[name] = self.get(name).validate_payload(
+                value, max_bytes=max_bytes, field=where
+            )
+        return validated
 
     def __contains__(self, name: object) -> bool:
         return name in self._tasks
@@ -182,4 +243,6 @@ def make_task(name: str, handler: Handler, **options: Any) -> Task:
         is_async=inspect.iscoroutinefunction(handler),
         wants_config=len(parameters) >= 2,
         tags=tuple(options.get("tags", ())),
+        groups=task_groups(options.get("group")),
+        depends_on=task_dependencies(name, options.get("depends_on")),
     )

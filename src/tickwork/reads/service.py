@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tickwork.reads.audit import AuditReads
+from tickwork.reads.flows import FlowReads
 from tickwork.reads.nodes import NodeReads
 from tickwork.reads.runs import RunReads
 from tickwork.reads.schedules import ScheduleReads
@@ -11,7 +12,7 @@ from tickwork.storage.database import Database
 
 
 class Reads:
-    """Schedules, runs and their attempts, figures, processes and the audit log, read for
+    """Schedules, runs and their attempts, flows, figures, processes and the audit log, read for
     an actor. One per app (``app.reads``); every reader is safe to share between threads."""
 
     def __init__(self, db: Database) -> None:
@@ -20,3 +21,4 @@ class Reads:
         self.stats = StatsReads(db)
         self.nodes = NodeReads(db)
         self.audit = AuditReads(db)
+        self.flows = FlowReads(db)

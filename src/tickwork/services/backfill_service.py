@@ -16,10 +16,14 @@ from tickwork.domain import backfill as rules
 from tickwork.domain import inputs
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.backfill import BackfillConfig, BackfillResult
-from tickwork.domain.errors import InvalidInputError, PermissionDeniedError
+from tickwork.domain.errors import (
+    InvalidInputError,
+    InvalidTransitionError,
+    PermissionDeniedError,
+)
 from tickwork.domain.models import Run, RunStatus, RunTrigger, Schedule, SkipReason
 from tickwork.domain.tasks import TaskRegistry
-from tickwork.services.firing import run_defaults
+from tickwork.services.run_defaults import run_defaults
 from tickwork.storage.audit_store import AuditStore
 from tickwork.storage.backfill_store import BackfillStore
 from tickwork.storage.database import Database
@@ -62,6 +66,12 @@ class BackfillService:
         with self.db.write() as conn:
             now = self.db.now()
             schedule = self.schedules.get(conn, schedule_id, restrict_tenant=actor.tenant_id)
+            if schedule.group is not None:
+                raise InvalidTransitionError(
+                    f"schedule {schedule.id} targets a group: backfilling flows is not "
+                    "supported; start them with a flow (app.flows.start, POST /api/v1/flows)",
+                    field="group",
+                )
             plan = rules.backfill_fire_times(schedule, schedule, first, last, self.config.cap)
             entries = self.store.entries_between(conn, schedule.id, first, last)
             wanted = set(plan.fire_times)

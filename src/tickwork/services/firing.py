@@ -31,7 +31,10 @@ from tickwork.domain.models import (
 )
 from tickwork.domain.planning import FirePlan, fires_early, plan_fires
 from tickwork.domain.tasks import TaskRegistry
+from tickwork.services.flow_firing import GroupFiring
+from tickwork.services.run_defaults import run_defaults
 from tickwork.storage.flag_store import FlagStore
+from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.run_store import RunStore
 from tickwork.storage.schedule_store import FireUpdate, ScheduleStore
 
@@ -62,28 +65,6 @@ class FireReport:
         self.fire_times.extend(other.fire_times)
 
 
-def run_defaults(schedule: Schedule, registry: TaskRegistry) -> dict[str, Any]:
-    """Queue, priority, retry and timeout settings for runs of ``schedule``.
-
-    The schedule's own settings win over the task's; a task this process does not know
-    (deployed elsewhere) gets the general defaults.
-    """
-    task = registry.find(schedule.task)
-    return {
-        "queue": schedule.queue or (task.queue if task else "default"),
-        "priority": schedule.priority
-        if schedule.priority is not None
-        else (task.priority if task else 0),
-        "max_attempts": schedule.max_attempts or (task.max_attempts if task else 1),
-        "retry_backoff": schedule.retry_backoff or (task.retry_backoff if task else 2.0),
-        "retry_backoff_max": schedule.retry_backoff_max
-        or (task.retry_backoff_max if task else 600.0),
-        "timeout": schedule.timeout
-        if schedule.timeout is not None
-        else (task.timeout if task else None),
-    }
-
-
 # What run_defaults reads of a schedule: its task and its own run settings.
 _run_defaults_inputs = attrgetter(
     "task", "queue", "priority", "max_attempts", "retry_backoff", "retry_backoff_max", "timeout"
@@ -101,7 +82,10 @@ class Firing:
         registry: TaskRegistry,
         conditions: dict[str, Condition],
         rng: random.Random | None = None,
+        *,
+        flows: FlowStore | None = None,
     ) -> None:
+        self.groups = GroupFiring(flows or FlowStore(runs.dialect), registry)
         self.schedules = schedules
         self.runs = runs
         self.flags = flags
@@ -192,16 +176,15 @@ class Firing:
     ) -> FireUpdate:
         base = self._base_row(schedule, now, known_defaults)
         if plan.missed is not None:
-            rows.append(
-                {
-                    **base,
-                    "status": RunStatus.SKIPPED.value,
-                    "scheduled_for": plan.missed.first,
-                    "run_at": plan.missed.first,
-                    "finished_at": now,
-                    "skip_reason": SkipReason.MISSED.value,
-                    "details": plan.missed.details(),
-                }
+            self._skip(
+                conn,
+                schedule,
+                base,
+                rows,
+                plan.missed.first,
+                now,
+                SkipReason.MISSED.value,
+                plan.missed.details(),
             )
             report.skipped += 1
         remaining = (
@@ -221,18 +204,20 @@ class Firing:
                 )
                 details = None if reason is None else {"policy": schedule.overlap_policy.value}
             if reason is not None:
-                rows.append(
-                    {
-                        **base,
-                        "status": RunStatus.SKIPPED.value,
-                        "scheduled_for": fire_time,
-                        "run_at": fire_time,
-                        "finished_at": now,
-                        "skip_reason": reason,
-                        "details": details,
-                    }
-                )
+                self._skip(conn, schedule, base, rows, fire_time, now, reason, details)
                 report.skipped += 1
+                continue
+            if schedule.group is not None:
+                late = fire_time in plan.late_fires
+                if not self.groups.start(conn, schedule, fire_time, now, late=late):
+                    continue
+                pending += 1
+                created += 1
+                last_run_at = fire_time
+                report.fire_times.append(fire_time)
+                if remaining is not None and created >= remaining:
+                    completed = True
+                    break
                 continue
             row = {
                 **base,
@@ -266,6 +251,34 @@ class Firing:
             last_run_at=last_run_at,
         )
 
+    def _skip(
+        self,
+        conn: Connection,
+        schedule: Schedule,
+        base: dict[str, Any],
+        rows: list[dict[str, Any]],
+        fire_time: datetime,
+        now: datetime,
+        reason: str,
+        details: dict[str, Any] | None,
+    ) -> None:
+        """Record a fire time that may not run: a skipped run, or for a group schedule a
+        skipped flow."""
+        if schedule.group is not None:
+            self.groups.record_skip(conn, schedule, fire_time, now, reason, details)
+            return
+        rows.append(
+            {
+                **base,
+                "status": RunStatus.SKIPPED.value,
+                "scheduled_for": fire_time,
+                "run_at": fire_time,
+                "finished_at": now,
+                "skip_reason": reason,
+                "details": details,
+            }
+        )
+
     def _base_row(
         self, schedule: Schedule, now: datetime, known_defaults: dict[tuple[Any, ...], Any]
     ) -> dict[str, Any]:
@@ -296,6 +309,8 @@ class Firing:
     def _active_runs(self, conn: Connection, schedule: Schedule) -> tuple[int, int]:
         if schedule.overlap_policy is OverlapPolicy.ALLOW:
             return 0, 0
+        if schedule.group is not None:
+            return self.groups.flows.running_for_schedule(conn, schedule.id)
         active = self.runs.active_for_schedule(conn, schedule.id)
         pending = sum(1 for r in active if r.status.value in PENDING_RUN_STATUSES)
         return pending, len(active) - pending
@@ -322,7 +337,11 @@ class Firing:
         # the same batch would be cancelled straight away, so they are recorded as skipped.
         if not last_in_plan:
             return overlap, pending, running
-        if pending or running:
+        if (pending or running) and schedule.group is not None:
+            self.groups.flows.cancel_for_schedule(
+                conn, schedule.id, now, "cancelled: a newer fire time replaced it (cancel_previous)"
+            )
+        elif pending or running:
             self.runs.cancel_for_schedule(
                 conn, schedule.id, now, "cancelled: a newer fire time replaced it (cancel_previous)"
             )

@@ -11,11 +11,17 @@ from typing import Any
 
 from tickwork.domain import inputs
 from tickwork.domain.actor import Actor
-from tickwork.domain.errors import InvalidInputError, PermissionDeniedError, TickworkError
+from tickwork.domain.errors import (
+    InvalidInputError,
+    InvalidTransitionError,
+    PermissionDeniedError,
+    TickworkError,
+)
 from tickwork.domain.models import Run, RunStatus, RunTrigger
 from tickwork.domain.tasks import Task, TaskRegistry
 from tickwork.storage.audit_store import AuditStore
 from tickwork.storage.database import Database
+from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.run_store import RunStore
 
 
@@ -56,10 +62,12 @@ class RunService:
         max_payload_bytes: int,
         on_enqueue: Callable[[], None] = lambda: None,
         on_cancel: Callable[[], None] = lambda: None,
+        flows: FlowStore | None = None,
     ) -> None:
         self.db = db
         self.registry = registry
         self.store = RunStore(db.dialect)
+        self.flows = flows or FlowStore(db.dialect)
         self.audit = AuditStore()
         self.max_payload_bytes = max_payload_bytes
         self._on_enqueue = on_enqueue
@@ -208,25 +216,53 @@ class RunService:
         return rows if size <= self.max_payload_bytes else None
 
     def cancel(self, actor: Actor, run_id: int) -> Run:
-        """Cancel a pending run, or ask a running one to stop (its handler sees it)."""
+        """Cancel a pending run, or ask a running one to stop (its handler sees it).
+
+        A run of a flow is cancelled under its flow's lock, and the runs waiting for it are
+        skipped in the same transaction."""
         with self.db.write() as conn:
             now = self.db.now()
+            flow_id = self._lock_flow(conn, actor, run_id)
             before = self.store.get(conn, run_id, lock=True, restrict_tenant=actor.tenant_id)
             after = self.store.cancel(conn, before, now, f"cancelled by {actor.name}")
+            if flow_id is not None and after.status.is_final:
+                self.flows.settle(conn, [flow_id], now)
             self._audit_change(conn, actor, "run.cancel", before, after, now)
         if after.cancel_requested and after.status is RunStatus.RUNNING:
             self._on_cancel()
         return after
 
     def retry(self, actor: Actor, run_id: int) -> Run:
-        """Queue a failed or cancelled run again as its next attempt."""
+        """Queue a failed or cancelled run again as its next attempt.
+
+        A run of a flow waits again for nothing but its own dependencies, its flow runs
+        again, and the runs its failure skipped wait for it once more."""
         with self.db.write() as conn:
             now = self.db.now()
+            flow_id = self._lock_flow(conn, actor, run_id)
             before = self.store.get(conn, run_id, lock=True, restrict_tenant=actor.tenant_id)
-            after = self.store.retry(conn, before, now, actor.name)
+            if flow_id is None:
+                after = self.store.retry(conn, before, now, actor.name)
+            else:
+                if before.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+                    raise InvalidTransitionError(
+                        f"run {run_id} is {before.status.value}; only failed or cancelled runs "
+                        "can be retried",
+                        field="status",
+                    )
+                self.flows.retry(conn, flow_id, now, only=[run_id])
+                after = self.store.get(conn, run_id)
             self._audit_change(conn, actor, "run.retry", before, after, now)
         self._on_enqueue()
         return after
+
+    def _lock_flow(self, conn: Any, actor: Actor, run_id: int) -> int | None:
+        """Lock the flow of run ``run_id``, if it has one (before the run: the order every
+        writer of a flow's runs takes); return the flow's id."""
+        run = self.store.get(conn, run_id, restrict_tenant=actor.tenant_id)
+        if run.flow_id is not None:
+            self.flows.lock(conn, [run.flow_id])
+        return run.flow_id
 
     def _audit_change(
         self, conn: Any, actor: Actor, action: str, before: Run, after: Run, now: datetime

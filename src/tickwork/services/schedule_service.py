@@ -23,6 +23,7 @@ from tickwork.domain.errors import (
     PermissionDeniedError,
     VersionConflictError,
 )
+from tickwork.domain.flows import Flow
 from tickwork.domain.models import (
     MisfirePolicy,
     Run,
@@ -35,7 +36,9 @@ from tickwork.domain.models import (
 )
 from tickwork.domain.schedule_definition import DEFINITION_FIELDS, ScheduleDefinition
 from tickwork.domain.tasks import TaskRegistry
-from tickwork.services.firing import Firing, run_defaults
+from tickwork.services.firing import Firing
+from tickwork.services.flow_service import FlowService
+from tickwork.services.run_defaults import run_defaults
 from tickwork.services.schedule_changes import ScheduleChanges
 from tickwork.storage.alert_store import AlertStore
 from tickwork.storage.database import Database
@@ -61,6 +64,7 @@ class ScheduleService:
         db: Database,
         registry: TaskRegistry,
         firing: Firing,
+        flow_service: FlowService,
         *,
         max_payload_bytes: int,
         on_change: Callable[[], None] = lambda: None,
@@ -71,6 +75,8 @@ class ScheduleService:
         self.store = ScheduleStore(db.dialect)
         self.changes = ScheduleChanges(db.dialect)
         self.runs = self.changes.runs
+        self.flows = firing.groups.flows
+        self.flow_service = flow_service
         self.audit = self.changes.audit
         self.alerts = AlertStore(db.dialect)
         self.max_payload_bytes = max_payload_bytes
@@ -78,10 +84,15 @@ class ScheduleService:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _check_task_allowed(self, actor: Actor, task_name: str, tenant_id: str | None) -> None:
-        task = self.registry.find(task_name)
-        if task is not None:
-            task.check_allowed(actor, tenant_id)
+    def _check_allowed(
+        self, actor: Actor, definition: ScheduleDefinition | Schedule, tenant_id: str | None
+    ) -> None:
+        """Refuse unless ``actor`` may schedule every task the definition runs (its task,
+        or its group's tasks)."""
+        for name in schedule_spec.group_tasks(definition, self.registry):
+            task = self.registry.find(name)
+            if task is not None:
+                task.check_allowed(actor, tenant_id)
 
     def _tenant_for(self, actor: Actor, requested: Any) -> Any:
         if actor.tenant_id is None:
@@ -101,7 +112,7 @@ class ScheduleService:
         definition = schedule_spec.validate_definition(
             fields, self.registry, max_payload_bytes=self.max_payload_bytes
         )
-        self._check_task_allowed(actor, definition.task, definition.tenant_id)
+        self._check_allowed(actor, definition, definition.tenant_id)
         with self.db.read() as conn:
             self._check_channels(conn, definition)
         return definition
@@ -128,7 +139,7 @@ class ScheduleService:
         tenant_id = self._tenant_for(actor, definition.tenant_id)
         if tenant_id != definition.tenant_id:
             definition = dataclasses.replace(definition, tenant_id=tenant_id)
-        self._check_task_allowed(actor, definition.task, definition.tenant_id)
+        self._check_allowed(actor, definition, definition.tenant_id)
         with self.db.write() as conn:
             now = self.db.now()
             first = definition.first_fire(now)
@@ -212,7 +223,7 @@ class ScheduleService:
             definition = schedule_spec.validate_definition(
                 _merged(before, changes), self.registry, max_payload_bytes=self.max_payload_bytes
             )
-            self._check_task_allowed(actor, definition.task, definition.tenant_id)
+            self._check_allowed(actor, definition, definition.tenant_id)
             if definition.alert_channels != before.alert_channels:
                 self._check_channels(conn, definition)
             retimed = _retimed(before, definition, now)
@@ -339,6 +350,9 @@ class ScheduleService:
             before = self.store.get(conn, schedule_id, lock=True, restrict_tenant=actor.tenant_id)
             if before.status is ScheduleStatus.CANCELLED:
                 return before
+            self.flows.cancel_for_schedule(
+                conn, schedule_id, now, f"schedule cancelled by {actor.name}"
+            )
             self.runs.cancel_for_schedule(
                 conn, schedule_id, now, f"schedule cancelled by {actor.name}"
             )
@@ -366,6 +380,9 @@ class ScheduleService:
                     f"schedule {before.name!r} is defined in code; remove it from code first",
                     field="source",
                 )
+            self.flows.cancel_for_schedule(
+                conn, schedule_id, now, f"schedule deleted by {actor.name}"
+            )
             self.runs.cancel_for_schedule(
                 conn, schedule_id, now, f"schedule deleted by {actor.name}"
             )
@@ -374,8 +391,11 @@ class ScheduleService:
             self.changes.notify(conn)
         self._on_change()
 
-    def run_now(self, actor: Actor, schedule_id: int, payload: dict[str, Any] | None = None) -> Run:
-        """Queue a run of the schedule's task now; ``next_run_at`` is left alone.
+    def run_now(
+        self, actor: Actor, schedule_id: int, payload: dict[str, Any] | None = None
+    ) -> Run | Flow:
+        """Queue a run of the schedule's task now (a group schedule: start its flow, a
+        :class:`~tickwork.domain.flows.Flow`); ``next_run_at`` is left alone.
 
         A ``payload`` replacing the schedule's needs an admin, and for an admin-only task
         (or a tenant-scoped one on a schedule without a tenant) an admin bound to no tenant.
@@ -384,9 +404,14 @@ class ScheduleService:
             raise PermissionDeniedError(
                 "only admins may run a schedule with another payload", field="payload"
             )
+        with self.db.read() as conn:
+            schedule = self.store.get(conn, schedule_id, restrict_tenant=actor.tenant_id)
+        if schedule.group is not None:
+            return self.flow_service.run_schedule(actor, schedule, payload)
         with self.db.write() as conn:
             now = self.db.now()
             schedule = self.store.get(conn, schedule_id, restrict_tenant=actor.tenant_id)
+            assert schedule.task is not None
             if payload is None:
                 body = schedule.payload
             else:
@@ -429,6 +454,10 @@ _TRIGGER_VALUES = ("cron", "interval", "run_at")
 def _merged(before: Schedule, changes: Mapping[str, Any]) -> dict[str, Any]:
     """The full definition after an edit; a new trigger drops the old trigger's fields."""
     merged = {**ScheduleDefinition.of(before).columns(), **changes}
+    # Naming a task drops the group, and naming a group drops the task.
+    for chosen, other in (("task", "group"), ("group", "task")):
+        if changes.get(chosen) not in (None, "") and other not in changes:
+            merged[other] = None
     given = {k for k in _TRIGGER_VALUES if changes.get(k) not in (None, "")}
     if given or "trigger" in changes:
         for other in set(_TRIGGER_VALUES) - given:

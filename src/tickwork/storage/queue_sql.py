@@ -69,6 +69,7 @@ class ClaimedRun(NamedTuple):
     token: str
     key: str | None
     cancel_requested: bool
+    flow_id: int | None
 
 
 # Runs of a paused schedule are held until it resumes; a Run Now (trigger ``manual``) or a
@@ -272,6 +273,8 @@ class Outcome:
     retry_at: datetime | None = None
     # The run's dedupe key: a retry yields to another pending run holding it.
     key: str | None = None
+    # The run's flow: recording the outcome settles it (releases or skips its dependents).
+    flow_id: int | None = None
     # The worker that ran the attempt, for its history row: the run's own column is
     # cleared when it goes back to the queue, so the finish statement cannot return it.
     worker_id: str | None = None

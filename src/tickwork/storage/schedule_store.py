@@ -84,19 +84,19 @@ def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Selec
         query = query.where(c.status == filters.status)
     if filters.task:
         query = query.where(c.task == filters.task)
+    if filters.group:
+        query = query.where(c.group == filters.group)
     if filters.tenant_id:
         query = query.where(c.tenant_id == filters.tenant_id)
     if filters.source:
         query = query.where(c.source == filters.source)
-    if filters.group:
-        # No schedule targets a group yet (flows add the column).
-        query = query.where(sa.false())
     if filters.text:
         pattern = contains_pattern(filters.text)
         query = query.where(
             sa.or_(
                 c.name.ilike(pattern, escape="\\"),
                 c.task.ilike(pattern, escape="\\"),
+                c.group.ilike(pattern, escape="\\"),
                 c.description.ilike(pattern, escape="\\"),
                 c.tenant_id.ilike(pattern, escape="\\"),
             )
@@ -139,6 +139,7 @@ class ScheduleStore:
                     sa.and_(
                         schedules.c.overlap_policy == OverlapPolicy.ALLOW.value,
                         schedules.c.condition.is_(None),
+                        schedules.c.group.is_(None),
                     ),
                 ),
             )

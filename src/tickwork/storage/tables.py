@@ -61,7 +61,9 @@ schedules = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
     Column("tenant_id", String(100)),
-    Column("task", String(200), nullable=False),
+    # A schedule targets one task or one group (then ``task`` is NULL).
+    Column("task", String(200)),
+    Column("group", String(200)),
     Column("payload", json_type(), nullable=False),
     Column("trigger", String(16), nullable=False),
     Column("cron", String(200)),
@@ -160,7 +162,7 @@ runs = Table(
     Column("worker_id", String(200)),
     Column("token", String(64)),
     Column("key", String(200)),
-    Column("flow_id", String(64)),
+    Column("flow_id", BigInteger),
     Column("error", Text),
     Column("traceback", Text),
     Column("result", json_type()),
@@ -201,6 +203,7 @@ runs = Table(
     Index("ix_runs_task", "task", "id"),
     Index("ix_runs_tenant_id", "tenant_id", "id", **_where("tenant_id IS NOT NULL")),
     Index("ix_runs_finished_at", "finished_at", **_where("finished_at IS NOT NULL")),
+    Index("ix_runs_flow_id", "flow_id", "id", **_where("flow_id IS NOT NULL")),
     # Time-range filters of run history. BRIN on PostgreSQL: runs are created in time
     # order, so a few bytes per block range find any window, and updates stay cheap.
     Index("ix_runs_created_at", "created_at", postgresql_using="brin"),
@@ -340,6 +343,75 @@ login_throttle = Table(
     Column("blocked_until", UTCDateTime(), nullable=False),
     Column("last_attempt_at", UTCDateTime(), nullable=False),
     Index("ix_login_throttle_last_attempt_at", "last_attempt_at"),
+)
+
+# One run of a group (or of chosen tasks): its runs carry its id in ``runs.flow_id``. A fire
+# time of a group schedule that started no flow is a ``skipped`` flow with its reason.
+flows = Table(
+    "flows",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group", String(200)),
+    Column("schedule_id", BigInteger),
+    Column("scheduled_for", UTCDateTime()),
+    Column("tenant_id", String(100)),
+    Column("status", String(16), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("key", String(200)),
+    # The tasks asked for, when started with ``tasks=`` rather than a group.
+    Column("tasks", json_type()),
+    # The group's settings when the flow started.
+    Column("max_parallel", Integer),
+    Column("stagger", Float, nullable=False, server_default="0"),
+    # When the next of the flow's runs may start, with ``stagger``.
+    Column("next_release_at", UTCDateTime()),
+    Column("skip_reason", String(32)),
+    Column("details", json_type()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("created_by", String(200)),
+    # Exactly one flow per fire time of a group schedule, however many schedulers run.
+    Index(
+        "ux_flows_fire_time",
+        "schedule_id",
+        "scheduled_for",
+        unique=True,
+        **_where("schedule_id IS NOT NULL AND scheduled_for IS NOT NULL"),
+    ),
+    Index("ix_flows_schedule_id", "schedule_id", "id", **_where("schedule_id IS NOT NULL")),
+    Index("ix_flows_running", "id", **_where("status = 'running'")),
+    Index("ix_flows_status", "status", "id"),
+    Index("ix_flows_tenant_id", "tenant_id", "id", **_where("tenant_id IS NOT NULL")),
+    Index("ix_flows_finished_at", "finished_at", **_where("finished_at IS NOT NULL")),
+    **NEVER_REUSE_IDS,
+)
+FLOW_KEY_RUNNING = "key IS NOT NULL AND status = 'running'"
+# At most one running flow per key within a tenant (like run keys).
+Index(
+    "ux_flows_key",
+    tenant_scope(flows.c.tenant_id),
+    flows.c.key,
+    unique=True,
+    **_where(FLOW_KEY_RUNNING),
+)
+
+# Which runs of a flow wait for which: ``run_id`` starts once ``depends_on`` succeeded.
+run_dependencies = Table(
+    "run_dependencies",
+    metadata,
+    Column("run_id", BigInteger, primary_key=True),
+    Column("depends_on", BigInteger, primary_key=True),
+    Column("flow_id", BigInteger, nullable=False),
+    Index("ix_run_dependencies_flow_id", "flow_id"),
+)
+
+# Shared pacing of runs released by all flows together (the flow release rate): the earliest
+# time the next released run may start.
+flow_gate = Table(
+    "flow_gate",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("next_at", UTCDateTime(), nullable=False),
 )
 
 # Where alerts go: a webhook, a Slack incoming webhook or email recipients. Created only

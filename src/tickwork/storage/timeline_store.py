@@ -135,7 +135,7 @@ class TimelineStore:
     ) -> builtins.list[str]:
         """Task names schedules use; with ``restrict_tenant``, those that tenant's schedules
         and its latest ``recent_runs`` runs use (a bounded read at any history size)."""
-        used = sa.select(schedules.c.task)
+        used = sa.select(schedules.c.task).where(schedules.c.task.is_not(None))
         if restrict_tenant is None:
             query = used.distinct()
         else:

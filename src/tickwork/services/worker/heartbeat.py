@@ -22,6 +22,7 @@ from tickwork.services.worker.executor import Executor
 from tickwork.services.worker.inflight import InFlight, InFlightRuns
 from tickwork.services.worker.outcome import Stopped
 from tickwork.storage.database import Database
+from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.run_store import RunStore
 
 log = logging.getLogger("tickwork.worker")
@@ -41,6 +42,7 @@ class RunHeartbeat:
         stall_timeout: float,
         cancel_wakeup: Wakeup,
         stopping: threading.Event,
+        flows: FlowStore | None = None,
     ) -> None:
         self.db = db
         self.inflight = inflight
@@ -48,7 +50,7 @@ class RunHeartbeat:
         self.stats = stats
         self.interval = interval
         self.store = RunStore(db.dialect)
-        self.rescuer = StallRescuer(db, stall_timeout)
+        self.rescuer = StallRescuer(db, stall_timeout, flows=flows)
         # Woken when an operator cancels a running run (PostgreSQL NOTIFY), so handlers are
         # told at once instead of at the next beat.
         self._cancel_wakeup = cancel_wakeup

@@ -95,6 +95,7 @@ def outcome_of(
             now,
             logs=ctx.log_lines(),
             key=run.key,
+            flow_id=run.flow_id,
             worker_id=run.worker_id,
             **fields,
         )

@@ -27,6 +27,7 @@ from tickwork.services.worker.config import WorkerStats
 from tickwork.services.worker.inflight import InFlight, InFlightRuns
 from tickwork.services.worker.outcome import outcome_of
 from tickwork.storage.database import Database
+from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.queue_sql import FinishedRun, Outcome
 from tickwork.storage.run_store import RunStore
 from tickwork.storage.schedule_store import ScheduleStore
@@ -37,6 +38,8 @@ RECORD_BATCH = 500
 # How long a decided outcome waits for the claim loop to carry it in its next transaction
 # before the recorder thread writes it on its own.
 RECORD_LINGER = 0.01
+# How long outcomes wait for the claim loop once it was woken to carry a flow's outcome.
+CLAIMER_WOKEN_LINGER = 0.1
 # How often a batch refused for a key conflict (a concurrent enqueue) is tried again.
 CONFLICT_RETRIES = 5
 
@@ -56,19 +59,27 @@ class Recorder:
         stats: WorkerStats,
         *,
         on_finished: FinishedCallback | None = None,
+        flows: FlowStore | None = None,
     ) -> None:
         self.db = db
+        self.flows = flows or FlowStore(db.dialect)
         self.inflight = inflight
         self.stats = stats
         self.on_finished = on_finished
         self.store = RunStore(db.dialect)
         self.schedules = ScheduleStore(db.dialect)
-        # Set whenever a batch of outcomes was recorded (tests wait on it).
+        # Set whenever a batch of outcomes was recorded (tests wait on it), and how many
+        # batches were.
         self.recorded = threading.Event()
+        self.batches = 0
         self._lock = threading.Condition()
         self._pending: list[Decided] = []
         self._pending_since = 0.0
         self._claim_idle = False
+        # Woken for an outcome of a flow's run while the claim loop slept: its next claim
+        # carries the outcome, and claims in the same transaction the runs it released.
+        self.wake_claimer: Callable[[], None] | None = None
+        self._claimer_woken = False
         # Outcomes a combined write with a claim failed on, written on their own.
         self._difficult: list[Decided] = []
         self._stop = False
@@ -91,6 +102,17 @@ class Recorder:
             self._pending.append((item, outcome))
             if len(self._pending) >= RECORD_BATCH:
                 self._lock.notify_all()
+            wake = (
+                outcome.flow_id is not None
+                and self._claim_idle
+                and self.wake_claimer is not None
+                and not self._claimer_woken
+            )
+            if wake:
+                self._claimer_woken = True
+        if wake:
+            assert self.wake_claimer is not None
+            self.wake_claimer()
 
     def _outcome(self, item: InFlight, result: Any, error: BaseException | None) -> Outcome:
         now = self.db.now()
@@ -107,6 +129,7 @@ class Recorder:
                 now,
                 error=f"the worker could not describe the attempt's outcome: {exc!r}",
                 key=item.run.key,
+                flow_id=item.run.flow_id,
                 worker_id=item.run.worker_id,
             )
 
@@ -116,6 +139,7 @@ class Recorder:
         """Outcomes for the claim loop to write in its next transaction (up to a batch)."""
         with self._lock:
             batch, self._pending = self._pending[:RECORD_BATCH], self._pending[RECORD_BATCH:]
+            self._claimer_woken = False
             if self._pending:
                 self._pending_since = time.monotonic()
         return batch
@@ -127,15 +151,42 @@ class Recorder:
             self._lock.notify_all()
 
     def set_claim_idle(self, idle: bool) -> None:
-        """The claim loop sleeps for want of runs (no claim will carry outcomes), or woke."""
+        """The claim loop sleeps for want of runs (no claim will carry outcomes), or woke.
+
+        When an outcome of a flow's run is pending, the claim loop is woken at once instead:
+        its next claim records the outcome and claims the steps it releases."""
+        wake = False
         with self._lock:
             self._claim_idle = idle
             if idle and self._pending:
-                self._lock.notify_all()
+                wake = self.wake_claimer is not None and any(
+                    outcome.flow_id is not None for _, outcome in self._pending
+                )
+                if wake:
+                    self._claimer_woken = True
+                else:
+                    self._lock.notify_all()
+        if wake:
+            assert self.wake_claimer is not None
+            self.wake_claimer()
 
     def finish_in(self, conn: Connection, outcomes: list[Outcome]) -> list[FinishedRun]:
-        """Write ``outcomes`` in the caller's transaction; return those accepted."""
+        """Write ``outcomes`` in the caller's transaction; return those accepted.
+
+        Runs of flows settle their flows in the same transaction: a success releases the
+        dependents whose dependencies all succeeded (no polling delay between waves), a
+        final failure skips them. The flows are locked first, as every writer of a flow's
+        runs does.
+        """
+        flow_ids = sorted({o.flow_id for o in outcomes if o.flow_id is not None})
+        heads = self.flows.lock_heads(conn, flow_ids) if flow_ids else []
         accepted = self.store.finish(conn, outcomes)
+        if heads:
+            ended = {f.id for f in accepted if f.status != RunStatus.RETRYING.value}
+            settled = {o.flow_id for o in outcomes if o.run_id in ended}
+            affected = [head for head in heads if head.id in settled]
+            if affected:
+                self.flows.settle_heads(conn, affected, self.db.now())
         finished_at = {o.run_id: o.finished_at for o in outcomes}
         self.schedules.record_outcomes(
             conn,
@@ -154,6 +205,7 @@ class Recorder:
         self.inflight.forget([item for item, _ in batch])
         if self.on_finished is not None:
             self.on_finished(accepted, outcomes)
+        self.batches += 1
         self.recorded.set()
 
     # -- the recorder's thread -------------------------------------------------------------
@@ -185,9 +237,9 @@ class Recorder:
                     while (
                         self._pending
                         and not self._stop
-                        and not self._claim_idle
+                        and (not self._claim_idle or self._claimer_woken)
                         and len(self._pending) < RECORD_BATCH
-                        and (left := self._pending_since + RECORD_LINGER - time.monotonic()) > 0
+                        and (left := self._pending_since + self._linger() - time.monotonic()) > 0
                     ):
                         self._lock.wait(left)
                     if not self._pending and self._stop:
@@ -197,7 +249,12 @@ class Recorder:
                     if self._pending:
                         self._pending_since = time.monotonic()
             if batch:
-                self.recorded_batch(batch, self._write_outcomes([o for _, o in batch]))
+                accepted = self._write_outcomes([o for _, o in batch])
+                self.recorded_batch(batch, accepted)
+                if self.wake_claimer is not None and any(o.flow_id for _, o in batch):
+                    # The steps these outcomes released are this worker's to claim now,
+                    # without waiting for the notification's round trip (or a poll).
+                    self.wake_claimer()
 
     def _write_outcomes(self, outcomes: list[Outcome]) -> list[FinishedRun]:
         """Write outcomes in one transaction, retrying while the database is away.
@@ -241,6 +298,12 @@ class Recorder:
             "see the worker's log",
         )
         return self._write_outcomes([fallback])
+
+    def _linger(self) -> float:
+        """How long pending outcomes wait for a claim to carry them: longer once the claim
+        loop was woken to carry a flow's outcome (it is coming; writing them here too would
+        take two transactions where one does)."""
+        return CLAIMER_WOKEN_LINGER if self._claimer_woken else RECORD_LINGER
 
     def _count(self, outcomes: list[Outcome], accepted: set[int]) -> None:
         for outcome in outcomes:

@@ -18,6 +18,7 @@ from tickwork.services.worker.heartbeat import RunHeartbeat
 from tickwork.services.worker.inflight import InFlight, InFlightRuns
 from tickwork.services.worker.recorder import FinishedCallback, Recorder
 from tickwork.storage.database import Database
+from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.run_store import RunStore
 
 log = logging.getLogger("tickwork.worker")
@@ -36,6 +37,7 @@ class WorkerService:
         worker_id: str | None = None,
         on_finished: FinishedCallback | None = None,
         cancel_wakeup: Wakeup | None = None,
+        flows: FlowStore | None = None,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -45,7 +47,10 @@ class WorkerService:
         self.stats = WorkerStats()
         self._stopping = threading.Event()
         self._inflight = InFlightRuns(self.config.concurrency)
-        self._recorder = Recorder(db, self._inflight, self.stats, on_finished=on_finished)
+        self._recorder = Recorder(
+            db, self._inflight, self.stats, on_finished=on_finished, flows=flows
+        )
+        self._recorder.wake_claimer = wakeup.set
         self._executor = Executor(registry, self._inflight, self._recorder, self._stopping)
         self._claimer = Claimer(
             db,
@@ -64,6 +69,7 @@ class WorkerService:
             stall_timeout=self.config.stall_timeout,
             cancel_wakeup=cancel_wakeup or Wakeup(),
             stopping=self._stopping,
+            flows=flows,
         )
         self._store = RunStore(db.dialect)
         # Signals tests and the all-in-one runner wait on.
@@ -125,9 +131,12 @@ class WorkerService:
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
+                # An outcome recorded while the claim ran may have released new runs (the
+                # next step of a flow), which that claim could not see yet.
+                recorded = self._recorder.batches
                 _, claimed = self._claim_once()
                 if not claimed:
-                    if self._inflight.is_empty():
+                    if self._inflight.is_empty() and recorded == self._recorder.batches:
                         break
                     self._inflight.wait_for_change(0.01)
         finally:

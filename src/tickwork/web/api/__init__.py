@@ -10,6 +10,7 @@ from tickwork.web.api import (
     alerts,
     catalog,
     flags,
+    flows,
     queues,
     runs,
     schedules,
@@ -30,6 +31,8 @@ def build_router() -> APIRouter:
     router.include_router(catalog.router)
     router.include_router(accounts.router)
     router.include_router(flags.router)
+    router.include_router(flows.groups_router)
+    router.include_router(flows.router)
     router.include_router(queues.router)
     router.include_router(alerts.router)
     return router

@@ -51,6 +51,7 @@ class ScheduleFields(RequestModel):
 
     name: Text | None = None
     task: Text | None = None
+    group: Text | None = None
     payload: JsonObject | None = None
     description: LongText | None = None
     tenant_id: Tenant | None = None
@@ -106,8 +107,9 @@ class ScheduleFields(RequestModel):
 
 
 class ScheduleCreate(ScheduleFields):
-    """A new schedule: ``name``, ``task`` and one of ``cron``, ``interval``, ``run_at`` (or
-    ``trigger: "manual"``). It starts ``active`` unless ``status`` is ``paused``."""
+    """A new schedule: ``name``, ``task`` (or ``group``: a flow per fire time, with a
+    ``payload`` per task) and one of ``cron``, ``interval``, ``run_at`` (or ``trigger:
+    "manual"``). It starts ``active`` unless ``status`` is ``paused``."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -126,12 +128,18 @@ class ScheduleCreate(ScheduleFields):
                     "payload": {"url": "https://example.com/ping"},
                     "overlap_policy": "skip",
                 },
+                {
+                    "name": "Nightly ETL",
+                    "group": "nightly-etl",
+                    "cron": "0 2 * * *",
+                    "timezone": "Europe/London",
+                    "payload": {"etl.extract": {"source": "crm"}},
+                },
             ]
         }
     )
 
     name: Text
-    task: Text
     status: Literal["active", "paused"] | None = None
     paused_until: Moment | None = None
     pause_note: LongText | None = None
@@ -168,7 +176,8 @@ class ScheduleOut(ResponseModel):
 
     id: int
     name: str
-    task: str
+    task: str | None
+    group: str | None
     trigger: TriggerType
     status: ScheduleStatus
     source: ScheduleSource

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Response, status
 
 from tickwork.app import Tickwork
 from tickwork.domain.errors import InvalidInputError
+from tickwork.domain.flows import Flow
 from tickwork.domain.models import Schedule, ScheduleSource, ScheduleStatus
 from tickwork.web.api.common import (
     ERROR_RESPONSES,
@@ -20,6 +21,7 @@ from tickwork.web.api.common import (
     id_path,
     page,
 )
+from tickwork.web.api.flow_schemas import FlowOut
 from tickwork.web.api.runs import run_out
 from tickwork.web.api.schedule_schemas import (
     PauseRequest,
@@ -162,7 +164,7 @@ def cancel_schedule(app: App, principal: Admin, schedule_id: ScheduleId) -> Sche
 
 @router.post(
     "/{schedule_id}/run",
-    response_model=RunOut,
+    response_model=RunOut | FlowOut,
     status_code=status.HTTP_201_CREATED,
     summary="Run a schedule now",
 )
@@ -171,9 +173,11 @@ def run_schedule(
     principal: Operator,
     schedule_id: ScheduleId,
     body: Annotated[RunNowRequest | None, Body()] = None,
-) -> RunOut:
-    """Queue a run now (operators) without touching ``next_run_at``. A ``payload`` replacing
-    the schedule's needs an admin."""
+) -> RunOut | FlowOut:
+    """Queue a run now (operators) without touching ``next_run_at``; a group schedule starts
+    its flow (the flow is returned). A ``payload`` replacing the schedule's needs an admin."""
     payload = None if body is None else body.payload
-    run = app.schedules.run_now(schedule_id, payload=payload, actor=principal.actor(SOURCE))
-    return run_out(run)
+    started = app.schedules.run_now(schedule_id, payload=payload, actor=principal.actor(SOURCE))
+    if isinstance(started, Flow):
+        return FlowOut.of(started)
+    return run_out(started)

@@ -170,7 +170,7 @@ class RunOut(ResponseModel):
     heartbeat_at: datetime | None
     worker_id: str | None
     key: str | None
-    flow_id: str | None
+    flow_id: int | None
     error: str | None
     skip_reason: str | None
     cancel_requested: bool

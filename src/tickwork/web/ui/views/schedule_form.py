@@ -190,13 +190,13 @@ def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
         else:
             values[key] = "" if value is None else str(value)
     fields = config_form.with_values(
-        config_fields(ui, schedule.task), schedule.payload, use_defaults=True
+        config_fields(ui, schedule.task or ""), schedule.payload, use_defaults=True
     )
     return ScheduleForm(
         "edit",
         values,
         schedule.trigger.value,
-        schedule.task,
+        schedule.task or "",
         fields,
         schedule=schedule,
         version=schedule.version,
@@ -219,7 +219,7 @@ def from_submission(
     trigger = _one(form, "trigger") or "cron"
     task = _one(form, "task").strip()
     if schedule is not None and schedule.source.value == "code":
-        task = schedule.task
+        task = schedule.task or ""
     fields = config_form.with_submitted(config_fields(ui, task), form)
     version_text = _one(form, "version")
     return ScheduleForm(

@@ -1,0 +1,129 @@
+"""``/api/v1/groups`` (the groups, their edges and waves) and ``/api/v1/flows`` (start,
+list, read, cancel, retry)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from tickwork.domain.errors import InvalidInputError
+from tickwork.domain.flows import FlowStatus
+from tickwork.web.api.common import (
+    ERROR_RESPONSES,
+    SOURCE,
+    App,
+    IdFilter,
+    Limit,
+    TextFilter,
+    id_path,
+    page,
+)
+from tickwork.web.api.flow_schemas import FlowOut, FlowPage, FlowStart, GroupList, GroupOut
+from tickwork.web.api.schemas import Moment, utc
+from tickwork.web.security import Operator, Viewer
+
+groups_router = APIRouter(prefix="/groups", tags=["flows"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/flows", tags=["flows"], responses=ERROR_RESPONSES)
+
+FlowId = Annotated[int, id_path("flow")]
+GroupName = Annotated[str, Path(max_length=200, description="The group's name")]
+StatusFilter = Annotated[
+    list[Annotated[str, Query(max_length=200)]] | None,
+    Query(description="One or more statuses: repeat the parameter, or separate with commas"),
+]
+
+
+@groups_router.get("", response_model=GroupList, summary="List groups")
+def list_groups(app: App, principal: Viewer) -> GroupList:
+    """Every group of the app's tasks, with its edges and waves."""
+    return GroupList(items=[GroupOut.of(g) for g in app.groups.list()])
+
+
+@groups_router.get("/{name}", response_model=GroupOut, summary="Get a group")
+def get_group(app: App, principal: Viewer, name: GroupName) -> GroupOut:
+    """One group: its tasks, the dependencies a flow pulls in, edges and waves."""
+    return GroupOut.of(app.groups.get(name))
+
+
+def _statuses(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    wanted = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    allowed = {s.value for s in FlowStatus}
+    for value in wanted:
+        if value not in allowed:
+            raise InvalidInputError(
+                f"{value[:80]!r} is not one of {', '.join(sorted(allowed))}", field="status"
+            )
+    return wanted or None
+
+
+@router.get("", response_model=FlowPage, summary="List flows")
+def list_flows(
+    app: App,
+    principal: Viewer,
+    status: StatusFilter = None,
+    group: TextFilter = None,
+    schedule_id: IdFilter = None,
+    tenant_id: TextFilter = None,
+    trigger: TextFilter = None,
+    since: Annotated[Moment | None, Query(description="Created at or after")] = None,
+    until: Annotated[Moment | None, Query(description="Created before")] = None,
+    before_id: IdFilter = None,
+    limit: Limit = 50,
+) -> FlowPage:
+    """Flows newest first, filtered, with their steps. Pass ``next_before_id`` as
+    ``before_id`` for the next page."""
+    found = app.flows.list(
+        status=_statuses(status),
+        group=group,
+        schedule_id=schedule_id,
+        tenant_id=tenant_id,
+        trigger=trigger,
+        since=utc(since),
+        until=utc(until),
+        before_id=before_id,
+        limit=limit + 1,
+        actor=principal.actor(SOURCE),
+    )
+    items, next_id = page(found, limit)
+    return FlowPage(items=[FlowOut.of(f) for f in items], next_before_id=next_id)
+
+
+@router.post(
+    "", response_model=FlowOut, status_code=status.HTTP_201_CREATED, summary="Start a flow"
+)
+def start_flow(app: App, principal: Operator, body: FlowStart) -> FlowOut:
+    """Start a flow of a group, or of tasks with their dependencies (operators; a
+    ``payload`` needs an admin). Its runs are created at once: those with no unmet
+    dependency queued, the others waiting."""
+    flow = app.flows.start(
+        group=body.group,
+        tasks=body.tasks,
+        payload=body.payload,
+        key=body.key,
+        tenant_id=body.tenant_id,
+        actor=principal.actor(SOURCE),
+    )
+    return FlowOut.of(flow)
+
+
+@router.get("/{flow_id}", response_model=FlowOut, summary="Get a flow")
+def get_flow(app: App, principal: Viewer, flow_id: FlowId) -> FlowOut:
+    """A flow with its steps (task, run id, status, dependencies, timings)."""
+    return FlowOut.of(app.flows.get(flow_id, actor=principal.actor(SOURCE)))
+
+
+@router.post("/{flow_id}/cancel", response_model=FlowOut, summary="Cancel a flow")
+def cancel_flow(app: App, principal: Operator, flow_id: FlowId) -> FlowOut:
+    """Cancel a running flow (operators): waiting and queued runs at once, running ones are
+    asked to stop."""
+    return FlowOut.of(app.flows.cancel(flow_id, actor=principal.actor(SOURCE)))
+
+
+@router.post("/{flow_id}/retry", response_model=FlowOut, summary="Retry a flow")
+def retry_flow(app: App, principal: Operator, flow_id: FlowId) -> FlowOut:
+    """Run a failed or cancelled flow's failed, cancelled and skipped steps again
+    (operators); succeeded steps are kept."""
+    return FlowOut.of(app.flows.retry(flow_id, actor=principal.actor(SOURCE)))
