@@ -9,7 +9,12 @@ import pytest
 from tests.support.schedules import audit_actions, register_schedule_tasks, runs_of
 from tickwork import FakeClock, Tickwork
 from tickwork.domain.actor import Actor, Role
-from tickwork.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from tickwork.domain.errors import (
+    InvalidInputError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)  # a Tuesday
 
@@ -162,3 +167,15 @@ def test_a_paused_schedule_does_not_hold_its_backfill(app: Tickwork, clock: Fake
     app.schedules.resume(schedule.id, misfire="skip")
     statuses = {r.id: r.status.value for r in runs_of(app, schedule.id)}
     assert {statuses[i] for i in later.run_ids} == {"queued"}
+
+
+def test_a_group_schedule_is_not_backfilled_as_a_task(app: Tickwork, clock: FakeClock) -> None:
+    @app.task("step.one", group="nightly")
+    def one(ctx: object) -> None:
+        return None
+
+    schedule = app.schedules.create(name="g", group="nightly", cron="0 * * * *")
+    with pytest.raises(InvalidTransitionError) as caught:
+        app.schedules.backfill(schedule.id, at(0), at(180))
+    assert caught.value.field == "group"
+    assert runs_of(app, schedule.id) == []

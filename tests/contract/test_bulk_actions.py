@@ -153,3 +153,16 @@ def test_retry_every_failed_run_of_a_task_since_a_time(app: Tickwork, clock: Fak
     assert app.runs.bulk("retry", filter={"status": "queued"}).matched == 0
     by_payload = app.runs.list(payload='"n": 2') or app.runs.list(payload='"n":2')
     assert [r.id for r in by_payload] == [recent[2].id]
+
+
+def test_the_group_filter_matches_the_schedules_of_that_group(app: Tickwork) -> None:
+    @app.task("step.one", group="nightly")
+    def one(ctx: object) -> None:
+        return None
+
+    register_schedule_tasks(app)
+    grouped = app.schedules.create(name="g", group="nightly", cron="0 * * * *").id
+    make(app, "t")
+    result = app.schedules.bulk("pause", filter={"group": "nightly"})
+    assert (result.matched, result.changed_ids) == (1, [grouped])
+    assert [s.id for s in app.schedules.list(group="nightly")] == [grouped]
