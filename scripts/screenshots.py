@@ -38,7 +38,7 @@ from ui_seed import (  # noqa: E402
 )
 
 from tickwork.builtin_tasks import register_builtin_tasks  # noqa: E402
-from tickwork.demo import build_demo_app  # noqa: E402
+from tickwork.demo import PIPELINE, build_demo_app  # noqa: E402
 from tickwork.settings import Settings  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -158,6 +158,15 @@ def tokens_created(page: Page, base: str) -> None:
     settle(page)
 
 
+def latest_flow(page: Page, base: str) -> None:
+    """The newest flow's page once it has ended (the seeded flow runs when the server
+    starts)."""
+    page.goto(f"{base}/flows")
+    page.click("#flow-list tbody a >> nth=0")
+    page.wait_for_selector("#flow-detail:not([hx-get])", timeout=60_000)
+    settle(page)
+
+
 ADMIN_SHOTS: list[Shot] = [
     ("dashboard", visit("/")),
     ("schedules", visit("/schedules")),
@@ -168,6 +177,9 @@ ADMIN_SHOTS: list[Shot] = [
     ("schedule-edit", schedule_by_name("Weekly report email", "/edit")),
     ("runs", visit("/runs")),
     ("run-detail", failed_run),
+    ("groups", visit("/groups")),
+    ("flows", visit("/flows")),
+    ("flow-detail", latest_flow),
     ("audit", visit("/audit")),
     ("users", visit("/admin/users")),
     ("tokens", tokens_created),
@@ -254,6 +266,8 @@ def main() -> None:
     seed_tokens(app)
     schedules = seed_schedules(app, port)
     seed_history(app, schedules, random.Random(7))
+    # A flow of the demo pipeline with its schedule's payloads: the server's worker runs it.
+    app.flows.start(group=PIPELINE, payload=app.code_schedules[PIPELINE].fields["payload"])
     app.close()
 
     tickwork = str(Path(sys.executable).parent / "tickwork")

@@ -434,8 +434,16 @@ def _bodies(world: World, method: str, path: str) -> list[tuple[Any, Any]]:
         "version": "1",
     }
     forms: dict[tuple[str, str], list[dict[str, str]]] = {
-        ("POST", "/schedules/new"): [form, {**form, "tenant_id": ""}],
-        ("POST", "/schedules/{schedule_id}/edit"): [form],
+        ("POST", "/schedules/new"): [
+            form,
+            {**form, "tenant_id": ""},
+            {**form, "target": "group", "group": "pair", "name": a["name"][0]},
+        ],
+        ("POST", "/schedules/{schedule_id}/edit"): [
+            form,
+            {**form, "target": "group", "group": "pair"},
+        ],
+        ("POST", "/flows/start"): [{"group": "pair"}, {"all": "true"}],
         ("POST", "/admin/users"): [
             {"username": f"globex-u-{secrets.token_hex(3)}", "role": "admin", "tenant_id": tenant}
         ],

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.apps.ui_app import register_ui_tasks
+from tests.apps.ui_app import register_ui_flows, register_ui_tasks
 from tests.support.accounts import ADMIN_ACTOR, PASSWORD
 from tests.support.browser import BrowserServer, launch_chromium, ui_app_server
 from tests.support.databases import fresh_pg_database
@@ -42,6 +42,7 @@ def server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     workdir = tmp_path_factory.mktemp("ui-server")
     app = Tickwork(database_url)
     register_ui_tasks(app)
+    register_ui_flows(app)
     auth = app.users
     for name, role in (("ada", "admin"), ("vic", "viewer")):
         auth.create_user(ADMIN_ACTOR, name, role=role, password=PASSWORD)

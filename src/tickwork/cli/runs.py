@@ -60,7 +60,8 @@ def _row(r: Run) -> tuple[Any, ...]:
 @cli.command("list")
 def list_runs(
     schedule: Annotated[
-        int | None, typer.Option(help="Only runs of this schedule id", min=1, max=MAX_ID)
+        str | None,
+        typer.Option(help="Only runs of this schedule (its name, or its id)"),
     ] = None,
     task: Annotated[str | None, typer.Option(help="Only this task")] = None,
     status: Annotated[
@@ -78,8 +79,12 @@ def list_runs(
     app: AppOption = None,
 ) -> None:
     """List runs, newest first."""
-    found = load_app(app, db).runs.list(
-        schedule_id=schedule,
+    loaded = load_app(app, db)
+    schedule_id = None
+    if schedule is not None:
+        schedule_id = loaded.schedules.get(inputs.text(schedule, "schedule"), actor=CLI_ACTOR).id
+    found = loaded.runs.list(
+        schedule_id=schedule_id,
         task=task,
         status=status.split(",") if status else None,
         trigger=trigger,

@@ -39,6 +39,8 @@ def filter_runs(query: sa.Select[Any], filters: RunFilter) -> sa.Select[Any]:
     c = runs.c
     if filters.schedule_id is not None:
         query = query.where(c.schedule_id == filters.schedule_id)
+    if filters.schedule_ids is not None:
+        query = query.where(c.schedule_id.in_(list(filters.schedule_ids)))
     if filters.task:
         query = query.where(c.task == filters.task)
     if filters.status:

@@ -384,6 +384,7 @@ class RunStore:
                     runs.c.worker_id,
                     runs.c.started_at,
                     runs.c.key,
+                    runs.c.logs,
                 ).where(runs.c.id.in_(sorted(wanted)), runs.c.status == _RUNNING)
             )
         ).all()
@@ -403,6 +404,7 @@ class RunStore:
                     "finished_at": now,
                     "error": "released unfinished when its worker shut down",
                     "traceback": None,
+                    "logs": r.logs,
                 }
                 for r in owned
             ],
@@ -427,7 +429,7 @@ class RunStore:
     ) -> builtins.list[Run]:
         """Running runs whose heartbeat is older than ``cutoff``, locked for rescue."""
         query = (
-            sa.select(*CLAIM_COLUMNS, runs.c.heartbeat_at)
+            sa.select(*CLAIM_COLUMNS, runs.c.heartbeat_at, runs.c.logs)
             .where(runs.c.status == _RUNNING, runs.c.heartbeat_at < cutoff)
             .order_by(runs.c.heartbeat_at)
             .limit(limit)
@@ -456,6 +458,8 @@ class RunStore:
                     "finished_at": now,
                     "error": error,
                     "traceback": None,
+                    # What it streamed before its worker went quiet.
+                    "logs": run.logs,
                 }
             ],
         )
@@ -638,6 +642,7 @@ class RunStore:
                     "finished_at": run.finished_at,
                     "error": run.error,
                     "traceback": run.traceback,
+                    "logs": run.logs,
                 }
             ],
         )

@@ -81,6 +81,8 @@ class Viewer:
             NavItem("dashboard", "Dashboard", "/"),
             NavItem("schedules", "Schedules", "/schedules"),
             NavItem("runs", "Runs", "/runs"),
+            NavItem("groups", "Groups", "/groups"),
+            NavItem("flows", "Flows", "/flows"),
             NavItem("queues", "Queues", "/queues"),
             NavItem("audit", "Audit log", "/audit"),
         ]

@@ -34,6 +34,9 @@ NOTICES = {
     "queued": "Run queued.",
     "retried": "Run queued again.",
     "cancel-requested": "Cancellation requested.",
+    "flow-started": "Flow started: its first steps are queued, the others wait for them.",
+    "flow-retried": "Flow started again: its failed, cancelled and skipped steps run again.",
+    "flow-cancelled": "Flow cancelled: pending steps cancelled, running ones asked to stop.",
     "backfilled": "Backfill done: its runs are queued (trigger backfill).",
     "queue-paused": "Queue paused: workers claim none of its runs until it is resumed.",
     "queue-resumed": "Queue resumed.",
@@ -96,9 +99,13 @@ def list_fragment(
     return render(name, context, headers={"HX-Push-Url": page_url})
 
 
-def toast_headers(message: str, tone: str = "ok") -> dict[str, str]:
-    """Headers that make the page show a toast after an htmx request."""
-    return {"HX-Trigger": json.dumps({"showToast": {"message": message, "tone": tone}})}
+def toast_headers(message: str, tone: str = "ok", href: str | None = None) -> dict[str, str]:
+    """Headers that make the page show a toast after an htmx request (a link to ``href``
+    when given, such as the run it is about)."""
+    toast = {"message": message, "tone": tone}
+    if href is not None:
+        toast["href"] = href
+    return {"HX-Trigger": json.dumps({"showToast": toast})}
 
 
 def error_toast(error: TickworkError) -> Response:

@@ -104,7 +104,7 @@ async def _act(request: Request, principal: PageOperator, run_id: int, action: s
         return render(
             "partials/run_detail_body.html",
             runs.detail_context(ui, viewer, run_id),
-            headers=toast_headers(message),
+            headers=toast_headers(message, href=f"/runs/{run.id}"),
         )
 
     try:

@@ -8,6 +8,7 @@ from starlette.responses import HTMLResponse, Response
 from tickwork.auth.principal import Principal
 from tickwork.domain import inputs
 from tickwork.domain.errors import InvalidTransitionError, TickworkError
+from tickwork.domain.flows import Flow
 from tickwork.domain.simulation import ConditionCheck
 from tickwork.web.security import PageAdmin, PageOperator, PageViewer
 from tickwork.web.ui import config_form
@@ -25,7 +26,7 @@ from tickwork.web.ui.routes.common import (
     viewer_for,
 )
 from tickwork.web.ui.services import services
-from tickwork.web.ui.views import schedule_detail, schedule_form, schedules
+from tickwork.web.ui.views import group_form, schedule_detail, schedule_form, schedules
 from tickwork.web.ui.views.timing_preview import preview
 
 router = APIRouter(include_in_schema=False)
@@ -68,7 +69,8 @@ def new_schedule(request: Request, principal: PageAdmin) -> Response:
     """The create form."""
     ui = services(request)
     viewer = viewer_for(request, principal, ui)
-    form = schedule_form.blank(ui, viewer, request.query_params.get("task"))
+    params = request.query_params
+    form = schedule_form.blank(ui, viewer, params.get("task"), params.get("group"))
     return render("pages/schedule_form.html", schedule_form.form_context(ui, viewer, form))
 
 
@@ -178,6 +180,14 @@ def config_fields(request: Request, principal: PageViewer) -> Response:
     )
 
 
+@router.get("/ui/partials/group-payload", response_class=HTMLResponse)
+def group_payload(request: Request, principal: PageViewer) -> Response:
+    """A payload box per task of the chosen group (the form swaps them in)."""
+    ui = services(request)
+    steps = group_form.group_steps(ui, request.query_params.get("group", ""))
+    return render("partials/group_payload.html", {"steps": steps, "texts": {}, "errors": {}})
+
+
 @router.get("/ui/partials/timing-preview", response_class=HTMLResponse)
 def timing_preview(request: Request, principal: PageViewer) -> Response:
     """The schedule in words and its next fire times, or the error naming the field."""
@@ -204,10 +214,11 @@ def _after_action(
     origin: str,
     message: str,
     action: str,
+    href: str | None = None,
 ) -> Response:
     """What an htmx action returns: the refreshed row on the list, a reload on the detail."""
     ui = services(request)
-    headers = toast_headers(message)
+    headers = toast_headers(message, href=href)
     if not is_htmx(request):
         notice = {"run": "queued", "pause": "paused", "resume": "resumed"}.get(action, "")
         target = "/schedules" if origin == "list" else f"/schedules/{schedule_id}"
@@ -220,6 +231,18 @@ def _after_action(
     return Response(status_code=204, headers=headers)
 
 
+def _after_flow_start(
+    request: Request, principal: Principal, schedule_id: int, origin: str, flow: Flow
+) -> Response:
+    """Run now of a group schedule started a flow: its page (from the list, the row)."""
+    if origin == "list" and is_htmx(request):
+        message = f"Flow #{flow.id} started ({len(flow.steps)} runs)"
+        return _after_action(request, principal, schedule_id, origin, message, "run")
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": f"/flows/{flow.id}"})
+    return redirect(f"/flows/{flow.id}?notice=flow-started")
+
+
 async def _act(request: Request, principal: Principal, schedule_id: int, action: str) -> Response:
     ui = services(request)
     raw = await form_lists(request)
@@ -229,9 +252,13 @@ async def _act(request: Request, principal: Principal, schedule_id: int, action:
         actor = principal.actor("ui")
         service = ui.app.schedule_service
         message: str
+        href: str | None = None
         if action == "run":
             run = service.run_now(actor, schedule_id)
+            if isinstance(run, Flow):
+                return _after_flow_start(request, principal, schedule_id, origin, run)
             message = f"Run #{run.id} queued"
+            href = f"/runs/{run.id}"
             if origin == "history" and is_htmx(request):
                 viewer = viewer_for(request, principal, ui)
                 schedule = ui.app.reads.schedules.get(actor, schedule_id)
@@ -239,7 +266,9 @@ async def _act(request: Request, principal: Principal, schedule_id: int, action:
                     ui, viewer, schedule, schedule_detail.HistoryQuery()
                 )
                 return render(
-                    "partials/schedule_history.html", context, headers=toast_headers(message)
+                    "partials/schedule_history.html",
+                    context,
+                    headers=toast_headers(message, href=href),
                 )
         elif action == "pause":
             note = _one(raw, "note").strip() or None
@@ -265,7 +294,7 @@ async def _act(request: Request, principal: Principal, schedule_id: int, action:
             if origin == "list":
                 return Response(content="", headers=toast_headers(message))
             return Response(status_code=204, headers={"HX-Redirect": "/schedules?notice=deleted"})
-        return _after_action(request, principal, schedule_id, origin, message, action)
+        return _after_action(request, principal, schedule_id, origin, message, action, href)
 
     try:
         return await blocking(work)

@@ -6,11 +6,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from tickwork.domain.read_models import AuditEntry
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views.query_string import id_param, query_string
 
 PAGE_SIZE = 50
 # Fields that change on every edit and say nothing by themselves.
@@ -59,13 +59,12 @@ class AuditQuery:
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> AuditQuery:
         """Parse the query string."""
-        before = params.get("before", "")
         return cls(
             actor=params.get("actor", "").strip()[:200],
             action=params.get("action", "").strip()[:64],
             target_type=params.get("target_type", "").strip()[:32],
             target_id=params.get("target_id", "").strip()[:64],
-            before=int(before) if before.isdigit() and len(before) < 19 else None,
+            before=id_param(params.get("before")),
         )
 
     def link(self, **changes: object) -> str:
@@ -78,8 +77,7 @@ class AuditQuery:
             "before": "",
         }
         values.update(changes)
-        pairs = [(k, str(v)) for k, v in values.items() if v not in ("", None)]
-        return "?" + urlencode(pairs) if pairs else "?"
+        return query_string(values)
 
     @property
     def filtered(self) -> bool:

@@ -181,6 +181,7 @@ def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
         "success_rate": success_rate(finished.get("succeeded", 0), finished.get("failed", 0)),
         "schedule_counts": schedule_counts,
         "schedule_total": sum(schedule_counts.values()),
+        "flow_counts": reads.flows.counts_by_status(actor),
         "upcoming": reads.schedules.upcoming(actor, LIST_LENGTH),
         "failures": failures,
         "running": running,

@@ -7,17 +7,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from tickwork.domain import inputs
 from tickwork.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from tickwork.domain.models import Run, RunStatus, RunTrigger, Schedule
-from tickwork.domain.queries import RunFilter
+from tickwork.domain.queries import RunFilter, ScheduleFilter
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import backfill
+from tickwork.web.ui.views.query_string import id_param, query_string
 
 PAGE_SIZE = 50
+# Schedules whose runs a part of a name selects, at most.
+SCHEDULE_MATCHES = 200
 NEWER_CAP = 100
 LIVE_STATUSES = frozenset({"waiting", "queued", "running", "retrying"})
 PENDING_STATUSES = frozenset({"waiting", "queued", "retrying"})
@@ -64,8 +66,8 @@ class RunQuery:
             until=params.get("until", "").strip()[:40],
             error=params.get("error", "").strip()[:200],
             payload=params.get("payload", "").strip()[:200],
-            before=_id(params.get("before")),
-            after=_id(params.get("after")),
+            before=id_param(params.get("before")),
+            after=id_param(params.get("after")),
         )
 
     def link(self, **changes: object) -> str:
@@ -84,8 +86,7 @@ class RunQuery:
             "after": "",
         }
         values.update(changes)
-        pairs = [(k, str(v)) for k, v in values.items() if v not in ("", None)]
-        return "?" + urlencode(pairs) if pairs else "?"
+        return query_string(values)
 
     @property
     def filtered(self) -> bool:
@@ -106,12 +107,6 @@ class RunQuery:
         return self.before is None and self.after is None
 
 
-def _id(value: str | None) -> int | None:
-    if value and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None
-
-
 def resolve_filters(
     ui: UiServices, viewer: Viewer, query: RunQuery
 ) -> tuple[RunFilter, Schedule | None, dict[str, str]]:
@@ -119,11 +114,19 @@ def resolve_filters(
     errors: dict[str, str] = {}
     actor = viewer.actor
     schedule = None
+    matching: list[int] | None = None
     if query.schedule:
         try:
             schedule = ui.app.reads.schedules.find(actor, query.schedule)
         except NotFoundError:
-            errors["schedule"] = f"no schedule {inputs.echo(query.schedule)}"
+            # Part of a name: the runs of every schedule whose name contains it.
+            found = ui.app.reads.schedules.list(
+                actor, ScheduleFilter(name_part=query.schedule), limit=SCHEDULE_MATCHES
+            )
+            if found:
+                matching = [s.id for s in found]
+            else:
+                errors["schedule"] = f"no schedule named {inputs.echo(query.schedule)} or like it"
         except ConflictError as exc:
             errors["schedule"] = exc.message
     since: datetime | None = None
@@ -143,6 +146,7 @@ def resolve_filters(
             errors["until"] = "must be after the start"
     filters = RunFilter(
         schedule_id=schedule.id if schedule else (-1 if "schedule" in errors else None),
+        schedule_ids=matching,
         task=query.task or None,
         status=[query.status] if query.status else None,
         trigger=query.trigger or None,

@@ -11,12 +11,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tickwork.domain import triggers
+from tickwork.domain.errors import NotFoundError
+from tickwork.domain.flows import GroupInfo
 from tickwork.domain.models import RunStatus, RunTrigger, Schedule, ScheduleStatus
 from tickwork.domain.queries import RunFilter
 from tickwork.domain.read_models import HistoryEntry, success_rate, success_rate_of
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
-from tickwork.web.ui.views import alerting
+from tickwork.web.ui.views import alerting, flows
 from tickwork.web.ui.views import schedules as schedule_list
 from tickwork.web.ui.views.runs import RunQuery, live_ids
 from tickwork.web.ui.views.timing_preview import Upcoming, upcoming_of
@@ -26,6 +28,7 @@ HISTORY_COUNT_CAP = 10_000
 CHART_RUNS = 500
 TIMELINE_RUNS = 60
 TREND_DAYS = 14
+FLOW_HISTORY = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +180,16 @@ def history_context(
     }
 
 
+def _group_info(ui: UiServices, group: str | None) -> GroupInfo | None:
+    """The group a schedule starts flows of, when this process declares it."""
+    if group is None:
+        return None
+    try:
+        return ui.app.groups.get(group)
+    except NotFoundError:
+        return None
+
+
 def detail_context(
     ui: UiServices, viewer: Viewer, schedule_id: int, query: HistoryQuery
 ) -> dict[str, Any]:
@@ -187,10 +200,17 @@ def detail_context(
     task = ui.app.registry.find(schedule.task)
     context = history_context(ui, viewer, schedule, query)
     upcoming_fires = next_fires(ui, viewer, schedule)
+    flow_history = None
+    if schedule.group is not None:
+        flow_history = flows.flow_list_context(
+            ui, viewer, flows.FlowQuery(schedule=str(schedule.id)), page_size=FLOW_HISTORY
+        )
     context.update(
         {
             "row": row,
             "task": task,
+            "flow_history": flow_history,
+            "group_info": _group_info(ui, schedule.group),
             "words": triggers.describe_stored(schedule),
             "incidents": alerting.schedule_incidents(ui, viewer, schedule.id),
             "default_channels": list(ui.app.alert_config.default_channels),

@@ -31,6 +31,7 @@ from tickwork.web.ui import config_form, formatting
 from tickwork.web.ui.config_form import ConfigField
 from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views import group_form
 
 CRON_PRESETS = (
     ("Every minute", "* * * * *"),
@@ -89,6 +90,52 @@ TEXT_FIELDS = (
     "metadata",
 )
 MOMENT_FIELDS = ("run_at", "start_at", "end_at")
+# What the form calls each field (errors name fields by these, as the user sees them).
+FIELD_LABELS = {
+    "name": "Name",
+    "task": "Task",
+    "description": "Description",
+    "tenant_id": "Tenant",
+    "trigger": "Trigger type",
+    "cron": "Cron expression",
+    "interval": "Every",
+    "run_at": "Run at",
+    "timezone": "Time zone",
+    "start_at": "Start",
+    "end_at": "End",
+    "misfire_policy": "Fire times missed during downtime",
+    "misfire_grace": "Misfire grace",
+    "misfire_cap": "Catch-up cap",
+    "overlap_policy": "If the previous run is still going",
+    "max_attempts": "Attempts",
+    "retry_backoff": "Retry backoff",
+    "timeout": "Timeout",
+    "priority": "Priority",
+    "queue": "Queue",
+    "jitter": "Jitter",
+    "max_runs": "Stop after this many runs",
+    "metadata": "Metadata",
+    "windows": "Allowed times",
+    "blackout_dates": "Blackout dates",
+    "condition": "Condition",
+    "preview_from": "Preview from",
+}
+
+
+def field_label(key: str) -> str:
+    """The label of the form field ``key`` (its name in words when it has none)."""
+    return FIELD_LABELS.get(key) or key.replace("_", " ").capitalize()
+
+
+def labelled(label: str, message: str) -> str:
+    """An error message that names its field by label: "Priority must be from -1000 to
+    1000", "Cron expression: invalid cron expression ..."."""
+    lowered = message.removeprefix(label.lower()).lstrip()
+    if lowered.startswith(("must ", "is ", "expected ", "keys ")):
+        return f"{label} {lowered}"
+    return f"{label}: {message}"
+
+
 # Where an error about a field not on the form is shown.
 FIELD_ALIASES = {"trigger": "cron", "status": "form", "source": "form", "id": "form"}
 
@@ -113,6 +160,11 @@ class ScheduleForm:
     start_paused: bool = False
     schedule: Schedule | None = None
     version: int | None = None
+    # "task" or "group": a group schedule starts a flow per fire time.
+    target: str = "task"
+    group: str = ""
+    group_steps: list[str] = field(default_factory=list)
+    group_texts: dict[str, str] = field(default_factory=dict)
 
     @property
     def action(self) -> str:
@@ -123,14 +175,19 @@ class ScheduleForm:
 
     @property
     def error_anchors(self) -> list[tuple[str, str]]:
-        """Each field with an error: what to call it, and the id of its input."""
+        """Each field with an error: its label, and the id of its input."""
         labels = {f.error_key: (f.label, f.dom_id) for f in self.config_fields}
+        for task in self.group_steps:
+            labels[f"payload.{task}"] = (
+                f"payload of {task}",
+                group_form.dom_id(self.group_steps, task),
+            )
         anchors = []
         for key in self.errors:
             if key in labels:
                 anchors.append(labels[key])
             else:
-                anchors.append((key.replace("_", " "), "field-" + key))
+                anchors.append((field_label(key), "field-" + key))
         return anchors
 
     @property
@@ -152,8 +209,10 @@ def config_fields(ui: UiServices, task_name: str) -> list[ConfigField]:
     return config_form.fields_for(task.json_schema())
 
 
-def blank(ui: UiServices, viewer: Viewer, task_name: str | None = None) -> ScheduleForm:
-    """An empty create form (the first task chosen, the viewer's zone)."""
+def blank(
+    ui: UiServices, viewer: Viewer, task_name: str | None = None, group: str | None = None
+) -> ScheduleForm:
+    """An empty create form (the first task chosen, or ``group``; the viewer's zone)."""
     tasks = tasks_for(ui, viewer)
     chosen = task_name if task_name and ui.app.registry.find(task_name) else ""
     if not chosen and tasks:
@@ -167,7 +226,11 @@ def blank(ui: UiServices, viewer: Viewer, task_name: str | None = None) -> Sched
     if viewer.principal is not None and viewer.principal.tenant_id:
         values["tenant_id"] = viewer.principal.tenant_id
     fields = config_form.with_values(config_fields(ui, chosen), {})
-    return ScheduleForm("create", values, "cron", chosen, fields)
+    form = ScheduleForm("create", values, "cron", chosen, fields)
+    steps = group_form.group_steps(ui, group or "")
+    if steps and group:
+        form.target, form.group, form.group_steps = "group", group, steps
+    return form
 
 
 def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
@@ -192,7 +255,7 @@ def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
     fields = config_form.with_values(
         config_fields(ui, schedule.task or ""), schedule.payload, use_defaults=True
     )
-    return ScheduleForm(
+    form = ScheduleForm(
         "edit",
         values,
         schedule.trigger.value,
@@ -201,6 +264,11 @@ def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
         schedule=schedule,
         version=schedule.version,
     )
+    if schedule.group is not None:
+        form.target, form.group = "group", schedule.group
+        form.group_steps = group_form.group_steps(ui, schedule.group)
+        form.group_texts = group_form.stored_texts(schedule.payload)
+    return form
 
 
 def _one(form: Mapping[str, list[str]], key: str) -> str:
@@ -222,6 +290,11 @@ def from_submission(
         task = schedule.task or ""
     fields = config_form.with_submitted(config_fields(ui, task), form)
     version_text = _one(form, "version")
+    target = "group" if _one(form, "target") == "group" else "task"
+    group = _one(form, "group").strip()
+    if schedule is not None and schedule.source.value == "code":
+        target = "group" if schedule.group is not None else "task"
+        group = schedule.group or ""
     return ScheduleForm(
         mode,
         values,
@@ -231,6 +304,10 @@ def from_submission(
         start_paused=_one(form, "start_paused") == "true",
         schedule=schedule,
         version=int(version_text) if version_text.isdigit() else None,
+        target=target,
+        group=group,
+        group_steps=group_form.group_steps(ui, group) if target == "group" else [],
+        group_texts=group_form.submitted_texts(form),
     )
 
 
@@ -242,7 +319,10 @@ def _moment_value(text: str) -> str | None:
 
 
 def service_fields(
-    form: ScheduleForm, raw: Mapping[str, list[str]], previous_payload: Mapping[str, Any]
+    ui: UiServices,
+    form: ScheduleForm,
+    raw: Mapping[str, list[str]],
+    previous_payload: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The definition's fields as submitted (validated into a ``ScheduleDefinition`` when
     saved), and config fields that could not be read."""
@@ -286,6 +366,14 @@ def service_fields(
         data[key] = values[key] or None
     if "tenant_id" in raw:
         data["tenant_id"] = values["tenant_id"] or None
+    if form.target == "group":
+        data["task"] = None
+        data["group"] = form.group or None
+        data["payload"], unreadable = group_form.read_payload(
+            ui, form.group_steps, form.group_texts, ui.settings.max_payload_bytes
+        )
+        return data, unreadable
+    data["group"] = None
     data["payload"], unreadable = config_form.payload_from_form(
         form.config_fields, raw, previous_payload
     )
@@ -314,10 +402,17 @@ def _probe(values: dict[str, Any]) -> InvalidInputError | None:
     return None
 
 
-def payload_errors(task: Task | None, payload: Mapping[str, Any]) -> dict[str, str]:
-    """Every problem of a payload, by ``payload.<field>`` (not just the first)."""
+_BOUND_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def payload_errors(
+    task: Task | None, payload: Mapping[str, Any], fields: list[ConfigField] | None = None
+) -> dict[str, str]:
+    """Every problem of a payload, by ``payload.<field>`` (not just the first), each naming
+    its field by label, with the range a number must be in."""
     if task is None or task.config is None:
         return {}
+    by_key = {f.error_key: f for f in fields or []}
     try:
         task.config.model_validate(dict(payload))
     except pydantic.ValidationError as exc:
@@ -326,6 +421,12 @@ def payload_errors(task: Task | None, payload: Mapping[str, Any]) -> dict[str, s
             location = ".".join(str(part) for part in problem["loc"][:1])
             key = f"payload.{location}" if location else "payload"
             message = str(problem["msg"]).removeprefix("Value error, ")
+            item = by_key.get(key)
+            if item is not None:
+                low, high = item.attrs.get("min"), item.attrs.get("max")
+                if problem["type"] in _BOUND_ERRORS and low is not None and high is not None:
+                    message = f"must be from {low} to {high}"
+                message = labelled(item.label, message[:1].lower() + message[1:])
             found.setdefault(key, message)
         return found
     return {}
@@ -351,22 +452,31 @@ def collect_errors(ui: UiServices, form: ScheduleForm, data: Mapping[str, Any]) 
             retry = _probe({**timing, "timezone": "UTC"})
             if retry is not None and retry.field != "timezone":
                 errors.setdefault(retry.field or "cron", retry.message)
-    task = ui.app.registry.find(form.task)
-    errors.update(payload_errors(task, data.get("payload") or {}))
-    return {error_key(InvalidInputError(m, field=f), form): m for f, m in errors.items()}
+    if not form.group_steps and form.target != "task":
+        errors["group"] = "choose a group" if not form.group else "no such group in this app"
+    labelled_errors = {error_key(InvalidInputError(m, field=f), form): m for f, m in errors.items()}
+    for key, message in list(labelled_errors.items()):
+        if key != "form" and not key.startswith("payload"):
+            labelled_errors[key] = labelled(field_label(key), message)
+    if form.target == "task":
+        task = ui.app.registry.find(form.task)
+        labelled_errors.update(payload_errors(task, data.get("payload") or {}, form.config_fields))
+    return labelled_errors
 
 
 def error_key(error: TickworkError, form: ScheduleForm) -> str:
     """The form field an error belongs next to (``form`` for the top of the form)."""
     name = error.field or "form"
     name = FIELD_ALIASES.get(name, name)
+    if name.startswith("payload") and form.target == "group":
+        return group_form.error_key(name, form.group_steps)
     if name.startswith("payload"):
         known = {f.error_key for f in form.config_fields}
         if name in known:
             return name
         top = name.split(".")[0] + "." + name.split(".")[1] if "." in name else name
         return top if top in known else "payload"
-    if name in TEXT_FIELDS or name in ("task", "trigger"):
+    if name in TEXT_FIELDS or name in ("task", "trigger", "group"):
         return name
     return "form"
 
@@ -397,8 +507,10 @@ def attach_error(form: ScheduleForm, error: TickworkError) -> ScheduleForm:
     if key == "form":
         prefix = f"{error.field}: " if error.field and error.field not in error.message else ""
         form.form_error = prefix + error.message
-    else:
+    elif key.startswith("payload"):
         form.errors[key] = error.message
+    else:
+        form.errors[key] = labelled(field_label(key), error.message)
     return form
 
 
@@ -411,7 +523,7 @@ def save(
     """Create or update the schedule the form describes; raises the service's errors."""
     actor = viewer.actor
     previous = form.schedule.payload if form.schedule is not None else {}
-    data, unreadable = service_fields(form, raw, previous)
+    data, unreadable = service_fields(ui, form, raw, previous)
     problems = {**collect_errors(ui, form, data), **unreadable}
     if problems:
         raise FormErrors(problems)
@@ -435,6 +547,7 @@ def form_context(ui: UiServices, viewer: Viewer, form: ScheduleForm) -> dict[str
         "tasks": tasks,
         "unknown_task": form.task if form.task and form.task not in known else None,
         "task": task,
+        "groups": [g.name for g in ui.app.groups.list()],
         "zones": time_zones(),
         "presets": CRON_PRESETS,
         "trigger_labels": TRIGGER_LABELS,
