@@ -30,6 +30,9 @@ from tickwork.storage.run_queries import LIST_COLUMNS
 from tickwork.storage.tables import RUN_KEY_PENDING, queue_pauses, run_attempts, runs, tenant_scope
 
 _RUNNING = RunStatus.RUNNING.value
+# Runs an operator asked for explicitly (Run Now, a backfill): a paused schedule does not
+# hold them (the claim's ``NOT_HELD`` says the same in SQL).
+EXPLICIT_TRIGGERS = (RunTrigger.MANUAL.value, RunTrigger.BACKFILL.value)
 
 # What a worker needs to execute a claimed run; the list views need more.
 CLAIM_COLUMNS = tuple(runs.c[name] for name in ClaimedRun._fields)
@@ -548,7 +551,7 @@ class RunStore:
                 .where(
                     runs.c.schedule_id == schedule_id,
                     runs.c.status.in_(RUNNABLE_RUN_STATUSES),
-                    runs.c.trigger != RunTrigger.MANUAL.value,
+                    runs.c.trigger.not_in(EXPLICIT_TRIGGERS),
                     fire_time < cutoff,
                 )
                 .values(
