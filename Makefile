@@ -46,9 +46,14 @@ typecheck: $(DEV_STAMP)
 
 check: lint typecheck test
 
+# bench/queue.py installs its peers (procrastinate, pgqueuer) into a virtualenv of their own,
+# never tickwork's: PEERS_VENV (default .bench-venv). The soak (an hour) and the 10-million-run
+# retention benchmark are run by hand: bench/soak.py, bench/retention.py.
+PEERS_VENV ?= .bench-venv
+
 bench: $(STAMP)
 	$(BIN)/python bench/scheduler.py
-	$(BIN)/python bench/queue.py
+	$(BIN)/python bench/queue.py --peers-venv $(PEERS_VENV)
 	$(BIN)/python bench/ui.py
 
 clean:

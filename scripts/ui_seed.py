@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tickwork.app import Tickwork
-from tickwork.auth.passwords import Passwords
-from tickwork.auth.service import AuthService
 from tickwork.domain import triggers
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.models import Schedule
@@ -70,7 +68,7 @@ def _row(**values: Any) -> dict[str, Any]:
 
 def seed_users(app: Tickwork) -> None:
     """The admin, operator, viewer and tenant-bound viewer the screenshots log in as."""
-    auth = AuthService(app.db, passwords=Passwords())
+    auth = app.users
     admin = Actor(name="setup", source="cli", role=Role.ADMIN)
     for name, role, tenant in USERS:
         auth.create_user(admin, name, role=role, tenant_id=tenant, password=PASSWORD)
@@ -167,7 +165,7 @@ def seed_schedules(app: Tickwork, port: int) -> dict[str, Schedule]:
 
 def seed_tokens(app: Tickwork) -> None:
     """API tokens in every state: in use, expiring, revoked."""
-    auth = AuthService(app.db, passwords=Passwords())
+    auth = app.tokens
     admin = Actor(name="ada", source="ui", role=Role.ADMIN)
     auth.create_token(admin, "grafana", role="viewer")
     auth.create_token(admin, "nightly ci", role="operator", expires_in="30d")

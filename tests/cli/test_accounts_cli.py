@@ -72,3 +72,18 @@ def test_auth_none_is_refused_off_loopback(tickwork: InProcessCli) -> None:
     lines = refused.err.strip().splitlines()
     assert len(lines) == 1
     assert "loopback" in lines[0]
+
+
+def test_tokens_and_users_take_app_like_every_other_command(
+    app: Tickwork, tickwork: InProcessCli
+) -> None:
+    """``tokens create --app ...`` was refused ("No such option"); it finds the accounts in
+    the app's database, as ``schedules`` and ``runs`` do."""
+    made = tickwork("tokens", "create", "ci", "--app", "tests.apps.cli_app:build", "--json")
+    assert made.code == 0, made.err
+    listed = tickwork("tokens", "list", "--app", "tests.apps.cli_app:build", "--json")
+    assert [t["name"] for t in json.loads(listed.out)] == ["ci"]
+    assert tickwork("users", "list", "--app", "tests.apps.cli_app:build", "--json").code == 0
+    refused = tickwork("tokens", "list", "--app", "no_such_module:app")
+    assert refused.code == 2
+    assert "cannot import 'no_such_module'" in refused.error_line()

@@ -97,3 +97,17 @@ def test_bad_input_exits_2_with_one_line(made: Tickwork, tickwork: Invoke) -> No
     bad_since = tickwork("runs", "list", "--since", "yesterday-ish").error_line()
     assert bad_since.startswith("error (since): ")
     assert made.runs.get(run.id).status.value == "queued"
+
+
+def test_runs_list_takes_a_schedule_by_name_or_id(made: Tickwork, tickwork: Invoke) -> None:
+    """The docs say ``--schedule NAME``; only an id was accepted."""
+    schedule = made.schedules.create(name="nightly report", task="flaky", trigger="manual")
+    mine = made.schedules.run_now(schedule.id)
+    made.enqueue("flaky", {"n": 3})
+    for ref in ("nightly report", str(schedule.id)):
+        listed = tickwork("runs", "list", "--schedule", ref, "--json")
+        assert listed.code == 0, listed.err
+        assert [r["id"] for r in listed.json()] == [mine.id], ref
+    unknown = tickwork("runs", "list", "--schedule", "nope")
+    assert unknown.code == 2
+    assert "nope" in unknown.error_line()

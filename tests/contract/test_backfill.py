@@ -9,7 +9,12 @@ import pytest
 from tests.support.schedules import audit_actions, register_schedule_tasks, runs_of
 from tickwork import FakeClock, Tickwork
 from tickwork.domain.actor import Actor, Role
-from tickwork.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from tickwork.domain.errors import (
+    InvalidInputError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)  # a Tuesday
 
@@ -145,3 +150,32 @@ def test_backfill_checks_its_input_role_and_tenant(app: Tickwork, clock: FakeClo
     done = app.schedules.backfill(schedule.id, at(0), at(180), actor=mine)
     assert done.created == 3
     assert {r.tenant_id for r in runs_of(app, schedule.id)} == {"acme"}
+
+
+def test_a_paused_schedule_does_not_hold_its_backfill(app: Tickwork, clock: FakeClock) -> None:
+    register_schedule_tasks(app)
+    schedule = app.schedules.create(name="p", task="noop", cron="0 * * * *")
+    app.schedules.pause(schedule.id, note="maintenance")
+    clock.advance(6 * 3600)
+    done = app.schedules.backfill(schedule.id, at(0), at(180))
+    assert done.created == 3
+    clock.advance(1)  # their starts are spread at the backfill rate
+    app.worker(concurrency=2).run_until_idle(10)
+    assert {r.status.value for r in runs_of(app, schedule.id)} == {"succeeded"}
+    # Backfilled runs still waiting when the schedule resumes are not skipped as held.
+    later = app.schedules.backfill(schedule.id, at(180), at(300))
+    app.schedules.resume(schedule.id, misfire="skip")
+    statuses = {r.id: r.status.value for r in runs_of(app, schedule.id)}
+    assert {statuses[i] for i in later.run_ids} == {"queued"}
+
+
+def test_a_group_schedule_is_not_backfilled_as_a_task(app: Tickwork, clock: FakeClock) -> None:
+    @app.task("step.one", group="nightly")
+    def one(ctx: object) -> None:
+        return None
+
+    schedule = app.schedules.create(name="g", group="nightly", cron="0 * * * *")
+    with pytest.raises(InvalidTransitionError) as caught:
+        app.schedules.backfill(schedule.id, at(0), at(180))
+    assert caught.value.field == "group"
+    assert runs_of(app, schedule.id) == []

@@ -146,5 +146,23 @@ def test_retry_every_failed_run_of_a_task_since_a_time(app: Tickwork, clock: Fak
     assert (mixed.matched, mixed.changed) == (2, 1)
     assert [f.id for f in mixed.failed] == [ok.id]
     assert "succeeded" in mixed.failed[0].error
+    # A filter matches only runs the action can change: retrying "every run" leaves the
+    # succeeded one out, and asking to retry queued ones matches none.
+    everything = app.runs.bulk("retry", filter={}, dry_run=True)
+    assert everything.matched == len(app.runs.list(status=["failed", "cancelled"]))
+    assert app.runs.bulk("retry", filter={"status": "queued"}).matched == 0
     by_payload = app.runs.list(payload='"n": 2') or app.runs.list(payload='"n":2')
     assert [r.id for r in by_payload] == [recent[2].id]
+
+
+def test_the_group_filter_matches_the_schedules_of_that_group(app: Tickwork) -> None:
+    @app.task("step.one", group="nightly")
+    def one(ctx: object) -> None:
+        return None
+
+    register_schedule_tasks(app)
+    grouped = app.schedules.create(name="g", group="nightly", cron="0 * * * *").id
+    make(app, "t")
+    result = app.schedules.bulk("pause", filter={"group": "nightly"})
+    assert (result.matched, result.changed_ids) == (1, [grouped])
+    assert [s.id for s in app.schedules.list(group="nightly")] == [grouped]

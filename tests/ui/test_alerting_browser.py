@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tickwork.auth.service import AuthService
 
 from tests.apps.ui_app import register_ui_tasks
 from tests.support.accounts import ADMIN_ACTOR, PASSWORD
@@ -40,7 +39,7 @@ def alert_server(
     workdir = tmp_path_factory.mktemp("alert-ui")
     app = Tickwork(database_url)
     register_ui_tasks(app)
-    auth = AuthService(app.db)
+    auth = app.users
     for name, role in (("ada", "admin"), ("olga", "operator")):
         auth.create_user(ADMIN_ACTOR, name, role=role, password=PASSWORD)
     try:

@@ -166,7 +166,7 @@ def test_next_fire_times_and_the_preview_show_skipped_times_with_why(ui: Ui) -> 
         "/ui/partials/timing-preview",
         params={"trigger": "cron", "cron": "0 12 * * *", "preview_from": "soon"},
     ).text
-    assert "preview_from:" in bad
+    assert "Preview from:" in bad
 
 
 def test_queues_page_pauses_and_resumes(ui: Ui) -> None:

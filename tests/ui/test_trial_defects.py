@@ -4,6 +4,7 @@ name their page's URL, the viewer's time zone from its cookie, sub-minute second
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
 
@@ -130,7 +131,7 @@ def test_metadata_is_edited_in_the_form_and_shown(ui: Ui) -> None:
         "/schedules/new", data=form_data(csrf_token=csrf, name="tagged", metadata="[1, 2]")
     )
     assert bad.status_code == 422
-    assert 'id="field-metadata-error">metadata must be a JSON object' in bad.text
+    assert 'id="field-metadata-error">Metadata must be a JSON object' in bad.text
     good = client.post(
         "/schedules/new",
         data=form_data(csrf_token=csrf, name="tagged", metadata='{"team": "payments"}'),
@@ -211,7 +212,7 @@ def test_the_dashboard_lists_what_runs_now_and_its_cards_link_to_their_lists(ui:
 
     from tests.support.waiting import SLACK, wait_for
     from tickwork import Context
-    from tickwork.services.worker import WorkerConfig
+    from tickwork.duties.worker import WorkerConfig
 
     release = threading.Event()
 
@@ -248,3 +249,93 @@ def test_the_dashboard_lists_what_runs_now_and_its_cards_link_to_their_lists(ui:
         worker.wakeup.set()
         thread.join(SLACK)
     assert "Nothing is running." in client.get("/").text
+
+
+def test_a_run_toast_links_to_the_run_and_the_runs_list_takes_part_of_a_name(ui: Ui) -> None:
+    import json
+
+    nightly = ui.app.schedules.create(name="Nightly export", task="greet", trigger="manual",
+                                      payload={"name": "a"})  # fmt: skip
+    other = ui.app.schedules.create(name="hourly", task="greet", trigger="manual",
+                                    payload={"name": "b"})  # fmt: skip
+    client, csrf = ui.login("operator")
+    answer = client.post(
+        f"/schedules/{nightly.id}/run",
+        data={"from": "list", "csrf_token": csrf},
+        headers={"HX-Request": "true"},
+    )
+    assert answer.status_code == 200
+    toast = json.loads(answer.headers["HX-Trigger"])["showToast"]
+    run_id = ui.app.runs.list(schedule_id=nightly.id)[0].id
+    assert toast == {"message": f"Run #{run_id} queued", "tone": "ok", "href": f"/runs/{run_id}"}
+    ui.app.schedules.run_now(other.id)
+
+    def listed(schedule: str) -> list[str]:
+        page = client.get("/runs", params={"schedule": schedule}).text
+        return re.findall(r'<tr id="run-(\d+)"', page)
+
+    assert listed("night") == [str(run_id)]
+    assert listed("EXPORT") == [str(run_id)]
+    assert len(listed("ly")) == 2
+    missing = client.get("/runs", params={"schedule": "weekly"}).text
+    assert "no schedule named &#39;weekly&#39; or like it" in missing
+    assert re.findall(r'<tr id="run-(\d+)"', missing) == []
+
+
+def test_form_errors_name_the_field_by_label_with_the_valid_range(ui: Ui) -> None:
+    from tests.support.web import form_data
+
+    client, csrf = ui.login("admin")
+    refused = client.post(
+        "/schedules/new",
+        data=form_data(csrf_token=csrf, cron="0 25 * * *", priority="5000",
+                       misfire_cap="0", **{"config.times": "9"}),
+    )  # fmt: skip
+    assert refused.status_code == 422
+    errors = [
+        html.unescape(e) for e in re.findall(r'class="field-error"[^>]*>([^<]*)<', refused.text)
+    ]
+    assert errors == [
+        "Times must be from 1 to 5",
+        "Cron expression: invalid cron expression '0 25 * * *': hour must be 0\u201323 "
+        "(it is '25')",
+        "Catch-up cap must be from 1 to 1000",
+        "Priority must be from -1000 to 1000",
+    ]
+    banner = _text(refused.text.split('id="form-errors"')[1].split("</div>")[0])
+    assert banner.endswith(
+        "Fix the fields marked below: Catch-up cap , Priority , Cron expression , Times ."
+    ), banner
+    # Timing errors are marked, so the live preview's message replaces them (said once).
+    assert 'id="field-cron-error" data-timing-error>' in refused.text
+
+
+def test_config_labels_are_words_and_numbers_are_plain(ui: Ui) -> None:
+    """pydantic's automatic titles ("Url", "Json Body") and "1e+06" reached the form."""
+    from pydantic import BaseModel, Field
+
+    from tickwork import Context
+
+    class CallConfig(BaseModel):
+        url: str
+        json_body: dict[str, int] | None = None
+        max_bytes: int = Field(default=10, ge=1, le=1_000_000)
+        name: str = Field(default="x", title="Display name")
+
+    @ui.app.task("call", config=CallConfig)
+    def call(ctx: Context, config: CallConfig) -> None:
+        return None
+
+    client, _ = ui.login("admin")
+    fields = client.get("/ui/partials/config-fields", params={"task": "call"},
+                        headers={"HX-Request": "true"}).text  # fmt: skip
+    labels = [_text(label) for label in re.findall(r"<label[^>]*>(.*?)</label>", fields, re.S)]
+    assert labels == [
+        "Config: URL *",
+        "Config: JSON body",
+        "Config: Max bytes",
+        "Config: Display name",
+    ]
+    assert 'max="1000000"' in fields
+    assert "at most 1000000" in fields
+    assert "e+06" not in fields

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +18,7 @@ from tickwork.cli.common import (
     styled,
     when,
 )
-from tickwork.cli.schedule_actions import print_backfill
+from tickwork.cli.schedule_actions import DryRun, print_backfill
 from tickwork.cli.selection import (
     All,
     RunIds,
@@ -59,7 +60,8 @@ def _row(r: Run) -> tuple[Any, ...]:
 @cli.command("list")
 def list_runs(
     schedule: Annotated[
-        int | None, typer.Option(help="Only runs of this schedule id", min=1, max=MAX_ID)
+        str | None,
+        typer.Option(help="Only runs of this schedule (its name, or its id)"),
     ] = None,
     task: Annotated[str | None, typer.Option(help="Only this task")] = None,
     status: Annotated[
@@ -77,8 +79,12 @@ def list_runs(
     app: AppOption = None,
 ) -> None:
     """List runs, newest first."""
-    found = load_app(app, db).runs.list(
-        schedule_id=schedule,
+    loaded = load_app(app, db)
+    schedule_id = None
+    if schedule is not None:
+        schedule_id = loaded.schedules.get(inputs.text(schedule, "schedule"), actor=CLI_ACTOR).id
+    found = loaded.runs.list(
+        schedule_id=schedule_id,
         task=task,
         status=status.split(",") if status else None,
         trigger=trigger,
@@ -167,78 +173,72 @@ def _bulk_runs(
     return tickwork.runs.bulk(action, filter=filters, actor=CLI_ACTOR)
 
 
-@cli.command("retry")
-def retry(
-    run_ids: RunIds = None,
-    every: All = False,
-    task: TaskSel = None,
-    status: StatusSel = None,
-    schedule: ScheduleSel = None,
-    tenant: TenantSel = None,
-    since: SinceSel = None,
-    until: UntilSel = None,
-    error: ErrorSel = None,
-    payload: PayloadSel = None,
-    as_json: JsonOption = False,
-    db: DbOption = None,
-    app: AppOption = None,
-) -> None:
-    """Queue a failed or cancelled run again, several, or every one the filters match (with
-    --all), such as: runs retry --task sync --status failed --since 2030-01-01 --all."""
-    filters = filters_given(
-        task=task, status=status, schedule_id=schedule, tenant_id=tenant,
-        since=since, until=until, error=error, payload=payload,
-    )  # fmt: skip
-    done = _bulk_runs("retry", run_ids, every, filters, db, app)
-    if isinstance(done, BulkResult):
-        report(done, "retried", "runs", as_json)
-    elif as_json:
-        print_json(done)
-    else:
-        console.print(f"run #{done.id} queued again as attempt {done.attempt}", highlight=False)
-
-
-@cli.command("cancel")
-def cancel(
-    run_ids: RunIds = None,
-    every: All = False,
-    task: TaskSel = None,
-    status: StatusSel = None,
-    schedule: ScheduleSel = None,
-    tenant: TenantSel = None,
-    since: SinceSel = None,
-    until: UntilSel = None,
-    error: ErrorSel = None,
-    payload: PayloadSel = None,
-    as_json: JsonOption = False,
-    db: DbOption = None,
-    app: AppOption = None,
-) -> None:
-    """Cancel a pending run (or ask a running one to stop), several, or every one the
+def _action_command(action: str, verb: str, said: Callable[[Run], str], doc: str) -> Any:
+    """The ``runs retry`` or ``runs cancel`` command: one run by id, several, or every run the
     filters match (with --all)."""
-    filters = filters_given(
-        task=task, status=status, schedule_id=schedule, tenant_id=tenant,
-        since=since, until=until, error=error, payload=payload,
-    )  # fmt: skip
-    done = _bulk_runs("cancel", run_ids, every, filters, db, app)
-    if isinstance(done, BulkResult):
-        report(done, "cancelled", "runs", as_json)
-    elif as_json:
-        print_json(done)
-    elif done.status.value == "cancelled":
-        console.print(f"run #{done.id} cancelled", highlight=False)
-    else:
-        console.print(
-            f"run #{done.id} is running: its worker was asked to stop it", highlight=False
-        )
+
+    def command(
+        run_ids: RunIds = None,
+        every: All = False,
+        task: TaskSel = None,
+        status: StatusSel = None,
+        schedule: ScheduleSel = None,
+        tenant: TenantSel = None,
+        since: SinceSel = None,
+        until: UntilSel = None,
+        error: ErrorSel = None,
+        payload: PayloadSel = None,
+        as_json: JsonOption = False,
+        db: DbOption = None,
+        app: AppOption = None,
+    ) -> None:
+        filters = filters_given(
+            task=task, status=status, schedule_id=schedule, tenant_id=tenant,
+            since=since, until=until, error=error, payload=payload,
+        )  # fmt: skip
+        done = _bulk_runs(action, run_ids, every, filters, db, app)
+        if isinstance(done, BulkResult):
+            report(done, verb, "runs", as_json)
+        elif as_json:
+            print_json(done)
+        else:
+            console.print(said(done), highlight=False)
+
+    command.__doc__ = doc
+    return command
+
+
+def _cancelled(run: Run) -> str:
+    if run.status.value == "cancelled":
+        return f"run #{run.id} cancelled"
+    return f"run #{run.id} is running: its worker was asked to stop it"
+
+
+cli.command("retry")(
+    _action_command(
+        "retry",
+        "retried",
+        lambda run: f"run #{run.id} queued again as attempt {run.attempt}",
+        "Queue a failed or cancelled run again, several, or every one the filters match "
+        "(with --all), such as: runs retry --task sync --status failed --since 2030-01-01 "
+        "--all.",
+    )
+)
+cli.command("cancel")(
+    _action_command(
+        "cancel",
+        "cancelled",
+        _cancelled,
+        "Cancel a pending run (or ask a running one to stop), several, or every one the "
+        "filters match (with --all).",
+    )
+)
 
 
 @cli.command("run-missed")
 def run_missed(
     run_id: RunId,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Only list the fire times; create nothing")
-    ] = False,
+    dry_run: DryRun = False,
     as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,

@@ -26,6 +26,7 @@ CLI_ACTOR = Actor(name="cli", source="cli")
 Ref = Annotated[str, typer.Argument(help="Schedule id or name")]
 From = Annotated[str | None, typer.Option("--from", help="After this ISO 8601 time (default now)")]
 To = Annotated[str | None, typer.Option("--to", help="Before this ISO 8601 time")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Only list the fire times; create nothing")]
 Count = Annotated[
     int, typer.Option("-n", "--count", help="Most fire times", min=1, max=MAX_SIMULATED)
 ]
@@ -41,9 +42,7 @@ def backfill(
     ref: Ref,
     start: Annotated[str, typer.Option("--start", help="From this ISO 8601 time (included)")],
     end: Annotated[str, typer.Option("--end", help="To this ISO 8601 time (excluded)")],
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Only list the fire times; create nothing")
-    ] = False,
+    dry_run: DryRun = False,
     as_json: JsonOption = False,
     db: DbOption = None,
     app: AppOption = None,

@@ -15,7 +15,16 @@ import typer
 
 from tickwork.app import Tickwork
 from tickwork.auth.models import ApiToken, User
-from tickwork.cli.common import DbOption, JsonOption, console, print_json, print_table, when
+from tickwork.cli.common import (
+    AppOption,
+    DbOption,
+    JsonOption,
+    console,
+    load_app,
+    print_json,
+    print_table,
+    when,
+)
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError
 from tickwork.settings import Settings
@@ -41,8 +50,10 @@ PasswordStdin = Annotated[
 
 
 @contextmanager
-def _app(db: str | None) -> Iterator[Tickwork]:
-    app = Tickwork(db or Settings().database_url)
+def _app(db: str | None, app_ref: str | None = None) -> Iterator[Tickwork]:
+    """The app whose accounts a command changes: ``--app``'s (an app may name its database
+    in code), as every other command finds it, or one on ``db``."""
+    app = load_app(app_ref, db) if app_ref is not None else Tickwork(db or Settings().database_url)
     try:
         yield app
     finally:
@@ -99,10 +110,11 @@ def create_user(
     password_stdin: PasswordStdin = False,
     as_json: JsonOption = False,
     db: DbOption = None,
+    app_ref: AppOption = None,
 ) -> None:
     """Create a user. Without --password-stdin a password is generated and printed once."""
     password = _read_password() if password_stdin else None
-    with _app(db) as app:
+    with _app(db, app_ref) as app:
         user, generated = app.users.create_user(
             CLI_ACTOR, username, role=role or "viewer", tenant_id=tenant, password=password
         )
@@ -121,9 +133,9 @@ def create_user(
 
 
 @users_cli.command("list")
-def list_users(as_json: JsonOption = False, db: DbOption = None) -> None:
+def list_users(as_json: JsonOption = False, db: DbOption = None, app_ref: AppOption = None) -> None:
     """List users."""
-    with _app(db) as app:
+    with _app(db, app_ref) as app:
         found = app.users.list_users(CLI_ACTOR, limit=100_000)
     if as_json:
         print_json([u.to_dict() for u in found])
@@ -136,9 +148,11 @@ def list_users(as_json: JsonOption = False, db: DbOption = None) -> None:
 
 
 @users_cli.command("show")
-def show_user(ref: UserRef, as_json: JsonOption = False, db: DbOption = None) -> None:
+def show_user(
+    ref: UserRef, as_json: JsonOption = False, db: DbOption = None, app_ref: AppOption = None
+) -> None:
     """Show one user."""
-    with _app(db) as app:
+    with _app(db, app_ref) as app:
         user = app.users.find_user(CLI_ACTOR, ref)
     if as_json:
         print_json(user.to_dict())
@@ -154,6 +168,7 @@ def update_user(
     tenant: TenantOption = None,
     no_tenant: Annotated[bool, typer.Option("--no-tenant", help="Unbind from its tenant")] = False,
     db: DbOption = None,
+    app_ref: AppOption = None,
 ) -> None:
     """Change a user's role or tenant."""
     changes: dict[str, object] = {}
@@ -167,7 +182,7 @@ def update_user(
         changes["tenant_id"] = None
     if not changes:
         raise InvalidInputError("nothing to change: give --role, --tenant or --no-tenant")
-    with _app(db) as app:
+    with _app(db, app_ref) as app:
         user = app.users.update_user(CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id, **changes)  # type: ignore[arg-type]
     console.print(
         f"user {user.username!r} is now {user.role.value}"
@@ -177,23 +192,28 @@ def update_user(
 
 
 @users_cli.command("disable")
-def disable_user(ref: UserRef, db: DbOption = None) -> None:
+def disable_user(ref: UserRef, db: DbOption = None, app_ref: AppOption = None) -> None:
     """Disable a user: its sessions and API tokens stop working at once."""
-    with _app(db) as app:
+    with _app(db, app_ref) as app:
         user = app.users.disable_user(CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id)
     console.print(f"user {user.username!r} is disabled", highlight=False)
 
 
 @users_cli.command("enable")
-def enable_user(ref: UserRef, db: DbOption = None) -> None:
+def enable_user(ref: UserRef, db: DbOption = None, app_ref: AppOption = None) -> None:
     """Enable a disabled user again."""
-    with _app(db) as app:
+    with _app(db, app_ref) as app:
         user = app.users.enable_user(CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id)
     console.print(f"user {user.username!r} is enabled", highlight=False)
 
 
 @users_cli.command("set-password")
-def set_password(ref: UserRef, password_stdin: PasswordStdin = False, db: DbOption = None) -> None:
+def set_password(
+    ref: UserRef,
+    password_stdin: PasswordStdin = False,
+    db: DbOption = None,
+    app_ref: AppOption = None,
+) -> None:
     """Set a user's password (its sessions end). Without --password-stdin a password is
     generated and printed once."""
     password = _read_password() if password_stdin else None
@@ -201,7 +221,7 @@ def set_password(ref: UserRef, password_stdin: PasswordStdin = False, db: DbOpti
 
     generated = None if password is not None else generate_password()
     new_password = password if password is not None else str(generated)
-    with _app(db) as app:
+    with _app(db, app_ref) as app:
         user = app.users.update_user(
             CLI_ACTOR, app.users.find_user(CLI_ACTOR, ref).id, password=new_password
         )
@@ -228,6 +248,7 @@ def create_token(
     ] = None,
     as_json: JsonOption = False,
     db: DbOption = None,
+    app_ref: AppOption = None,
 ) -> None:
     """Create an API token and print its secret (only now). Send it as
     'Authorization: Bearer <secret>'. Without --role and --user it is a viewer token."""
@@ -237,7 +258,7 @@ def create_token(
             expires_at = expires
         else:
             expires_in = expires
-    with _app(db) as app:
+    with _app(db, app_ref) as app:
         user_id = None if user is None else app.users.find_user(CLI_ACTOR, user).id
         token, secret = app.tokens.create_token(
             CLI_ACTOR,
@@ -267,9 +288,10 @@ def list_tokens(
     include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked tokens")] = False,
     as_json: JsonOption = False,
     db: DbOption = None,
+    app_ref: AppOption = None,
 ) -> None:
     """List API tokens (never their secrets)."""
-    with _app(db) as app:
+    with _app(db, app_ref) as app:
         found = app.tokens.list_tokens(CLI_ACTOR, include_revoked=include_revoked, limit=100_000)
         now = app.now()
     if as_json:
@@ -286,9 +308,10 @@ def list_tokens(
 def revoke_token(
     ref: Annotated[str, typer.Argument(help="Token id, or its name if unique")],
     db: DbOption = None,
+    app_ref: AppOption = None,
 ) -> None:
     """Revoke an API token: the next request that uses it is refused."""
-    with _app(db) as app:
+    with _app(db, app_ref) as app:
         token = app.tokens.revoke_token(CLI_ACTOR, app.tokens.find_token(CLI_ACTOR, ref).id)
     console.print(f"token {token.name!r} (#{token.id}) is revoked", highlight=False)
 

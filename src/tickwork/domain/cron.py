@@ -140,12 +140,39 @@ def _validate(expr: str, field: str) -> str:
                 f"cron expression {expr!r} can never fire: no month in it has that day",
                 field=field,
             ) from exc
-        raise InvalidCronError(f"invalid cron expression {expr!r}: {exc}", field=field) from exc
+        raise InvalidCronError(
+            f"invalid cron expression {expr!r}: {_explain_bad_field(text, str(exc))}",
+            field=field,
+        ) from exc
     except StopIteration as exc:
         raise InvalidCronError(f"cron expression {expr!r} can never fire", field=field) from exc
     except (ValueError, IndexError, KeyError, TypeError) as exc:
         raise InvalidCronError(f"invalid cron expression {expr!r}", field=field) from exc
     return text
+
+
+# The values each field allows, as cronsim's "Bad <field>" errors name the fields.
+_FIELD_RANGES = {
+    "second": "0\u201359",
+    "minute": "0\u201359",
+    "hour": "0\u201323",
+    "day-of-month": "1\u201331 (or L, LW, 15W)",
+    "month": "1\u201312 or JAN\u2013DEC",
+    "day-of-week": "0\u20137 or SUN\u2013SAT (0 and 7 are Sunday; 5L, 5#2)",
+}
+_FIELD_ORDER = ("minute", "hour", "day-of-month", "month", "day-of-week")
+
+
+def _explain_bad_field(text: str, problem: str) -> str:
+    """cronsim's "Bad hour" as "hour must be 0-23 (it is '25')"; other problems as they are."""
+    name = problem.removeprefix("Bad ").strip()
+    if not problem.startswith("Bad ") or name not in _FIELD_RANGES:
+        return problem
+    parts = text.split()
+    order = ("second", *_FIELD_ORDER) if len(parts) == 6 else _FIELD_ORDER
+    value = parts[order.index(name)] if name in order else ""
+    shown = f" (it is {value!r})" if value else ""
+    return f"{name} must be {_FIELD_RANGES[name]}{shown}"
 
 
 def _day_never_exists(text: str) -> bool:

@@ -95,11 +95,21 @@ def duration(
         seconds = _duration_text(value, field)
     else:
         raise InvalidInputError("expected a number of seconds", field=field)
-    if not math.isfinite(seconds) or seconds < minimum:
-        raise InvalidInputError(f"must be at least {minimum:g} seconds", field=field)
-    if maximum is not None and seconds > maximum:
-        raise InvalidInputError(f"must be at most {maximum:g} seconds", field=field)
+    too_small = not math.isfinite(seconds) or seconds < minimum
+    if too_small or (maximum is not None and seconds > maximum):
+        if maximum is not None:
+            raise InvalidInputError(
+                f"must be from {plain(minimum)} to {plain(maximum)} seconds", field=field
+            )
+        raise InvalidInputError(f"must be at least {plain(minimum)} seconds", field=field)
     return seconds
+
+
+def plain(number: float) -> str:
+    """A number as people write it: ``86400``, ``0.5``, ``1000000`` (never ``1e+06``)."""
+    if float(number).is_integer() and abs(number) < 1e18:
+        return str(int(number))
+    return f"{number:f}".rstrip("0").rstrip(".")
 
 
 MIN_YEAR = 1900
@@ -179,9 +189,13 @@ def integer(
         value = int(text)
     if not isinstance(value, int):
         raise InvalidInputError("expected an integer", field=field)
-    if minimum is not None and value < minimum:
+    below = minimum is not None and value < minimum
+    above = maximum is not None and value > maximum
+    if (below or above) and minimum is not None and maximum is not None:
+        raise InvalidInputError(f"must be from {minimum} to {maximum}", field=field)
+    if below:
         raise InvalidInputError(f"must be at least {minimum}", field=field)
-    if maximum is not None and value > maximum:
+    if above:
         raise InvalidInputError(f"must be at most {maximum}", field=field)
     return value
 

@@ -27,6 +27,8 @@ class RunFilter:
     """Filters for listing runs; ``None`` means "any"."""
 
     schedule_id: int | None = None
+    # Runs of any of these schedules (a name typed in part matched several).
+    schedule_ids: Sequence[int] | None = None
     task: str | None = None
     status: Sequence[str] | None = None
     trigger: str | None = None
@@ -52,6 +54,8 @@ class ScheduleFilter:
     text: str | None = None
     # Schedules that target this group (a flow per fire time).
     group: str | None = None
+    # Schedules whose name contains this (any case).
+    name_part: str | None = None
     # Schedules whose metadata has this key (with a value other than null) ...
     metadata_key: str | None = None
     # ... equal to this text (numbers and booleans compare as their JSON text).

@@ -8,6 +8,7 @@ own transaction with its own audit entry: one object that cannot change is repor
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +16,13 @@ from tickwork.domain import bulk, inputs
 from tickwork.domain.actor import Actor
 from tickwork.domain.bulk import BulkFailure, BulkResult, RunAction, ScheduleAction
 from tickwork.domain.errors import InvalidInputError, PermissionDeniedError, TickworkError
-from tickwork.domain.models import RunStatus, RunTrigger, ScheduleSource, ScheduleStatus
+from tickwork.domain.models import (
+    PENDING_RUN_STATUSES,
+    RunStatus,
+    RunTrigger,
+    ScheduleSource,
+    ScheduleStatus,
+)
 from tickwork.domain.queries import RunFilter, ScheduleFilter
 from tickwork.services.run_service import RunService
 from tickwork.services.schedule_service import RESUME_CHOICES, ScheduleService
@@ -161,9 +168,11 @@ class BulkActions:
                 )
             _report_missing("run", wanted, found, result)
         else:
-            query = run_filter(filter, actor)
-            with self.db.read() as conn:
-                found = matching_run_ids(conn, query, limit=bulk.MAX_BULK_MATCHES + 1)
+            query = _eligible(run_filter(filter, actor), chosen)
+            found = []
+            if query.status:
+                with self.db.read() as conn:
+                    found = matching_run_ids(conn, query, limit=bulk.MAX_BULK_MATCHES + 1)
             _check_matches(found, "runs")
         result.matched = len(found)
         for run_id in [] if dry_run else found:
@@ -178,6 +187,20 @@ class BulkActions:
             result.changed += 1
             result.changed_ids.append(run_id)
         return result
+
+
+# The statuses each run action applies to: a filter matches only runs it can change.
+_ACTIONABLE = {
+    RunAction.RETRY: (RunStatus.FAILED.value, RunStatus.CANCELLED.value),
+    RunAction.CANCEL: (*PENDING_RUN_STATUSES, RunStatus.RUNNING.value),
+}
+
+
+def _eligible(query: RunFilter, action: RunAction) -> RunFilter:
+    """``query`` narrowed to the statuses ``action`` applies to (none left: no status)."""
+    allowed = _ACTIONABLE[action]
+    wanted = [s for s in (query.status or allowed) if s in allowed]
+    return dataclasses.replace(query, status=wanted)
 
 
 def _check_role(actor: Actor, needed: Any, action: str) -> None:

@@ -304,6 +304,13 @@ class AlertStore:
         )
         return len(targets)
 
+    def has_due(self, conn: Connection, now: datetime) -> bool:
+        """Whether any pending notification is due at ``now`` (leased or not): a read that
+        spares an idle process the write transaction of :meth:`lease_due`."""
+        c = notifications.c
+        query = sa.select(c.id).where(c.status == PENDING, c.next_attempt_at <= now).limit(1)
+        return conn.execute(query).first() is not None
+
     def lease_due(
         self, conn: Connection, *, now: datetime, lease_until: datetime, owner: str, limit: int
     ) -> builtins.list[tuple[Notification, Channel | None]]:

@@ -72,11 +72,11 @@ class ClaimedRun(NamedTuple):
     flow_id: int | None
 
 
-# Runs of a paused schedule are held until it resumes; a Run Now (trigger ``manual``) is the
-# operator's explicit wish and runs anyway. Paused schedules are looked up once per
+# Runs of a paused schedule are held until it resumes; a Run Now (trigger ``manual``) or a
+# backfill is the operator's explicit wish and runs anyway. Paused schedules are looked up once per
 # statement, through their partial index (``ix_schedules_paused``).
 NOT_HELD = (
-    "(schedule_id IS NULL OR \"trigger\" = 'manual' "
+    "(schedule_id IS NULL OR \"trigger\" IN ('manual', 'backfill') "
     "OR schedule_id NOT IN (SELECT id FROM schedules WHERE status = 'paused'))"
 )
 
@@ -88,8 +88,10 @@ _CLAIM_WRITES = frozenset({"status", "started_at", "worker_id", "token"})
 _CLAIM_READ = tuple(name for name in ClaimedRun._fields if name not in _CLAIM_WRITES)
 
 # Runs of a queue an operator paused are not claimed. ``queue_pauses`` holds a row per paused
-# queue (usually none): the check is one primary-key probe per candidate row.
-_NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM queue_pauses AS p WHERE p.name = runs.queue)"
+# queue (usually none); the subquery does not depend on the row, so both databases read it
+# once per claim (a correlated NOT EXISTS cost SQLite a probe per candidate row). Neither
+# column is NULL, so NOT IN means what it says.
+_NOT_PAUSED = "queue NOT IN (SELECT name FROM queue_pauses)"
 
 _CLAIM_POSTGRESQL = f"""
     WITH picked AS (

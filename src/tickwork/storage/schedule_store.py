@@ -90,6 +90,8 @@ def filter_schedules(query: sa.Select[Any], filters: ScheduleFilter) -> sa.Selec
         query = query.where(c.tenant_id == filters.tenant_id)
     if filters.source:
         query = query.where(c.source == filters.source)
+    if filters.name_part:
+        query = query.where(c.name.ilike(contains_pattern(filters.name_part), escape="\\"))
     if filters.text:
         pattern = contains_pattern(filters.text)
         query = query.where(

@@ -42,6 +42,9 @@ class Delivery:
 
     def deliver_due(self) -> int:
         """Lease and send the notifications due now; return how many were attempted."""
+        with self.db.read() as conn:
+            if not self.store.has_due(conn, self.db.now()):
+                return 0
         with self.db.write() as conn:
             now = self.db.now()
             leased = self.store.lease_due(

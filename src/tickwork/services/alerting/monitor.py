@@ -49,19 +49,51 @@ class AlertMonitor:
         self._on_change = on_change
 
     def evaluate(self) -> None:
-        """Run every rule once."""
-        for rule in (
-            self.failing_schedules,
-            self.recovered_schedules,
-            self.overdue_schedules,
-            self.lost_nodes,
-            self.processes_down,
-            self.backlog,
-        ):
+        """Run every rule once. Each first looks in a read transaction whether it has
+        anything to change, so an idle installation takes no write lock (SQLite's is the
+        whole file)."""
+        rules: tuple[tuple[Callable[[], None], Callable[[Connection, datetime], bool]], ...] = (
+            (self.failing_schedules, lambda conn, now: bool(self.schedules.failing(conn, 1))),
+            (self.recovered_schedules, self._schedule_incidents_open),
+            (self.overdue_schedules, self._overdue_changed),
+            (self.lost_nodes, self._nodes_silent),
+            (self.processes_down, self._processes_changed),
+            (self.backlog, self._backlog_changed),
+        )
+        for rule, needed in rules:
             try:
+                with self.db.read() as conn:
+                    if not needed(conn, self.db.now()):
+                        continue
                 rule()
             except Exception:
                 log.exception("alert rule %s failed", rule.__name__)
+
+    def _open_subjects(self, conn: Connection, event: AlertEvent) -> dict[str, Alert]:
+        return {a.subject: a for a in self.store.open_alerts(conn, events=[event.value])}
+
+    def _schedule_incidents_open(self, conn: Connection, now: datetime) -> bool:
+        return bool(self._open_by_schedule(conn, *CLEARED_BY_SUCCESS))
+
+    def _overdue_changed(self, conn: Connection, now: datetime) -> bool:
+        return bool(self.schedules.overdue(conn, now, limit=1)) or bool(
+            self._open_subjects(conn, AlertEvent.SCHEDULE_OVERDUE)
+        )
+
+    def _nodes_silent(self, conn: Connection, now: datetime) -> bool:
+        cutoff = now - timedelta(seconds=self.config.lost_after)
+        return any(
+            n.stopped_at is None and n.lost_at is None and n.heartbeat_at < cutoff
+            for n in self.nodes.list(conn)
+        )
+
+    def _processes_changed(self, conn: Connection, now: datetime) -> bool:
+        opened = self._open_subjects(conn, AlertEvent.PROCESS_DOWN)
+        return set(self._down(conn, now)) != set(opened)
+
+    def _backlog_changed(self, conn: Connection, now: datetime) -> bool:
+        opened = self._open_subjects(conn, AlertEvent.QUEUE_BACKLOG)
+        return set(self._backed_up(conn, now)) != set(opened)
 
     # -- schedules -----------------------------------------------------------------------
 
@@ -257,35 +289,37 @@ class AlertMonitor:
                     node.heartbeat_at.isoformat(),
                 )
 
+    def _down(self, conn: Connection, now: datetime) -> dict[str, str]:
+        """What is down now, by subject: ``scheduler``, ``worker:<queue>``."""
+        since = now - timedelta(seconds=self.config.down_after)
+        live = self.nodes.live(conn, since)
+        down: dict[str, str] = {}
+        if not any(n.kind == NodeKind.SCHEDULER.value for n in live):
+            seen = self.nodes.last_seen(conn, NodeKind.SCHEDULER.value)
+            if seen is not None and seen < since:
+                down["scheduler"] = (
+                    f"No scheduler is running: the last one was seen at {seen.isoformat()}; "
+                    "nothing fires"
+                )
+        workers = [n for n in live if n.kind == NodeKind.WORKER.value]
+        for queue, (count, oldest) in self.store.waiting_by_queue(conn, now).items():
+            served = any(
+                not (w.info.get("queues") or []) or queue in w.info["queues"] for w in workers
+            )
+            if not served and oldest < since:
+                down[f"worker:{queue}"] = (
+                    f"No worker is taking queue {queue!r}: {count} runs are waiting, the "
+                    f"oldest since {oldest.isoformat()}"
+                )
+        return down
+
     def processes_down(self) -> None:
         """``process.down`` while no scheduler is alive, or no live worker takes a queue
         whose runs have waited longer than ``down_after``."""
         with self.db.write() as conn:
             now = self.db.now()
-            since = now - timedelta(seconds=self.config.down_after)
-            live = self.nodes.live(conn, since)
-            opened = {
-                a.subject: a
-                for a in self.store.open_alerts(conn, events=[AlertEvent.PROCESS_DOWN.value])
-            }
-            down: dict[str, str] = {}
-            if not any(n.kind == NodeKind.SCHEDULER.value for n in live):
-                seen = self.nodes.last_seen(conn, NodeKind.SCHEDULER.value)
-                if seen is not None and seen < since:
-                    down["scheduler"] = (
-                        f"No scheduler is running: the last one was seen at {seen.isoformat()}; "
-                        "nothing fires"
-                    )
-            workers = [n for n in live if n.kind == NodeKind.WORKER.value]
-            for queue, (count, oldest) in self.store.waiting_by_queue(conn, now).items():
-                served = any(
-                    not (w.info.get("queues") or []) or queue in w.info["queues"] for w in workers
-                )
-                if not served and oldest < since:
-                    down[f"worker:{queue}"] = (
-                        f"No worker is taking queue {queue!r}: {count} runs are waiting, the "
-                        f"oldest since {oldest.isoformat()}"
-                    )
+            opened = self._open_subjects(conn, AlertEvent.PROCESS_DOWN)
+            down = self._down(conn, now)
             for subject, text in down.items():
                 if subject not in opened:
                     self.events.open(
@@ -303,23 +337,25 @@ class AlertMonitor:
                         process=subject,
                     )
 
+    def _backed_up(self, conn: Connection, now: datetime) -> dict[str, str]:
+        """Queues backed up now, by subject ``queue:<queue>``."""
+        backed_up: dict[str, str] = {}
+        for queue, (count, oldest) in self.store.waiting_by_queue(conn, now).items():
+            age = (now - oldest).total_seconds()
+            if count > self.config.backlog_max or age > self.config.backlog_age:
+                backed_up[f"queue:{queue}"] = (
+                    f"Queue {queue!r} is backed up: {count} runnable runs, the oldest "
+                    f"waiting {age:.0f}s"
+                )
+        return backed_up
+
     def backlog(self) -> None:
         """``queue.backlog`` while a queue's runnable runs are more than ``backlog_max`` or
         the oldest has waited longer than ``backlog_age``."""
         with self.db.write() as conn:
             now = self.db.now()
-            opened = {
-                a.subject: a
-                for a in self.store.open_alerts(conn, events=[AlertEvent.QUEUE_BACKLOG.value])
-            }
-            backed_up: dict[str, str] = {}
-            for queue, (count, oldest) in self.store.waiting_by_queue(conn, now).items():
-                age = (now - oldest).total_seconds()
-                if count > self.config.backlog_max or age > self.config.backlog_age:
-                    backed_up[f"queue:{queue}"] = (
-                        f"Queue {queue!r} is backed up: {count} runnable runs, the oldest "
-                        f"waiting {age:.0f}s"
-                    )
+            opened = self._open_subjects(conn, AlertEvent.QUEUE_BACKLOG)
+            backed_up = self._backed_up(conn, now)
             for subject, text in backed_up.items():
                 if subject not in opened:
                     self.events.open(

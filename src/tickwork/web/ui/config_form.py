@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tickwork.domain.errors import PayloadError
-from tickwork.domain.inputs import echo
+from tickwork.domain.inputs import echo, plain
 
 FIELD_PREFIX = "config."
 FREE_FORM = "__payload__"
@@ -127,9 +127,9 @@ def _attrs(node: dict[str, Any], kind: str) -> dict[str, str]:
         integer = node.get("type") == "integer"
         attrs["step"] = "1" if integer else "any"
         if "minimum" in node:
-            attrs["min"] = f"{node['minimum']:g}"
+            attrs["min"] = plain(node["minimum"])
         if "maximum" in node:
-            attrs["max"] = f"{node['maximum']:g}"
+            attrs["max"] = plain(node["maximum"])
     if kind in ("text", "textarea"):
         if "minLength" in node:
             attrs["minlength"] = str(node["minLength"])
@@ -144,18 +144,34 @@ def _hint(node: dict[str, Any], kind: str) -> str | None:
     """Constraints in words, for the help line under a field."""
     parts = []
     if "exclusiveMinimum" in node:
-        parts.append(f"more than {node['exclusiveMinimum']:g}")
+        parts.append(f"more than {plain(node['exclusiveMinimum'])}")
     elif "minimum" in node and kind == "number":
-        parts.append(f"at least {node['minimum']:g}")
+        parts.append(f"at least {plain(node['minimum'])}")
     if "exclusiveMaximum" in node:
-        parts.append(f"less than {node['exclusiveMaximum']:g}")
+        parts.append(f"less than {plain(node['exclusiveMaximum'])}")
     elif "maximum" in node and kind == "number":
-        parts.append(f"at most {node['maximum']:g}")
+        parts.append(f"at most {plain(node['maximum'])}")
     if kind == "list":
         parts.append("one per line")
     if kind == "json":
         parts.append("JSON")
     return ", ".join(parts) or None
+
+
+# Words a label writes in capitals.
+_ACRONYMS = frozenset({"api", "csv", "dns", "html", "http", "https", "id", "ip", "json", "sql",
+                       "smtp", "ssl", "tls", "uri", "url", "utc"})  # fmt: skip
+
+
+def _label(name: str, title: Any) -> str:
+    """A field's label: its explicit title, or its name in words ("json_body" is "JSON
+    body"; pydantic's automatic "Json Body" is not a title anyone chose)."""
+    words = name.replace("_", " ").split()
+    if isinstance(title, str) and title.strip() and title != " ".join(w.title() for w in words):
+        return title
+    shown = [w.upper() if w.lower() in _ACRONYMS else w.lower() for w in words] or [name]
+    first = shown[0]
+    return " ".join([first if first.isupper() else first.capitalize(), *shown[1:]])
 
 
 def fields_for(schema: Mapping[str, Any]) -> list[ConfigField]:
@@ -186,7 +202,7 @@ def fields_for(schema: Mapping[str, Any]) -> list[ConfigField]:
         result.append(
             ConfigField(
                 name=name,
-                label=str(raw.get("title") or node.get("title") or name.replace("_", " ")),
+                label=_label(name, raw.get("title") or node.get("title")),
                 kind=kind,
                 required=name in required,
                 nullable=nullable,

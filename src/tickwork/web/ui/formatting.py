@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from tickwork.domain import cron
 from tickwork.domain.errors import UnknownTimezoneError
+from tickwork.domain.inputs import plain
 
 # Shown where a value is unknown (an en dash, as tables conventionally show it).
 MISSING = "\u2013"
@@ -144,10 +145,10 @@ def local_input(moment: datetime | None, zone: ZoneInfo) -> str:
 
 
 def seconds_text(value: float | None) -> str:
-    """A number of seconds for an input box: "30", "1.5"; empty for ``None``."""
+    """A number of seconds for an input box: "30", "1.5", "1000000"; empty for ``None``."""
     if value is None:
         return ""
-    return f"{value:g}"
+    return plain(value)
 
 
 def log_time(stamp: str | None, zone: ZoneInfo) -> str:

@@ -16,7 +16,7 @@ from tickwork.domain.models import Schedule
 from tickwork.web.ui import charts, formatting
 from tickwork.web.ui.flow_graph import group_anchor
 from tickwork.web.ui.views import alerting
-from tickwork.web.ui.views.schedule_form import MISFIRE_HELP, OVERLAP_HELP
+from tickwork.web.ui.views.schedule_form import MISFIRE_HELP, OVERLAP_HELP, field_label, labelled
 from tickwork.web.ui.views.schedules import SPARK_RUNS, next_run_label
 
 HERE = Path(__file__).parent
@@ -79,6 +79,8 @@ def build_environment() -> Environment:
         spark_runs=SPARK_RUNS,
         misfire_text=misfire_text,
         overlap_text=overlap_text,
+        field_label=field_label,
+        labelled=labelled,
     )
     env.filters.update(
         absolute=formatting.absolute,

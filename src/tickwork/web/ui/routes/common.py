@@ -16,7 +16,7 @@ from tickwork.auth.principal import Principal
 from tickwork.domain.errors import TickworkError
 from tickwork.domain.inputs import MAX_ID
 from tickwork.web.ui import formatting, templating
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import ZONE_COOKIE, Viewer
 
 T = TypeVar("T")
@@ -48,7 +48,7 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def viewer_for(request: Request, principal: Principal | None, ui: UiServices) -> Viewer:
+def viewer_for(request: Request, principal: Principal | None, ui: UiDependencies) -> Viewer:
     """The viewer of this request: principal, time zone from the cookie, the database's now."""
     zone = formatting.viewer_zone(request.cookies.get(ZONE_COOKIE))
     return Viewer(
@@ -99,9 +99,13 @@ def list_fragment(
     return render(name, context, headers={"HX-Push-Url": page_url})
 
 
-def toast_headers(message: str, tone: str = "ok") -> dict[str, str]:
-    """Headers that make the page show a toast after an htmx request."""
-    return {"HX-Trigger": json.dumps({"showToast": {"message": message, "tone": tone}})}
+def toast_headers(message: str, tone: str = "ok", href: str | None = None) -> dict[str, str]:
+    """Headers that make the page show a toast after an htmx request (a link to ``href``
+    when given, such as the run it is about)."""
+    toast = {"message": message, "tone": tone}
+    if href is not None:
+        toast["href"] = href
+    return {"HX-Trigger": json.dumps({"showToast": toast})}
 
 
 def error_toast(error: TickworkError) -> Response:

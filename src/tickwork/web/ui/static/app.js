@@ -46,19 +46,32 @@
   }
 
   // -- toasts (HX-Trigger: {"showToast": {"message": ..., "tone": ...}}) ----------------
-  function toast(message, tone) {
+  function toast(message, tone, href) {
     var box = document.getElementById("toasts");
     if (!box || !message) return;
     var item = document.createElement("div");
     item.className = "toast" + (tone === "bad" ? " bad" : "");
     item.setAttribute("role", tone === "bad" ? "alert" : "status");
-    item.textContent = message;
+    if (href && href.charAt(0) === "/" && href.charAt(1) !== "/") {
+      // A toast about something (a run) links to it, and stays until the pointer leaves.
+      var link = document.createElement("a");
+      link.href = href;
+      link.textContent = message;
+      item.appendChild(link);
+    } else {
+      item.textContent = message;
+    }
     box.appendChild(item);
-    setTimeout(function () { item.remove(); }, tone === "bad" ? 8000 : 4000);
+    var timer = null;
+    function later() { timer = setTimeout(function () { item.remove(); }, tone === "bad" || href ? 8000 : 4000); }
+    item.addEventListener("mouseenter", function () { clearTimeout(timer); });
+    item.addEventListener("focusin", function () { clearTimeout(timer); });
+    item.addEventListener("mouseleave", later);
+    later();
   }
   document.body.addEventListener("showToast", function (event) {
     var detail = event.detail || {};
-    toast(detail.message || detail.value, detail.tone);
+    toast(detail.message || detail.value, detail.tone, detail.href);
   });
   document.body.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
@@ -164,7 +177,19 @@
       if (target.form.requestSubmit) target.form.requestSubmit(); else target.form.submit();
     }
     if (target.matches("input[name='trigger']")) showTriggerSection(target.form);
+    if (target.matches("#field-task")) showTaskDefaults(target);
   });
+
+  // -- the schedule form: placeholders show the chosen task's defaults -----------------
+  function showTaskDefaults(select) {
+    var option = select.options[select.selectedIndex];
+    if (!option || !select.form) return;
+    select.form.querySelectorAll("[data-task-default]").forEach(function (input) {
+      var value = option.getAttribute("data-default-" + input.dataset.taskDefault);
+      if (value === null) return;
+      input.placeholder = value === "" ? "none" : "task default: " + value;
+    });
+  }
 
   // -- the schedule form: show the inputs of the chosen trigger ------------------------
   function showTriggerSection(form) {
@@ -350,9 +375,26 @@
     ["bulk-schedules", "bulk-runs"].forEach(syncBulkCount);
   }
 
+  // -- a refused form: its first invalid field takes focus; each message shows once ------
+  function focusFirstError() {
+    var banner = document.getElementById("form-errors");
+    if (!banner) return;
+    var first = document.querySelector("form [aria-invalid='true']:not([disabled])");
+    (first || banner).focus();
+  }
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "timing-preview") return;
+    // The live preview now says what is wrong with the timing: the message the server
+    // rendered next to the field when the form came back would say it a second time.
+    var live = target.querySelector(".field-error");
+    document.querySelectorAll("[data-timing-error]").forEach(function (el) { el.hidden = !!live; });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     applyTheme(currentTheme());
     syncTimeZone();
+    focusFirstError();
   });
   if (window.htmx) {
     htmx.onLoad(onLoad);

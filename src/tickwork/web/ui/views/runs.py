@@ -11,13 +11,15 @@ from typing import Any
 from tickwork.domain import inputs
 from tickwork.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from tickwork.domain.models import Run, RunStatus, RunTrigger, Schedule
-from tickwork.domain.queries import RunFilter
-from tickwork.web.ui.services import UiServices
+from tickwork.domain.queries import RunFilter, ScheduleFilter
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import backfill
 from tickwork.web.ui.views.query_string import id_param, query_string
 
 PAGE_SIZE = 50
+# Schedules whose runs a part of a name selects, at most.
+SCHEDULE_MATCHES = 200
 NEWER_CAP = 100
 LIVE_STATUSES = frozenset({"waiting", "queued", "running", "retrying"})
 PENDING_STATUSES = frozenset({"waiting", "queued", "retrying"})
@@ -106,17 +108,25 @@ class RunQuery:
 
 
 def resolve_filters(
-    ui: UiServices, viewer: Viewer, query: RunQuery
+    ui: UiDependencies, viewer: Viewer, query: RunQuery
 ) -> tuple[RunFilter, Schedule | None, dict[str, str]]:
     """The read filter for ``query``, the schedule it names, and errors by field."""
     errors: dict[str, str] = {}
     actor = viewer.actor
     schedule = None
+    matching: list[int] | None = None
     if query.schedule:
         try:
             schedule = ui.app.reads.schedules.find(actor, query.schedule)
         except NotFoundError:
-            errors["schedule"] = f"no schedule {inputs.echo(query.schedule)}"
+            # Part of a name: the runs of every schedule whose name contains it.
+            found = ui.app.reads.schedules.list(
+                actor, ScheduleFilter(name_part=query.schedule), limit=SCHEDULE_MATCHES
+            )
+            if found:
+                matching = [s.id for s in found]
+            else:
+                errors["schedule"] = f"no schedule named {inputs.echo(query.schedule)} or like it"
         except ConflictError as exc:
             errors["schedule"] = exc.message
     since: datetime | None = None
@@ -136,6 +146,7 @@ def resolve_filters(
             errors["until"] = "must be after the start"
     filters = RunFilter(
         schedule_id=schedule.id if schedule else (-1 if "schedule" in errors else None),
+        schedule_ids=matching,
         task=query.task or None,
         status=[query.status] if query.status else None,
         trigger=query.trigger or None,
@@ -152,7 +163,7 @@ def live_ids(runs: Sequence[Run]) -> list[int]:
     return [r.id for r in runs if r.status.value in LIVE_STATUSES]
 
 
-def list_context(ui: UiServices, viewer: Viewer, query: RunQuery) -> dict[str, Any]:
+def list_context(ui: UiDependencies, viewer: Viewer, query: RunQuery) -> dict[str, Any]:
     """Everything the runs page (and its table partial) shows."""
     filters, schedule, errors = resolve_filters(ui, viewer, query)
     actor = viewer.actor
@@ -189,7 +200,7 @@ def list_context(ui: UiServices, viewer: Viewer, query: RunQuery) -> dict[str, A
 
 
 def live_context(
-    ui: UiServices, viewer: Viewer, query: RunQuery, ids: Sequence[int], top_id: int
+    ui: UiDependencies, viewer: Viewer, query: RunQuery, ids: Sequence[int], top_id: int
 ) -> dict[str, Any]:
     """The runs that changed, and how many newer runs match, for the page's poller."""
     filters, _, errors = resolve_filters(ui, viewer, query)
@@ -253,7 +264,7 @@ def pretty_json(value: Any) -> str | None:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
-def detail_context(ui: UiServices, viewer: Viewer, run_id: int) -> dict[str, Any]:
+def detail_context(ui: UiDependencies, viewer: Viewer, run_id: int) -> dict[str, Any]:
     """Everything a run's page shows."""
     actor = viewer.actor
     run = ui.app.reads.runs.get(actor, run_id)

@@ -29,7 +29,7 @@ from tickwork.domain.schedule_definition import ScheduleDefinition
 from tickwork.domain.tasks import Task, TaskRegistry, make_task
 from tickwork.web.ui import config_form, formatting
 from tickwork.web.ui.config_form import ConfigField
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import group_form
 
@@ -90,6 +90,52 @@ TEXT_FIELDS = (
     "metadata",
 )
 MOMENT_FIELDS = ("run_at", "start_at", "end_at")
+# What the form calls each field (errors name fields by these, as the user sees them).
+FIELD_LABELS = {
+    "name": "Name",
+    "task": "Task",
+    "description": "Description",
+    "tenant_id": "Tenant",
+    "trigger": "Trigger type",
+    "cron": "Cron expression",
+    "interval": "Every",
+    "run_at": "Run at",
+    "timezone": "Time zone",
+    "start_at": "Start",
+    "end_at": "End",
+    "misfire_policy": "Fire times missed during downtime",
+    "misfire_grace": "Misfire grace",
+    "misfire_cap": "Catch-up cap",
+    "overlap_policy": "If the previous run is still going",
+    "max_attempts": "Attempts",
+    "retry_backoff": "Retry backoff",
+    "timeout": "Timeout",
+    "priority": "Priority",
+    "queue": "Queue",
+    "jitter": "Jitter",
+    "max_runs": "Stop after this many runs",
+    "metadata": "Metadata",
+    "windows": "Allowed times",
+    "blackout_dates": "Blackout dates",
+    "condition": "Condition",
+    "preview_from": "Preview from",
+}
+
+
+def field_label(key: str) -> str:
+    """The label of the form field ``key`` (its name in words when it has none)."""
+    return FIELD_LABELS.get(key) or key.replace("_", " ").capitalize()
+
+
+def labelled(label: str, message: str) -> str:
+    """An error message that names its field by label: "Priority must be from -1000 to
+    1000", "Cron expression: invalid cron expression ..."."""
+    lowered = message.removeprefix(label.lower()).lstrip()
+    if lowered.startswith(("must ", "is ", "expected ", "keys ")):
+        return f"{label} {lowered}"
+    return f"{label}: {message}"
+
+
 # Where an error about a field not on the form is shown.
 FIELD_ALIASES = {"trigger": "cron", "status": "form", "source": "form", "id": "form"}
 
@@ -129,7 +175,7 @@ class ScheduleForm:
 
     @property
     def error_anchors(self) -> list[tuple[str, str]]:
-        """Each field with an error: what to call it, and the id of its input."""
+        """Each field with an error: its label, and the id of its input."""
         labels = {f.error_key: (f.label, f.dom_id) for f in self.config_fields}
         for task in self.group_steps:
             labels[f"payload.{task}"] = (
@@ -141,7 +187,7 @@ class ScheduleForm:
             if key in labels:
                 anchors.append(labels[key])
             else:
-                anchors.append((key.replace("_", " "), "field-" + key))
+                anchors.append((field_label(key), "field-" + key))
         return anchors
 
     @property
@@ -150,12 +196,12 @@ class ScheduleForm:
         return bool(self.errors or self.form_error)
 
 
-def tasks_for(ui: UiServices, viewer: Viewer) -> list[Task]:
+def tasks_for(ui: UiDependencies, viewer: Viewer) -> list[Task]:
     """Tasks the viewer may schedule."""
     return [t for t in ui.app.registry if t.allowed_for(viewer.actor, viewer.actor.tenant_id)]
 
 
-def config_fields(ui: UiServices, task_name: str) -> list[ConfigField]:
+def config_fields(ui: UiDependencies, task_name: str) -> list[ConfigField]:
     """The config fields of ``task_name`` (a free JSON box for an unknown task)."""
     task = ui.app.registry.find(task_name) if task_name else None
     if task is None:
@@ -164,7 +210,7 @@ def config_fields(ui: UiServices, task_name: str) -> list[ConfigField]:
 
 
 def blank(
-    ui: UiServices, viewer: Viewer, task_name: str | None = None, group: str | None = None
+    ui: UiDependencies, viewer: Viewer, task_name: str | None = None, group: str | None = None
 ) -> ScheduleForm:
     """An empty create form (the first task chosen, or ``group``; the viewer's zone)."""
     tasks = tasks_for(ui, viewer)
@@ -187,7 +233,7 @@ def blank(
     return form
 
 
-def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
+def from_schedule(ui: UiDependencies, schedule: Schedule) -> ScheduleForm:
     """The edit form of a stored schedule."""
     zone = cron.zone(schedule.timezone)
     definition = ScheduleDefinition.of(schedule)
@@ -231,7 +277,7 @@ def _one(form: Mapping[str, list[str]], key: str) -> str:
 
 
 def from_submission(
-    ui: UiServices,
+    ui: UiDependencies,
     mode: str,
     form: Mapping[str, list[str]],
     schedule: Schedule | None = None,
@@ -273,7 +319,7 @@ def _moment_value(text: str) -> str | None:
 
 
 def service_fields(
-    ui: UiServices,
+    ui: UiDependencies,
     form: ScheduleForm,
     raw: Mapping[str, list[str]],
     previous_payload: Mapping[str, Any],
@@ -356,10 +402,17 @@ def _probe(values: dict[str, Any]) -> InvalidInputError | None:
     return None
 
 
-def payload_errors(task: Task | None, payload: Mapping[str, Any]) -> dict[str, str]:
-    """Every problem of a payload, by ``payload.<field>`` (not just the first)."""
+_BOUND_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def payload_errors(
+    task: Task | None, payload: Mapping[str, Any], fields: list[ConfigField] | None = None
+) -> dict[str, str]:
+    """Every problem of a payload, by ``payload.<field>`` (not just the first), each naming
+    its field by label, with the range a number must be in."""
     if task is None or task.config is None:
         return {}
+    by_key = {f.error_key: f for f in fields or []}
     try:
         task.config.model_validate(dict(payload))
     except pydantic.ValidationError as exc:
@@ -368,12 +421,20 @@ def payload_errors(task: Task | None, payload: Mapping[str, Any]) -> dict[str, s
             location = ".".join(str(part) for part in problem["loc"][:1])
             key = f"payload.{location}" if location else "payload"
             message = str(problem["msg"]).removeprefix("Value error, ")
+            item = by_key.get(key)
+            if item is not None:
+                low, high = item.attrs.get("min"), item.attrs.get("max")
+                if problem["type"] in _BOUND_ERRORS and low is not None and high is not None:
+                    message = f"must be from {low} to {high}"
+                message = labelled(item.label, message[:1].lower() + message[1:])
             found.setdefault(key, message)
         return found
     return {}
 
 
-def collect_errors(ui: UiServices, form: ScheduleForm, data: Mapping[str, Any]) -> dict[str, str]:
+def collect_errors(
+    ui: UiDependencies, form: ScheduleForm, data: Mapping[str, Any]
+) -> dict[str, str]:
     """All the problems of a submitted form at once, each under the field it is about.
 
     Each field (the timing fields as one group) is checked on its own by the same validation
@@ -393,12 +454,16 @@ def collect_errors(ui: UiServices, form: ScheduleForm, data: Mapping[str, Any]) 
             retry = _probe({**timing, "timezone": "UTC"})
             if retry is not None and retry.field != "timezone":
                 errors.setdefault(retry.field or "cron", retry.message)
+    if not form.group_steps and form.target != "task":
+        errors["group"] = "choose a group" if not form.group else "no such group in this app"
+    labelled_errors = {error_key(InvalidInputError(m, field=f), form): m for f, m in errors.items()}
+    for key, message in list(labelled_errors.items()):
+        if key != "form" and not key.startswith("payload"):
+            labelled_errors[key] = labelled(field_label(key), message)
     if form.target == "task":
         task = ui.app.registry.find(form.task)
-        errors.update(payload_errors(task, data.get("payload") or {}))
-    elif not form.group_steps:
-        errors["group"] = "choose a group" if not form.group else "no such group in this app"
-    return {error_key(InvalidInputError(m, field=f), form): m for f, m in errors.items()}
+        labelled_errors.update(payload_errors(task, data.get("payload") or {}, form.config_fields))
+    return labelled_errors
 
 
 def error_key(error: TickworkError, form: ScheduleForm) -> str:
@@ -444,13 +509,15 @@ def attach_error(form: ScheduleForm, error: TickworkError) -> ScheduleForm:
     if key == "form":
         prefix = f"{error.field}: " if error.field and error.field not in error.message else ""
         form.form_error = prefix + error.message
-    else:
+    elif key.startswith("payload"):
         form.errors[key] = error.message
+    else:
+        form.errors[key] = labelled(field_label(key), error.message)
     return form
 
 
 def save(
-    ui: UiServices,
+    ui: UiDependencies,
     viewer: Viewer,
     form: ScheduleForm,
     raw: Mapping[str, list[str]],
@@ -472,7 +539,7 @@ def save(
     )
 
 
-def form_context(ui: UiServices, viewer: Viewer, form: ScheduleForm) -> dict[str, Any]:
+def form_context(ui: UiDependencies, viewer: Viewer, form: ScheduleForm) -> dict[str, Any]:
     """What the form template needs."""
     tasks = tasks_for(ui, viewer)
     known = {t.name for t in tasks}
