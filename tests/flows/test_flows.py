@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
+import pydantic
 import pytest
 
 from tests.flows.etl import GROUP, TASKS, add_etl
@@ -323,3 +324,15 @@ def test_everything_is_every_grouped_task_with_its_waves(app: Tickwork) -> None:
     assert info.run_count == 5
     flow = app.flows.start(tasks=list(info.tasks))
     assert len(flow.steps) == info.run_count
+
+
+def test_a_task_left_out_of_the_payload_must_accept_an_empty_one(app: Tickwork) -> None:
+    class Needs(pydantic.BaseModel):
+        url: str
+
+    app.task("needs", group="strict", config=Needs)(lambda ctx, config: None)
+    with pytest.raises(PayloadError) as error:
+        app.flows.start(group="strict")
+    assert error.value.field == "payload.needs.url"
+    flow = app.flows.start(group="strict", payload={"needs": {"url": "https://example.com"}})
+    assert flow.status.value == "running"

@@ -183,9 +183,10 @@ class TaskRegistry:
         field: str = "payload",
     ) -> dict[str, dict[str, Any]]:
         """A flow's payload: task name -> that task's payload, each checked against its
-        config model (errors name ``payload.<task>...``); only ``tasks`` may be named."""
+        config model (errors name ``payload.<task>...``); only ``tasks`` may be named, and a
+        task left out must accept an empty payload."""
         if payload is None:
-            return {}
+            payload = {}
         if not isinstance(payload, dict):
             raise PayloadError("a group's payload must map task names to payloads", field=field)
         chosen = set(tasks)
@@ -197,6 +198,11 @@ class TaskRegistry:
             validated[name] = self.get(name).validate_payload(
                 value, max_bytes=max_bytes, field=where
             )
+        # A task given no payload runs with an empty one: it must be valid too, or the run
+        # would only fail when it starts.
+        for name in tasks:
+            if name not in validated:
+                self.get(name).validate_payload({}, max_bytes=max_bytes, field=f"{field}.{name}")
         return validated
 
     def __contains__(self, name: object) -> bool:
