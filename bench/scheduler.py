@@ -47,7 +47,7 @@ import sqlalchemy as sa
 
 from tickwork import Tickwork
 from tickwork.domain import cron
-from tickwork.services.scheduler import SchedulerConfig, SchedulerService, TickReport
+from tickwork.duties.scheduler import Scheduler, SchedulerConfig, TickReport
 from tickwork.storage import migrate
 from tickwork.storage.dialect import SCHEDULES_CHANNEL
 from tickwork.storage.tables import schedules
@@ -188,7 +188,7 @@ def lateness_of(app: Tickwork, seconds: float, warmup: float, lookahead: float) 
         if measuring.is_set():
             samples.extend(report.lateness)
 
-    service = SchedulerService(
+    service = Scheduler(
         app.db,
         app.firing,
         app.schedule_service,
@@ -211,7 +211,7 @@ def lateness_of(app: Tickwork, seconds: float, warmup: float, lookahead: float) 
 
 def tick_cost(app: Tickwork, due_ids: list[int], repeats: int) -> list[float]:
     """Seconds per tick when exactly ``due_ids`` are due (their due time is reset each time)."""
-    service = SchedulerService(
+    service = Scheduler(
         app.db,
         app.firing,
         app.schedule_service,

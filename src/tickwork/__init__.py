@@ -51,9 +51,9 @@ from tickwork.domain.models import (
     ScheduleStatus,
     TriggerType,
 )
+from tickwork.duties.scheduler import SchedulerConfig
+from tickwork.duties.worker import WorkerConfig
 from tickwork.services.run_service import RunRequest
-from tickwork.services.scheduler import SchedulerConfig
-from tickwork.services.worker import WorkerConfig
 
 __version__ = "0.1.0"
 

@@ -34,8 +34,8 @@ from tickwork.reads.flows import FlowReads
 from tickwork.reads.stats import StatsReads, SystemFigures
 
 if TYPE_CHECKING:
+    from tickwork.duties.scheduler import TickReport
     from tickwork.reads import Reads
-    from tickwork.services.scheduler import TickReport
     from tickwork.storage.queue_sql import FinishedRun, Outcome
 
 log = logging.getLogger("tickwork.metrics")

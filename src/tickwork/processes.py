@@ -22,9 +22,9 @@ from fastapi import FastAPI
 
 from tickwork.app import Tickwork
 from tickwork.domain.models import NodeKind
-from tickwork.services.runner import Duty, ServiceRunner
-from tickwork.services.scheduler import SchedulerConfig
-from tickwork.services.worker import WorkerConfig
+from tickwork.duties.runner import Duty, DutyRunner
+from tickwork.duties.scheduler import SchedulerConfig
+from tickwork.duties.worker import WorkerConfig
 from tickwork.settings import Settings
 from tickwork.web import create_app
 
@@ -72,7 +72,7 @@ def web_duty(host: str, port: int, asgi_app: Any, **uvicorn_options: Any) -> Dut
 class Process:
     """The duties of one process, ready to run; ``web_app`` is its web application, if any."""
 
-    runner: ServiceRunner
+    runner: DutyRunner
     web_app: FastAPI | None = None
 
     def run(self) -> None:

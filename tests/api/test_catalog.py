@@ -10,7 +10,7 @@ import pytest
 from tests.support.web import Api, Maker
 from tickwork import FakeClock
 from tickwork.domain import cron
-from tickwork.services.node_heartbeat import NodeHeartbeat
+from tickwork.duties.node_heartbeat import NodeHeartbeat
 
 
 def test_tasks_list_each_registered_task_with_its_config_schema(api: Api) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.web import Api, Maker, make_web, register_api_tasks
 from tickwork import FakeClock, Tickwork
-from tickwork.services.node_heartbeat import NodeHeartbeat
+from tickwork.duties.node_heartbeat import NodeHeartbeat
 
 
 def _samples(text: str, name: str) -> dict[str, float]:

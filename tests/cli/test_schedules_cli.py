@@ -15,7 +15,7 @@ from tests.apps import cli_app
 from tests.support.cli import CliResult, InProcessCli
 from tests.support.schedules import row_counts
 from tickwork import Tickwork
-from tickwork.services.node_heartbeat import NodeHeartbeat
+from tickwork.duties.node_heartbeat import NodeHeartbeat
 from tickwork.storage.tables import schedules
 
 Invoke = InProcessCli

@@ -10,7 +10,7 @@ from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import NotFoundError
 from tickwork.domain.queries import RunFilter, ScheduleFilter
 from tickwork.domain.read_models import percentile, success_rate, success_rate_of
-from tickwork.services.worker import WorkerConfig
+from tickwork.duties.worker import WorkerConfig
 
 ACME = Actor(name="acme-op", source="test", role=Role.ADMIN, tenant_id="acme")
 GLOBEX = Actor(name="globex-op", source="test", role=Role.ADMIN, tenant_id="globex")

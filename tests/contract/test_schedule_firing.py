@@ -262,7 +262,7 @@ def test_workers_on_postgresql_are_notified_only_of_runnable_runs(
 ) -> None:
     import psycopg
 
-    from tickwork.services.wakeup import libpq_conninfo
+    from tickwork.duties.wakeup import libpq_conninfo
     from tickwork.storage.dialect import RUNS_CHANNEL
 
     app = pg_app

@@ -17,7 +17,7 @@ from tickwork.domain.errors import (
     NotFoundError,
     PayloadError,
 )
-from tickwork.services.rescuer import StallRescuer
+from tickwork.duties.rescuer import StallRescuer
 from tickwork.storage.run_store import RunStore
 from tickwork.storage.tables import runs
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from tickwork import Context, FakeClock, Tickwork
 from tickwork.builtin_tasks import PRUNE_SCHEDULE, prune, register_builtin_tasks
 from tickwork.domain.models import RunStatus
-from tickwork.services.node_heartbeat import NodeHeartbeat
+from tickwork.duties.node_heartbeat import NodeHeartbeat
 from tickwork.settings import Settings
 from tickwork.storage.alert_store import AlertStore
 from tickwork.storage.run_store import RunStore

@@ -10,9 +10,9 @@ import re
 from tests.apps.ui_app import register_ui_tasks
 from tests.support.web import Ui, make_web
 from tickwork import FakeClock, Tickwork
+from tickwork.duties.node_heartbeat import NodeHeartbeat
 from tickwork.services.alerting.config import AlertConfig
 from tickwork.services.health import check_health
-from tickwork.services.node_heartbeat import NodeHeartbeat
 
 
 def _metric(text: str, name: str) -> dict[str, float]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tickwork import Context, FakeClock, Tickwork
 from tickwork.domain.models import RunStatus
-from tickwork.services.worker.claimer import Claimer
+from tickwork.duties.worker.claimer import Claimer
 
 
 def _register(app: Tickwork) -> None:

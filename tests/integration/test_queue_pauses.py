@@ -13,7 +13,7 @@ from tests.support.waiting import wait_for
 from tickwork import Context, Tickwork
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import InvalidInputError, PermissionDeniedError
-from tickwork.services.worker import WorkerConfig
+from tickwork.duties.worker import WorkerConfig
 from tickwork.storage.run_store import RunStore
 
 

@@ -13,7 +13,7 @@ from tests.integration.workers import WorkerProcess, started_runs
 from tests.support.waiting import wait_for
 from tickwork import Context, FakeClock, Tickwork
 from tickwork.domain.models import RunStatus
-from tickwork.services.worker import WorkerConfig
+from tickwork.duties.worker import WorkerConfig
 
 
 def _recording(app: Tickwork) -> list[str]:

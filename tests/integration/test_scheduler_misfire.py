@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.schedules import fire_times, register_schedule_tasks, runs_of
 from tickwork import FakeClock, Tickwork
-from tickwork.services.scheduler import SchedulerConfig
+from tickwork.duties.scheduler import SchedulerConfig
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 

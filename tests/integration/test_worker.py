@@ -17,8 +17,8 @@ from tickwork import Context, FakeClock, Tickwork
 from tickwork.control import Cancel, Retry
 from tickwork.domain.errors import ConflictError, InvalidTransitionError
 from tickwork.domain.models import RunStatus
-from tickwork.services.rescuer import StallRescuer
-from tickwork.services.worker import WorkerConfig, WorkerService
+from tickwork.duties.rescuer import StallRescuer
+from tickwork.duties.worker import Worker, WorkerConfig
 from tickwork.storage.queue_sql import Outcome
 from tickwork.storage.run_store import RunStore
 
@@ -26,7 +26,7 @@ from tickwork.storage.run_store import RunStore
 @contextmanager
 def running_worker(
     app: Tickwork, on_stop: Callable[[], object] = lambda: None, **options: Any
-) -> Iterator[WorkerService]:
+) -> Iterator[Worker]:
     """A worker running on a thread until the block ends (``on_stop`` is called right after
     it is told to stop)."""
     options.setdefault("heartbeat_interval", 0.1)

@@ -10,7 +10,7 @@ from tests.support.web import Api
 from tickwork import FakeClock
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import ConflictError, NotFoundError
-from tickwork.services.node_heartbeat import NodeHeartbeat
+from tickwork.duties.node_heartbeat import NodeHeartbeat
 
 ACME = Actor(name="acme-admin", source="test", role=Role.ADMIN, tenant_id="acme")
 GLOBEX = Actor(name="globex-admin", source="test", role=Role.ADMIN, tenant_id="globex")

@@ -212,7 +212,7 @@ def test_the_dashboard_lists_what_runs_now_and_its_cards_link_to_their_lists(ui:
 
     from tests.support.waiting import SLACK, wait_for
     from tickwork import Context
-    from tickwork.services.worker import WorkerConfig
+    from tickwork.duties.worker import WorkerConfig
 
     release = threading.Event()
 

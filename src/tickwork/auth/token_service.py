@@ -17,7 +17,7 @@ from tickwork.auth.common import (
     require_admin,
     token_json,
 )
-from tickwork.auth.models import ApiToken
+from tickwork.auth.models import ApiToken, User
 from tickwork.auth.principal import Principal, PrincipalKind
 from tickwork.auth.tokens import generate_token, looks_like_token, shown_prefix, token_hash
 from tickwork.domain import inputs
@@ -35,6 +35,43 @@ log = logging.getLogger("tickwork.auth")
 
 # ``last_used_at`` is written at most this often per token, so API calls stay reads.
 TOKEN_TOUCH_EVERY = timedelta(seconds=60)
+
+
+def _rights(
+    actor: Actor, user: User | None, role: Role | str | None, tenant_id: str | None
+) -> tuple[Role, str | None]:
+    """The role and tenant of a new token: at most its user's rights, within its user's
+    tenant and the actor's."""
+    chosen = parse_role(role) if role is not None else (user.role if user else Role.VIEWER)
+    if user is not None and not user.role.allows(chosen):
+        raise InvalidInputError(
+            f"a token cannot have more rights than its user ({user.role.value})", field="role"
+        )
+    tenant = parse_tenant(tenant_id)
+    if user is not None and user.tenant_id is not None:
+        if tenant not in (None, user.tenant_id):
+            raise InvalidInputError(
+                f"user {user.username!r} is bound to tenant {user.tenant_id!r}",
+                field="tenant_id",
+            )
+        tenant = user.tenant_id
+    return chosen, bound_tenant(actor, tenant)
+
+
+def _expiry(
+    now: datetime, expires_at: datetime | str | None, expires_in: float | str | None
+) -> datetime | None:
+    """When a new token stops working: at ``expires_at``, ``expires_in`` from ``now``, or
+    never; a moment already past is refused."""
+    expiry = None
+    if expires_at is not None:
+        expiry = inputs.moment(expires_at, "expires_at")
+    elif expires_in is not None:
+        seconds = inputs.duration(expires_in, "expires_in", minimum=1, maximum=3650 * 86400)
+        expiry = now + timedelta(seconds=seconds)
+    if expiry is not None and expiry <= now:
+        raise InvalidInputError("must be in the future", field="expires_at")
+    return expiry
 
 
 class TokenService:
@@ -79,32 +116,8 @@ class TokenService:
                 )
                 if user.disabled:
                     raise InvalidInputError(f"user {user.username!r} is disabled", field="user_id")
-            chosen = parse_role(role) if role is not None else (user.role if user else Role.VIEWER)
-            if user is not None and not user.role.allows(chosen):
-                raise InvalidInputError(
-                    f"a token cannot have more rights than its user ({user.role.value})",
-                    field="role",
-                )
-            tenant = parse_tenant(tenant_id)
-            if user is not None and user.tenant_id is not None:
-                if tenant not in (None, user.tenant_id):
-                    raise InvalidInputError(
-                        f"user {user.username!r} is bound to tenant {user.tenant_id!r}",
-                        field="tenant_id",
-                    )
-                tenant = user.tenant_id
-            tenant = bound_tenant(actor, tenant)
-            expiry = None
-            if expires_at is not None:
-                expiry = inputs.moment(expires_at, "expires_at")
-            elif expires_in is not None:
-                expiry = now + timedelta(
-                    seconds=inputs.duration(
-                        expires_in, "expires_in", minimum=1, maximum=3650 * 86400
-                    )
-                )
-            if expiry is not None and expiry <= now:
-                raise InvalidInputError("must be in the future", field="expires_at")
+            chosen, tenant = _rights(actor, user, role, tenant_id)
+            expiry = _expiry(now, expires_at, expires_in)
             token = self.store.insert_token(
                 conn,
                 {
@@ -119,16 +132,9 @@ class TokenService:
                     "expires_at": expiry,
                 },
             )
+            after = token_json(token)
             self._audit.record(
-                conn,
-                actor,
-                "token.create",
-                "token",
-                token.id,
-                tenant,
-                None,
-                token_json(token),
-                now,
+                conn, actor, "token.create", "token", token.id, tenant, None, after, now
             )
         return token, secret
 

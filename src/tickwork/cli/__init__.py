@@ -12,11 +12,11 @@ from tickwork.cli import (
     cron,
     flags,
     flows,
+    process_commands,
     queues,
     runs,
     schedule_actions,
     schedules,
-    services,
 )
 from tickwork.cli.common import error_console, styled
 from tickwork.domain.errors import DatabaseUnavailableError, TickworkError
@@ -29,7 +29,7 @@ cli = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-services.register(cli)
+process_commands.register(cli)
 schedule_actions.register(schedules.cli)
 cli.add_typer(schedules.cli, name="schedules", help="List, create, change and run schedules.")
 cli.add_typer(runs.cli, name="runs", help="List, inspect, retry and cancel runs.")

@@ -32,7 +32,7 @@ class RunReads:
         """Earlier attempts of a run, oldest first."""
         with self.db.read() as conn:
             self._store.get(conn, run_id, restrict_tenant=actor.tenant_id)
-            return self._store.attempts(conn, run_id)
+            return run_queries.attempts_of(conn, run_id)
 
     def list(
         self,

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -33,6 +34,7 @@ _SCHEDULE_STATUSES = {member.value: member for member in ScheduleStatus}
 _SOURCES = {member.value: member for member in ScheduleSource}
 _MISFIRE_POLICIES = {member.value: member for member in MisfirePolicy}
 _OVERLAP_POLICIES = {member.value: member for member in OverlapPolicy}
+_RUN_TRIGGERS = {member.value: member for member in RunTrigger}
 
 
 def schedule_from_row(row: Row[Any]) -> Schedule:
@@ -139,6 +141,28 @@ def run_from_row(row: Row[Any]) -> Run:
     if "cancel_requested" in data:
         data["cancel_requested"] = bool(data["cancel_requested"])
     return Run(**data)
+
+
+def run_from_values(run_id: int, values: dict[str, Any]) -> Run:
+    """The run just inserted with ``values``, as reading it back would give it."""
+    return Run(
+        id=run_id,
+        task=values["task"],
+        status=RunStatus(values["status"]),
+        trigger=_RUN_TRIGGERS[values["trigger"]],
+        payload=values["payload"],
+        tenant_id=values["tenant_id"],
+        queue=values["queue"],
+        priority=values["priority"],
+        max_attempts=values["max_attempts"],
+        retry_backoff=values["retry_backoff"],
+        retry_backoff_max=values["retry_backoff_max"],
+        timeout=values["timeout"],
+        run_at=values["run_at"].astimezone(UTC),
+        created_at=values["created_at"].astimezone(UTC),
+        key=values["key"],
+        created_by=values["created_by"],
+    )
 
 
 def attempt_from_row(row: Row[Any]) -> RunAttempt:

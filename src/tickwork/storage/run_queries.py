@@ -14,11 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tickwork.domain.models import Run
+from tickwork.domain.models import Run, RunAttempt
 from tickwork.domain.queries import RunFilter
-from tickwork.storage.rows import run_from_row
+from tickwork.storage.rows import attempt_from_row, run_from_row
 from tickwork.storage.schedule_store import contains_pattern
-from tickwork.storage.tables import runs
+from tickwork.storage.tables import run_attempts, runs
 from tickwork.storage.types import UTCDateTime
 
 # Columns of the list views: everything but the bulky ones.
@@ -205,3 +205,13 @@ def runs_by_id(
         RunFilter(restrict_tenant=restrict_tenant),
     )
     return [run_from_row(r) for r in conn.execute(query.order_by(runs.c.id.desc()))]
+
+
+def attempts_of(conn: Connection, run_id: int) -> list[RunAttempt]:
+    """Earlier attempts of a run, oldest first."""
+    query = (
+        sa.select(run_attempts)
+        .where(run_attempts.c.run_id == run_id)
+        .order_by(run_attempts.c.attempt, run_attempts.c.id)
+    )
+    return [attempt_from_row(r) for r in conn.execute(query)]

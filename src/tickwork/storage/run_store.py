@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +16,6 @@ from tickwork.domain.models import (
     PENDING_RUN_STATUSES,
     RUNNABLE_RUN_STATUSES,
     Run,
-    RunAttempt,
     RunStatus,
     RunTrigger,
     SkipReason,
@@ -26,7 +25,7 @@ from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect
 from tickwork.storage.driver_values import storable_json
 from tickwork.storage.queue_sql import NOT_HELD, ClaimedRun, FinishedRun, Outcome
 from tickwork.storage.retention_sql import PrunedBatch
-from tickwork.storage.rows import attempt_from_row, run_from_row
+from tickwork.storage.rows import run_from_row, run_from_values
 from tickwork.storage.run_queries import LIST_COLUMNS
 from tickwork.storage.tables import RUN_KEY_PENDING, queue_pauses, run_attempts, runs, tenant_scope
 
@@ -42,29 +41,29 @@ CLAIM_COLUMNS = tuple(runs.c[name] for name in ClaimedRun._fields)
 # How often an enqueue with a key retries when the run holding the key finishes between
 # the insert that found it and the read of it.
 KEY_RACE_RETRIES = 5
-_TRIGGERS = {member.value: member for member in RunTrigger}
 
 
-def _new_run(run_id: int, values: dict[str, Any]) -> Run:
-    """The run just inserted with ``values``, as reading it back would give it."""
-    return Run(
-        id=run_id,
-        task=values["task"],
-        status=RunStatus(values["status"]),
-        trigger=_TRIGGERS[values["trigger"]],
-        payload=values["payload"],
-        tenant_id=values["tenant_id"],
-        queue=values["queue"],
-        priority=values["priority"],
-        max_attempts=values["max_attempts"],
-        retry_backoff=values["retry_backoff"],
-        retry_backoff_max=values["retry_backoff_max"],
-        timeout=values["timeout"],
-        run_at=values["run_at"].astimezone(UTC),
-        created_at=values["created_at"].astimezone(UTC),
-        key=values["key"],
-        created_by=values["created_by"],
-    )
+def _attempt_row(
+    run: Any,
+    status: str,
+    finished_at: datetime | None,
+    error: str | None,
+    traceback: str | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """The ``run_attempts`` row of an attempt of ``run`` (anything with ``id``, ``attempt``,
+    ``worker_id`` and ``started_at``) that ended without ending the run."""
+    return {
+        "run_id": run.id,
+        "attempt": run.attempt,
+        "status": status,
+        "worker_id": run.worker_id,
+        "started_at": run.started_at,
+        "finished_at": finished_at,
+        "error": error,
+        "traceback": traceback,
+        **overrides,
+    }
 
 
 def _released(
@@ -161,7 +160,7 @@ class RunStore:
                 conn, self.dialect, values, actor=actor, source=source, notify=RUNS_CHANNEL
             )
             if run_id is not None:
-                return _new_run(run_id, values), True
+                return run_from_values(run_id, values), True
             existing = self._pending_with_key(conn, values["tenant_id"], values["key"])
             if existing is not None:
                 return existing, False
@@ -300,17 +299,16 @@ class RunStore:
             self.record_attempts(
                 conn,
                 [
-                    {
-                        "run_id": f.id,
-                        "attempt": f.attempt - 1,
-                        "status": RunStatus.FAILED.value,
-                        "worker_id": by_id[f.id].worker_id or f.worker_id,
-                        "started_at": f.started_at,
-                        "finished_at": by_id[f.id].finished_at,
-                        "error": by_id[f.id].error,
-                        "traceback": by_id[f.id].traceback,
-                        "logs": by_id[f.id].logs,
-                    }
+                    _attempt_row(
+                        f,
+                        RunStatus.FAILED.value,
+                        by_id[f.id].finished_at,
+                        by_id[f.id].error,
+                        by_id[f.id].traceback,
+                        attempt=f.attempt - 1,
+                        worker_id=by_id[f.id].worker_id or f.worker_id,
+                        logs=by_id[f.id].logs,
+                    )
                     for f in retried
                 ],
             )
@@ -395,17 +393,9 @@ class RunStore:
         self.record_attempts(
             conn,
             [
-                {
-                    "run_id": r.id,
-                    "attempt": r.attempt,
-                    "status": "released",
-                    "worker_id": r.worker_id,
-                    "started_at": r.started_at,
-                    "finished_at": now,
-                    "error": "released unfinished when its worker shut down",
-                    "traceback": None,
-                    "logs": r.logs,
-                }
+                _attempt_row(
+                    r, "released", now, "released unfinished when its worker shut down", logs=r.logs
+                )
                 for r in owned
             ],
         )
@@ -448,20 +438,8 @@ class RunStore:
         )
         self.record_attempts(
             conn,
-            [
-                {
-                    "run_id": run.id,
-                    "attempt": run.attempt,
-                    "status": "stalled",
-                    "worker_id": run.worker_id,
-                    "started_at": run.started_at,
-                    "finished_at": now,
-                    "error": error,
-                    "traceback": None,
-                    # What it streamed before its worker went quiet.
-                    "logs": run.logs,
-                }
-            ],
+            # What it streamed before its worker went quiet is kept.
+            [_attempt_row(run, "stalled", now, error, logs=run.logs)],
         )
         holder = None
         if run.key is not None and run.attempt < run.max_attempts:
@@ -514,15 +492,6 @@ class RunStore:
         if row is None:
             raise NotFoundError(f"run {run_id} not found", field="id")
         return run_from_row(row)
-
-    def attempts(self, conn: Connection, run_id: int) -> builtins.list[RunAttempt]:
-        """Earlier attempts of a run, oldest first."""
-        query = (
-            sa.select(run_attempts)
-            .where(run_attempts.c.run_id == run_id)
-            .order_by(run_attempts.c.attempt, run_attempts.c.id)
-        )
-        return [attempt_from_row(r) for r in conn.execute(query)]
 
     def cancel(self, conn: Connection, run: Run, now: datetime, reason: str) -> Run:
         """Cancel a pending run at once, or ask its worker to stop a running one."""
@@ -633,17 +602,9 @@ class RunStore:
         self.record_attempts(
             conn,
             [
-                {
-                    "run_id": run.id,
-                    "attempt": run.attempt,
-                    "status": run.status.value,
-                    "worker_id": run.worker_id,
-                    "started_at": run.started_at,
-                    "finished_at": run.finished_at,
-                    "error": run.error,
-                    "traceback": run.traceback,
-                    "logs": run.logs,
-                }
+                _attempt_row(
+                    run, run.status.value, run.finished_at, run.error, run.traceback, logs=run.logs
+                )
             ],
         )
         row = conn.execute(
@@ -696,10 +657,3 @@ class RunStore:
         return retention_sql.delete_finished_batch(
             conn, self.dialect, cutoff, limit, after=after, tenant_id=tenant_id
         )
-
-    def oldest_running_heartbeat(self, conn: Connection, now: datetime) -> timedelta | None:
-        """How long ago the stalest running run last heartbeated."""
-        value = conn.execute(
-            sa.select(sa.func.min(runs.c.heartbeat_at)).where(runs.c.status == _RUNNING)
-        ).scalar_one_or_none()
-        return None if value is None else now - value

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tickwork.auth.principal import Principal
+from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.routes.common import is_htmx, render, toast_headers, viewer_for
-from tickwork.web.ui.services import services
 from tickwork.web.ui.viewer import Viewer
 
 HEADINGS = {
@@ -36,7 +36,7 @@ def render_error_page(request: Request, status: int, code: str, message: str) ->
         return Response(status_code=status, headers=headers)
     principal: Principal | None = getattr(request.state, "tickwork_principal", None)
     try:
-        viewer = viewer_for(request, principal, services(request))
+        viewer = viewer_for(request, principal, dependencies(request))
     except Exception:  # the database itself may be what failed; show the page without it
         viewer = Viewer(principal=principal, zone=ZoneInfo("UTC"), now=datetime.now(UTC))
     context = {

@@ -9,6 +9,7 @@ from starlette.responses import HTMLResponse, Response
 
 from tickwork.domain.errors import TickworkError
 from tickwork.web.security import PageOperator, PageViewer
+from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.routes.common import (
     RecordId,
     blocking,
@@ -17,14 +18,13 @@ from tickwork.web.ui.routes.common import (
     redirect,
     viewer_for,
 )
-from tickwork.web.ui.services import services
 from tickwork.web.ui.views import backfill, bulk, queues
 
 router = APIRouter(include_in_schema=False)
 
 
 async def _bulk(request: Request, principal: PageOperator, kind: str) -> Response:
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
 
     def work() -> Response:
@@ -57,7 +57,7 @@ async def bulk_runs(request: Request, principal: PageOperator) -> Response:
 def backfill_page(request: Request, schedule_id: RecordId, principal: PageOperator) -> Response:
     """The backfill form; with ``start`` and ``end``, the fire times it would create runs
     for (a dry run) and the button that confirms."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     context = backfill.page_context(ui, viewer, schedule_id, request.query_params)
     return page(request, "pages/backfill.html", context, title="Backfill", nav_key="schedules")
@@ -68,7 +68,7 @@ async def backfill_run(
     request: Request, schedule_id: RecordId, principal: PageOperator
 ) -> Response:
     """Create the runs of the previewed span."""
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
 
     def work() -> Response:
@@ -94,7 +94,7 @@ async def backfill_run(
 @router.get("/queues", response_class=HTMLResponse)
 def queue_list(request: Request, principal: PageViewer) -> Response:
     """Queues with their waiting and running runs; operators pause and resume them."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     context = queues.list_context(ui, viewer)
     return page(request, "pages/queues.html", context, title="Queues", nav_key="queues")
@@ -103,7 +103,7 @@ def queue_list(request: Request, principal: PageViewer) -> Response:
 async def _queue_action(
     request: Request, principal: PageOperator, name: str, action: str
 ) -> Response:
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
 
     def work() -> Response:

@@ -10,9 +10,9 @@ from starlette.responses import HTMLResponse, Response
 from tickwork.auth.passwords import generate_password
 from tickwork.domain.errors import TickworkError
 from tickwork.web.security import PageAdmin
+from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.routes.common import RecordId, blocking, form_lists, redirect, render
 from tickwork.web.ui.routes.common import viewer_for as _viewer
-from tickwork.web.ui.services import services
 from tickwork.web.ui.views import admin
 
 router = APIRouter(include_in_schema=False)
@@ -34,7 +34,7 @@ def _error_fields(exc: TickworkError, known: tuple[str, ...]) -> dict[str, str]:
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(request: Request, principal: PageAdmin) -> Response:
     """Users: list, create, change role, disable."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = _viewer(request, principal, ui)
     return render("pages/users.html", admin.users_context(ui, viewer))
 
@@ -42,7 +42,7 @@ def users_page(request: Request, principal: PageAdmin) -> Response:
 @router.post("/admin/users", response_class=HTMLResponse)
 async def create_user(request: Request, principal: PageAdmin) -> Response:
     """Create a user (a generated password is shown once)."""
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
     values = _values(raw, USER_FIELDS)
 
@@ -71,7 +71,7 @@ async def create_user(request: Request, principal: PageAdmin) -> Response:
 
 
 async def _update_user(request: Request, principal: Any, user_id: int, **change: Any) -> Response:
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
     if "role" in change:
         change["role"] = (raw.get("role") or [""])[-1]
@@ -104,7 +104,7 @@ async def enable_user(request: Request, user_id: RecordId, principal: PageAdmin)
 @router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
 async def reset_password(request: Request, user_id: RecordId, principal: PageAdmin) -> Response:
     """Give a user a new generated password, shown once; its sessions end."""
-    ui = services(request)
+    ui = dependencies(request)
 
     def work() -> Response:
         viewer = _viewer(request, principal, ui)
@@ -121,7 +121,7 @@ async def reset_password(request: Request, user_id: RecordId, principal: PageAdm
 @router.get("/admin/tokens", response_class=HTMLResponse)
 def tokens_page(request: Request, principal: PageAdmin) -> Response:
     """API tokens: list, create, revoke."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = _viewer(request, principal, ui)
     return render("pages/tokens.html", admin.tokens_context(ui, viewer))
 
@@ -129,7 +129,7 @@ def tokens_page(request: Request, principal: PageAdmin) -> Response:
 @router.post("/admin/tokens", response_class=HTMLResponse)
 async def create_token(request: Request, principal: PageAdmin) -> Response:
     """Create a token; its secret is shown on the page that answers, and never again."""
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
     values = _values(raw, TOKEN_FIELDS)
 
@@ -159,7 +159,7 @@ async def create_token(request: Request, principal: PageAdmin) -> Response:
 @router.post("/admin/tokens/{token_id}/revoke")
 async def revoke_token(request: Request, token_id: RecordId, principal: PageAdmin) -> Response:
     """Revoke a token."""
-    ui = services(request)
+    ui = dependencies(request)
 
     def work() -> Response:
         ui.app.tokens.revoke_token(principal.actor("ui"), token_id)

@@ -11,9 +11,9 @@ from starlette.responses import HTMLResponse, Response
 
 from tickwork.domain.errors import DeliveryError, TickworkError
 from tickwork.web.security import PageAdmin, PageOperator
+from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.routes.common import RecordId, blocking, form_lists, redirect, render
 from tickwork.web.ui.routes.common import viewer_for as _viewer
-from tickwork.web.ui.services import services
 from tickwork.web.ui.views import alerting
 
 router = APIRouter(include_in_schema=False)
@@ -25,14 +25,14 @@ PAGE = "pages/channels.html"
 @router.get("/admin/channels", response_class=HTMLResponse)
 def channels_page(request: Request, principal: PageAdmin) -> Response:
     """Alert channels: list, create, send a test, delete."""
-    ui = services(request)
+    ui = dependencies(request)
     return render(PAGE, alerting.channels_context(ui, _viewer(request, principal, ui)))
 
 
 @router.post("/admin/channels", response_class=HTMLResponse)
 async def create_channel(request: Request, principal: PageAdmin) -> Response:
     """Create a channel; a refused field is shown in red beside it."""
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
     values = {name: (raw.get(name) or [""])[-1].strip() for name in CHANNEL_FIELDS}
 
@@ -59,7 +59,7 @@ async def create_channel(request: Request, principal: PageAdmin) -> Response:
 @router.post("/admin/channels/{channel_id}/test", response_class=HTMLResponse)
 async def send_test(request: Request, channel_id: RecordId, principal: PageAdmin) -> Response:
     """Send a test notification now and say whether the channel took it."""
-    ui = services(request)
+    ui = dependencies(request)
 
     def work() -> Response:
         viewer = _viewer(request, principal, ui)
@@ -79,7 +79,7 @@ async def send_test(request: Request, channel_id: RecordId, principal: PageAdmin
 @router.post("/admin/channels/{channel_id}/delete")
 async def delete_channel(request: Request, channel_id: RecordId, principal: PageAdmin) -> Response:
     """Delete a channel."""
-    ui = services(request)
+    ui = dependencies(request)
 
     def work() -> Response:
         ui.app.channels.delete(channel_id, actor=principal.actor("ui"))
@@ -98,7 +98,7 @@ def _local_path(value: str, fallback: str) -> str:
 @router.post("/alerts/{alert_id}/ack")
 async def ack_alert(request: Request, alert_id: RecordId, principal: PageOperator) -> Response:
     """Acknowledge an incident, then go back to the page it was shown on."""
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
     back = _local_path((raw.get("back") or ["/"])[-1], "/")
 

@@ -16,7 +16,7 @@ from tickwork.auth.principal import Principal
 from tickwork.domain.errors import TickworkError
 from tickwork.domain.inputs import MAX_ID
 from tickwork.web.ui import formatting, templating
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import ZONE_COOKIE, Viewer
 
 T = TypeVar("T")
@@ -48,7 +48,7 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def viewer_for(request: Request, principal: Principal | None, ui: UiServices) -> Viewer:
+def viewer_for(request: Request, principal: Principal | None, ui: UiDependencies) -> Viewer:
     """The viewer of this request: principal, time zone from the cookie, the database's now."""
     zone = formatting.viewer_zone(request.cookies.get(ZONE_COOKIE))
     return Viewer(

@@ -9,6 +9,7 @@ from starlette.responses import HTMLResponse, Response
 from tickwork.auth.principal import Principal
 from tickwork.domain.errors import InvalidInputError
 from tickwork.web.security import PageOperator, PageViewer
+from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.routes.common import (
     RecordId,
     blocking,
@@ -19,7 +20,6 @@ from tickwork.web.ui.routes.common import (
     render,
     viewer_for,
 )
-from tickwork.web.ui.services import services
 from tickwork.web.ui.views import flows
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +28,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/groups", response_class=HTMLResponse)
 def group_page(request: Request, principal: PageViewer) -> Response:
     """Every group's tasks drawn in waves, with its settings and a "Run group" button."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     context = flows.groups_context(ui, viewer)
     return page(request, "pages/groups.html", context, title="Groups", nav_key="groups")
@@ -37,7 +37,7 @@ def group_page(request: Request, principal: PageViewer) -> Response:
 @router.post("/flows/start")
 async def start_flow(request: Request, principal: PageOperator) -> Response:
     """Start a flow of the form's ``group``, or of every grouped task (``all``)."""
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
 
     def work() -> Response:
@@ -61,7 +61,7 @@ async def start_flow(request: Request, principal: PageOperator) -> Response:
 @router.get("/flows", response_class=HTMLResponse)
 def flow_list(request: Request, principal: PageViewer) -> Response:
     """Flows newest first, filtered by status, group, schedule and trigger."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     query = flows.FlowQuery.from_params(request.query_params)
     context = flows.flow_list_context(ui, viewer, query)
@@ -71,7 +71,7 @@ def flow_list(request: Request, principal: PageViewer) -> Response:
 @router.get("/ui/partials/flows", response_class=HTMLResponse)
 def flow_table(request: Request, principal: PageViewer) -> Response:
     """The list below the filters (filtering without a reload; polled while flows run)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     query = flows.FlowQuery.from_params(request.query_params)
     context = flows.flow_list_context(ui, viewer, query)
@@ -85,7 +85,7 @@ def flow_table(request: Request, principal: PageViewer) -> Response:
 @router.get("/flows/{flow_id}", response_class=HTMLResponse)
 def flow_page(request: Request, flow_id: RecordId, principal: PageViewer) -> Response:
     """A flow: its steps drawn in waves and coloured by status, durations, links to runs."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     context = flows.flow_context(ui, viewer, flow_id)
     return page(
@@ -96,13 +96,13 @@ def flow_page(request: Request, flow_id: RecordId, principal: PageViewer) -> Res
 @router.get("/ui/partials/flows/{flow_id}", response_class=HTMLResponse)
 def flow_body(request: Request, flow_id: RecordId, principal: PageViewer) -> Response:
     """The body of a flow's page (polled while the flow runs)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     return render("partials/flow_body.html", flows.flow_context(ui, viewer, flow_id))
 
 
 async def _act(principal: Principal, request: Request, flow_id: int, action: str) -> Response:
-    ui = services(request)
+    ui = dependencies(request)
     await form_lists(request)
 
     def work() -> Response:

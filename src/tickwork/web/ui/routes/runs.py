@@ -7,6 +7,7 @@ from starlette.responses import HTMLResponse, Response
 
 from tickwork.domain.errors import TickworkError
 from tickwork.web.security import PageOperator, PageViewer
+from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.routes.common import (
     RecordId,
     blocking,
@@ -19,7 +20,6 @@ from tickwork.web.ui.routes.common import (
     toast_headers,
     viewer_for,
 )
-from tickwork.web.ui.services import services
 from tickwork.web.ui.views import runs
 
 router = APIRouter(include_in_schema=False)
@@ -30,7 +30,7 @@ MAX_LIVE_IDS = 200
 @router.get("/runs", response_class=HTMLResponse)
 def run_list(request: Request, principal: PageViewer) -> Response:
     """All runs, newest first, filtered."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     query = runs.RunQuery.from_params(request.query_params)
     context = runs.list_context(ui, viewer, query)
@@ -40,7 +40,7 @@ def run_list(request: Request, principal: PageViewer) -> Response:
 @router.get("/ui/partials/runs", response_class=HTMLResponse)
 def run_table(request: Request, principal: PageViewer) -> Response:
     """The list below the filters (filtering without a reload)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     query = runs.RunQuery.from_params(request.query_params)
     context = runs.list_context(ui, viewer, query)
@@ -51,7 +51,7 @@ def run_table(request: Request, principal: PageViewer) -> Response:
 @router.get("/ui/partials/runs/live", response_class=HTMLResponse)
 def live_rows(request: Request, principal: PageViewer) -> Response:
     """Rows whose status may have changed (swapped in by id) and the count of newer runs."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     params = request.query_params
     query = runs.RunQuery.from_params(params)
@@ -68,7 +68,7 @@ def live_rows(request: Request, principal: PageViewer) -> Response:
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(request: Request, run_id: RecordId, principal: PageViewer) -> Response:
     """A run: attempts, timing, trigger, worker, error, traceback, log lines."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     context = runs.detail_context(ui, viewer, run_id)
     return page(request, "pages/run_detail.html", context, title=f"Run #{run_id}", nav_key="runs")
@@ -77,13 +77,13 @@ def run_page(request: Request, run_id: RecordId, principal: PageViewer) -> Respo
 @router.get("/ui/partials/runs/{run_id}", response_class=HTMLResponse)
 def run_body(request: Request, run_id: RecordId, principal: PageViewer) -> Response:
     """The body of a run's page (polled while the run may still change)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     return render("partials/run_detail_body.html", runs.detail_context(ui, viewer, run_id))
 
 
 async def _act(request: Request, principal: PageOperator, run_id: int, action: str) -> Response:
-    ui = services(request)
+    ui = dependencies(request)
 
     def work() -> Response:
         actor = principal.actor("ui")

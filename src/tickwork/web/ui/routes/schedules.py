@@ -12,6 +12,7 @@ from tickwork.domain.flows import Flow
 from tickwork.domain.simulation import ConditionCheck
 from tickwork.web.security import PageAdmin, PageOperator, PageViewer
 from tickwork.web.ui import config_form
+from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.routes.common import (
     RecordId,
     blocking,
@@ -25,7 +26,6 @@ from tickwork.web.ui.routes.common import (
     toast_headers,
     viewer_for,
 )
-from tickwork.web.ui.services import services
 from tickwork.web.ui.views import group_form, schedule_detail, schedule_form, schedules
 from tickwork.web.ui.views.timing_preview import preview
 
@@ -43,7 +43,7 @@ def _one(form: dict[str, list[str]], key: str, default: str = "") -> str:
 @router.get("/schedules", response_class=HTMLResponse)
 def schedule_list(request: Request, principal: PageViewer) -> Response:
     """All schedules, filtered and paginated."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     query = schedules.ScheduleQuery.from_params(request.query_params)
     context = schedules.list_context(ui, viewer, query)
@@ -53,7 +53,7 @@ def schedule_list(request: Request, principal: PageViewer) -> Response:
 @router.get("/ui/partials/schedules", response_class=HTMLResponse)
 def schedule_table(request: Request, principal: PageViewer) -> Response:
     """The table of the list (filters and paging without a reload)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     query = schedules.ScheduleQuery.from_params(request.query_params)
     context = schedules.list_context(ui, viewer, query)
@@ -67,7 +67,7 @@ def schedule_table(request: Request, principal: PageViewer) -> Response:
 @router.get("/schedules/new", response_class=HTMLResponse)
 def new_schedule(request: Request, principal: PageAdmin) -> Response:
     """The create form."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     params = request.query_params
     form = schedule_form.blank(ui, viewer, params.get("task"), params.get("group"))
@@ -77,7 +77,7 @@ def new_schedule(request: Request, principal: PageAdmin) -> Response:
 @router.post("/schedules/new", response_class=HTMLResponse)
 async def create_schedule(request: Request, principal: PageAdmin) -> Response:
     """Create the schedule, or show the form again with the errors next to their fields."""
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
 
     def work() -> Response:
@@ -100,7 +100,7 @@ async def create_schedule(request: Request, principal: PageAdmin) -> Response:
 @router.get("/schedules/{schedule_id}", response_class=HTMLResponse)
 def schedule_page(request: Request, schedule_id: RecordId, principal: PageViewer) -> Response:
     """A schedule's definition, upcoming fire times, history and charts."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     query = schedule_detail.HistoryQuery.from_params(request.query_params)
     context = schedule_detail.detail_context(ui, viewer, schedule_id, query)
@@ -116,7 +116,7 @@ def schedule_page(request: Request, schedule_id: RecordId, principal: PageViewer
 @router.get("/ui/partials/schedules/{schedule_id}/history", response_class=HTMLResponse)
 def schedule_history(request: Request, schedule_id: RecordId, principal: PageViewer) -> Response:
     """The run history table of a schedule (filters and paging without a reload)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
     query = schedule_detail.HistoryQuery.from_params(request.query_params)
@@ -128,7 +128,7 @@ def schedule_history(request: Request, schedule_id: RecordId, principal: PageVie
 @router.get("/schedules/{schedule_id}/edit", response_class=HTMLResponse)
 def edit_schedule(request: Request, schedule_id: RecordId, principal: PageAdmin) -> Response:
     """The edit form (code-defined schedules are read-only: back to their page)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
     if schedule.source.value == "code":
@@ -144,7 +144,7 @@ async def update_schedule(
     request: Request, schedule_id: RecordId, principal: PageAdmin
 ) -> Response:
     """Save the edit (checked against the version the form was loaded with)."""
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
 
     def work() -> Response:
@@ -171,7 +171,7 @@ async def update_schedule(
 @router.get("/ui/partials/config-fields", response_class=HTMLResponse)
 def config_fields(request: Request, principal: PageViewer) -> Response:
     """The config fields of the chosen task (the form swaps them in when the task changes)."""
-    ui = services(request)
+    ui = dependencies(request)
     task_name = request.query_params.get("task", "")
     fields = config_form.with_values(schedule_form.config_fields(ui, task_name), {})
     return render(
@@ -183,7 +183,7 @@ def config_fields(request: Request, principal: PageViewer) -> Response:
 @router.get("/ui/partials/group-payload", response_class=HTMLResponse)
 def group_payload(request: Request, principal: PageViewer) -> Response:
     """A payload box per task of the chosen group (the form swaps them in)."""
-    ui = services(request)
+    ui = dependencies(request)
     steps = group_form.group_steps(ui, request.query_params.get("group", ""))
     return render("partials/group_payload.html", {"steps": steps, "texts": {}, "errors": {}})
 
@@ -191,7 +191,7 @@ def group_payload(request: Request, principal: PageViewer) -> Response:
 @router.get("/ui/partials/timing-preview", response_class=HTMLResponse)
 def timing_preview(request: Request, principal: PageViewer) -> Response:
     """The schedule in words and its next fire times, or the error naming the field."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     params = request.query_params
     tenant = viewer.actor.tenant_id or params.get("tenant_id") or None
@@ -217,7 +217,7 @@ def _after_action(
     href: str | None = None,
 ) -> Response:
     """What an htmx action returns: the refreshed row on the list, a reload on the detail."""
-    ui = services(request)
+    ui = dependencies(request)
     headers = toast_headers(message, href=href)
     if not is_htmx(request):
         notice = {"run": "queued", "pause": "paused", "resume": "resumed"}.get(action, "")
@@ -244,7 +244,7 @@ def _after_flow_start(
 
 
 async def _act(request: Request, principal: Principal, schedule_id: int, action: str) -> Response:
-    ui = services(request)
+    ui = dependencies(request)
     raw = await form_lists(request)
     origin = _one(raw, "from", "detail")
 
@@ -325,7 +325,7 @@ async def resume(request: Request, schedule_id: RecordId, principal: PageOperato
 @router.get("/schedules/{schedule_id}/delete", response_class=HTMLResponse)
 def confirm_delete(request: Request, schedule_id: RecordId, principal: PageAdmin) -> Response:
     """The confirmation page (browsers with scripts confirm in a dialog instead)."""
-    ui = services(request)
+    ui = dependencies(request)
     viewer = viewer_for(request, principal, ui)
     schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)
     context = {"schedule": schedule, "view": viewer}

@@ -15,6 +15,7 @@ from tickwork.web.security import (
     start_session,
 )
 from tickwork.web.state import web_state
+from tickwork.web.ui.dependencies import dependencies
 from tickwork.web.ui.routes.common import (
     blocking,
     form_lists,
@@ -22,7 +23,6 @@ from tickwork.web.ui.routes.common import (
     render,
     viewer_for,
 )
-from tickwork.web.ui.services import services
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,7 +30,7 @@ router = APIRouter(include_in_schema=False)
 def _login_page(
     request: Request, *, next_url: str, username: str = "", error: str | None = None, status: int
 ) -> Response:
-    ui = services(request)
+    ui = dependencies(request)
     context = {
         "view": viewer_for(request, None, ui),
         "title": "Log in",

@@ -7,7 +7,7 @@ from typing import Any
 
 from tickwork.auth.models import ApiToken, User
 from tickwork.domain.actor import Role
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 
 LIST_LIMIT = 500
@@ -22,7 +22,7 @@ EXPIRY_CHOICES = {
 
 
 def users_context(
-    ui: UiServices,
+    ui: UiDependencies,
     viewer: Viewer,
     *,
     values: Mapping[str, str] | None = None,
@@ -48,7 +48,7 @@ def users_context(
 
 
 def tokens_context(
-    ui: UiServices,
+    ui: UiDependencies,
     viewer: Viewer,
     *,
     values: Mapping[str, str] | None = None,

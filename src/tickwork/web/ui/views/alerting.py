@@ -8,7 +8,7 @@ from typing import Any
 
 from tickwork.domain.alerts import Alert, ChannelKind
 from tickwork.domain.errors import PermissionDeniedError
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 
 INCIDENTS_SHOWN = 10
@@ -23,7 +23,7 @@ EVENT_LABELS = {
 
 
 def channels_context(
-    ui: UiServices,
+    ui: UiDependencies,
     viewer: Viewer,
     *,
     values: Mapping[str, str] | None = None,
@@ -50,12 +50,12 @@ def channels_context(
     }
 
 
-def open_incidents(ui: UiServices, viewer: Viewer) -> list[Alert]:
+def open_incidents(ui: UiDependencies, viewer: Viewer) -> list[Alert]:
     """Incidents not cleared yet that the viewer may see, newest first."""
     return ui.app.alerts.list(open=True, limit=INCIDENTS_SHOWN, actor=viewer.actor)
 
 
-def schedule_incidents(ui: UiServices, viewer: Viewer, schedule_id: int) -> list[Alert]:
+def schedule_incidents(ui: UiDependencies, viewer: Viewer, schedule_id: int) -> list[Alert]:
     """A schedule's incidents, open and resolved, newest first."""
     return ui.app.alerts.list(schedule_id=schedule_id, limit=INCIDENTS_SHOWN, actor=viewer.actor)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tickwork.domain.read_models import AuditEntry
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views.query_string import id_param, query_string
 
@@ -124,7 +124,7 @@ def summary_of(entry: AuditEntry) -> str | None:
     return None
 
 
-def audit_context(ui: UiServices, viewer: Viewer, query: AuditQuery) -> dict[str, Any]:
+def audit_context(ui: UiDependencies, viewer: Viewer, query: AuditQuery) -> dict[str, Any]:
     """Everything the audit page shows."""
     entries = ui.app.reads.audit.list(
         viewer.actor,

@@ -10,7 +10,7 @@ from typing import Any
 from tickwork.domain import inputs
 from tickwork.domain.backfill import BackfillResult
 from tickwork.domain.errors import InvalidInputError, TickworkError
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 
 _SECOND = timedelta(seconds=1)
@@ -35,7 +35,7 @@ def _span(params: Mapping[str, str], viewer: Viewer) -> tuple[datetime, datetime
 
 
 def page_context(
-    ui: UiServices,
+    ui: UiDependencies,
     viewer: Viewer,
     schedule_id: int,
     params: Mapping[str, str],
@@ -70,7 +70,7 @@ def page_context(
 
 
 def create(
-    ui: UiServices, viewer: Viewer, schedule_id: int, params: Mapping[str, str]
+    ui: UiDependencies, viewer: Viewer, schedule_id: int, params: Mapping[str, str]
 ) -> BackfillResult:
     """Create the runs of the span the form confirms."""
     span = _span(params, viewer)

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from tickwork.domain.bulk import BulkResult, bulk_ids
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.queries import RunFilter
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import runs as run_views
 
@@ -122,7 +122,7 @@ def run_filter_values(filters: RunFilter) -> dict[str, Any]:
     return {k: v for k, v in found.items() if v is not None}
 
 
-def _selection(ui: UiServices, viewer: Viewer, choice: BulkChoice) -> dict[str, Any]:
+def _selection(ui: UiDependencies, viewer: Viewer, choice: BulkChoice) -> dict[str, Any]:
     if not choice.every:
         return {"ids": bulk_ids(choice.ids)}
     if choice.kind == "schedules":
@@ -135,7 +135,7 @@ def _selection(ui: UiServices, viewer: Viewer, choice: BulkChoice) -> dict[str, 
     return {"filter": run_filter_values(filters)}
 
 
-def apply(ui: UiServices, viewer: Viewer, choice: BulkChoice, *, dry_run: bool) -> BulkResult:
+def apply(ui: UiDependencies, viewer: Viewer, choice: BulkChoice, *, dry_run: bool) -> BulkResult:
     """Count (``dry_run``) or carry out the chosen action."""
     selection = _selection(ui, viewer, choice)
     if choice.kind == "schedules":
@@ -150,7 +150,7 @@ def apply(ui: UiServices, viewer: Viewer, choice: BulkChoice, *, dry_run: bool) 
     return ui.app.runs.bulk(choice.action, dry_run=dry_run, actor=viewer.actor, **selection)
 
 
-def confirm_context(ui: UiServices, viewer: Viewer, choice: BulkChoice) -> dict[str, Any]:
+def confirm_context(ui: UiDependencies, viewer: Viewer, choice: BulkChoice) -> dict[str, Any]:
     """The confirmation: the action and how many objects it matches."""
     result = apply(ui, viewer, choice, dry_run=True)
     choice.matched = result.matched

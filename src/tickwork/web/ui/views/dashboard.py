@@ -10,7 +10,7 @@ from typing import Any
 from tickwork.domain.models import FINAL_RUN_STATUSES, Node, NodeKind
 from tickwork.domain.queries import RunFilter
 from tickwork.domain.read_models import percentile, success_rate
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import alerting
 
@@ -129,7 +129,7 @@ def hourly_chart(buckets: dict[int, dict[str, int]], end: datetime) -> dict[str,
     }
 
 
-def dashboard_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
+def dashboard_context(ui: UiDependencies, viewer: Viewer) -> dict[str, Any]:
     """Everything the dashboard shows."""
     actor = viewer.actor
     now = viewer.now

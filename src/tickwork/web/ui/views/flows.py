@@ -14,8 +14,8 @@ from tickwork.domain import inputs
 from tickwork.domain.errors import ConflictError, NotFoundError
 from tickwork.domain.flows import FINAL_FLOW_STATUSES, Flow, FlowStatus, FlowStep, GroupInfo
 from tickwork.domain.queries import FlowFilter
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.flow_graph import GraphLayout, group_anchor, layout
-from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views.query_string import id_param, query_string
 
@@ -43,7 +43,7 @@ def group_view(info: GroupInfo) -> GroupView:
     return GroupView(info, layout(info.waves, info.edges))
 
 
-def groups_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
+def groups_context(ui: UiDependencies, viewer: Viewer) -> dict[str, Any]:
     """Every group, drawn in waves, with what "Run group" and "Run all" would create."""
     groups = ui.app.groups.list()
     return {
@@ -94,7 +94,7 @@ class FlowQuery:
 
 
 def flow_list_context(
-    ui: UiServices, viewer: Viewer, query: FlowQuery, *, page_size: int = PAGE_SIZE
+    ui: UiDependencies, viewer: Viewer, query: FlowQuery, *, page_size: int = PAGE_SIZE
 ) -> dict[str, Any]:
     """The flows list: a page of flows newest first, filtered, and the filters' errors."""
     actor = viewer.actor
@@ -160,7 +160,7 @@ def flow_graph(flow: Flow) -> GraphLayout:
     return layout(waves, edges)
 
 
-def flow_context(ui: UiServices, viewer: Viewer, flow_id: int) -> dict[str, Any]:
+def flow_context(ui: UiDependencies, viewer: Viewer, flow_id: int) -> dict[str, Any]:
     """Everything a flow's page shows."""
     actor = viewer.actor
     flow = ui.app.reads.flows.get(actor, flow_id)

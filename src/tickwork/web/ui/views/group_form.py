@@ -16,12 +16,12 @@ import pydantic
 
 from tickwork.domain.errors import NotFoundError
 from tickwork.domain.flows import GroupInfo
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 
 FIELD_PREFIX = "group_payload."
 
 
-def group_info(ui: UiServices, name: str) -> GroupInfo | None:
+def group_info(ui: UiDependencies, name: str) -> GroupInfo | None:
     """The group called ``name`` in this process, or ``None``."""
     if not name or len(name) > 200:
         return None
@@ -31,7 +31,7 @@ def group_info(ui: UiServices, name: str) -> GroupInfo | None:
         return None
 
 
-def group_steps(ui: UiServices, name: str) -> list[str]:
+def group_steps(ui: UiDependencies, name: str) -> list[str]:
     """The tasks one flow of the group runs, wave by wave (none for an unknown group)."""
     info = group_info(ui, name)
     return [] if info is None else [task for wave in info.waves for task in wave]
@@ -61,7 +61,7 @@ def submitted_texts(form: Mapping[str, Sequence[str]]) -> dict[str, str]:
 
 
 def read_payload(
-    ui: UiServices, steps: Sequence[str], texts: Mapping[str, str], max_chars: int
+    ui: UiDependencies, steps: Sequence[str], texts: Mapping[str, str], max_chars: int
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The group payload the boxes describe, and every problem by ``payload.<task>``: text
     over ``max_chars`` (refused before parsing), JSON that does not parse or is no object,
@@ -93,7 +93,7 @@ def read_payload(
     return payload, problems
 
 
-def _config_problem(ui: UiServices, task_name: str, value: dict[str, Any]) -> str | None:
+def _config_problem(ui: UiDependencies, task_name: str, value: dict[str, Any]) -> str | None:
     task = ui.app.registry.find(task_name)
     if task is None or task.config is None:
         return None

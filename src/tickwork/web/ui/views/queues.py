@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 
 
-def list_context(ui: UiServices, viewer: Viewer) -> dict[str, Any]:
+def list_context(ui: UiDependencies, viewer: Viewer) -> dict[str, Any]:
     """The queues; only operators bound to no tenant may pause or resume them."""
     return {
         "queues": ui.app.queues.list(actor=viewer.actor),

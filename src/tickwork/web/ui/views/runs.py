@@ -12,7 +12,7 @@ from tickwork.domain import inputs
 from tickwork.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from tickwork.domain.models import Run, RunStatus, RunTrigger, Schedule
 from tickwork.domain.queries import RunFilter, ScheduleFilter
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import backfill
 from tickwork.web.ui.views.query_string import id_param, query_string
@@ -108,7 +108,7 @@ class RunQuery:
 
 
 def resolve_filters(
-    ui: UiServices, viewer: Viewer, query: RunQuery
+    ui: UiDependencies, viewer: Viewer, query: RunQuery
 ) -> tuple[RunFilter, Schedule | None, dict[str, str]]:
     """The read filter for ``query``, the schedule it names, and errors by field."""
     errors: dict[str, str] = {}
@@ -163,7 +163,7 @@ def live_ids(runs: Sequence[Run]) -> list[int]:
     return [r.id for r in runs if r.status.value in LIVE_STATUSES]
 
 
-def list_context(ui: UiServices, viewer: Viewer, query: RunQuery) -> dict[str, Any]:
+def list_context(ui: UiDependencies, viewer: Viewer, query: RunQuery) -> dict[str, Any]:
     """Everything the runs page (and its table partial) shows."""
     filters, schedule, errors = resolve_filters(ui, viewer, query)
     actor = viewer.actor
@@ -200,7 +200,7 @@ def list_context(ui: UiServices, viewer: Viewer, query: RunQuery) -> dict[str, A
 
 
 def live_context(
-    ui: UiServices, viewer: Viewer, query: RunQuery, ids: Sequence[int], top_id: int
+    ui: UiDependencies, viewer: Viewer, query: RunQuery, ids: Sequence[int], top_id: int
 ) -> dict[str, Any]:
     """The runs that changed, and how many newer runs match, for the page's poller."""
     filters, _, errors = resolve_filters(ui, viewer, query)
@@ -264,7 +264,7 @@ def pretty_json(value: Any) -> str | None:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
-def detail_context(ui: UiServices, viewer: Viewer, run_id: int) -> dict[str, Any]:
+def detail_context(ui: UiDependencies, viewer: Viewer, run_id: int) -> dict[str, Any]:
     """Everything a run's page shows."""
     actor = viewer.actor
     run = ui.app.reads.runs.get(actor, run_id)

@@ -16,7 +16,7 @@ from tickwork.domain.flows import GroupInfo
 from tickwork.domain.models import RunStatus, RunTrigger, Schedule, ScheduleStatus
 from tickwork.domain.queries import RunFilter
 from tickwork.domain.read_models import HistoryEntry, success_rate, success_rate_of
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import alerting, flows
 from tickwork.web.ui.views import schedules as schedule_list
@@ -73,7 +73,7 @@ class HistoryQuery:
         return "?" + urlencode(pairs) if pairs else "?"
 
 
-def next_fires(ui: UiServices, viewer: Viewer, schedule: Schedule, count: int = 10) -> Upcoming:
+def next_fires(ui: UiDependencies, viewer: Viewer, schedule: Schedule, count: int = 10) -> Upcoming:
     """The schedule's next fire times, simulated (skipped ones say why): from its
     ``next_run_at`` when active, else from now."""
     if schedule.trigger.value == "manual":
@@ -146,7 +146,7 @@ def trend_charts(outcomes: list[HistoryEntry], viewer: Viewer) -> dict[str, Any]
 
 
 def history_context(
-    ui: UiServices, viewer: Viewer, schedule: Schedule, query: HistoryQuery
+    ui: UiDependencies, viewer: Viewer, schedule: Schedule, query: HistoryQuery
 ) -> dict[str, Any]:
     """The run history table of a schedule (also its own partial)."""
     filters = RunFilter(
@@ -180,7 +180,7 @@ def history_context(
     }
 
 
-def _group_info(ui: UiServices, group: str | None) -> GroupInfo | None:
+def _group_info(ui: UiDependencies, group: str | None) -> GroupInfo | None:
     """The group a schedule starts flows of, when this process declares it."""
     if group is None:
         return None
@@ -191,7 +191,7 @@ def _group_info(ui: UiServices, group: str | None) -> GroupInfo | None:
 
 
 def detail_context(
-    ui: UiServices, viewer: Viewer, schedule_id: int, query: HistoryQuery
+    ui: UiDependencies, viewer: Viewer, schedule_id: int, query: HistoryQuery
 ) -> dict[str, Any]:
     """Everything the schedule's page shows."""
     schedule = ui.app.reads.schedules.get(viewer.actor, schedule_id)

@@ -29,7 +29,7 @@ from tickwork.domain.schedule_definition import ScheduleDefinition
 from tickwork.domain.tasks import Task, TaskRegistry, make_task
 from tickwork.web.ui import config_form, formatting
 from tickwork.web.ui.config_form import ConfigField
-from tickwork.web.ui.services import UiServices
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import group_form
 
@@ -196,12 +196,12 @@ class ScheduleForm:
         return bool(self.errors or self.form_error)
 
 
-def tasks_for(ui: UiServices, viewer: Viewer) -> list[Task]:
+def tasks_for(ui: UiDependencies, viewer: Viewer) -> list[Task]:
     """Tasks the viewer may schedule."""
     return [t for t in ui.app.registry if t.allowed_for(viewer.actor, viewer.actor.tenant_id)]
 
 
-def config_fields(ui: UiServices, task_name: str) -> list[ConfigField]:
+def config_fields(ui: UiDependencies, task_name: str) -> list[ConfigField]:
     """The config fields of ``task_name`` (a free JSON box for an unknown task)."""
     task = ui.app.registry.find(task_name) if task_name else None
     if task is None:
@@ -210,7 +210,7 @@ def config_fields(ui: UiServices, task_name: str) -> list[ConfigField]:
 
 
 def blank(
-    ui: UiServices, viewer: Viewer, task_name: str | None = None, group: str | None = None
+    ui: UiDependencies, viewer: Viewer, task_name: str | None = None, group: str | None = None
 ) -> ScheduleForm:
     """An empty create form (the first task chosen, or ``group``; the viewer's zone)."""
     tasks = tasks_for(ui, viewer)
@@ -233,7 +233,7 @@ def blank(
     return form
 
 
-def from_schedule(ui: UiServices, schedule: Schedule) -> ScheduleForm:
+def from_schedule(ui: UiDependencies, schedule: Schedule) -> ScheduleForm:
     """The edit form of a stored schedule."""
     zone = cron.zone(schedule.timezone)
     definition = ScheduleDefinition.of(schedule)
@@ -277,7 +277,7 @@ def _one(form: Mapping[str, list[str]], key: str) -> str:
 
 
 def from_submission(
-    ui: UiServices,
+    ui: UiDependencies,
     mode: str,
     form: Mapping[str, list[str]],
     schedule: Schedule | None = None,
@@ -319,7 +319,7 @@ def _moment_value(text: str) -> str | None:
 
 
 def service_fields(
-    ui: UiServices,
+    ui: UiDependencies,
     form: ScheduleForm,
     raw: Mapping[str, list[str]],
     previous_payload: Mapping[str, Any],
@@ -432,7 +432,9 @@ def payload_errors(
     return {}
 
 
-def collect_errors(ui: UiServices, form: ScheduleForm, data: Mapping[str, Any]) -> dict[str, str]:
+def collect_errors(
+    ui: UiDependencies, form: ScheduleForm, data: Mapping[str, Any]
+) -> dict[str, str]:
     """All the problems of a submitted form at once, each under the field it is about.
 
     Each field (the timing fields as one group) is checked on its own by the same validation
@@ -515,7 +517,7 @@ def attach_error(form: ScheduleForm, error: TickworkError) -> ScheduleForm:
 
 
 def save(
-    ui: UiServices,
+    ui: UiDependencies,
     viewer: Viewer,
     form: ScheduleForm,
     raw: Mapping[str, list[str]],
@@ -537,7 +539,7 @@ def save(
     )
 
 
-def form_context(ui: UiServices, viewer: Viewer, form: ScheduleForm) -> dict[str, Any]:
+def form_context(ui: UiDependencies, viewer: Viewer, form: ScheduleForm) -> dict[str, Any]:
     """What the form template needs."""
     tasks = tasks_for(ui, viewer)
     known = {t.name for t in tasks}

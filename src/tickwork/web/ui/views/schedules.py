@@ -23,8 +23,8 @@ from tickwork.domain.models import (
 from tickwork.domain.queries import ScheduleFilter
 from tickwork.domain.read_models import HistoryEntry, success_rate_of
 from tickwork.reads.schedules import SORTS
+from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.formatting import absolute, relative
-from tickwork.web.ui.services import UiServices
 from tickwork.web.ui.viewer import Viewer
 
 PAGE_SIZES = (25, 50, 100)
@@ -235,7 +235,7 @@ def notes_for(schedule: Schedule, outcomes: list[HistoryEntry], viewer: Viewer) 
     return notes
 
 
-def drift_of(schedule: Schedule, ui: UiServices) -> str | None:
+def drift_of(schedule: Schedule, ui: UiDependencies) -> str | None:
     """How a code-defined schedule differs from its declaration in code, if it does."""
     if schedule.source is not ScheduleSource.CODE:
         return None
@@ -280,7 +280,7 @@ def words_for(schedule: Schedule) -> str:
 
 
 def build_rows(
-    ui: UiServices,
+    ui: UiDependencies,
     viewer: Viewer,
     schedules: list[Schedule],
     outcomes: dict[int, list[HistoryEntry]],
@@ -308,7 +308,7 @@ def build_rows(
     return rows
 
 
-def row_context(ui: UiServices, viewer: Viewer, schedule_id: int) -> dict[str, object]:
+def row_context(ui: UiDependencies, viewer: Viewer, schedule_id: int) -> dict[str, object]:
     """One row, for swapping it in after an action."""
     actor = viewer.actor
     schedule = ui.app.reads.schedules.get(actor, schedule_id)
@@ -316,7 +316,7 @@ def row_context(ui: UiServices, viewer: Viewer, schedule_id: int) -> dict[str, o
     return {"row": build_rows(ui, viewer, [schedule], outcomes)[0], "view": viewer}
 
 
-def list_context(ui: UiServices, viewer: Viewer, query: ScheduleQuery) -> dict[str, object]:
+def list_context(ui: UiDependencies, viewer: Viewer, query: ScheduleQuery) -> dict[str, object]:
     """Everything the schedules page (and its table partial) shows."""
     actor = viewer.actor
     reads = ui.app.reads.schedules

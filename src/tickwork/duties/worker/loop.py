@@ -1,4 +1,4 @@
-"""The worker service: the claim loop that ties a worker's parts together, and shutdown."""
+"""The worker: the claim loop that ties a worker's parts together, and shutdown."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 
 from tickwork.domain.errors import DatabaseUnavailableError
 from tickwork.domain.tasks import TaskRegistry
-from tickwork.services.wakeup import Wakeup
-from tickwork.services.worker.claimer import Claimer
-from tickwork.services.worker.config import WorkerConfig, WorkerStats
-from tickwork.services.worker.executor import Executor
-from tickwork.services.worker.heartbeat import RunHeartbeat
-from tickwork.services.worker.inflight import InFlight, InFlightRuns
-from tickwork.services.worker.recorder import FinishedCallback, Recorder
+from tickwork.duties.wakeup import Wakeup
+from tickwork.duties.worker.claimer import Claimer
+from tickwork.duties.worker.config import WorkerConfig, WorkerStats
+from tickwork.duties.worker.executor import Executor
+from tickwork.duties.worker.heartbeat import RunHeartbeat
+from tickwork.duties.worker.inflight import InFlight, InFlightRuns
+from tickwork.duties.worker.recorder import FinishedCallback, Recorder
 from tickwork.storage.database import Database
 from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.run_store import RunStore
@@ -24,7 +24,7 @@ from tickwork.storage.run_store import RunStore
 log = logging.getLogger("tickwork.worker")
 
 
-class WorkerService:
+class Worker:
     """One worker process's duties. ``run(stop)`` blocks until ``stop`` is set."""
 
     def __init__(

@@ -26,9 +26,9 @@ from tickwork.domain import triggers
 from tickwork.domain.actor import SYSTEM
 from tickwork.domain.errors import DatabaseUnavailableError, NotFoundError, TickworkError
 from tickwork.domain.models import Schedule, ScheduleStatus, TriggerType
+from tickwork.duties.wakeup import Wakeup
 from tickwork.services.firing import FireReport, Firing
 from tickwork.services.schedule_service import ScheduleService
-from tickwork.services.wakeup import Wakeup
 from tickwork.storage.database import Database
 from tickwork.storage.schedule_store import ScheduleStore
 
@@ -125,7 +125,7 @@ class _TickTally:
             self.report.next_due_known = True
 
 
-class SchedulerService:
+class Scheduler:
     """One scheduler. ``tick()`` does one pass; ``run()`` loops until stopped."""
 
     def __init__(

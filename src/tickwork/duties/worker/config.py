@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tickwork.services.rescuer import DEFAULT_STALL_TIMEOUT
+from tickwork.duties.rescuer import DEFAULT_STALL_TIMEOUT
 
 DEFAULT_CONCURRENCY = 10
 DEFAULT_POLL_INTERVAL = 1.0

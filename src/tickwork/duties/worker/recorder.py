@@ -23,9 +23,9 @@ from sqlalchemy.engine import Connection
 
 from tickwork.domain.errors import ConflictError, DatabaseUnavailableError
 from tickwork.domain.models import RunStatus
-from tickwork.services.worker.config import WorkerStats
-from tickwork.services.worker.inflight import InFlight, InFlightRuns
-from tickwork.services.worker.outcome import outcome_of
+from tickwork.duties.worker.config import WorkerStats
+from tickwork.duties.worker.inflight import InFlight, InFlightRuns
+from tickwork.duties.worker.outcome import outcome_of
 from tickwork.storage.database import Database
 from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.queue_sql import FinishedRun, Outcome

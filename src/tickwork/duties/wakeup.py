@@ -1,6 +1,6 @@
-"""Waking sleeping services early: in-process signals, fed by PostgreSQL LISTEN/NOTIFY.
+"""Waking sleeping duties early: in-process signals, fed by PostgreSQL LISTEN/NOTIFY.
 
-Services sleep on a :class:`Wakeup` with a timeout, so polling always works; a
+Duties sleep on a :class:`Wakeup` with a timeout, so polling always works; a
 notification only shortens the sleep. :class:`NotificationListener` holds one LISTEN
 connection per process and reconnects (LISTEN included) when the database comes back.
 """

@@ -15,12 +15,12 @@ import time
 from typing import Any
 
 from tickwork.domain.errors import DatabaseUnavailableError
-from tickwork.services.rescuer import StallRescuer
-from tickwork.services.wakeup import Wakeup
-from tickwork.services.worker.config import WorkerStats
-from tickwork.services.worker.executor import Executor
-from tickwork.services.worker.inflight import InFlight, InFlightRuns
-from tickwork.services.worker.outcome import Stopped
+from tickwork.duties.rescuer import StallRescuer
+from tickwork.duties.wakeup import Wakeup
+from tickwork.duties.worker.config import WorkerStats
+from tickwork.duties.worker.executor import Executor
+from tickwork.duties.worker.inflight import InFlight, InFlightRuns
+from tickwork.duties.worker.outcome import Stopped
 from tickwork.storage.database import Database
 from tickwork.storage.flow_store import FlowStore
 from tickwork.storage.run_store import RunStore

@@ -1,6 +1,6 @@
 """How an attempt ended, from what its handler returned or raised (no database here).
 
-:meth:`~tickwork.services.worker.recorder.Recorder.decide` is the one caller: the one place
+:meth:`~tickwork.duties.worker.recorder.Recorder.decide` is the one caller: the one place
 a worker decides an attempt's outcome.
 """
 

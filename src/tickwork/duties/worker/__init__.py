@@ -12,11 +12,11 @@ Its parts, after River's producer, executor and completer:
 - :mod:`.heartbeat` refreshes the heartbeat of running runs, learns of cancellations and of
   runs this worker lost, and rescues runs of dead workers;
 - :mod:`.inflight` is the table of claimed runs and handler slots they all share;
-- :mod:`.service` ties them together: :class:`WorkerService` runs the claim loop and shuts
+- :mod:`.service` ties them together: :class:`Worker` runs the claim loop and shuts
   down gracefully (waits for handlers, then releases unfinished runs back to the queue).
 """
 
-from tickwork.services.worker.config import (
+from tickwork.duties.worker.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_POLL_INTERVAL,
@@ -24,14 +24,14 @@ from tickwork.services.worker.config import (
     WorkerConfig,
     WorkerStats,
 )
-from tickwork.services.worker.service import WorkerService
+from tickwork.duties.worker.loop import Worker
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_HEARTBEAT_INTERVAL",
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_SHUTDOWN_GRACE",
+    "Worker",
     "WorkerConfig",
-    "WorkerService",
     "WorkerStats",
 ]

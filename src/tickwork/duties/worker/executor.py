@@ -18,10 +18,10 @@ from typing import Any
 
 from tickwork.context import Context
 from tickwork.domain.tasks import TaskRegistry
-from tickwork.services.worker.inflight import InFlight, InFlightRuns
-from tickwork.services.worker.outcome import Stopped
-from tickwork.services.worker.recorder import Recorder
-from tickwork.services.worker.threads import DaemonThreadPool, EventLoopThread
+from tickwork.duties.worker.inflight import InFlight, InFlightRuns
+from tickwork.duties.worker.outcome import Stopped
+from tickwork.duties.worker.recorder import Recorder
+from tickwork.duties.worker.threads import DaemonThreadPool, EventLoopThread
 from tickwork.storage.queue_sql import ClaimedRun
 
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from time import monotonic
 
 from tickwork.domain.errors import DatabaseUnavailableError
-from tickwork.services.wakeup import Wakeup
-from tickwork.services.worker.recorder import Recorder
+from tickwork.duties.wakeup import Wakeup
+from tickwork.duties.worker.recorder import Recorder
 from tickwork.storage.database import Database
 from tickwork.storage.queue_sql import ClaimedRun, FinishedRun
 from tickwork.storage.run_store import RunStore

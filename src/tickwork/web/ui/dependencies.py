@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(slots=True)
-class UiServices:
+class UiDependencies:
     """One per web app: built at mount time from the web layer's state."""
 
     app: Tickwork
@@ -50,12 +50,12 @@ class UiServices:
 STATE_KEY = "tickwork_ui"
 
 
-def services(request: Request) -> UiServices:
-    """The UI services of the app serving ``request`` (built on first use)."""
-    found: UiServices | None = getattr(request.app.state, STATE_KEY, None)
+def dependencies(request: Request) -> UiDependencies:
+    """The UI's dependencies for the app serving ``request`` (built on first use)."""
+    found: UiDependencies | None = getattr(request.app.state, STATE_KEY, None)
     if found is None:
         state = web_state(request)
-        found = UiServices(
+        found = UiDependencies(
             app=state.tickwork,
             settings=state.settings,
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 from tickwork.context import Context
 from tickwork.domain.tasks import Task
-from tickwork.services.worker.outcome import Stopped
+from tickwork.duties.worker.outcome import Stopped
 from tickwork.storage.queue_sql import ClaimedRun
 
 # While runs are waiting, the claim loop lets free slots add up to half a batch (or for this

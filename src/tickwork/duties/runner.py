@@ -1,6 +1,6 @@
 """Running long-lived duties in one process: threads, signals, node heartbeats, clean shutdown.
 
-A :class:`ServiceRunner` knows nothing of the app that built its duties: whoever assembles
+A :class:`DutyRunner` knows nothing of the app that built its duties: whoever assembles
 a process (``Tickwork.runner`` for a scheduler or a worker, ``tickwork.processes`` for the
 CLI's processes with a web server) adds the duties and the steps to take before they start
 and after they stop.
@@ -17,11 +17,11 @@ from types import FrameType
 from typing import Any
 
 from tickwork.domain.models import NodeKind
+from tickwork.duties.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL, NodeHeartbeat
+from tickwork.duties.rescuer import StallRescuer
+from tickwork.duties.scheduler import Scheduler
+from tickwork.duties.worker import Worker
 from tickwork.services.alerting.service import AlertingService
-from tickwork.services.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL, NodeHeartbeat
-from tickwork.services.rescuer import StallRescuer
-from tickwork.services.scheduler import SchedulerService
-from tickwork.services.worker import WorkerService
 from tickwork.storage.database import Database
 
 log = logging.getLogger("tickwork.runner")
@@ -44,7 +44,7 @@ class Duty:
     thread: threading.Thread | None = None
 
 
-class ServiceRunner:
+class DutyRunner:
     """Starts duties on threads, stops them on SIGTERM/SIGINT or when ``stop`` is set.
 
     ``on_start`` hooks run (in order) before any duty starts, ``on_exit`` hooks after every
@@ -62,8 +62,8 @@ class ServiceRunner:
         self.stop = stop or threading.Event()
         self.heartbeat_interval = heartbeat_interval
         self.duties: list[Duty] = []
-        self.schedulers: list[SchedulerService] = []
-        self.workers: list[WorkerService] = []
+        self.schedulers: list[Scheduler] = []
+        self.workers: list[Worker] = []
         self.on_start: list[Callable[[], None]] = []
         self.on_exit: list[Callable[[], None]] = []
         self.ready = threading.Event()
@@ -74,7 +74,7 @@ class ServiceRunner:
         """Add a duty (before :meth:`run`)."""
         self.duties.append(duty)
 
-    def add_scheduler(self, scheduler: SchedulerService) -> SchedulerService:
+    def add_scheduler(self, scheduler: Scheduler) -> Scheduler:
         """Add a scheduler."""
         self.schedulers.append(scheduler)
         self.add(
@@ -88,7 +88,7 @@ class ServiceRunner:
         )
         return scheduler
 
-    def add_worker(self, worker: WorkerService) -> WorkerService:
+    def add_worker(self, worker: Worker) -> Worker:
         """Add a worker."""
         self.workers.append(worker)
         self.add(Duty("worker", NodeKind.WORKER, worker.run, worker.wakeup.set, worker.info))
