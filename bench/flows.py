@@ -82,6 +82,8 @@ def build_app(url: str) -> Tickwork:
 def fresh_database(kind: str, folder: Path) -> str:
     """A new, migrated database of ``kind``; its URL."""
     if kind == "sqlite":
+        for old in folder.glob("bench.db*"):
+            old.unlink()
         url = f"sqlite:///{folder / 'bench.db'}"
     else:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:

@@ -32,7 +32,11 @@ class Wakeup:
     def wait(self, timeout: float | None) -> bool:
         """Sleep up to ``timeout`` seconds or until woken; return whether woken."""
         woken = self._event.wait(timeout)
-        self._event.clear()
+        if woken:
+            # Cleared only when it woke the waiter: clearing after a timeout would lose a
+            # wake-up set between the timeout and the clear (the waiter would then sleep
+            # through it, up to its whole next timeout).
+            self._event.clear()
         return woken
 
 

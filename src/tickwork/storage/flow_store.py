@@ -210,49 +210,63 @@ class FlowStore:
             tasks[run_id] = task
             if depends_on is not None:
                 waits.setdefault(run_id, []).append(depends_on)
+        # Runs released now and flows that ended, of every flow at once: a worker's batch
+        # of outcomes settles its flows in a few statements, however many flows it touched.
+        now_released: list[int] = []
+        ended: dict[str, list[int]] = {}
         for head in heads:
             plan = plan_settle(statuses[head.id], waits, head.max_parallel)
-            self._apply(conn, head, plan, tasks, now, report)
+            self._skip(conn, plan, tasks, now, report)
+            if plan.release and (head.stagger or self.release_rate):
+                self._release(conn, head, plan.release, now)
+            else:
+                now_released.extend(plan.release)
+            report.released += len(plan.release)
+            if plan.final_status is not None:
+                ended.setdefault(plan.final_status.value, []).append(head.id)
+        if now_released:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id.in_(now_released), runs.c.status == _WAITING)
+                .values(status=RunStatus.QUEUED.value, run_at=now)
+            )
+        for status, flow_ids in ended.items():
+            conn.execute(
+                flows.update()
+                .where(flows.c.id.in_(flow_ids), flows.c.status == _RUNNING)
+                .values(status=status, finished_at=now)
+            )
+            assert report.ended is not None
+            report.ended.update(dict.fromkeys(flow_ids, status))
         if report.released:
             self.dialect.notify(conn, RUNS_CHANNEL)
         return report
 
-    def _apply(
+    def _skip(
         self,
         conn: Connection,
-        head: Any,
         plan: SettlePlan,
         tasks: dict[int, str],
         now: datetime,
         report: SettleReport,
     ) -> None:
-        if plan.skip:
-            conn.execute(
-                runs.update()
-                .where(runs.c.id == sa.bindparam("b_id"), runs.c.status == _WAITING)
-                .values(
-                    status=RunStatus.SKIPPED.value,
-                    skip_reason=SkipReason.UPSTREAM_FAILED.value,
-                    finished_at=now,
-                    details=sa.bindparam("b_details"),
-                ),
-                [
-                    {"b_id": run_id, "b_details": {"upstream": [tasks[u] for u in upstream]}}
-                    for run_id, upstream in plan.skip.items()
-                ],
-            )
-            report.skipped += len(plan.skip)
-        if plan.release:
-            self._release(conn, head, plan.release, now)
-            report.released += len(plan.release)
-        if plan.final_status is not None:
-            conn.execute(
-                flows.update()
-                .where(flows.c.id == head.id, flows.c.status == _RUNNING)
-                .values(status=plan.final_status.value, finished_at=now)
-            )
-            assert report.ended is not None
-            report.ended[head.id] = plan.final_status.value
+        if not plan.skip:
+            return
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == sa.bindparam("b_id"), runs.c.status == _WAITING)
+            .values(
+                status=RunStatus.SKIPPED.value,
+                skip_reason=SkipReason.UPSTREAM_FAILED.value,
+                finished_at=now,
+                details=sa.bindparam("b_details"),
+            ),
+            [
+                {"b_id": run_id, "b_details": {"upstream": [tasks[u] for u in upstream]}}
+                for run_id, upstream in plan.skip.items()
+            ],
+        )
+        report.skipped += len(plan.skip)
 
     def _release(self, conn: Connection, head: Any, run_ids: Sequence[int], now: datetime) -> None:
         """Queue ``run_ids`` (waiting runs of one flow), spaced by the flow's ``stagger`` and
