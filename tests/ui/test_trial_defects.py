@@ -360,3 +360,10 @@ def test_a_new_schedules_charts_span_their_window_not_years(ui: Ui, clock: FakeC
     low, high = duration["x_range"]
     assert high - low == 3600
     assert low < duration["x"][0] < high
+
+
+def test_a_new_tokens_expiry_offers_a_default(ui: Ui) -> None:
+    client, _ = ui.login("admin")
+    page = client.get("/admin/tokens").text
+    assert '<option value="90d" selected>90 days</option>' in page
+    assert '<option value="" selected>' not in page
