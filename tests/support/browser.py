@@ -65,13 +65,20 @@ class BrowserServer:
 
 
 def login_page(
-    browser: Browser, server: BrowserServer, username: str, *, timezone: str = "UTC"
+    browser: Browser,
+    server: BrowserServer,
+    username: str,
+    *,
+    timezone: str = "UTC",
+    bypass_csp: bool = False,
 ) -> Page:
     """A new browser context in ``timezone``, logged in as ``username`` through the login
     form (asked for by ``/schedules``), on the schedules list."""
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id=timezone)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, timezone_id=timezone, bypass_csp=bypass_csp
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.goto(f"{server.url}/schedules")
@@ -81,3 +88,23 @@ def login_page(
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{server.url}/schedules")
     return page
+
+
+AXE_SCRIPT = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
+"""axe-core 4.14.1 (MPL-2.0, from the npm registry), kept here so no test downloads it."""
+
+
+def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """axe-core's violations of ``impacts`` on the page as it is, one line each (rule, what
+    it says, the first few elements). The page's context must bypass the CSP (the script is
+    added inline)."""
+    page.add_script_tag(path=str(AXE_SCRIPT))
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    lines = []
+    for violation in found:
+        if violation.get("impact") in impacts:
+            targets = [" ".join(map(str, n.get("target", []))) for n in violation["nodes"][:3]]
+            lines.append(f"{violation['id']}: {violation['help']} at {targets}")
+    return lines

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.support.browser import TIMEOUT_MS, BrowserServer, login_page
+from tests.support.browser import TIMEOUT_MS, BrowserServer, axe_violations, login_page
 from tests.support.requirements import require
 
 require("playwright")
@@ -30,6 +30,7 @@ def test_the_trials_defects_in_a_browser(
     journeys: list[Journey] = [
         filters_and_pages_live_in_the_pages_own_url,
         the_viewers_zone_is_applied_once_and_follows_a_switch,
+        every_page_has_no_serious_or_critical_accessibility_violation,
     ]
     for journey in journeys:
         with subtests.test(msg=journey.__name__):
@@ -130,3 +131,36 @@ def the_viewers_zone_is_applied_once_and_follows_a_switch(
     expect(moved.locator("ol.fire-times li").first).to_contain_text("04:00")
     travelled.close()
     page.context.close()
+
+
+def every_page_has_no_serious_or_critical_accessibility_violation(
+    browser: Browser, server: BrowserServer
+) -> None:
+    """axe-core (vendored, run offline) on every page, light and dark."""
+    app = server.app
+    schedule = app.schedules.create(
+        name="axe-check", task="greet", cron="*/5 * * * *", payload={"name": "a"}
+    )
+    run = app.schedules.run_now(schedule.id)
+    page = login_page(browser, server, "ada", bypass_csp=True)
+    paths = ["/", "/schedules", f"/schedules/{schedule.id}", "/schedules/new",
+             f"/schedules/{schedule.id}/edit", "/runs", f"/runs/{run.id}", "/audit",
+             "/admin/users", "/admin/tokens"]  # fmt: skip
+    found: dict[str, list[str]] = {}
+    for theme in ("light", "dark"):
+        page.evaluate(f"localStorage.setItem('tw-theme', '{theme}')")
+        for path in paths:
+            # A page's pending htmx request would interrupt the next navigation.
+            page.goto("about:blank")
+            page.goto(f"{server.url}{path}")
+            page.wait_for_load_state("networkidle")
+            if problems := axe_violations(page):
+                found[f"{theme} {path}"] = problems
+    page.context.close()
+    anonymous = browser.new_context(bypass_csp=True)
+    login = anonymous.new_page()
+    login.goto(f"{server.url}/login")
+    if problems := axe_violations(login):
+        found["/login"] = problems
+    anonymous.close()
+    assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())

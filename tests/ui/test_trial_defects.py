@@ -339,3 +339,31 @@ def test_config_labels_are_words_and_numbers_are_plain(ui: Ui) -> None:
     assert 'max="1000000"' in fields
     assert "at most 1000000" in fields
     assert "e+06" not in fields
+
+
+def test_a_new_schedules_charts_span_their_window_not_years(ui: Ui, clock: FakeClock) -> None:
+    """One day of data made uPlot draw its x axis from 2027 to 2029: the specs now carry
+    the window (the rate chart's 14 days; at least an hour around lone durations)."""
+    import json
+
+    schedule = ui.app.schedules.create(name="fresh", task="greet", trigger="manual",
+                                       payload={"name": "a"})  # fmt: skip
+    ui.app.schedules.run_now(schedule.id)
+    ui.app.worker().run_until_idle()
+    client, _ = ui.login("viewer")
+    page = client.get(f"/schedules/{schedule.id}").text
+    specs = [json.loads(m) for m in
+             re.findall(r'<script type="application/json">(.*?)</script>', page, re.S)]  # fmt: skip
+    rate, duration = specs[0], specs[1]
+    assert rate["x_range"][1] - rate["x_range"][0] == 14 * 86400
+    assert len(rate["x"]) == 1
+    low, high = duration["x_range"]
+    assert high - low == 3600
+    assert low < duration["x"][0] < high
+
+
+def test_a_new_tokens_expiry_offers_a_default(ui: Ui) -> None:
+    client, _ = ui.login("admin")
+    page = client.get("/admin/tokens").text
+    assert '<option value="90d" selected>90 days</option>' in page
+    assert '<option value="" selected>' not in page

@@ -137,7 +137,7 @@ def timeline(
     )
     return Markup(
         f'<div class="timeline"><svg viewBox="0 0 {TIMELINE_WIDTH} {height}" '
-        f'preserveAspectRatio="none" role="img" aria-label="{escape(aria)}" '
+        f'preserveAspectRatio="none" role="group" aria-label="{escape(aria)}" '
         f'style="height:{height}px">{"".join(parts)}</svg>'
         f'<div class="timeline-axis">{labels}</div></div>'
     )

@@ -267,7 +267,9 @@
       cursor: { points: { show: !bars } },
       scales: {
         // bars are centred on their hour: pad half a step so the first and last are whole
-        x: bars && spec.x.length > 1
+        x: spec.x_range
+          ? { time: true, range: function () { return spec.x_range.slice(); } }
+          : bars && spec.x.length > 1
           ? { time: true, range: function (u, min, max) {
               var half = (spec.x[1] - spec.x[0]) / 2;
               return [min - half, max + half];
@@ -290,7 +292,12 @@
           ],
         },
         {
-          stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 56,
+          stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor },
+          // wide enough for the longest label ("100%", "12.5 min"), never clipped
+          size: function (u, values) {
+            var longest = (values || []).reduce(function (n, v) { return Math.max(n, String(v).length); }, 0);
+            return Math.max(48, 14 + longest * 8);
+          },
           incrs: spec.unit ? undefined : [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000],
           values: function (u, ticks) {
             return ticks.map(function (t) {

@@ -19,6 +19,8 @@ EXPIRY_CHOICES = {
     "90d": "90 days",
     "365d": "1 year",
 }
+# What a new token's expiry offers first: a token nobody remembers should not live forever.
+DEFAULT_TOKEN_EXPIRY = "90d"
 
 
 def users_context(
@@ -65,7 +67,7 @@ def tokens_context(
         "user_choices": [u for u in users if not u.disabled],
         "roles": [r.value for r in Role],
         "expiries": EXPIRY_CHOICES,
-        "values": dict(values or {"role": Role.VIEWER.value}),
+        "values": dict(values or {"role": Role.VIEWER.value, "expires_in": DEFAULT_TOKEN_EXPIRY}),
         "errors": dict(errors or {}),
         "created": created,
         "view": viewer,

@@ -98,6 +98,10 @@ def _day_key(moment: datetime, viewer: Viewer) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# The narrowest time axis of the duration chart (a lone point is centred in an hour).
+DURATION_MIN_SPAN = 3600.0
+
+
 def trend_charts(outcomes: list[HistoryEntry], viewer: Viewer) -> dict[str, Any]:
     """Chart specs: daily success rate and per-run durations (uPlot data, x in seconds)."""
     since = viewer.now - timedelta(days=TREND_DAYS)
@@ -116,6 +120,8 @@ def trend_charts(outcomes: list[HistoryEntry], viewer: Viewer) -> dict[str, Any]
     day_keys = sorted(days)
     rate = {
         "kind": "line",
+        # The whole window, whatever days have data: one day of data drew years of axis.
+        "x_range": [_day_key(since, viewer).timestamp(), _day_key(viewer.now, viewer).timestamp()],
         "unit": "%",
         "height": 200,
         "x": [d.timestamp() for d in day_keys],
@@ -139,6 +145,9 @@ def trend_charts(outcomes: list[HistoryEntry], viewer: Viewer) -> dict[str, Any]
             values[index[x]] = y
         series.append({"label": status, "color": color, "values": values})
     duration = {"kind": "points", "unit": "s", "height": 200, "x": all_x, "series": series}
+    if all_x and all_x[-1] - all_x[0] < DURATION_MIN_SPAN:
+        middle = (all_x[0] + all_x[-1]) / 2
+        duration["x_range"] = [middle - DURATION_MIN_SPAN / 2, middle + DURATION_MIN_SPAN / 2]
     return {
         "rate": rate if day_keys else None,
         "duration": duration if all_x else None,
