@@ -88,7 +88,7 @@ def test_schedule_alert_options_and_incidents(tickwork: InProcessCli, database_u
     unknown = tickwork("schedules", "update", "nightly", "--alert-channels", "nope")
     assert unknown.error_line() == "error (alert_channels): no alert channel is called 'nope'"
     zero = tickwork("schedules", "update", "nightly", "--alert-after", "0")
-    assert zero.error_line() == "error (alert_after): must be at least 1"
+    assert zero.error_line() == "error (alert_after): must be from 1 to 10000"
     app = Tickwork(database_url)
     try:
         with app.db.write() as conn:

@@ -58,7 +58,7 @@ def test_a_tenant_admins_prune_deletes_only_its_tenants_runs(
     run = app.enqueue("tickwork.prune", {"days": 1}, actor=ACME_ADMIN_ACTOR)
     assert run.tenant_id == "acme"
     done = _finish(app, run)
-    assert done.result == {"runs": 2, "nodes": 0}
+    assert done.result == {"runs": 2, "nodes": 0, "alerts": 0}
     remaining = _remaining(app)
     assert not set(history["acme"]) & remaining
     assert set(history["other"]) <= remaining
