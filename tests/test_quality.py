@@ -58,8 +58,6 @@ LONG_FUNCTIONS = {
     "domain/schedule_spec.py:validate_definition": "one field after another, in form order",
     "services/firing.py:_collect": "the scheduler's hot path, one pass per due schedule",
     "services/health.py:check_health": "one check after another",
-    "storage/flow_store.py:retry": "to split (flows landed it during issue 9)",
-    "web/ui/views/dashboard.py:dashboard_context": "to split (grew during issue 12)",
 }
 
 

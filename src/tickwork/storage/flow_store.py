@@ -405,60 +405,10 @@ class FlowStore:
         ]
         if not again:
             return 0
-        ran = [row for row in again if row.started_at is not None]
-        if ran:
-            conn.execute(
-                run_attempts.insert(),
-                [
-                    {
-                        "run_id": row.id,
-                        "attempt": row.attempt,
-                        "status": row.status,
-                        "worker_id": row.worker_id,
-                        "started_at": row.started_at,
-                        "finished_at": row.finished_at,
-                        "error": row.error,
-                        "traceback": row.traceback,
-                    }
-                    for row in ran
-                ],
-            )
+        _keep_attempt_history(conn, [row for row in again if row.started_at is not None])
         for row in again:
-            started = row.started_at is not None
-            conn.execute(
-                runs.update()
-                .where(runs.c.id == row.id, runs.c.status == row.status)
-                .values(
-                    status=_WAITING,
-                    attempt=row.attempt + 1 if started else row.attempt,
-                    max_attempts=max(row.max_attempts, row.attempt + 1)
-                    if started
-                    else row.max_attempts,
-                    run_at=now,
-                    started_at=None,
-                    finished_at=None,
-                    token=None,
-                    worker_id=None,
-                    heartbeat_at=None,
-                    error=None,
-                    traceback=None,
-                    result=None,
-                    skip_reason=None,
-                    details=None,
-                    cancel_requested=False,
-                )
-            )
-        try:
-            with conn.begin_nested():
-                conn.execute(
-                    flows.update()
-                    .where(flows.c.id == flow_id)
-                    .values(status=_RUNNING, finished_at=None, next_release_at=None)
-                )
-        except sa.exc.IntegrityError as exc:
-            raise ConflictError(
-                "another running flow holds this flow's key; wait for it to end", field="key"
-            ) from exc
+            _reopen_run(conn, row, now)
+        _reopen_flow(conn, flow_id)
         self.settle(conn, [flow_id], now)
         return len(again)
 
@@ -479,3 +429,66 @@ class FlowStore:
         if ids:
             conn.execute(flows.delete().where(flows.c.id.in_(ids)))
         return len(ids)
+
+
+def _keep_attempt_history(conn: Connection, ran: Sequence[sa.Row[Any]]) -> None:
+    """Keep the attempts that ran in ``run_attempts`` before their runs start over."""
+    if not ran:
+        return
+    conn.execute(
+        run_attempts.insert(),
+        [
+            {
+                "run_id": row.id,
+                "attempt": row.attempt,
+                "status": row.status,
+                "worker_id": row.worker_id,
+                "started_at": row.started_at,
+                "finished_at": row.finished_at,
+                "error": row.error,
+                "traceback": row.traceback,
+            }
+            for row in ran
+        ],
+    )
+
+
+def _reopen_run(conn: Connection, row: sa.Row[Any], now: datetime) -> None:
+    """Put one ended run of a flow back to waiting (a new attempt when it had started)."""
+    started = row.started_at is not None
+    conn.execute(
+        runs.update()
+        .where(runs.c.id == row.id, runs.c.status == row.status)
+        .values(
+            status=_WAITING,
+            attempt=row.attempt + 1 if started else row.attempt,
+            max_attempts=max(row.max_attempts, row.attempt + 1) if started else row.max_attempts,
+            run_at=now,
+            started_at=None,
+            finished_at=None,
+            token=None,
+            worker_id=None,
+            heartbeat_at=None,
+            error=None,
+            traceback=None,
+            result=None,
+            skip_reason=None,
+            details=None,
+            cancel_requested=False,
+        )
+    )
+
+
+def _reopen_flow(conn: Connection, flow_id: int) -> None:
+    """Mark a flow running again; refused while another running flow holds its key."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                flows.update()
+                .where(flows.c.id == flow_id)
+                .values(status=_RUNNING, finished_at=None, next_release_at=None)
+            )
+    except sa.exc.IntegrityError as exc:
+        raise ConflictError(
+            "another running flow holds this flow's key; wait for it to end", field="key"
+        ) from exc

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tickwork.domain.actor import Actor
 from tickwork.domain.models import FINAL_RUN_STATUSES, Node, NodeKind
 from tickwork.domain.queries import RunFilter
 from tickwork.domain.read_models import percentile, success_rate
+from tickwork.reads.service import Reads
 from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
 from tickwork.web.ui.views import alerting
@@ -129,11 +131,10 @@ def hourly_chart(buckets: dict[int, dict[str, int]], end: datetime) -> dict[str,
     }
 
 
-def dashboard_context(ui: UiDependencies, viewer: Viewer) -> dict[str, Any]:
-    """Everything the dashboard shows."""
-    actor = viewer.actor
-    now = viewer.now
-    reads = ui.app.reads
+def _finished_counts(
+    reads: Reads, actor: Actor, now: datetime
+) -> tuple[dict[str, dict[str, int]], dict[int, dict[str, int]], dict[str, int]]:
+    """Finished runs of the window: per task, per hour, and per final status."""
     first_hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=WINDOW_HOURS - 1)
     since_hour = int((now - timedelta(hours=WINDOW_HOURS)).timestamp() // 3600)
     per_task: dict[str, dict[str, int]] = {}
@@ -148,11 +149,13 @@ def dashboard_context(ui: UiDependencies, viewer: Viewer) -> dict[str, Any]:
             counts = per_task.setdefault(item.task, {})
             counts[item.status] = counts.get(item.status, 0) + item.count
             finished[item.status] += item.count
+    return per_task, buckets, finished
+
+
+def _task_rows(reads: Reads, actor: Actor, per_task: dict[str, dict[str, int]]) -> list[TaskRow]:
+    """The busiest tasks with their duration percentiles, failing ones first."""
     busiest = sorted(per_task, key=lambda t: (-sum(per_task[t].values()), t))[:TASK_ROWS]
     samples = reads.stats.recent_durations(actor, busiest, DURATION_SAMPLE)
-    schedule_counts = reads.schedules.counts_by_status(actor)
-    failures = reads.runs.list(actor, RunFilter(status=["failed"]), limit=LIST_LENGTH)
-    running = reads.runs.list(actor, RunFilter(status=["running"]), limit=RUNNING_LENGTH)
     tasks = [
         TaskRow(
             task,
@@ -163,7 +166,12 @@ def dashboard_context(ui: UiDependencies, viewer: Viewer) -> dict[str, Any]:
         )
         for task in busiest
     ]
-    nodes = reads.nodes.seen_since(now - NODES_SEEN_WITHIN)
+    return sorted(tasks, key=lambda t: (-t.failed, t.task))
+
+
+def _process_context(ui: UiDependencies, now: datetime) -> dict[str, Any]:
+    """The processes card: each node's state, and what is down now."""
+    nodes = ui.app.reads.nodes.seen_since(now - NODES_SEEN_WITHIN)
     health = node_health(nodes, now, ui.settings.stall_timeout, ui.settings.node_lost_after)
     return {
         "nodes": health,
@@ -172,9 +180,23 @@ def dashboard_context(ui: UiDependencies, viewer: Viewer) -> dict[str, Any]:
         "has_scheduler": any(h.state == "running" and h.node.kind == "scheduler" for h in health),
         "has_worker": any(h.state == "running" and h.node.kind == "worker" for h in health),
         "stale_after": ui.settings.stall_timeout,
+    }
+
+
+def dashboard_context(ui: UiDependencies, viewer: Viewer) -> dict[str, Any]:
+    """Everything the dashboard shows."""
+    actor = viewer.actor
+    now = viewer.now
+    reads = ui.app.reads
+    per_task, buckets, finished = _finished_counts(reads, actor, now)
+    schedule_counts = reads.schedules.counts_by_status(actor)
+    failures = reads.runs.list(actor, RunFilter(status=["failed"]), limit=LIST_LENGTH)
+    running = reads.runs.list(actor, RunFilter(status=["running"]), limit=RUNNING_LENGTH)
+    return {
+        **_process_context(ui, now),
         "depth": reads.stats.queue_depth(actor, now),
         "chart": hourly_chart(buckets, now),
-        "tasks": sorted(tasks, key=lambda t: (-t.failed, t.task)),
+        "tasks": _task_rows(reads, actor, per_task),
         "duration_sample": DURATION_SAMPLE,
         "finished": finished,
         "finished_total": sum(finished.values()),
