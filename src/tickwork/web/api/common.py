@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 
 from tickwork.app import Tickwork
+from tickwork.domain.errors import InvalidInputError
 from tickwork.web.api.schemas import MAX_ID, NO_CONTROL_CHARACTERS, ErrorBody
 from tickwork.web.state import WebState, web_state
 
@@ -48,6 +50,10 @@ App = Annotated[Tickwork, Depends(get_tickwork)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most items per page")]
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 TextFilter = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL_CHARACTERS)]
+StatusFilter = Annotated[
+    list[Annotated[str, Query(max_length=200)]] | None,
+    Query(description="One or more statuses: repeat the parameter, or separate with commas"),
+]
 MetadataFilter = Annotated[
     str | None,
     Query(
@@ -69,3 +75,18 @@ def page(items: list[Any], limit: int) -> tuple[list[Any], Any]:
         items = items[:limit]
         return items, items[-1].id
     return items, None
+
+
+def status_values(values: list[str] | None, statuses: type[Enum]) -> list[str] | None:
+    """The statuses a ``status`` filter asks for (repeated or comma-separated); a value that
+    is not one of ``statuses`` is refused naming the field."""
+    if not values:
+        return None
+    wanted = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    allowed = {s.value for s in statuses}
+    for value in wanted:
+        if value not in allowed:
+            raise InvalidInputError(
+                f"{value[:80]!r} is not one of {', '.join(sorted(allowed))}", field="status"
+            )
+    return wanted or None

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.flows import FlowStatus
 from tickwork.web.api.common import (
     ERROR_RESPONSES,
@@ -15,9 +14,11 @@ from tickwork.web.api.common import (
     App,
     IdFilter,
     Limit,
+    StatusFilter,
     TextFilter,
     id_path,
     page,
+    status_values,
 )
 from tickwork.web.api.flow_schemas import FlowOut, FlowPage, FlowStart, GroupList, GroupOut
 from tickwork.web.api.schemas import Moment, utc
@@ -28,10 +29,6 @@ router = APIRouter(prefix="/flows", tags=["flows"], responses=ERROR_RESPONSES)
 
 FlowId = Annotated[int, id_path("flow")]
 GroupName = Annotated[str, Path(max_length=200, description="The group's name")]
-StatusFilter = Annotated[
-    list[Annotated[str, Query(max_length=200)]] | None,
-    Query(description="One or more statuses: repeat the parameter, or separate with commas"),
-]
 
 
 @groups_router.get("", response_model=GroupList, summary="List groups")
@@ -44,19 +41,6 @@ def list_groups(app: App, principal: Viewer) -> GroupList:
 def get_group(app: App, principal: Viewer, name: GroupName) -> GroupOut:
     """One group: its tasks, the dependencies a flow pulls in, edges and waves."""
     return GroupOut.of(app.groups.get(name))
-
-
-def _statuses(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    wanted = [part.strip() for value in values for part in value.split(",") if part.strip()]
-    allowed = {s.value for s in FlowStatus}
-    for value in wanted:
-        if value not in allowed:
-            raise InvalidInputError(
-                f"{value[:80]!r} is not one of {', '.join(sorted(allowed))}", field="status"
-            )
-    return wanted or None
 
 
 @router.get("", response_model=FlowPage, summary="List flows")
@@ -76,7 +60,7 @@ def list_flows(
     """Flows newest first, filtered, with their steps. Pass ``next_before_id`` as
     ``before_id`` for the next page."""
     found = app.flows.list(
-        status=_statuses(status),
+        status=status_values(status, FlowStatus),
         group=group,
         schedule_id=schedule_id,
         tenant_id=tenant_id,

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import Run, RunStatus, RunTrigger
 from tickwork.domain.queries import RunFilter
 from tickwork.web.api.common import (
@@ -15,8 +14,10 @@ from tickwork.web.api.common import (
     App,
     IdFilter,
     Limit,
+    StatusFilter,
     TextFilter,
     id_path,
+    status_values,
 )
 from tickwork.web.api.schemas import (
     AttemptOut,
@@ -32,28 +33,11 @@ from tickwork.web.security import Admin, Operator, Viewer
 router = APIRouter(prefix="/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
 RunId = Annotated[int, id_path("run")]
-StatusFilter = Annotated[
-    list[Annotated[str, Query(max_length=200)]] | None,
-    Query(description="One or more statuses: repeat the parameter, or separate with commas"),
-]
 
 
 def run_out(run: Run) -> RunOut:
     """A run as list views return it."""
     return RunOut.model_validate(run)
-
-
-def _statuses(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    wanted = [part.strip() for value in values for part in value.split(",") if part.strip()]
-    allowed = {s.value for s in RunStatus}
-    for value in wanted:
-        if value not in allowed:
-            raise InvalidInputError(
-                f"{value!r} is not one of {', '.join(sorted(allowed))}", field="status"
-            )
-    return wanted or None
 
 
 @router.get("", response_model=RunPage, summary="List runs")
@@ -78,7 +62,7 @@ def list_runs(
     filters = RunFilter(
         schedule_id=schedule_id,
         task=task,
-        status=_statuses(status),
+        status=status_values(status, RunStatus),
         trigger=None if trigger is None else trigger.value,
         tenant_id=tenant_id,
         since=utc(since),
