@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -319,23 +320,39 @@ class AlertMonitor:
         with self.db.write() as conn:
             now = self.db.now()
             opened = self._open_subjects(conn, AlertEvent.PROCESS_DOWN)
-            down = self._down(conn, now)
-            for subject, text in down.items():
-                if subject not in opened:
-                    self.events.open(
-                        conn, AlertEvent.PROCESS_DOWN, subject, text, now, path="/", process=subject
-                    )
-            for subject, alert in opened.items():
-                if subject not in down:
-                    self.events.clear(
-                        conn,
-                        [alert],
-                        AlertEvent.PROCESS_DOWN,
-                        f"Cleared: {alert.text}",
-                        now,
-                        path="/",
-                        process=subject,
-                    )
+            self._reconcile(
+                conn,
+                AlertEvent.PROCESS_DOWN,
+                opened,
+                self._down(conn, now),
+                now,
+                path="/",
+                cleared=lambda subject, alert: f"Cleared: {alert.text}",
+                fields=lambda subject: {"process": subject},
+            )
+
+    def _reconcile(
+        self,
+        conn: Connection,
+        event: AlertEvent,
+        opened: dict[str, Alert],
+        current: dict[str, str],
+        now: datetime,
+        *,
+        path: str,
+        cleared: Callable[[str, Alert], str],
+        fields: Callable[[str], dict[str, Any]],
+    ) -> None:
+        """Open an incident of ``event`` for each subject of ``current`` (subject → text)
+        not open yet, and clear each open one no longer in ``current``."""
+        for subject, text in current.items():
+            if subject not in opened:
+                self.events.open(conn, event, subject, text, now, path=path, **fields(subject))
+        for subject, alert in opened.items():
+            if subject not in current:
+                self.events.clear(
+                    conn, [alert], event, cleared(subject, alert), now, path=path, **fields(subject)
+                )
 
     def _backed_up(self, conn: Connection, now: datetime) -> dict[str, str]:
         """Queues backed up now, by subject ``queue:<queue>``."""
@@ -355,26 +372,13 @@ class AlertMonitor:
         with self.db.write() as conn:
             now = self.db.now()
             opened = self._open_subjects(conn, AlertEvent.QUEUE_BACKLOG)
-            backed_up = self._backed_up(conn, now)
-            for subject, text in backed_up.items():
-                if subject not in opened:
-                    self.events.open(
-                        conn,
-                        AlertEvent.QUEUE_BACKLOG,
-                        subject,
-                        text,
-                        now,
-                        path="/runs",
-                        queue=subject[6:],
-                    )
-            for subject, alert in opened.items():
-                if subject not in backed_up:
-                    self.events.clear(
-                        conn,
-                        [alert],
-                        AlertEvent.QUEUE_BACKLOG,
-                        f"Queue {subject[6:]!r} caught up",
-                        now,
-                        path="/runs",
-                        queue=subject[6:],
-                    )
+            self._reconcile(
+                conn,
+                AlertEvent.QUEUE_BACKLOG,
+                opened,
+                self._backed_up(conn, now),
+                now,
+                path="/runs",
+                cleared=lambda subject, alert: f"Queue {subject[6:]!r} caught up",
+                fields=lambda subject: {"queue": subject[6:]},
+            )
