@@ -78,13 +78,7 @@ def require_admin(actor: Actor) -> None:
 def bound_tenant(actor: Actor, requested: str | None) -> str | None:
     """The tenant an account change applies to: the actor's own when it is bound to one
     (asking for another is refused)."""
-    if actor.tenant_id is None:
-        return requested
-    if requested not in (None, actor.tenant_id):
-        raise PermissionDeniedError(
-            f"you may only use tenant {actor.tenant_id!r}", field="tenant_id"
-        )
-    return actor.tenant_id
+    return actor.own_tenant(requested)
 
 
 def user_json(user: User) -> dict[str, Any]:

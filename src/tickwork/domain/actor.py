@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tickwork.domain.errors import PermissionDeniedError
+
 
 class Role(StrEnum):
     """What a principal may do; each role includes the ones before it."""
@@ -46,6 +48,17 @@ class Actor:
     def is_unbound_admin(self) -> bool:
         """Whether the actor is an admin bound to no tenant (see :func:`is_unbound_admin`)."""
         return is_unbound_admin(self.role, self.tenant_id)
+
+    def own_tenant(self, requested: str | None) -> str | None:
+        """The tenant a change by this actor applies to: ``requested`` when the actor is bound
+        to no tenant, else its own (asking for another is refused)."""
+        if self.tenant_id is None:
+            return requested
+        if requested not in (None, self.tenant_id):
+            raise PermissionDeniedError(
+                f"you may only use tenant {self.tenant_id!r}", field="tenant_id"
+            )
+        return self.tenant_id
 
 
 SYSTEM = Actor(name="system", source="system")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from tickwork.domain import inputs
 from tickwork.domain.actor import Actor
-from tickwork.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from tickwork.domain.errors import InvalidInputError, NotFoundError
 from tickwork.domain.models import Flag
 from tickwork.storage.audit_store import AuditStore
 from tickwork.storage.database import Database
@@ -51,13 +51,7 @@ class FlagService:
         tenant = None
         if requested is not None and not (isinstance(requested, str) and not requested.strip()):
             tenant = inputs.text(requested, "tenant_id", max_length=100)
-        if actor.tenant_id is None:
-            return tenant
-        if tenant not in (None, actor.tenant_id):
-            raise PermissionDeniedError(
-                f"you may only use tenant {actor.tenant_id!r}", field="tenant_id"
-            )
-        return actor.tenant_id
+        return actor.own_tenant(tenant)
 
     def list(self, actor: Actor | None = None) -> list[Flag]:
         """Flags by name: every flag for an actor bound to no tenant, else the

@@ -158,13 +158,7 @@ class FlowService:
     def _tenant_for(self, actor: Actor, requested: str | None) -> str | None:
         if requested is not None:
             requested = inputs.text(requested, "tenant_id", max_length=100)
-        if actor.tenant_id is None:
-            return requested
-        if requested not in (None, actor.tenant_id):
-            raise PermissionDeniedError(
-                f"you may only use tenant {actor.tenant_id!r}", field="tenant_id"
-            )
-        return actor.tenant_id
+        return actor.own_tenant(requested)
 
     def _payloads(
         self, actor: Actor, target: FlowTarget, payload: Any, tenant: str | None

@@ -14,7 +14,6 @@ from tickwork.domain.actor import Actor
 from tickwork.domain.errors import (
     InvalidInputError,
     InvalidTransitionError,
-    PermissionDeniedError,
     TickworkError,
 )
 from tickwork.domain.models import Run, RunStatus, RunTrigger
@@ -75,13 +74,7 @@ class RunService:
 
     def _values(self, actor: Actor, request: RunRequest, now: datetime) -> dict[str, Any]:
         task: Task = self.registry.get(request.task)
-        tenant = request.tenant_id
-        if actor.tenant_id is not None:
-            if tenant not in (None, actor.tenant_id):
-                raise PermissionDeniedError(
-                    f"you may only use tenant {actor.tenant_id!r}", field="tenant_id"
-                )
-            tenant = actor.tenant_id
+        tenant = actor.own_tenant(request.tenant_id)
         task.check_allowed(actor, tenant)
         run_at = now if request.run_at is None else inputs.moment(request.run_at, "run_at")
         return {

@@ -97,11 +97,7 @@ class ScheduleService:
     def _tenant_for(self, actor: Actor, requested: Any) -> Any:
         if actor.tenant_id is None:
             return requested
-        if requested not in (None, "", actor.tenant_id):
-            raise PermissionDeniedError(
-                f"you may only use tenant {actor.tenant_id!r}", field="tenant_id"
-            )
-        return actor.tenant_id
+        return actor.own_tenant(requested or None)
 
     # -- changes -----------------------------------------------------------------------
 
