@@ -26,7 +26,9 @@ def test_bulk_schedules_by_filter_and_ids(api: Api, schedule_body: Maker) -> Non
         json={"action": "pause", "filter": {"task": "greet"}, "note": "db migration"},
     )
     assert paused.status_code == 200, paused.text
-    assert paused.json() == {"matched": 3, "changed": 3, "failed": [], "changed_ids": ids}
+    assert paused.json() == {
+        "matched": 3, "changed": 3, "failed": [], "changed_ids": ids, "run_ids": [], "flow_ids": []
+    }  # fmt: skip
     assert len(api.audit("schedule.pause")) == 3
     listed = admin.get("/api/v1/schedules", params={"status": "paused"}).json()["items"]
     assert {s["pause_note"] for s in listed} == {"db migration"}

@@ -81,13 +81,16 @@ class BulkFailureOut(ResponseModel):
 
 
 class BulkResultOut(ResponseModel):
-    """What a bulk action did. ``changed_ids`` are the changed objects' ids (for ``run``,
-    the ids of the runs it queued)."""
+    """What a bulk action did. ``changed_ids`` are the changed objects' ids (schedules or
+    runs, as the action acts on); a ``run`` of schedules also lists the runs it queued
+    (``run_ids``) and, for group schedules, the flows it started (``flow_ids``)."""
 
     matched: int
     changed: int
     failed: list[BulkFailureOut]
     changed_ids: list[int]
+    run_ids: list[int] = []
+    flow_ids: list[int] = []
 
 
 class BackfillRequest(RequestModel):
