@@ -72,8 +72,7 @@ def print_backfill(result: BackfillResult, as_json: bool) -> None:
         would = result.missing * result.runs_per_fire_time
         made = _made(result, result.missing, would) if result.flows else result.missing
         console.print(
-            f"dry run: {made} would be created, "
-            f"{result.existing} already have a {entry}",
+            f"dry run: {made} would be created, {result.existing} already have a {entry}",
             highlight=False,
         )
     else:
