@@ -233,8 +233,8 @@ def test_the_schedules_list_asks_nothing_while_its_tab_is_hidden(
 def test_a_demotion_is_confirmed_and_the_last_admin_is_refused_next_to_its_row(
     browser: Browser, server: BrowserServer
 ) -> None:
-    """Defect 12: the role dropdown demoted at once, and the last admin's refusal was the
-    full-page 409 error."""
+    """Defect 12: the role dropdown demoted at once (and an arrow key on it promoted), and the
+    last admin's refusal was the full-page 409 error."""
     users = server.app.users
     dora, _ = users.create_user(ADMIN_ACTOR, "dora", role="operator", password="a" * 12)
     ada = next(u for u in users.list_users(ADMIN_ACTOR) if u.username == "ada")
@@ -252,22 +252,37 @@ def test_a_demotion_is_confirmed_and_the_last_admin_is_refused_next_to_its_row(
     def role_of(name: str) -> str:
         return next(u.role.value for u in users.list_users(ADMIN_ACTOR) if u.username == name)
 
+    def set_role(name: str, role: str) -> None:
+        page.get_by_label(f"Role of {name}", exact=True).select_option(role)
+        page.get_by_role("button", name=f"Set the role of {name}").click()
+
+    # Choosing a role submits nothing (arrow keys on a closed select choose): Set does.
+    setter = page.get_by_role("button", name="Set the role of dora")
+    expect(setter).to_be_disabled()
+    page.get_by_label("Role of dora", exact=True).focus()
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_label("Role of dora", exact=True)).to_have_value("admin")
+    expect(setter).to_be_enabled()
+    page.keyboard.press("ArrowUp")
+    expect(setter).to_be_disabled()
+    assert role_of("dora") == "operator"
     # A demotion dismissed: the dropdown shows the role again and nothing changed.
     answer(accept=False)
-    page.get_by_label("Role of dora").select_option("viewer")
-    expect(page.get_by_label("Role of dora")).to_have_value("operator")
+    set_role("dora", "viewer")
+    expect(page.get_by_label("Role of dora", exact=True)).to_have_value("operator")
+    expect(setter).to_be_disabled()
     assert asked == ["Demote dora from operator to viewer? They lose what operators may do "
                      "at once."]  # fmt: skip
     assert role_of("dora") == "operator"
     # Accepted: it is saved.
     answer(accept=True)
     with page.expect_navigation():
-        page.get_by_label("Role of dora").select_option("viewer")
-    expect(page.get_by_label("Role of dora")).to_have_value("viewer")
+        set_role("dora", "viewer")
+    expect(page.get_by_label("Role of dora", exact=True)).to_have_value("viewer")
     assert role_of("dora") == "viewer"
     # A promotion asks nothing.
     with page.expect_navigation():
-        page.get_by_label("Role of dora").select_option("admin")
+        set_role("dora", "admin")
     assert role_of("dora") == "admin"
     assert len(asked) == 2
     users.update_user(ADMIN_ACTOR, dora.id, role="viewer")
@@ -276,18 +291,18 @@ def test_a_demotion_is_confirmed_and_the_last_admin_is_refused_next_to_its_row(
     page.goto(f"{server.url}/admin/users")
     answer(accept=True)
     with page.expect_navigation():
-        page.get_by_label("Role of ada").select_option("viewer")
+        set_role("ada", "viewer")
     message = page.locator(f"#user-{ada.id}-error")
     expect(message).to_have_text("'ada' is the last admin; create another admin first")
     expect(page.get_by_role("heading", name="Users", level=1)).to_be_visible()
-    expect(page.get_by_label("Role of ada")).to_have_value("admin")
+    expect(page.get_by_label("Role of ada", exact=True)).to_have_value("admin")
     red = page.evaluate(
         """() => { const p = document.createElement("p"); p.style.color = "var(--bad)";
                    document.body.append(p); const c = getComputedStyle(p).color; p.remove();
                    return c; }"""
     )
     assert message.evaluate("e => getComputedStyle(e).color") == red
-    row = page.locator("tr", has=page.get_by_label("Role of ada"))
+    row = page.locator("tr", has=page.get_by_label("Role of ada", exact=True))
     expect(row.locator(".field-error")).to_have_count(1)
     assert role_of("ada") == "admin"
     # Disabling the last admin: confirmed, then refused the same way.

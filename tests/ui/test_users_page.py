@@ -34,6 +34,9 @@ def test_demoting_or_disabling_the_last_admin_answers_next_to_its_row(ui: Ui) ->
     page = client.get("/admin/users").text
     row = _row(page, "admin-all")
     assert 'data-role-of="admin-all" data-current="admin"' in row
+    # Choosing a role submits nothing by itself (an arrow key on the select chooses one).
+    assert "data-autosubmit" not in row
+    assert 'aria-label="Set the role of admin-all">Set</button>' in row
     assert 'data-confirm="Disable admin-all?' in row
 
     for path, data in ((f"/admin/users/{admin_id}/role", {"role": "viewer"}),

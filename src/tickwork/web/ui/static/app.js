@@ -188,8 +188,12 @@
     if (dialog && event.detail.successful && dialog.open) dialog.close();
   });
 
-  // -- a role taken away is confirmed first; cancelling puts the role back ---------------
+  // -- a user's role: Set shows once it differs; a role taken away is confirmed first -----
   var ROLES = ["viewer", "operator", "admin"];
+  function syncRoleForm(select) {
+    var button = select.form && select.form.querySelector("[data-role-set]");
+    if (button) button.disabled = select.value === select.dataset.current;
+  }
   function demotionRefused(select) {
     var before = select.dataset.current;
     if (!before || ROLES.indexOf(select.value) >= ROLES.indexOf(before)) return false;
@@ -197,11 +201,14 @@
       "? They lose what " + before + "s may do at once.";
     if (window.confirm(question)) return false;
     select.value = before;
+    syncRoleForm(select);
     return true;
   }
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    var role = form.matches("[data-role-form]") && form.querySelector("[data-role-of]");
+    if ((role && demotionRefused(role)) ||
+        (form.dataset.confirm && !window.confirm(form.dataset.confirm))) {
       event.preventDefault();
     }
   });
@@ -209,7 +216,7 @@
   // -- auto-submitting selects (filters, page size) ------------------------------------
   document.addEventListener("change", function (event) {
     var target = event.target;
-    if (target.matches("[data-role-of]") && demotionRefused(target)) return;
+    if (target.matches("[data-role-of]")) syncRoleForm(target);
     if (target.matches("[data-autosubmit]") && target.form) {
       if (target.form.requestSubmit) target.form.requestSubmit(); else target.form.submit();
     }
@@ -417,6 +424,7 @@
     if (root.matches && root.matches("form[data-schedule-form]")) showTriggerSection(root);
     initCharts(root);
     ["bulk-schedules", "bulk-runs"].forEach(syncBulkCount);
+    root.querySelectorAll("select[data-role-of]").forEach(syncRoleForm);
   }
 
   // -- a refused form: its first invalid field takes focus; each message shows once ------
