@@ -39,7 +39,7 @@ def _wait_for_gate(name: str, gate: str) -> None:
 def register_ui_tasks(app: Tickwork) -> None:
     """Register ``greet`` (config form fields), ``boom`` (always fails), ``flaky`` (fails its
     first attempt, retried half a second later) and ``stream`` (logs a line, waits for the
-    gate file its payload names, logs another)."""
+    gate file its payload names, logs another; with ``fail_first`` its first attempt fails)."""
 
     @app.task("greet", config=GreetConfig, description="Say hello", max_attempts=2)
     def greet(ctx: Context, config: GreetConfig) -> dict[str, Any]:
@@ -58,8 +58,14 @@ def register_ui_tasks(app: Tickwork) -> None:
             raise RuntimeError("flaky on attempt 1")
         return {"attempt": ctx.attempt}
 
-    @app.task("stream", description="Logs, waits for a gate, logs again", max_attempts=1)
+    @app.task(
+        "stream", description="Logs, waits for a gate, logs again", max_attempts=2,
+        retry_backoff=0.2,
+    )  # fmt: skip
     def stream(ctx: Context, payload: dict[str, Any]) -> None:
+        if payload.get("fail_first") and ctx.attempt == 1:
+            ctx.log.warning("attempt 1 gives up")
+            raise RuntimeError("stream attempt 1 failed")
         ctx.log.info("first line, before the gate")
         _wait_for_gate("stream", str(payload["gate"]))
         ctx.log.info("second line, after the gate")

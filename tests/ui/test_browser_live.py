@@ -71,9 +71,10 @@ def test_a_run_shows_each_attempt_with_its_worker_times_error_and_log(
 def test_a_running_runs_log_lines_appear_without_a_reload(
     browser: Browser, server: BrowserServer, tmp_path: Path
 ) -> None:
-    """Defect 8: nothing streamed while a run ran."""
+    """Defect 8: nothing streamed while a run ran. The page refreshes itself while the run
+    runs, keeping the viewer's focus and the attempt details they opened."""
     gate = tmp_path / "stream-gate"
-    run = server.app.enqueue("stream", payload={"gate": str(gate)})
+    run = server.app.enqueue("stream", payload={"gate": str(gate), "fail_first": True})
     page = login_page(browser, server, "ada")
     page.goto(f"{server.url}/runs/{run.id}")
     page.evaluate("window.twSameDocument = true")
@@ -81,6 +82,18 @@ def test_a_running_runs_log_lines_appear_without_a_reload(
     expect(log.locator("ol.log")).to_contain_text("first line, before the gate")
     expect(page.locator("#run-status")).to_contain_text("running")
     expect(log).not_to_contain_text("second line")
+    # The failed first attempt's log, opened, and the focus on Cancel: both survive polls.
+    first = page.locator("section[aria-labelledby='attempts-title'] tbody tr").first
+    expect(first.locator("[data-label='Error']")).to_contain_text("stream attempt 1 failed")
+    first.locator("[data-label='Log'] summary").click()
+    page.get_by_role("button", name="Cancel run").focus()
+    for _ in range(2):
+        with page.expect_response(lambda r: f"/ui/partials/runs/{run.id}" in r.url):
+            pass
+    expect(first.locator("[data-label='Log'] details")).to_have_attribute("open", "")
+    expect(first.locator("[data-label='Log'] ol.log")).to_be_visible()
+    expect(first.locator("[data-label='Log'] ol.log")).to_contain_text("attempt 1 gives up")
+    expect(page.get_by_role("button", name="Cancel run")).to_be_focused()
     gate.touch()
     expect(log.locator("ol.log")).to_contain_text("second line, after the gate")
     expect(page.locator("#run-status")).to_contain_text("succeeded")

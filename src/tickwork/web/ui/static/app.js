@@ -111,6 +111,23 @@
     if (busy || same) event.detail.shouldSwap = false;
   });
 
+  // A live section swapped whole (a running run's page) keeps the <details> the viewer
+  // opened; the focus follows by id (htmx), so its buttons and summaries carry ids.
+  var openDetails = [];
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.hasAttribute || !target.hasAttribute("data-live")) return;
+    openDetails = Array.prototype.map.call(target.querySelectorAll("details[open][id]"), function (d) {
+      return d.id;
+    });
+  });
+  function reopenDetails(root) {
+    openDetails.forEach(function (id) {
+      var details = document.getElementById(id);
+      if (details && root.contains(details)) details.open = true;
+    });
+  }
+
   // Show 4xx responses that carry HTML (validation errors) instead of dropping them.
 
   document.body.addEventListener("htmx:beforeSwap", function (event) {
@@ -420,6 +437,7 @@
   });
 
   function onLoad(root) {
+    reopenDetails(root);
     root.querySelectorAll("form[data-schedule-form]").forEach(showTriggerSection);
     if (root.matches && root.matches("form[data-schedule-form]")) showTriggerSection(root);
     initCharts(root);
