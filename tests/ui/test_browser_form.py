@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.support.accounts import ADMIN_ACTOR
-from tests.support.browser import TIMEOUT_MS, BrowserServer, login_page
+from tests.support.browser import TIMEOUT_MS, BrowserServer, axe_violations, login_page
 from tests.support.requirements import require
 
 require("playwright")
@@ -123,7 +123,7 @@ def allowed_times_blackouts_and_a_condition_are_previewed_saved_and_shown(
     browser: Browser, server: BrowserServer
 ) -> None:
     server.app.flags.set(ADMIN_ACTOR, "open-hours", True)
-    page = login_page(browser, server, "ada")
+    page = login_page(browser, server, "ada", bypass_csp=True)
     page.goto(f"{server.url}/schedules/new")
     page.locator("#field-name").fill("limits-browser")
     page.locator("#field-task").select_option("greet")
@@ -168,4 +168,5 @@ def allowed_times_blackouts_and_a_condition_are_previewed_saved_and_shown(
     expect(window.get_by_label("Sun")).not_to_be_checked()
     expect(page.get_by_label("Blackout dates")).to_have_value("2030-01-08")
     expect(page.get_by_label("Condition")).to_have_value("open-hours")
+    assert axe_violations(page) == []
     page.context.close()
