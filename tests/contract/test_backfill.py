@@ -11,7 +11,6 @@ from tickwork import FakeClock, Tickwork
 from tickwork.domain.actor import Actor, Role
 from tickwork.domain.errors import (
     InvalidInputError,
-    InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -169,13 +168,20 @@ def test_a_paused_schedule_does_not_hold_its_backfill(app: Tickwork, clock: Fake
     assert {statuses[i] for i in later.run_ids} == {"queued"}
 
 
-def test_a_group_schedule_is_not_backfilled_as_a_task(app: Tickwork, clock: FakeClock) -> None:
+def test_a_group_schedule_whose_group_is_not_declared_here_is_refused_naming_group(
+    app: Tickwork, database_url: str, clock: FakeClock
+) -> None:
     @app.task("step.one", group="nightly")
     def one(ctx: object) -> None:
         return None
 
     schedule = app.schedules.create(name="g", group="nightly", cron="0 * * * *")
-    with pytest.raises(InvalidTransitionError) as caught:
-        app.schedules.backfill(schedule.id, at(0), at(180))
-    assert caught.value.field == "group"
+    elsewhere = Tickwork(database_url, clock=clock)  # a process without the group's tasks
+    try:
+        with pytest.raises(InvalidInputError) as caught:
+            elsewhere.schedules.backfill(schedule.id, at(0), at(180), dry_run=True)
+        assert caught.value.field == "group"
+    finally:
+        elsewhere.close()
     assert runs_of(app, schedule.id) == []
+    assert app.schedules.backfill(schedule.id, at(0), at(180)).runs_created == 3

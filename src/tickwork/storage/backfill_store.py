@@ -1,5 +1,6 @@
-"""The queries of a backfill: which fire times of a schedule already have an entry, and
-writing runs for those that have none (or only a skipped one)."""
+"""The queries of a backfill: which fire times of a schedule already have an entry (a run, or
+for a group schedule a flow), and writing runs for those that have none (or only a skipped
+one). A group schedule's flows are written by the flows' store, as firing writes them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Connection
 from tickwork.domain.models import RunStatus
 from tickwork.storage import firing_sql
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
-from tickwork.storage.tables import runs
+from tickwork.storage.tables import flows, runs
 
 _SKIPPED = RunStatus.SKIPPED.value
 
@@ -34,6 +35,25 @@ class BackfillStore:
             runs.c.scheduled_for < end,
         )
         return {row.scheduled_for: row.status for row in conn.execute(query)}
+
+    def flow_entries_between(
+        self, conn: Connection, schedule_id: int, start: datetime, end: datetime
+    ) -> dict[datetime, str]:
+        """The status of the flow of each fire time in ``[start, end)`` that has one (a
+        group schedule's entries)."""
+        query = sa.select(flows.c.scheduled_for, flows.c.status).where(
+            flows.c.schedule_id == schedule_id,
+            flows.c.scheduled_for >= start,
+            flows.c.scheduled_for < end,
+        )
+        return {row.scheduled_for: row.status for row in conn.execute(query)}
+
+    def flow_run_ids(self, conn: Connection, flow_ids: Sequence[int]) -> list[int]:
+        """The ids of the runs of ``flow_ids``."""
+        if not flow_ids:
+            return []
+        query = sa.select(runs.c.id).where(runs.c.flow_id.in_(sorted(flow_ids)))
+        return sorted(row[0] for row in conn.execute(query))
 
     def revive_skipped(
         self, conn: Connection, schedule_id: int, rows: Sequence[dict[str, Any]]
