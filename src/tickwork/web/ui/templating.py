@@ -46,6 +46,11 @@ def to_json(value: Any) -> Markup:
     return Markup(text.replace("'", "\\u0027"))
 
 
+def content_fingerprint(html: str) -> str:
+    """A short hash of rendered HTML: a live poll compares it to skip what did not change."""
+    return hashlib.blake2b(str(html).encode(), digest_size=8).hexdigest()
+
+
 def misfire_text(schedule: Schedule) -> str:
     """What the schedule's misfire policy does, in words."""
     text = MISFIRE_HELP.get(schedule.misfire_policy.value, "")
@@ -100,6 +105,7 @@ def build_environment() -> Environment:
         compact=formatting.compact,
         any_seconds=formatting.any_seconds,
         group_anchor=group_anchor,
+        fingerprint=content_fingerprint,
     )
     return env
 

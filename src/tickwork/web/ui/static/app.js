@@ -86,14 +86,32 @@
   document.body.addEventListener("htmx:sendError", function () {
     toast("The server cannot be reached; retrying…", "bad");
   });
-  // Show 4xx responses that carry HTML (validation errors) instead of dropping them.
-  // A live page does not refresh under an open confirmation dialog (it would close it).
+  // A live page does not refresh under an open confirmation dialog (it would close it),
+  // and a poller ([data-live]) asks nothing while its tab is hidden.
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     var source = event.detail.elt;
     if (source && source.querySelector && source.querySelector("dialog[open]")) {
       event.preventDefault();
+    } else if (document.hidden && source && source.hasAttribute && source.hasAttribute("data-live")) {
+      event.preventDefault();
     }
   });
+  // Back in view: pollers catch up at once (they listen for "twvisible" on the body).
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && window.htmx) htmx.trigger(document.body, "twvisible");
+  });
+  // A poll swaps rows in by id ([data-live-row]): never one the viewer is using (it holds
+  // the focus or waits for an action's answer), nor one whose content did not change.
+  document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.hasAttribute || !target.hasAttribute("data-live-row")) return;
+    var fresh = event.detail.fragment && event.detail.fragment.firstElementChild;
+    var busy = target.contains(document.activeElement) || target.querySelector(".htmx-request");
+    var same = fresh && fresh.dataset && fresh.dataset.sig && fresh.dataset.sig === target.dataset.sig;
+    if (busy || same) event.detail.shouldSwap = false;
+  });
+
+  // Show 4xx responses that carry HTML (validation errors) instead of dropping them.
 
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
@@ -170,9 +188,28 @@
     if (dialog && event.detail.successful && dialog.open) dialog.close();
   });
 
+  // -- a role taken away is confirmed first; cancelling puts the role back ---------------
+  var ROLES = ["viewer", "operator", "admin"];
+  function demotionRefused(select) {
+    var before = select.dataset.current;
+    if (!before || ROLES.indexOf(select.value) >= ROLES.indexOf(before)) return false;
+    var question = "Demote " + select.dataset.roleOf + " from " + before + " to " + select.value +
+      "? They lose what " + before + "s may do at once.";
+    if (window.confirm(question)) return false;
+    select.value = before;
+    return true;
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+
   // -- auto-submitting selects (filters, page size) ------------------------------------
   document.addEventListener("change", function (event) {
     var target = event.target;
+    if (target.matches("[data-role-of]") && demotionRefused(target)) return;
     if (target.matches("[data-autosubmit]") && target.form) {
       if (target.form.requestSubmit) target.form.requestSubmit(); else target.form.submit();
     }
