@@ -90,7 +90,7 @@ BAD_INPUT = [
     ),
     pytest.param(
         "windows", '[{"days": ["mon"], "start": "09:00", "end": "09:00"}]',
-        "Allowed times: window 1, to: start and end are the same time", id="same-start-and-end",
+        "Allowed times: window 1, to: from and to are the same time", id="same-start-and-end",
     ),
     pytest.param(
         "windows", '[{"days": [], "start": "09:00", "end": "17:00"}]',
