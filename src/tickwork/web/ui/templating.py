@@ -15,8 +15,9 @@ from tickwork.domain import triggers
 from tickwork.domain.models import Schedule
 from tickwork.web.ui import charts, formatting
 from tickwork.web.ui.flow_graph import group_anchor
-from tickwork.web.ui.views import alerting
-from tickwork.web.ui.views.schedule_form import MISFIRE_HELP, OVERLAP_HELP, field_label, labelled
+from tickwork.web.ui.views import alerting, fire_limits
+from tickwork.web.ui.views.form_labels import field_label, labelled
+from tickwork.web.ui.views.schedule_form import MISFIRE_HELP, OVERLAP_HELP
 from tickwork.web.ui.views.schedules import SPARK_RUNS, next_run_label
 
 HERE = Path(__file__).parent
@@ -86,6 +87,8 @@ def build_environment() -> Environment:
         overlap_text=overlap_text,
         field_label=field_label,
         labelled=labelled,
+        window_text=fire_limits.describe_window,
+        dates_text=fire_limits.describe_dates,
     )
     env.filters.update(
         absolute=formatting.absolute,
