@@ -34,6 +34,7 @@ def test_the_schedule_form_in_a_browser(
         a_refused_save_names_the_field_once_and_focuses_it,
         a_refused_login_says_so_once,
         allowed_times_blackouts_and_a_condition_are_previewed_saved_and_shown,
+        windows_are_added_and_removed_by_keyboard_and_a_refused_one_takes_focus,
     ]
     for journey in journeys:
         with subtests.test(msg=journey.__name__):
@@ -169,4 +170,50 @@ def allowed_times_blackouts_and_a_condition_are_previewed_saved_and_shown(
     expect(page.get_by_label("Blackout dates")).to_have_value("2030-01-08")
     expect(page.get_by_label("Condition")).to_have_value("open-hours")
     assert axe_violations(page) == []
+    page.context.close()
+
+
+def windows_are_added_and_removed_by_keyboard_and_a_refused_one_takes_focus(
+    browser: Browser, server: BrowserServer
+) -> None:
+    page = login_page(browser, server, "ada")
+    page.goto(f"{server.url}/schedules/new")
+    page.locator("#field-name").fill("same-times")
+    page.locator("#field-task").select_option("greet")
+    page.locator("#cfg-name").fill("ada")
+    page.get_by_label("Cron expression").fill("0 * * * *")
+    expect(page.get_by_text("Any time: no windows.")).to_be_visible()
+    add = page.get_by_role("button", name="Add window")
+    add.focus()
+    page.keyboard.press("Enter")
+    first = page.get_by_role("group", name="Window 1")
+    expect(first.get_by_label("Mon")).to_be_focused()
+    add.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".window-row")).to_have_count(2)
+    page.get_by_role("button", name="Remove window 2").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".window-row")).to_have_count(1)
+    expect(page.get_by_role("button", name="Remove window 1")).to_be_focused()
+    # Tab from Sun reaches From; typing sets it, and the JSON follows the rows.
+    first.get_by_label("Sun").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    expect(first.get_by_label("From")).to_be_focused()
+    page.keyboard.type("1700")
+    expect(first).to_contain_text("from and to are the same")
+    expect(page.locator("#field-windows")).to_have_value(
+        '[{"days":["mon","tue","wed","thu","fri","sun"],"start":"17:00","end":"17:00"}]'
+    )
+    message = "Allowed times: window 1, to: from and to are the same time"
+    expect(page.locator("#timing-preview")).to_contain_text(message)
+    page.get_by_role("button", name="Create schedule").click()
+    expect(page.locator("#form-errors")).to_be_visible()
+    _preview_loaded(page)
+    expect(
+        page.get_by_role("group", name="Window 1").get_by_label("to", exact=True)
+    ).to_be_focused()
+    expect(page.locator("#timing-preview")).to_contain_text("No preview until the marked field")
+    assert _visible_count(page, message) == 1
+    assert server.app.schedules.list(text="same-times") == []
     page.context.close()

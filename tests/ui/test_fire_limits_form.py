@@ -90,7 +90,7 @@ BAD_INPUT = [
     ),
     pytest.param(
         "windows", '[{"days": ["mon"], "start": "09:00", "end": "09:00"}]',
-        "Allowed times: window 1, to: start and end are the same time", id="same-start-and-end",
+        "Allowed times: window 1, to: from and to are the same time", id="same-start-and-end",
     ),
     pytest.param(
         "windows", '[{"days": [], "start": "09:00", "end": "17:00"}]',
@@ -209,3 +209,24 @@ def test_a_viewer_gets_no_form_and_the_form_lists_known_conditions(ui: Ui) -> No
     admin, _ = ui.login("admin")
     form = admin.get("/schedules/new").text
     assert '<option value="billing-open">billing-open (on)</option>' in form
+
+
+def test_a_tenants_condition_names_its_own_or_the_installations_flags(ui: Ui) -> None:
+    from tests.support.accounts import ACME_ADMIN_ACTOR
+    from tickwork.domain.actor import Actor, Role
+
+    ui.app.flags.set(ACME_ADMIN_ACTOR, "acme-open", True)
+    ui.app.flags.set(Actor(name="g", source="test", role=Role.ADMIN, tenant_id="globex"),
+                     "globex-open", True)  # fmt: skip
+    ui.app.flags.set(ADMIN_ACTOR, "everyone-open", False)
+    client, csrf = ui.login("admin", tenant="acme")
+    form = client.get("/schedules/new").text
+    assert "acme-open (on)" in form
+    assert "everyone-open (off)" in form
+    assert "globex-open" not in form
+    for name, status in (("acme-open", 303), ("everyone-open", 303), ("globex-open", 422)):
+        saved = client.post(
+            "/schedules/new", data=form_data(csrf_token=csrf, name=f"s-{name}", condition=name)
+        )
+        assert saved.status_code == status, (name, _errors(saved.text))
+    assert sorted(s.condition for s in ui.app.schedules.list()) == ["acme-open", "everyone-open"]

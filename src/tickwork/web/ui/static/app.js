@@ -477,7 +477,9 @@
       var end = row.querySelector("[data-window-part='end']").value;
       var note = row.querySelector("[data-window-note]");
       var none = !row.querySelector("[data-window-day]:checked");
-      note.textContent = none ? "pick at least one day" : (start && end && start === end ? "from and to are the same"
+      var same = !none && (start || "00:00") === (end || "23:59:59");
+      row.dataset.problem = none ? "days" : (same ? "end" : "");
+      note.textContent = none ? "pick at least one day" : (same ? "from and to are the same"
         : (start && end && end < start ? "ends the next day" : ""));
     });
     var empty = editor.querySelector("[data-windows-empty]");
@@ -515,10 +517,10 @@
     if (textarea.getAttribute("aria-invalid") === "true") {
       // The refused windows: the first row that is wrong (or the first control) takes the
       // mark, so focus lands in the editor and the message is read with it.
-      var bad = Array.prototype.find.call(editor.querySelectorAll(".window-row"), function (row) {
-        return row.querySelector("[data-window-note]").textContent && !/next day/.test(row.querySelector("[data-window-note]").textContent);
-      });
-      var target = (bad || editor).querySelector("input, button");
+      var bad = editor.querySelector(".window-row[data-problem='days'], .window-row[data-problem='end']");
+      var target = bad && bad.dataset.problem === "end"
+        ? bad.querySelector("[data-window-part='end']")
+        : (bad || editor).querySelector("input, button");
       target.setAttribute("aria-invalid", "true");
       target.setAttribute("aria-describedby", "field-windows-error field-windows-help");
     }
@@ -586,6 +588,10 @@
       if (first && key === liveKey) {
         live.hidden = true;
         el.hidden = false;
+        var wait = document.createElement("p");
+        wait.className = "muted";
+        wait.textContent = "No preview until the marked field is fixed.";
+        live.after(wait);
       } else {
         el.hidden = !!editedFields[key] || key === liveKey;
       }

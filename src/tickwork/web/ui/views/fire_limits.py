@@ -68,7 +68,9 @@ def read_windows(text: str) -> list[dict[str, Any]] | None:
             raise InvalidInputError(exc.message, field="windows") from None
         part = _PARTS.get(where.group(2) or "", "")
         prefix = f"window {int(where.group(1)) + 1}" + (f", {part}" if part else "")
-        raise InvalidInputError(f"{prefix}: {exc.message}", field="windows") from None
+        # The editor calls a window's start and end "from" and "to".
+        message = exc.message.replace("start and end", "from and to")
+        raise InvalidInputError(f"{prefix}: {message}", field="windows") from None
 
 
 def read_blackout_dates(text: str) -> list[str] | None:
