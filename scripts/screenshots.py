@@ -11,6 +11,7 @@ variants of a few. Never downloads a browser.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import random
 import shutil
@@ -112,6 +113,13 @@ def new_form(page: Page, base: str) -> None:
     page.fill("#cfg-url", "https://status.example.com/health")
     page.fill("#field-cron", "*/10 8-18 * * 1-5")
     page.wait_for_selector("#timing-preview .description")
+    # Allowed times: the default window (Mon-Fri 09:00-17:00) skips the 08:xx fire times.
+    page.click("button[data-add-window]")
+    # From next Monday 08:30, so the preview shows skipped and running fire times.
+    today = datetime.date.today()
+    monday = today + datetime.timedelta(days=7 - today.weekday())
+    page.fill("#field-preview_from", f"{monday.isoformat()}T08:30")
+    page.wait_for_selector("#timing-preview .badge.warn")
     settle(page)
 
 
@@ -175,6 +183,7 @@ ADMIN_SHOTS: list[Shot] = [
     ("schedule-detail", schedule_by_name("Inventory sync")),
     ("schedule-detail-paused", schedule_by_name("Quarterly audit reminder")),
     ("schedule-edit", schedule_by_name("Weekly report email", "/edit")),
+    ("schedule-detail-limits", schedule_by_name("Weekly report email")),
     ("runs", visit("/runs")),
     ("run-detail", failed_run),
     ("groups", visit("/groups")),

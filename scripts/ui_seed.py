@@ -74,6 +74,12 @@ def seed_users(app: Tickwork) -> None:
         auth.create_user(admin, name, role=role, tenant_id=tenant, password=PASSWORD)
 
 
+def _monday(weeks: int) -> str:
+    """The Monday ``weeks`` weeks after this week's, as YYYY-MM-DD."""
+    today = datetime.now().date()
+    return (today + timedelta(days=7 * weeks - today.weekday())).isoformat()
+
+
 def seed_schedules(app: Tickwork, port: int) -> dict[str, Schedule]:
     """API schedules of every trigger type and state, created by "ada"."""
     ada = Actor(name="ada", source="ui", role=Role.ADMIN)
@@ -94,6 +100,11 @@ def seed_schedules(app: Tickwork, port: int) -> dict[str, Schedule]:
             "timezone": "Europe/London",
             "payload": {"to": ["team@example.com"], "subject": "Weekly report"},
             "max_attempts": 3,
+            # Only Monday mornings, never on the next two bank-holiday-like Mondays, and
+            # only while the "reports" flag is on.
+            "windows": [{"days": ["mon"], "start": "07:00", "end": "10:00"}],
+            "blackout_dates": [_monday(2), _monday(5)],
+            "condition": "reports",
         },
         {
             "name": "Partner webhook",
@@ -147,6 +158,7 @@ def seed_schedules(app: Tickwork, port: int) -> dict[str, Schedule]:
             "payload": {"to": ["dev@example.com"], "subject": "Standup in 15 minutes"},
         },
     ]
+    app.flags.set(ada, "reports", True, description="Weekly reports go out")
     made = {}
     for spec in specs:
         schedule = app.schedules.create(actor=ada, **spec)

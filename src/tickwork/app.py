@@ -124,7 +124,9 @@ class Tickwork:
         self.alert_config = alerts or AlertConfig()
         self.schedules = Schedules(self)
         self.runs = Runs(self)
-        self.flows = Flows(lambda: self.flow_service, lambda: self.reads.flows)
+        self.flows = Flows(
+            lambda: self.flow_service, lambda: self.reads.flows, lambda: self.backfill_service
+        )
         self.groups = Groups(lambda: self.flow_service)
         self.queues = Queues(self)
         self.channels = Channels(self)
@@ -300,6 +302,7 @@ class Tickwork:
                 self.db,
                 self.registry,
                 self.backfill_config,
+                flows=self.flow_store,
                 on_enqueue=lambda: self.hub.publish(RUNS_CHANNEL),
             ),
         )

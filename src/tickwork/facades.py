@@ -212,7 +212,14 @@ class Schedules:
         actor: Actor = PYTHON,
     ) -> BackfillResult:
         """Create one run (trigger ``backfill``) per fire time in ``[start, end)`` that has
-        none; with ``dry_run``, only list the fire times and which already have a run."""
+        none; with ``dry_run``, only list the fire times and which already have a run.
+
+        A schedule that targets a group gets one flow (with all its runs) per fire time
+        that has none: ``created`` counts flows, ``runs_created`` their runs::
+
+            done = app.schedules.backfill(schedule.id, "2030-01-01T00:00Z", "2030-01-02T00:00Z")
+            done.created, done.runs_created, done.flow_ids
+        """
         return self._app.backfill_service.backfill(actor, schedule_id, start, end, dry_run=dry_run)
 
     def simulate(

@@ -26,7 +26,9 @@ def test_bulk_schedules_by_filter_and_ids(api: Api, schedule_body: Maker) -> Non
         json={"action": "pause", "filter": {"task": "greet"}, "note": "db migration"},
     )
     assert paused.status_code == 200, paused.text
-    assert paused.json() == {"matched": 3, "changed": 3, "failed": [], "changed_ids": ids}
+    assert paused.json() == {
+        "matched": 3, "changed": 3, "failed": [], "changed_ids": ids, "run_ids": [], "flow_ids": []
+    }  # fmt: skip
     assert len(api.audit("schedule.pause")) == 3
     listed = admin.get("/api/v1/schedules", params={"status": "paused"}).json()["items"]
     assert {s["pause_note"] for s in listed} == {"db migration"}
@@ -261,3 +263,73 @@ def test_queues_are_listed_paused_and_resumed(api: Api) -> None:
     api.app.worker(concurrency=2).run_until_idle(10)
     assert admin.get("/api/v1/queues").json()["items"] == []
     assert len(api.audit("queue.pause")) == 1
+
+
+def test_backfill_of_a_group_schedule_creates_flows_and_counts_them(
+    api: Api, clock: FakeClock
+) -> None:
+    admin = api.admin()
+    created = admin.post(
+        "/api/v1/schedules",
+        json={"name": "pairs", "group": "pair", "cron": "0 * * * *", "tenant_id": "acme"},
+    )
+    assert created.status_code == 201, created.text
+    path = f"/api/v1/schedules/{created.json()['id']}/backfill"
+    span = {"start": "2029-12-31T20:00:00Z", "end": "2030-01-01T00:00:00Z"}
+    operator = api.as_role("operator", "acme")
+    preview = operator.post(path, json={**span, "dry_run": True}).json()
+    assert (preview["group"], preview["missing"], preview["runs_per_fire_time"]) == ("pair", 4, 2)
+    assert (preview["created"], preview["runs_created"], preview["flow_ids"]) == (0, 0, [])
+    assert admin.get("/api/v1/flows").json()["items"] == []
+    done = operator.post(path, json=span)
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert (body["existing"], body["created"], body["runs_created"]) == (0, 4, 8)
+    listed = admin.get("/api/v1/flows", params={"trigger": "backfill"}).json()["items"]
+    assert sorted(f["id"] for f in listed) == body["flow_ids"]
+    assert {f["tenant_id"] for f in listed} == {"acme"}
+    again = operator.post(path, json=span).json()
+    assert (again["existing"], again["created"], again["runs_created"]) == (4, 0, 0)
+    assert len(api.audit("schedule.backfill")) == 2
+    # Another tenant's operator does not see the schedule; a viewer may not backfill.
+    assert api.as_role("operator", "globex").post(path, json=span).status_code == 404
+    assert api.as_role("viewer", "acme").post(path, json=span).status_code == 403
+    for bad, field in [
+        ({"start": span["end"], "end": span["start"]}, "end"),
+        ({"start": span["start"], "end": "later"}, "end"),
+        ({"end": span["end"]}, "start"),
+        ({**span, "dry_run": "perhaps"}, "dry_run"),
+    ]:
+        response = operator.post(path, json=bad)
+        assert response.status_code == 422, (bad, response.text)
+        assert field in response.json()["error"]["field"]
+
+
+def test_run_missed_of_a_skipped_missed_flow(api: Api, clock: FakeClock) -> None:
+    admin = api.admin()
+    schedule = admin.post(
+        "/api/v1/schedules",
+        json={"name": "p", "group": "pair", "cron": "*/10 * * * *", "misfire_policy": "skip"},
+    ).json()
+    scheduler = api.app.scheduler()
+    clock.advance(600)
+    scheduler.tick()
+    clock.advance(45 * 60)  # 00:20 .. 00:50 missed
+    scheduler.tick()
+    flows = admin.get("/api/v1/flows", params={"status": "skipped"}).json()["items"]
+    (missed,) = [f for f in flows if f["skip_reason"] == "missed"]
+    path = f"/api/v1/flows/{missed['id']}/run-missed"
+    operator = api.as_role("operator")
+    preview = operator.post(path, params={"dry_run": "true"}).json()
+    assert (preview["missing"], preview["created"], preview["runs_per_fire_time"]) == (4, 0, 2)
+    done = operator.post(path).json()
+    assert (done["created"], done["runs_created"]) == (4, 8)
+    assert missed["id"] in done["flow_ids"]
+    assert operator.post(path).json()["existing"] == 4
+    assert api.as_role("viewer").post(path).status_code == 403
+    assert operator.post("/api/v1/flows/424242/run-missed").status_code == 404
+    other = admin.get("/api/v1/flows", params={"trigger": "cron"}).json()["items"][0]
+    refused = operator.post(f"/api/v1/flows/{other['id']}/run-missed")
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "id"
+    assert schedule["group"] == "pair"

@@ -1,5 +1,6 @@
 """The app the UI tests run (in-process, and as ``tickwork run --app tests.apps.ui_app:app``):
-a task whose config has text, number, select and boolean fields, one that fails, and the group
+a task whose config has text, number, select and boolean fields, one that fails, one that fails
+once then succeeds, one that logs around a gate file, and the group
 ``ui-pipeline`` of four steps in three waves (each step waits for a gate file its payload
 names, so a test decides when each wave ends)."""
 
@@ -13,6 +14,9 @@ from pydantic import BaseModel, Field
 
 from tickwork import Context, Tickwork
 
+# How long a handler waits for its gate file before it fails.
+GATE_TIMEOUT = 60.0
+
 
 class GreetConfig(BaseModel):
     """Who to greet, and how."""
@@ -23,8 +27,19 @@ class GreetConfig(BaseModel):
     loud: bool = Field(default=False, description="Shout it")
 
 
+def _wait_for_gate(name: str, gate: str) -> None:
+    """Wait (in the server's worker) until the test creates the file ``gate``."""
+    deadline = time.monotonic() + GATE_TIMEOUT
+    while not Path(gate).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name}: gate {gate} never opened")
+        time.sleep(0.05)
+
+
 def register_ui_tasks(app: Tickwork) -> None:
-    """Register ``greet`` (config form fields) and ``boom`` (always fails)."""
+    """Register ``greet`` (config form fields), ``boom`` (always fails), ``flaky`` (fails its
+    first attempt, retried half a second later) and ``stream`` (logs a line, waits for the
+    gate file its payload names, logs another)."""
 
     @app.task("greet", config=GreetConfig, description="Say hello", max_attempts=2)
     def greet(ctx: Context, config: GreetConfig) -> dict[str, Any]:
@@ -36,6 +51,19 @@ def register_ui_tasks(app: Tickwork) -> None:
         ctx.log.warning("about to fail")
         raise RuntimeError("kaboom")
 
+    @app.task("flaky", description="Fails its first attempt", max_attempts=2, retry_backoff=0.5)
+    def flaky(ctx: Context) -> dict[str, int]:
+        ctx.log.info("attempt %d starting", ctx.attempt)
+        if ctx.attempt == 1:
+            raise RuntimeError("flaky on attempt 1")
+        return {"attempt": ctx.attempt}
+
+    @app.task("stream", description="Logs, waits for a gate, logs again", max_attempts=1)
+    def stream(ctx: Context, payload: dict[str, Any]) -> None:
+        ctx.log.info("first line, before the gate")
+        _wait_for_gate("stream", str(payload["gate"]))
+        ctx.log.info("second line, after the gate")
+
 
 PIPELINE = "ui-pipeline"
 PIPELINE_STEPS = {
@@ -44,7 +72,6 @@ PIPELINE_STEPS = {
     "pipe.count": ["pipe.fetch"],
     "pipe.publish": ["pipe.clean", "pipe.count"],
 }
-GATE_TIMEOUT = 60.0
 
 
 def _pipeline_step(name: str) -> Any:
@@ -52,11 +79,7 @@ def _pipeline_step(name: str) -> Any:
         gate = payload.get("gate")
         if gate:
             # A handler in the server's worker waits for the test to open its gate.
-            deadline = time.monotonic() + GATE_TIMEOUT
-            while not Path(gate).exists():
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{name}: gate {gate} never opened")
-                time.sleep(0.05)
+            _wait_for_gate(name, gate)
         if payload.get("fail"):
             raise RuntimeError(f"{name} was told to fail")
         return {"step": name}

@@ -46,7 +46,8 @@ def test_bulk_pause_resume_run_and_delete(tickwork: InProcessCli, db: Tickwork) 
     resumed = tickwork("schedules", "resume", "n0", "n1", "--json")
     assert resumed.code == 0, resumed.err
     assert resumed.json() == {
-        "matched": 2, "changed": 2, "failed": [], "changed_ids": ids[:2]
+        "matched": 2, "changed": 2, "failed": [], "changed_ids": ids[:2], "run_ids": [],
+        "flow_ids": [],
     }  # fmt: skip
     ran = tickwork("schedules", "run", "--search", "N", "--all")
     assert "queued runs of 3 of 3 matching schedules" in ran.out

@@ -1,14 +1,17 @@
-"""``tickwork groups list|show`` and ``tickwork flows start|list|show|cancel|retry`` on SQLite
-and PostgreSQL, and the refusal of a cyclic app (exit 2)."""
+"""``tickwork groups list|show``, ``tickwork flows start|list|show|cancel|retry|run-missed``
+and ``schedules backfill`` of a group schedule on SQLite and PostgreSQL, and the refusal of a
+cyclic app (exit 2)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
 from tests.apps import flow_app
 from tests.support.cli import InProcessCli
+from tickwork.storage.tables import schedules
 
 FLOW_APP = "tests.apps.flow_app:build"
 
@@ -118,3 +121,53 @@ def test_a_cyclic_app_is_refused_naming_the_tasks(
     finally:
         flow_app.close_all()
     assert "cycle: a -> b -> a" in line
+
+
+def test_backfill_and_run_missed_of_a_group_schedule(
+    flows_cli: InProcessCli, database_url: str
+) -> None:
+    app = flow_app.build()
+    app.configure(database_url=database_url)
+    schedule = app.schedules.create(
+        name="etl", group="nightly-etl", cron="* * * * *", misfire_policy="skip"
+    )
+    args = ("--start", "2030-01-01T00:00:00Z", "--end", "2030-01-01T00:03:00Z")
+    preview = flows_cli("schedules", "backfill", "etl", *args, "--dry-run")
+    assert preview.code == 0, preview.err
+    assert "has a flow" in preview.out
+    assert "dry run: 3 flows (15 runs) would be created, 0 already have a flow" in preview.out
+    assert app.flows.list(schedule_id=schedule.id) == []
+    done = flows_cli("schedules", "backfill", str(schedule.id), *args, "--json")
+    assert done.code == 0, done.err
+    assert (done.json()["created"], done.json()["runs_created"]) == (3, 15)
+    again = flows_cli("schedules", "backfill", "etl", *args)
+    assert "created 0 flows (0 runs); 3 of 3 fire times already had one" in again.out
+    for bad, field in (
+        (("--start", "2030-01-02T00:00:00Z", "--end", "2030-01-01T00:00:00Z"), "end"),
+        (("--start", "soon", "--end", "2030-01-01T00:00:00Z"), "start"),
+    ):
+        refused = flows_cli("schedules", "backfill", "etl", *bad)
+        assert field in refused.error_line()
+    assert flows_cli("schedules", "backfill", "nope", *args).code == 2
+
+    with app.db.write() as conn:  # the scheduler was down for ten minutes
+        conn.execute(
+            schedules.update()
+            .where(schedules.c.id == schedule.id)
+            .values(next_run_at=schedule.next_run_at - timedelta(minutes=10))
+        )
+    app.scheduler().tick()
+    (missed,) = [f for f in app.flows.list(schedule_id=schedule.id) if f.skip_reason == "missed"]
+    listed = flows_cli("flows", "run-missed", str(missed.id), "--dry-run", "--json")
+    assert listed.code == 0, listed.err
+    count = len(listed.json()["fire_times"])
+    assert count >= 9
+    ran = flows_cli("flows", "run-missed", str(missed.id))
+    assert ran.code == 0, ran.err
+    assert f"created {count} flows ({count * 5} runs)" in ran.out
+    assert flows_cli("flows", "run-missed", str(done.json()["flow_ids"][0])).code == 2
+    assert flows_cli("flows", "run-missed", "0").code == 2
+    app.schedules.create(name="etl-2", group="nightly-etl", cron="0 * * * *")
+    ran_both = flows_cli("schedules", "run", "etl", "etl-2")
+    assert ran_both.code == 0, ran_both.err
+    assert "started 2 flows for 2 of 2 matching schedules" in ran_both.out

@@ -166,3 +166,22 @@ def test_the_group_filter_matches_the_schedules_of_that_group(app: Tickwork) -> 
     result = app.schedules.bulk("pause", filter={"group": "nightly"})
     assert (result.matched, result.changed_ids) == (1, [grouped])
     assert [s.id for s in app.schedules.list(group="nightly")] == [grouped]
+
+
+def test_bulk_run_reports_schedule_ids_and_what_it_started(app: Tickwork) -> None:
+    """``changed_ids`` are schedules whatever they target; the runs and flows started are
+    listed apart (a flow's id among schedule ids named the wrong thing)."""
+
+    @app.task("step.one", group="nightly")
+    def one(ctx: object) -> None:
+        return None
+
+    register_schedule_tasks(app)
+    grouped = app.schedules.create(name="g", group="nightly", cron="0 * * * *").id
+    single = make(app, "t")
+    ran = app.schedules.bulk("run", ids=[grouped, single])
+    assert (ran.matched, ran.changed, ran.changed_ids) == (2, 2, [grouped, single])
+    (flow,) = app.flows.list(schedule_id=grouped)
+    (run,) = runs_of(app, single)
+    assert (ran.flow_ids, ran.run_ids) == ([flow.id], [run.id])
+    assert ran.to_dict()["changed_ids"] == [grouped, single]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from tests.apps.ui_app import PIPELINE, register_ui_flows
 from tests.support.schedules import audit_actions
 from tests.support.web import Ui
 from tickwork import FakeClock
@@ -187,3 +188,72 @@ def test_queues_page_pauses_and_resumes(ui: Ui) -> None:
     assert refused.status_code == 403
     client.post("/queues/slow/resume", data={"csrf_token": csrf})
     assert [q.paused for q in ui.app.queues.list()] == [False]
+
+
+def test_a_group_schedule_backfill_previews_flows_and_their_runs(ui: Ui, clock: FakeClock) -> None:
+    register_ui_flows(ui.app)
+    schedule = ui.app.schedules.create(name="pipe", group=PIPELINE, cron="0 * * * *").id
+    client, csrf = ui.login("operator")
+    page = client.get(f"/schedules/{schedule}").text
+    assert f'href="/schedules/{schedule}/backfill"' in page
+    span = {"start": "2029-12-31T21:00:00", "end": "2030-01-01T00:00:00"}
+    preview = client.get(f"/schedules/{schedule}/backfill", params=span).text
+    assert "One flow of group" in preview
+    assert "3 fire times: 3 without a flow, so 3 flows (12 runs) to create" in preview
+    assert "no: a flow of 4 runs is created" in preview
+    assert "Create 3 flows (12 runs)" in preview
+    assert ui.app.flows.list(schedule_id=schedule) == []
+    created = client.post(f"/schedules/{schedule}/backfill", data={**span, "csrf_token": csrf})
+    assert created.status_code == 303
+    assert created.headers["location"].endswith("notice=backfilled-flows")
+    assert "its flows started" in client.get(created.headers["location"]).text
+    flows = ui.app.flows.list(schedule_id=schedule)
+    assert [f.trigger for f in flows] == ["backfill"] * 3
+    listed = client.get("/flows", params={"trigger": "backfill"}).text
+    assert '<option value="backfill" selected' in listed
+    assert all(f'href="/flows/{f.id}"' in listed for f in flows)
+    again = client.get(f"/schedules/{schedule}/backfill", params=span).text
+    assert "Every fire time of the span already has a flow: nothing to create." in again
+    refused = client.post(f"/schedules/{schedule}/backfill", data={**span})
+    assert refused.status_code == 403
+    bad = client.post(
+        f"/schedules/{schedule}/backfill",
+        data={"start": span["start"], "end": "nonsense", "csrf_token": csrf},
+    )
+    assert bad.status_code == 422
+    assert 'id="backfill-end-error"' in bad.text
+    assert len(ui.app.flows.list(schedule_id=schedule)) == 3
+    viewer, _ = ui.login("viewer")
+    assert viewer.get(f"/schedules/{schedule}/backfill").status_code == 403
+    other, _ = ui.login("operator", tenant="globex")
+    assert other.get(f"/schedules/{schedule}/backfill", params=span).status_code == 404
+
+
+def test_a_missed_flow_offers_to_run_its_fire_times(ui: Ui, clock: FakeClock) -> None:
+    register_ui_flows(ui.app)
+    schedule = ui.app.schedules.create(
+        name="pipe", group=PIPELINE, cron="*/10 * * * *", misfire_policy="skip"
+    ).id
+    scheduler = ui.app.scheduler()
+    clock.advance(600)
+    scheduler.tick()
+    clock.advance(45 * 60)
+    scheduler.tick()
+    (missed,) = ui.app.flows.list(schedule_id=schedule, status=["skipped"])
+    client, csrf = ui.login("operator")
+    page = client.get(f"/flows/{missed.id}").text
+    assert "4 fire times from" in page
+    match = re.search(r'href="(/schedules/\d+/backfill\?[^"]+)"', page)
+    assert match, "no link to run the missed fire times"
+    assert "Run the missed fire times" in page
+    link = match.group(1).replace("&amp;", "&")
+    preview = client.get(link).text
+    assert "4 fire times: 4 without a flow, so 4 flows (16 runs) to create" in preview
+    span = dict(part.split("=", 1) for part in link.split("?", 1)[1].split("&"))
+    done = client.post(f"/schedules/{schedule}/backfill", data={**span, "csrf_token": csrf})
+    assert done.status_code == 303
+    revived = ui.app.flows.get(missed.id)
+    assert (revived.status.value, revived.trigger, len(revived.steps)) == ("running", "backfill", 4)
+    assert "Run the missed fire times" not in client.get(f"/flows/{missed.id}").text
+    viewer, _ = ui.login("viewer")
+    assert "Run the missed fire times" not in viewer.get(f"/flows/{missed.id}").text

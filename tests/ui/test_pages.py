@@ -394,7 +394,7 @@ def test_live_rows_come_back_by_id_with_the_newer_count(ui: Ui, clock: FakeClock
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
-    assert f'<template><tr id="run-{queued.id}" hx-swap-oob="true">' in response.text
+    assert f'<template><tr id="run-{queued.id}" hx-swap-oob="true" data-live-row>' in response.text
     assert "newer run" in response.text
     assert f"ids={queued.id}" in response.text  # still queued: it keeps being polled
 

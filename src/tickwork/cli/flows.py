@@ -1,4 +1,5 @@
-"""``tickwork groups list|show`` and ``tickwork flows start|list|show|cancel|retry``."""
+"""``tickwork groups list|show`` and ``tickwork flows
+start|list|show|cancel|retry|run-missed``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tickwork.cli.common import (
     styled,
     when,
 )
+from tickwork.cli.schedule_actions import DryRun, print_backfill
 from tickwork.domain import inputs
 from tickwork.domain.actor import Actor
 from tickwork.domain.errors import InvalidInputError
@@ -239,3 +241,17 @@ def retry(flow_id: FlowId, db: DbOption = None, app: AppOption = None) -> None:
     flow = load_app(app, db).flows.retry(flow_id, actor=CLI_ACTOR)
     again = sum(1 for s in flow.steps if s.status in ("waiting", "queued"))
     console.print(f"flow #{flow.id} running again: {again} runs to go", highlight=False)
+
+
+@cli.command("run-missed")
+def run_missed(
+    flow_id: FlowId,
+    dry_run: DryRun = False,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    app: AppOption = None,
+) -> None:
+    """Run the fire times a skipped 'missed' flow of a group schedule stands for (a backfill
+    of exactly those: one flow each)."""
+    result = load_app(app, db).flows.run_missed(flow_id, dry_run=dry_run, actor=CLI_ACTOR)
+    print_backfill(result, as_json)

@@ -47,7 +47,8 @@ def backfill(
     db: DbOption = None,
     app: AppOption = None,
 ) -> None:
-    """Create one run per fire time in [start, end) that has none (trigger backfill)."""
+    """Create one run per fire time in [start, end) that has none (trigger backfill); a
+    group schedule gets one flow per fire time."""
     tickwork = load_app(app, db)
     schedule = tickwork.schedules.get(ref, actor=CLI_ACTOR)
     result = tickwork.schedules.backfill(schedule.id, start, end, dry_run=dry_run, actor=CLI_ACTOR)
@@ -55,25 +56,29 @@ def backfill(
 
 
 def print_backfill(result: BackfillResult, as_json: bool) -> None:
-    """Print a backfill's outcome (also ``runs run-missed``'s)."""
+    """Print a backfill's outcome (also ``runs run-missed``'s and ``flows run-missed``'s):
+    for a group schedule, in flows and the runs they hold."""
     if as_json:
         print_json(result.to_dict())
         return
     existing = set(result.existing_fire_times)
+    entry = "flow" if result.flows else "run"
     if result.dry_run:
         print_table(
             f"{len(result.fire_times)} fire times",
-            ["fire time", "has a run"],
+            ["fire time", f"has a {entry}"],
             [(when(t), "yes" if t in existing else "") for t in result.fire_times],
         )
+        would = result.missing * result.runs_per_fire_time
+        made = _made(result, result.missing, would) if result.flows else result.missing
         console.print(
-            f"dry run: {result.missing} would be created, {result.existing} already have a run",
+            f"dry run: {made} would be created, {result.existing} already have a {entry}",
             highlight=False,
         )
     else:
         console.print(
-            f"created {result.created} runs; {result.existing} of {len(result.fire_times)} "
-            "fire times already had one",
+            f"created {_made(result, result.created, result.runs_created)}; "
+            f"{result.existing} of {len(result.fire_times)} fire times already had one",
             highlight=False,
         )
     if result.excluded:
@@ -83,6 +88,13 @@ def print_backfill(result: BackfillResult, as_json: bool) -> None:
         )
     if result.capped_reason:
         console.print(f"capped: {result.capped_reason}", highlight=False)
+
+
+def _made(result: BackfillResult, count: int, runs: int) -> str:
+    """``count`` runs, or for a group schedule ``count`` flows with their ``runs``."""
+    if not result.flows:
+        return f"{count} run{'' if count == 1 else 's'}"
+    return f"{count} flow{'' if count == 1 else 's'} ({runs} run{'' if runs == 1 else 's'})"
 
 
 @definition_options

@@ -4,7 +4,9 @@
 (within the schedule's ``start_at`` and ``end_at``), leaves out those its windows and
 blackout dates exclude, and stops at the cap, saying so. The backfill service then creates
 one run (trigger ``backfill``) per fire time that has none, under the same unique key the
-scheduler fires under, so a fire time never gets a second run.
+scheduler fires under, so a fire time never gets a second run. A schedule targeting a group
+gets one flow (with all its runs) per fire time instead, under the flows' own unique
+fire-time key.
 
 A fire time whose only entry is a ``skipped`` one (missed during downtime, or excluded by
 its condition or overlap policy then) has no run: backfilling it turns that entry into the
@@ -84,6 +86,18 @@ class BackfillResult:
     capped_reason: str | None = None
     cut_at: datetime | None = None
     run_ids: list[int] = field(default_factory=list)
+    # A group schedule's backfill creates a flow per fire time: ``created`` counts flows,
+    # ``runs_created`` their runs, ``flow_ids`` names them. None for a task's schedule.
+    group: str | None = None
+    flow_ids: list[int] = field(default_factory=list)
+    runs_created: int = 0
+    # Runs each fire time creates: 1 for a task, the flow's steps for a group.
+    runs_per_fire_time: int = 1
+
+    @property
+    def flows(self) -> bool:
+        """Whether each fire time gets a flow (a group schedule) rather than a run."""
+        return self.group is not None
 
     @property
     def missing(self) -> int:
@@ -110,6 +124,10 @@ class BackfillResult:
             "capped_reason": self.capped_reason,
             "cut_at": self.cut_at,
             "run_ids": list(self.run_ids),
+            "group": self.group,
+            "flow_ids": list(self.flow_ids),
+            "runs_created": self.runs_created,
+            "runs_per_fire_time": self.runs_per_fire_time,
         }
 
 

@@ -73,8 +73,12 @@ class BulkResult:
     matched: int = 0
     changed: int = 0
     failed: list[BulkFailure] = field(default_factory=list)
-    # The ids of the objects changed (for a ``run`` action, of the runs it queued).
+    # The ids of the objects changed (schedules or runs, as the action acts on).
     changed_ids: list[int] = field(default_factory=list)
+    # What a ``run`` of schedules started: the runs of task schedules, the flows of group
+    # schedules.
+    run_ids: list[int] = field(default_factory=list)
+    flow_ids: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """As the API returns it."""
@@ -83,6 +87,8 @@ class BulkResult:
             "changed": self.changed,
             "failed": [f.to_dict() for f in self.failed],
             "changed_ids": list(self.changed_ids),
+            "run_ids": list(self.run_ids),
+            "flow_ids": list(self.flow_ids),
         }
 
 

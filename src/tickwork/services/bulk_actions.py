@@ -16,6 +16,7 @@ from tickwork.domain import bulk, inputs
 from tickwork.domain.actor import Actor
 from tickwork.domain.bulk import BulkFailure, BulkResult, RunAction, ScheduleAction
 from tickwork.domain.errors import InvalidInputError, PermissionDeniedError, TickworkError
+from tickwork.domain.flows import Flow
 from tickwork.domain.models import (
     PENDING_RUN_STATUSES,
     RunStatus,
@@ -106,10 +107,8 @@ class BulkActions:
         elif action is ScheduleAction.RESUME:
             service.resume(actor, schedule_id, misfire=misfire)
         elif action is ScheduleAction.RUN:
-            run = service.run_now(actor, schedule_id)
-            result.changed += 1
-            result.changed_ids.append(run.id)
-            return
+            started = service.run_now(actor, schedule_id)
+            (result.flow_ids if isinstance(started, Flow) else result.run_ids).append(started.id)
         else:
             service.delete(actor, schedule_id)
         result.changed += 1

@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from tickwork.domain.actor import PYTHON, Actor
+from tickwork.domain.backfill import BackfillResult
 from tickwork.domain.flows import Flow, GroupInfo
 from tickwork.domain.queries import FlowFilter
+from tickwork.services.backfill_service import BackfillService
 from tickwork.services.flow_service import FlowRequest, FlowService
 
 
@@ -37,7 +39,8 @@ class FlowReading(Protocol):
 
 
 class Flows:
-    """``app.flows``: start, read, cancel and retry flows.
+    """``app.flows``: start, read, cancel and retry flows; run a skipped ``missed`` flow's
+    fire times.
 
     Example::
 
@@ -47,10 +50,14 @@ class Flows:
     """
 
     def __init__(
-        self, service: Callable[[], FlowService], reads: Callable[[], FlowReading]
+        self,
+        service: Callable[[], FlowService],
+        reads: Callable[[], FlowReading],
+        backfills: Callable[[], BackfillService],
     ) -> None:
         self._service = service
         self._reads = reads
+        self._backfills = backfills
 
     def start(
         self,
@@ -109,6 +116,16 @@ class Flows:
     def retry(self, flow_id: int, *, actor: Actor = PYTHON) -> Flow:
         """Run a failed or cancelled flow's failed, cancelled and skipped steps again."""
         return self._service().retry(actor, flow_id)
+
+    def run_missed(
+        self, flow_id: int, *, dry_run: bool = False, actor: Actor = PYTHON
+    ) -> BackfillResult:
+        """Backfill exactly the fire times a group schedule's skipped ``missed`` flow stands
+        for: a flow (trigger ``backfill``) for each that has none::
+
+            app.flows.run_missed(flow_id, dry_run=True).fire_times
+        """
+        return self._backfills().run_missed_flow(actor, flow_id, dry_run=dry_run)
 
     def wait(self, flow_id: int, timeout: float = 30.0, *, actor: Actor = PYTHON) -> Flow:
         """Block until the flow ends (or ``timeout`` passes) and return it."""

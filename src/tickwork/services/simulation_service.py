@@ -92,6 +92,14 @@ class SimulationService:
         with self.db.read() as conn:
             return self._condition(conn, name, tenant_id)
 
+    def condition_known(self, name: str, tenant_id: str | None) -> bool:
+        """Whether ``name`` is a registered predicate or a flag a schedule of ``tenant_id``
+        sees (the installation's or its tenant's)."""
+        if name in self.conditions:
+            return True
+        with self.db.read() as conn:
+            return self.flags.state(conn, name, tenant_id) is not None
+
     def _span(self, start: Any, end: Any, count: Any) -> tuple[datetime, datetime | None, int]:
         after = self.db.now() if start in (None, "") else inputs.moment(start, "from")
         until = None if end in (None, "") else inputs.moment(end, "to")

@@ -89,9 +89,12 @@ class FlowStore:
         values: dict[str, Any],
         steps: Sequence[NewStep],
         now: datetime,
+        *,
+        start_at: datetime | None = None,
     ) -> int | None:
         """Insert a flow (``values``: its columns) with a ``waiting`` run per step and their
-        dependencies, then release what may start; return its id.
+        dependencies, then release what may start (from ``start_at``, default ``now``);
+        return its id.
 
         A fire time of a schedule that already has a flow, or a ``key`` a running flow of
         the tenant holds, inserts nothing and returns ``None``.
@@ -99,6 +102,51 @@ class FlowStore:
         flow_id = self._insert_flow(conn, {**values, "status": _RUNNING})
         if flow_id is None:
             return None
+        self._add_steps(conn, flow_id, steps, start_at or now)
+        return flow_id
+
+    def revive_skipped(
+        self,
+        conn: Connection,
+        values: dict[str, Any],
+        steps: Sequence[NewStep],
+        now: datetime,
+        *,
+        start_at: datetime | None = None,
+    ) -> int | None:
+        """Turn the skipped flow of a schedule's fire time (``values`` name both) into the
+        flow ``values`` and ``steps`` describe, keeping the skip's reason and details under
+        ``details["skipped"]``; return its id, or ``None`` when that fire time has no
+        skipped flow (any more: another process may have revived it first)."""
+        where = (
+            flows.c.schedule_id == values["schedule_id"],
+            flows.c.scheduled_for == values["scheduled_for"],
+            flows.c.status == FlowStatus.SKIPPED.value,
+        )
+        found = conn.execute(
+            self.dialect.lock(
+                sa.select(flows.c.id, flows.c.skip_reason, flows.c.details).where(*where)
+            )
+        ).first()
+        if found is None:
+            return None
+        skipped = {"reason": found.skip_reason, "details": found.details}
+        changes = {
+            **values,
+            "status": _RUNNING,
+            "skip_reason": None,
+            "finished_at": None,
+            "details": {**(values.get("details") or {}), "skipped": skipped},
+        }
+        changed = conn.execute(flows.update().where(flows.c.id == found.id, *where).values(changes))
+        if not changed.rowcount:
+            return None
+        self._add_steps(conn, found.id, steps, start_at or now)
+        return int(found.id)
+
+    def _add_steps(
+        self, conn: Connection, flow_id: int, steps: Sequence[NewStep], start_at: datetime
+    ) -> None:
         rows = [{**step.values, "status": _WAITING, "flow_id": flow_id} for step in steps]
         inserted = conn.execute(
             runs.insert().returning(runs.c.id, sort_by_parameter_order=True), rows
@@ -111,8 +159,7 @@ class FlowStore:
         ]
         if edges:
             conn.execute(run_dependencies.insert(), edges)
-        self.settle(conn, [flow_id], now)
-        return flow_id
+        self.settle(conn, [flow_id], start_at)
 
     def record_skip(self, conn: Connection, values: dict[str, Any]) -> bool:
         """Record a fire time of a group schedule that started no flow (``values`` has its

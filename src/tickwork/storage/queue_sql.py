@@ -73,11 +73,16 @@ class ClaimedRun(NamedTuple):
 
 
 # Runs of a paused schedule are held until it resumes; a Run Now (trigger ``manual``) or a
-# backfill is the operator's explicit wish and runs anyway. Paused schedules are looked up once per
-# statement, through their partial index (``ix_schedules_paused``).
+# backfill is the operator's explicit wish and runs anyway, and so do the later steps of a
+# group schedule's flow started that way (their trigger is ``dependency``). Paused schedules
+# are looked up once per statement, through their partial index (``ix_schedules_paused``);
+# the flows only for a run of a paused schedule (OR stops at the first true term), and then
+# once per statement among the running flows (``ix_flows_running``).
 NOT_HELD = (
     "(schedule_id IS NULL OR \"trigger\" IN ('manual', 'backfill') "
-    "OR schedule_id NOT IN (SELECT id FROM schedules WHERE status = 'paused'))"
+    "OR schedule_id NOT IN (SELECT id FROM schedules WHERE status = 'paused') "
+    "OR flow_id IN (SELECT id FROM flows WHERE status = 'running' "
+    "AND \"trigger\" IN ('manual', 'backfill')))"
 )
 
 # The columns a claim sets itself: it knows their values and does not read them back. It

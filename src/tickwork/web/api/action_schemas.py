@@ -81,17 +81,21 @@ class BulkFailureOut(ResponseModel):
 
 
 class BulkResultOut(ResponseModel):
-    """What a bulk action did. ``changed_ids`` are the changed objects' ids (for ``run``,
-    the ids of the runs it queued)."""
+    """What a bulk action did. ``changed_ids`` are the changed objects' ids (schedules or
+    runs, as the action acts on); a ``run`` of schedules also lists the runs it queued
+    (``run_ids``) and, for group schedules, the flows it started (``flow_ids``)."""
 
     matched: int
     changed: int
     failed: list[BulkFailureOut]
     changed_ids: list[int]
+    run_ids: list[int] = []
+    flow_ids: list[int] = []
 
 
 class BackfillRequest(RequestModel):
-    """Fire times in ``[start, end)`` to create runs for; ``dry_run`` only lists them."""
+    """Fire times in ``[start, end)`` to create runs (a group schedule: flows) for;
+    ``dry_run`` only lists them."""
 
     start: Moment
     end: Moment
@@ -101,7 +105,10 @@ class BackfillRequest(RequestModel):
 class BackfillOut(ResponseModel):
     """What a backfill did or, with ``dry_run``, would do. ``missing`` fire times had no
     run; ``capped_reason`` says where the cap cut the span (``cut_at``: carry on from
-    there)."""
+    there). For a schedule that targets a ``group``, each fire time gets a flow:
+    ``existing`` and ``created`` count flows, ``flow_ids`` names those created,
+    ``runs_created`` (and ``run_ids``) their runs, ``runs_per_fire_time`` the runs of one
+    flow."""
 
     fire_times: list[datetime]
     existing: int
@@ -115,6 +122,10 @@ class BackfillOut(ResponseModel):
     capped_reason: str | None
     cut_at: datetime | None
     run_ids: list[int]
+    group: str | None
+    flow_ids: list[int]
+    runs_created: int
+    runs_per_fire_time: int
 
 
 class SimulatedFireOut(ResponseModel):

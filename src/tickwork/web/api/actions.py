@@ -84,9 +84,10 @@ def backfill(
     app: App, principal: Operator, schedule_id: ScheduleId, body: BackfillRequest
 ) -> BackfillOut:
     """Create one run (trigger ``backfill``) per fire time in ``[start, end)`` that has none
-    (operators); a fire time with a run never gets a second. Windows and blackout dates
-    apply; the number of fire times is capped and their starts are spread out. With
-    ``dry_run``, nothing is written."""
+    (operators); a fire time with a run never gets a second. A schedule that targets a
+    group gets one flow (with all its runs) per fire time instead, never a second flow.
+    Windows and blackout dates apply; the number of fire times is capped and their starts
+    are spread out. With ``dry_run``, nothing is written."""
     result = app.schedules.backfill(
         schedule_id,
         body.start,

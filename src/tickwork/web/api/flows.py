@@ -1,5 +1,5 @@
 """``/api/v1/groups`` (the groups, their edges and waves) and ``/api/v1/flows`` (start,
-list, read, cancel, retry)."""
+list, read, cancel, retry, run a skipped ``missed`` flow's fire times)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from tickwork.domain.flows import FlowStatus
+from tickwork.web.api.action_schemas import BackfillOut
 from tickwork.web.api.common import (
     ERROR_RESPONSES,
     SOURCE,
@@ -111,3 +112,16 @@ def retry_flow(app: App, principal: Operator, flow_id: FlowId) -> FlowOut:
     """Run a failed or cancelled flow's failed, cancelled and skipped steps again
     (operators); succeeded steps are kept."""
     return FlowOut.of(app.flows.retry(flow_id, actor=principal.actor(SOURCE)))
+
+
+@router.post("/{flow_id}/run-missed", response_model=BackfillOut, summary="Run missed times")
+def run_missed(
+    app: App,
+    principal: Operator,
+    flow_id: FlowId,
+    dry_run: Annotated[bool, Query(description="Only list the fire times")] = False,
+) -> BackfillOut:
+    """Backfill exactly the fire times a group schedule's skipped ``missed`` flow stands for
+    (operators): a flow each (trigger ``backfill``), the first of them that flow itself."""
+    result = app.flows.run_missed(flow_id, dry_run=dry_run, actor=principal.actor(SOURCE))
+    return BackfillOut.model_validate(result.to_dict())

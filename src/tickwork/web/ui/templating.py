@@ -15,8 +15,9 @@ from tickwork.domain import triggers
 from tickwork.domain.models import Schedule
 from tickwork.web.ui import charts, formatting
 from tickwork.web.ui.flow_graph import group_anchor
-from tickwork.web.ui.views import alerting
-from tickwork.web.ui.views.schedule_form import MISFIRE_HELP, OVERLAP_HELP, field_label, labelled
+from tickwork.web.ui.views import alerting, fire_limits
+from tickwork.web.ui.views.form_labels import field_label, labelled
+from tickwork.web.ui.views.schedule_form import MISFIRE_HELP, OVERLAP_HELP
 from tickwork.web.ui.views.schedules import SPARK_RUNS, next_run_label
 
 HERE = Path(__file__).parent
@@ -43,6 +44,11 @@ def to_json(value: Any) -> Markup:
     text = json.dumps(value, separators=(",", ":"), default=str)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text.replace("'", "\\u0027"))
+
+
+def content_fingerprint(html: str) -> str:
+    """A short hash of rendered HTML: a live poll compares it to skip what did not change."""
+    return hashlib.blake2b(str(html).encode(), digest_size=8).hexdigest()
 
 
 def misfire_text(schedule: Schedule) -> str:
@@ -81,6 +87,8 @@ def build_environment() -> Environment:
         overlap_text=overlap_text,
         field_label=field_label,
         labelled=labelled,
+        window_text=fire_limits.describe_window,
+        dates_text=fire_limits.describe_dates,
     )
     env.filters.update(
         absolute=formatting.absolute,
@@ -97,6 +105,7 @@ def build_environment() -> Environment:
         compact=formatting.compact,
         any_seconds=formatting.any_seconds,
         group_anchor=group_anchor,
+        fingerprint=content_fingerprint,
     )
     return env
 

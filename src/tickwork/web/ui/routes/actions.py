@@ -75,7 +75,7 @@ async def backfill_run(
         viewer = viewer_for(request, principal, ui)
         params = {k: v[-1] for k, v in raw.items() if v}
         try:
-            backfill.create(ui, viewer, schedule_id, params)
+            done = backfill.create(ui, viewer, schedule_id, params)
         except TickworkError as exc:
             context = backfill.page_context(ui, viewer, schedule_id, params, error=exc)
             return page(
@@ -86,7 +86,8 @@ async def backfill_run(
                 nav_key="schedules",
                 status_code=exc.status_code,
             )
-        return redirect(f"/schedules/{schedule_id}?notice=backfilled")
+        notice = "backfilled-flows" if done.flows else "backfilled"
+        return redirect(f"/schedules/{schedule_id}?notice={notice}")
 
     return await blocking(work)
 

@@ -71,13 +71,20 @@ async def create_user(request: Request, principal: PageAdmin) -> Response:
 
 
 async def _update_user(request: Request, principal: Any, user_id: int, **change: Any) -> Response:
+    """Change a user, then back to the list; a refusal (such as demoting or disabling the
+    last admin) is the users page with the message next to that user's row."""
     ui = dependencies(request)
     raw = await form_lists(request)
     if "role" in change:
         change["role"] = (raw.get("role") or [""])[-1]
 
     def work() -> Response:
-        ui.app.users.update_user(principal.actor("ui"), user_id, **change)
+        try:
+            ui.app.users.update_user(principal.actor("ui"), user_id, **change)
+        except TickworkError as exc:
+            viewer = _viewer(request, principal, ui)
+            context = admin.users_context(ui, viewer, row_errors={user_id: exc.message})
+            return render("pages/users.html", context, status_code=exc.status_code)
         return redirect("/admin/users")
 
     return await blocking(work)

@@ -38,6 +38,10 @@ NOTICES = {
     "flow-retried": "Flow started again: its failed, cancelled and skipped steps run again.",
     "flow-cancelled": "Flow cancelled: pending steps cancelled, running ones asked to stop.",
     "backfilled": "Backfill done: its runs are queued (trigger backfill).",
+    "backfilled-flows": (
+        "Backfill done: its flows started (trigger backfill); their first steps are queued, "
+        "the others wait for them."
+    ),
     "queue-paused": "Queue paused: workers claim none of its runs until it is resumed.",
     "queue-resumed": "Queue resumed.",
 }

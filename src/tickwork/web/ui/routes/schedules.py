@@ -61,6 +61,26 @@ def schedule_table(request: Request, principal: PageViewer) -> Response:
     return list_fragment(request, url, "partials/schedule_table.html", context)
 
 
+@router.get("/ui/partials/schedules/live", response_class=HTMLResponse)
+def live_schedule_rows(request: Request, principal: PageViewer) -> Response:
+    """The rows the list shows, fresh, for its poller (swapped in by id; the address bar and
+    history stay as they are)."""
+    ui = dependencies(request)
+    viewer = viewer_for(request, principal, ui)
+    params = request.query_params
+    query = schedules.ScheduleQuery.from_params(params)
+    shown = [int(p) for p in params.get("ids", "").split(",") if p.isdigit() and len(p) < 19]
+    total = params.get("total", "")
+    context = schedules.live_context(
+        ui,
+        viewer,
+        query,
+        list(dict.fromkeys(shown))[: schedules.PAGE_SIZES[-1]],
+        int(total) if total.isdigit() and len(total) < 19 else -1,
+    )
+    return render("partials/schedules_live.html", context)
+
+
 # -- one schedule --------------------------------------------------------------------------
 
 

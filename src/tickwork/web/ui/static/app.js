@@ -86,14 +86,32 @@
   document.body.addEventListener("htmx:sendError", function () {
     toast("The server cannot be reached; retrying…", "bad");
   });
-  // Show 4xx responses that carry HTML (validation errors) instead of dropping them.
-  // A live page does not refresh under an open confirmation dialog (it would close it).
+  // A live page does not refresh under an open confirmation dialog (it would close it),
+  // and a poller ([data-live]) asks nothing while its tab is hidden.
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     var source = event.detail.elt;
     if (source && source.querySelector && source.querySelector("dialog[open]")) {
       event.preventDefault();
+    } else if (document.hidden && source && source.hasAttribute && source.hasAttribute("data-live")) {
+      event.preventDefault();
     }
   });
+  // Back in view: pollers catch up at once (they listen for "twvisible" on the body).
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && window.htmx) htmx.trigger(document.body, "twvisible");
+  });
+  // A poll swaps rows in by id ([data-live-row]): never one the viewer is using (it holds
+  // the focus or waits for an action's answer), nor one whose content did not change.
+  document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.hasAttribute || !target.hasAttribute("data-live-row")) return;
+    var fresh = event.detail.fragment && event.detail.fragment.firstElementChild;
+    var busy = target.contains(document.activeElement) || target.querySelector(".htmx-request");
+    var same = fresh && fresh.dataset && fresh.dataset.sig && fresh.dataset.sig === target.dataset.sig;
+    if (busy || same) event.detail.shouldSwap = false;
+  });
+
+  // Show 4xx responses that carry HTML (validation errors) instead of dropping them.
 
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
@@ -170,9 +188,28 @@
     if (dialog && event.detail.successful && dialog.open) dialog.close();
   });
 
+  // -- a role taken away is confirmed first; cancelling puts the role back ---------------
+  var ROLES = ["viewer", "operator", "admin"];
+  function demotionRefused(select) {
+    var before = select.dataset.current;
+    if (!before || ROLES.indexOf(select.value) >= ROLES.indexOf(before)) return false;
+    var question = "Demote " + select.dataset.roleOf + " from " + before + " to " + select.value +
+      "? They lose what " + before + "s may do at once.";
+    if (window.confirm(question)) return false;
+    select.value = before;
+    return true;
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+
   // -- auto-submitting selects (filters, page size) ------------------------------------
   document.addEventListener("change", function (event) {
     var target = event.target;
+    if (target.matches("[data-role-of]") && demotionRefused(target)) return;
     if (target.matches("[data-autosubmit]") && target.form) {
       if (target.form.requestSubmit) target.form.requestSubmit(); else target.form.submit();
     }
@@ -375,7 +412,144 @@
     }
   });
 
+  // -- the schedule form: allowed time windows as rows ---------------------------------
+  // The form posts the textarea "windows" (the API's JSON list). This editor shows it as
+  // rows of day checkboxes and from/to times, and writes the JSON back on every change;
+  // JSON it cannot show as rows stays in the textarea as typed.
+  var DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+  var DAY_LABELS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+  var TIME = /^\d{2}:\d{2}(:\d{2})?$/;
+  function rowsOf(text) {
+    if (!text.trim()) return [];
+    var parsed;
+    try { parsed = JSON.parse(text); } catch (e) { return null; }
+    if (!Array.isArray(parsed) || parsed.length > 100) return null;
+    var rows = [];
+    for (var i = 0; i < parsed.length; i++) {
+      var w = parsed[i];
+      if (!w || typeof w !== "object" || Array.isArray(w)) return null;
+      var keys = Object.keys(w).filter(function (k) { return ["days", "start", "end"].indexOf(k) < 0; });
+      if (keys.length) return null;
+      var days = w.days == null ? DAYS.slice() : w.days;
+      if (!Array.isArray(days) || days.some(function (d) { return DAYS.indexOf(d) < 0; })) return null;
+      if ((w.start != null && !TIME.test(w.start)) || (w.end != null && !TIME.test(w.end))) return null;
+      rows.push({ days: days, start: w.start || "", end: w.end || "" });
+    }
+    return rows;
+  }
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text) node.textContent = text;
+    return node;
+  }
+  function windowRow(editor, row) {
+    var box = el("div", { class: "window-row", role: "group" });
+    var days = el("div", { class: "window-days" });
+    DAYS.forEach(function (day, i) {
+      var label = el("label", { class: "check" });
+      var box2 = el("input", { type: "checkbox", value: day, "data-window-day": "" });
+      box2.checked = row.days.indexOf(day) >= 0;
+      label.appendChild(box2);
+      label.appendChild(document.createTextNode(" " + DAY_LABELS[i]));
+      days.appendChild(label);
+    });
+    box.appendChild(days);
+    [["start", "From"], ["end", "to"]].forEach(function (part) {
+      var label = el("label", { class: "window-time" }, part[1] + " ");
+      var input = el("input", { type: "time", "data-window-part": part[0] });
+      if (/:\d{2}:\d{2}$/.test(row[part[0]])) input.step = "1";
+      input.value = row[part[0]];
+      label.appendChild(input);
+      box.appendChild(label);
+    });
+    box.appendChild(el("span", { class: "muted small window-note", "data-window-note": "" }));
+    box.appendChild(el("button", { type: "button", class: "btn small", "data-remove-window": "" }, "Remove"));
+    editor.querySelector("[data-window-rows]").appendChild(box);
+    return box;
+  }
+  function renumberWindows(editor) {
+    var rows = editor.querySelectorAll(".window-row");
+    rows.forEach(function (row, i) {
+      row.setAttribute("aria-label", "Window " + (i + 1));
+      row.querySelector("[data-remove-window]").setAttribute("aria-label", "Remove window " + (i + 1));
+      var start = row.querySelector("[data-window-part='start']").value;
+      var end = row.querySelector("[data-window-part='end']").value;
+      var note = row.querySelector("[data-window-note]");
+      var none = !row.querySelector("[data-window-day]:checked");
+      var same = !none && (start || "00:00") === (end || "23:59:59");
+      row.dataset.problem = none ? "days" : (same ? "end" : "");
+      note.textContent = none ? "pick at least one day" : (same ? "from and to are the same"
+        : (start && end && end < start ? "ends the next day" : ""));
+    });
+    var empty = editor.querySelector("[data-windows-empty]");
+    empty.hidden = rows.length > 0;
+  }
+  function writeWindows(editor) {
+    var textarea = editor.closest("form").querySelector("textarea[name='windows']");
+    var windows = Array.prototype.map.call(editor.querySelectorAll(".window-row"), function (row) {
+      var w = { days: Array.prototype.map.call(row.querySelectorAll("[data-window-day]:checked"), function (b) { return b.value; }) };
+      var start = row.querySelector("[data-window-part='start']").value;
+      var end = row.querySelector("[data-window-part='end']").value;
+      if (start) w.start = start;
+      if (end) w.end = end;
+      return w;
+    });
+    textarea.value = windows.length ? JSON.stringify(windows) : "";
+    renumberWindows(editor);
+    textarea.dispatchEvent(new Event("input", { bubbles: true }));
+    textarea.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+  function initWindowsEditor(form) {
+    var editor = form.querySelector("[data-windows-editor]");
+    var textarea = form.querySelector("textarea[name='windows']");
+    if (!editor || !textarea || editor.dataset.ready) return;
+    var rows = rowsOf(textarea.value);
+    if (rows === null) return;  // not rows: the JSON stays editable as typed
+    editor.dataset.ready = "true";
+    editor.appendChild(el("p", { class: "muted small", "data-windows-empty": "" }, "Any time: no windows."));
+    editor.appendChild(el("div", { class: "window-rows", "data-window-rows": "" }));
+    editor.appendChild(el("button", { type: "button", class: "btn small", "data-add-window": "" }, "Add window"));
+    rows.forEach(function (row) { windowRow(editor, row); });
+    renumberWindows(editor);
+    editor.hidden = false;
+    form.querySelector("[data-windows-raw]").hidden = true;
+    if (textarea.getAttribute("aria-invalid") === "true") {
+      // The refused windows: the first row that is wrong (or the first control) takes the
+      // mark, so focus lands in the editor and the message is read with it.
+      var bad = editor.querySelector(".window-row[data-problem='days'], .window-row[data-problem='end']");
+      var target = bad && bad.dataset.problem === "end"
+        ? bad.querySelector("[data-window-part='end']")
+        : (bad || editor).querySelector("input, button");
+      target.setAttribute("aria-invalid", "true");
+      target.setAttribute("aria-describedby", "field-windows-error field-windows-help");
+    }
+    editor.addEventListener("change", function (event) {
+      if (event.target.matches("[data-window-day], [data-window-part]")) writeWindows(editor);
+    });
+    editor.addEventListener("input", function (event) {
+      if (event.target.matches("[data-window-part]")) writeWindows(editor);
+    });
+    editor.addEventListener("click", function (event) {
+      if (event.target.closest("[data-add-window]")) {
+        var row = windowRow(editor, { days: DAYS.slice(0, 5), start: "09:00", end: "17:00" });
+        writeWindows(editor);
+        row.querySelector("input").focus();
+        return;
+      }
+      var remove = event.target.closest("[data-remove-window]");
+      if (remove) {
+        var gone = remove.closest(".window-row");
+        var next = gone.nextElementSibling || gone.previousElementSibling;
+        gone.remove();
+        writeWindows(editor);
+        (next ? next.querySelector("[data-remove-window]") : editor.querySelector("[data-add-window]")).focus();
+      }
+    });
+  }
+
   function onLoad(root) {
+    root.querySelectorAll("form[data-schedule-form]").forEach(initWindowsEditor);
     root.querySelectorAll("form[data-schedule-form]").forEach(showTriggerSection);
     if (root.matches && root.matches("form[data-schedule-form]")) showTriggerSection(root);
     initCharts(root);
@@ -386,21 +560,48 @@
   function focusFirstError() {
     var banner = document.getElementById("form-errors");
     if (!banner) return;
-    var first = document.querySelector("form [aria-invalid='true']:not([disabled])");
+    var first = Array.prototype.find.call(
+      document.querySelectorAll("form [aria-invalid='true']:not([disabled])"),
+      function (el) { return el.getClientRects().length > 0; });
     (first || banner).focus();
   }
+  // Fields of the preview the user changed since the page loaded.
+  var editedFields = {};
+  function markEdited(event) {
+    var el = event.target;
+    if (el && el.classList && el.classList.contains("timing-input") && el.name) editedFields[el.name] = true;
+  }
+  document.addEventListener("input", markEdited, true);
+  document.addEventListener("change", markEdited, true);
   document.body.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail && event.detail.target;
     if (!target || target.id !== "timing-preview") return;
-    // The live preview now says what is wrong with the timing: the message the server
-    // rendered next to the field when the form came back would say it a second time.
+    // Each message once. When the form comes back refused, the message stays next to its
+    // field (which has focus) and the preview's copy is hidden; once the user changes a
+    // field, the live preview speaks for it and the stale message by the field goes.
     var live = target.querySelector(".field-error");
-    document.querySelectorAll("[data-timing-error]").forEach(function (el) { el.hidden = !!live; });
+    var liveKey = live ? live.id.replace(/^field-/, "").replace(/-preview-error$/, "") : null;
+    var first = !target.dataset.swapped;
+    target.dataset.swapped = "true";
+    document.querySelectorAll("[data-timing-error]").forEach(function (el) {
+      var key = el.id.replace(/^field-/, "").replace(/-error$/, "");
+      if (first && key === liveKey) {
+        live.hidden = true;
+        el.hidden = false;
+        var wait = document.createElement("p");
+        wait.className = "muted";
+        wait.textContent = "No preview until the marked field is fixed.";
+        live.after(wait);
+      } else {
+        el.hidden = !!editedFields[key] || key === liveKey;
+      }
+    });
   });
 
   document.addEventListener("DOMContentLoaded", function () {
     applyTheme(currentTheme());
     syncTimeZone();
+    document.querySelectorAll("form[data-schedule-form]").forEach(initWindowsEditor);
     focusFirstError();
   });
   if (window.htmx) {

@@ -31,11 +31,14 @@ def users_context(
     errors: Mapping[str, str] | None = None,
     created: tuple[User, str | None] | None = None,
     reset: tuple[User, str] | None = None,
+    row_errors: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
-    """The users page: the list, and the create form (with errors after a refused save)."""
+    """The users page: the list (with a refused change's message next to its user), and the
+    create form (with errors after a refused save)."""
     users = ui.app.users.list_users(viewer.actor, limit=LIST_LIMIT)
     return {
         "users": users,
+        "row_errors": dict(row_errors or {}),
         "roles": [r.value for r in Role],
         "values": dict(values or {"role": Role.VIEWER.value}),
         "errors": dict(errors or {}),

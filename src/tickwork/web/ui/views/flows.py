@@ -17,11 +17,12 @@ from tickwork.domain.queries import FlowFilter
 from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.flow_graph import GraphLayout, group_anchor, layout
 from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views import backfill
 from tickwork.web.ui.views.query_string import id_param, query_string
 
 PAGE_SIZE = 25
 FINAL = {s.value for s in FINAL_FLOW_STATUSES}
-FLOW_TRIGGERS = ("api", "manual", "cron", "interval", "once")
+FLOW_TRIGGERS = ("api", "manual", "cron", "interval", "once", "backfill")
 LIVE_STEP_STATUSES = frozenset({"waiting", "queued", "running", "retrying"})
 
 
@@ -190,5 +191,20 @@ def flow_context(ui: UiDependencies, viewer: Viewer, flow_id: int) -> dict[str, 
         "live": live,
         "can_cancel": flow.status is FlowStatus.RUNNING,
         "can_retry": flow.status in (FlowStatus.FAILED, FlowStatus.CANCELLED),
+        "missed_link": _missed_link(flow, viewer),
         "view": viewer,
     }
+
+
+def _missed_link(flow: Flow, viewer: Viewer) -> str | None:
+    """For a group schedule's skipped ``missed`` flow an operator may act on, the backfill
+    page of exactly the fire times it stands for."""
+    if (
+        flow.status is not FlowStatus.SKIPPED
+        or flow.skip_reason != "missed"
+        or flow.schedule_id is None
+        or not isinstance(flow.details, dict)
+        or not viewer.can_operate
+    ):
+        return None
+    return backfill.missed_link(flow.schedule_id, flow.details, viewer)

@@ -18,7 +18,7 @@ from tickwork.domain.queries import RunFilter
 from tickwork.domain.read_models import HistoryEntry, success_rate, success_rate_of
 from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
-from tickwork.web.ui.views import alerting, flows
+from tickwork.web.ui.views import alerting, fire_limits, flows
 from tickwork.web.ui.views import schedules as schedule_list
 from tickwork.web.ui.views.runs import RunQuery, live_ids
 from tickwork.web.ui.views.timing_preview import Upcoming, upcoming_of
@@ -199,6 +199,13 @@ def _group_info(ui: UiDependencies, group: str | None) -> GroupInfo | None:
         return None
 
 
+def _condition_state(ui: UiDependencies, viewer: Viewer, schedule: Schedule) -> str | None:
+    if not schedule.condition:
+        return None
+    check = ui.app.simulation_service.condition_check(schedule.condition, schedule.tenant_id)
+    return fire_limits.condition_state(check, viewer.now)
+
+
 def detail_context(
     ui: UiDependencies, viewer: Viewer, schedule_id: int, query: HistoryQuery
 ) -> dict[str, Any]:
@@ -231,6 +238,7 @@ def detail_context(
             "rate": success_rate_of(o.status for o in outcomes),
             "rate_sample": len(outcomes),
             "payload_json": json.dumps(schedule.payload, indent=2, sort_keys=True),
+            "condition_state": _condition_state(ui, viewer, schedule),
             "title": schedule.name,
             "nav_key": "schedules",
             "notice": None,

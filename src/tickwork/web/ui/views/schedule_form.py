@@ -31,7 +31,8 @@ from tickwork.web.ui import config_form, formatting
 from tickwork.web.ui.config_form import ConfigField
 from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.viewer import Viewer
-from tickwork.web.ui.views import group_form
+from tickwork.web.ui.views import fire_limits, group_form
+from tickwork.web.ui.views.form_labels import field_label, labelled
 
 CRON_PRESETS = (
     ("Every minute", "* * * * *"),
@@ -84,58 +85,33 @@ TEXT_FIELDS = (
     "queue",
     "jitter",
     "max_runs",
+    "windows",
+    "blackout_dates",
+    "condition",
     "alert_after",
     "auto_pause_after",
     "alert_channels",
     "metadata",
 )
 MOMENT_FIELDS = ("run_at", "start_at", "end_at")
-# What the form calls each field (errors name fields by these, as the user sees them).
-FIELD_LABELS = {
-    "name": "Name",
-    "task": "Task",
-    "description": "Description",
-    "tenant_id": "Tenant",
-    "trigger": "Trigger type",
-    "cron": "Cron expression",
-    "interval": "Every",
-    "run_at": "Run at",
-    "timezone": "Time zone",
-    "start_at": "Start",
-    "end_at": "End",
-    "misfire_policy": "Fire times missed during downtime",
-    "misfire_grace": "Misfire grace",
-    "misfire_cap": "Catch-up cap",
-    "overlap_policy": "If the previous run is still going",
-    "max_attempts": "Attempts",
-    "retry_backoff": "Retry backoff",
-    "timeout": "Timeout",
-    "priority": "Priority",
-    "queue": "Queue",
-    "jitter": "Jitter",
-    "max_runs": "Stop after this many runs",
-    "metadata": "Metadata",
-    "windows": "Allowed times",
-    "blackout_dates": "Blackout dates",
-    "condition": "Condition",
-    "preview_from": "Preview from",
-}
-
-
-def field_label(key: str) -> str:
-    """The label of the form field ``key`` (its name in words when it has none)."""
-    return FIELD_LABELS.get(key) or key.replace("_", " ").capitalize()
-
-
-def labelled(label: str, message: str) -> str:
-    """An error message that names its field by label: "Priority must be from -1000 to
-    1000", "Cron expression: invalid cron expression ..."."""
-    lowered = message.removeprefix(label.lower()).lstrip()
-    if lowered.startswith(("must ", "is ", "expected ", "keys ")):
-        return f"{label} {lowered}"
-    return f"{label}: {message}"
-
-
+# Fields the service reads as the form holds them (an empty one: not set).
+PLAIN_FIELDS = (
+    "misfire_policy",
+    "misfire_grace",
+    "misfire_cap",
+    "overlap_policy",
+    "max_attempts",
+    "retry_backoff",
+    "timeout",
+    "priority",
+    "queue",
+    "jitter",
+    "max_runs",
+    "alert_after",
+    "auto_pause_after",
+    "alert_channels",
+    "metadata",
+)
 # Where an error about a field not on the form is shown.
 FIELD_ALIASES = {"trigger": "cron", "status": "form", "source": "form", "id": "form"}
 
@@ -252,6 +228,7 @@ def from_schedule(ui: UiDependencies, schedule: Schedule) -> ScheduleForm:
             values[key] = json.dumps(value, indent=2, ensure_ascii=False) if value else ""
         else:
             values[key] = "" if value is None else str(value)
+    values["windows"] = fire_limits.windows_text(definition.windows)
     fields = config_form.with_values(
         config_fields(ui, schedule.task or ""), schedule.payload, use_defaults=True
     )
@@ -346,38 +323,43 @@ def service_fields(
         data["interval"] = values["interval"]
     elif form.trigger == TriggerType.ONCE.value:
         data["run_at"] = _moment_value(values["run_at"])
-    for key in (
-        "misfire_policy",
-        "misfire_grace",
-        "misfire_cap",
-        "overlap_policy",
-        "max_attempts",
-        "retry_backoff",
-        "timeout",
-        "priority",
-        "queue",
-        "jitter",
-        "max_runs",
-        "alert_after",
-        "auto_pause_after",
-        "alert_channels",
-        "metadata",
-    ):
+    for key in PLAIN_FIELDS:
         data[key] = values[key] or None
     if "tenant_id" in raw:
         data["tenant_id"] = values["tenant_id"] or None
+    limits, unreadable = _fire_limits(values)
+    data.update(limits)
     if form.target == "group":
         data["task"] = None
         data["group"] = form.group or None
-        data["payload"], unreadable = group_form.read_payload(
+        data["payload"], refused = group_form.read_payload(
             ui, form.group_steps, form.group_texts, ui.settings.max_payload_bytes
         )
-        return data, unreadable
+        return data, {**unreadable, **refused}
     data["group"] = None
-    data["payload"], unreadable = config_form.payload_from_form(
+    data["payload"], refused = config_form.payload_from_form(
         form.config_fields, raw, previous_payload
     )
-    return data, unreadable
+    return data, {**unreadable, **refused}
+
+
+def _fire_limits(values: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The windows, blackout dates and condition the form holds, and the message of each
+    that cannot be read (naming its field by label)."""
+    readers = {
+        "windows": fire_limits.read_windows,
+        "blackout_dates": fire_limits.read_blackout_dates,
+        "condition": fire_limits.read_condition,
+    }
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for key, read in readers.items():
+        try:
+            data[key] = read(values[key])
+        except InvalidInputError as exc:
+            data[key] = None
+            errors[key] = labelled(field_label(key), exc.message)
+    return data, errors
 
 
 # A registry with one task that accepts any payload: validating one field at a time against
@@ -389,7 +371,9 @@ TIMING_GROUP = ("trigger", "cron", "interval", "run_at", "timezone", "start_at",
 ONE_BY_ONE = tuple(
     key
     for key in TEXT_FIELDS
-    if key not in TIMING_GROUP and key not in ("misfire_policy", "overlap_policy")
+    if key not in TIMING_GROUP
+    and key not in ("misfire_policy", "overlap_policy")
+    and key not in fire_limits.FIELDS
 )
 
 
@@ -470,6 +454,8 @@ def error_key(error: TickworkError, form: ScheduleForm) -> str:
     """The form field an error belongs next to (``form`` for the top of the form)."""
     name = error.field or "form"
     name = FIELD_ALIASES.get(name, name)
+    if (base := name.split("[")[0].split(".")[0]) in fire_limits.FIELDS:
+        return base
     if name.startswith("payload") and form.target == "group":
         return group_form.error_key(name, form.group_steps)
     if name.startswith("payload"):
@@ -516,6 +502,22 @@ def attach_error(form: ScheduleForm, error: TickworkError) -> ScheduleForm:
     return form
 
 
+def _unknown_condition(
+    ui: UiDependencies, viewer: Viewer, form: ScheduleForm, data: Mapping[str, Any]
+) -> dict[str, str]:
+    """The form refuses a new condition that names no flag or predicate the schedule sees
+    (the API accepts it and skips every fire time): one kept from before is left alone."""
+    name = data.get("condition")
+    if not name or (form.schedule is not None and name == form.schedule.condition):
+        return {}
+    tenant = viewer.actor.tenant_id or data.get("tenant_id")
+    if "tenant_id" not in data and form.schedule is not None:
+        tenant = form.schedule.tenant_id
+    if ui.app.simulation_service.condition_known(name, tenant):
+        return {}
+    return {"condition": labelled("Condition", fire_limits.unknown_condition_message(name))}
+
+
 def save(
     ui: UiDependencies,
     viewer: Viewer,
@@ -527,6 +529,7 @@ def save(
     previous = form.schedule.payload if form.schedule is not None else {}
     data, unreadable = service_fields(ui, form, raw, previous)
     problems = {**collect_errors(ui, form, data), **unreadable}
+    problems.update(_unknown_condition(ui, viewer, form, data))
     if problems:
         raise FormErrors(problems)
     if form.mode == "create":
@@ -556,6 +559,9 @@ def form_context(ui: UiDependencies, viewer: Viewer, form: ScheduleForm) -> dict
         "misfire_help": MISFIRE_HELP,
         "overlap_help": OVERLAP_HELP,
         "channel_names": [c.name for c in ui.app.channels.list(actor=viewer.actor)],
+        "conditions": fire_limits.known_conditions(
+            ui.app.conditions, ui.app.flags.list(viewer.actor)
+        ),
         "default_channels": list(ui.app.alert_config.default_channels),
         "default_alert_after": ui.app.alert_config.default_alert_after,
         "view": viewer,

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tickwork.domain import triggers
+from tickwork.domain.errors import NotFoundError
 from tickwork.domain.models import (
     MisfirePolicy,
     Schedule,
@@ -29,6 +30,8 @@ from tickwork.web.ui.viewer import Viewer
 
 PAGE_SIZES = (25, 50, 100)
 SPARK_RUNS = 16
+# How often the list refreshes its rows (statuses, last and next fire) while the tab shows.
+LIVE_SECONDS = 3
 # A missed-and-skipped entry older than this no longer earns a note under its row.
 MISSED_NOTE_HOURS = 72
 
@@ -345,6 +348,50 @@ def list_context(ui: UiDependencies, viewer: Viewer, query: ScheduleQuery) -> di
         "first_index": (query.page - 1) * query.per_page + 1 if total else 0,
         "last_index": min(query.page * query.per_page, total),
         "has_missed": any(n.tone == "warn" for r in rows for n in r.notes),
+        "view": viewer,
+        "now": viewer.now,
+        "shown_ids": [s.id for s in page_rows],
+        "shown_total": total,
+        "list_changed": False,
+        "live_seconds": LIVE_SECONDS,
+    }
+
+
+def live_context(
+    ui: UiDependencies, viewer: Viewer, query: ScheduleQuery, shown: list[int], shown_total: int
+) -> dict[str, object]:
+    """What the list's poller swaps in: the rows the page shows (``shown``), fresh, even those
+    that no longer match its filters; the ids that no longer exist for this viewer; and
+    whether what the filters match changed since the page loaded."""
+    actor = viewer.actor
+    reads = ui.app.reads.schedules
+    page_rows, total = reads.page(
+        actor,
+        query.filters(),
+        sort=query.sort,
+        offset=(query.page - 1) * query.per_page,
+        limit=query.per_page,
+    )
+    found = {s.id: s for s in page_rows}
+    gone: list[int] = []
+    for schedule_id in shown:
+        if schedule_id not in found:
+            try:
+                found[schedule_id] = reads.get(actor, schedule_id)
+            except NotFoundError:
+                gone.append(schedule_id)
+    fresh = [found[i] for i in shown if i in found]
+    outcomes = reads.recent_history(actor, [s.id for s in fresh], SPARK_RUNS)
+    matching = [s.id for s in page_rows]
+    return {
+        "rows": build_rows(ui, viewer, fresh, outcomes),
+        "gone": gone,
+        "query": query,
+        "total": total,
+        "shown_ids": shown,
+        "shown_total": shown_total,
+        "list_changed": total != shown_total or set(matching) != set(shown),
+        "live_seconds": LIVE_SECONDS,
         "view": viewer,
         "now": viewer.now,
     }

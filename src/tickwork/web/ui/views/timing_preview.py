@@ -3,18 +3,18 @@ next fire times, or the red inline error naming the field that is wrong."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tickwork.domain import cron, inputs, schedule_spec, triggers, windows
+from tickwork.domain import cron, inputs, schedule_spec, triggers
 from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.models import TriggerType
 from tickwork.domain.schedule_definition import ScheduleTiming
 from tickwork.domain.simulation import RUN, ConditionCheck, Simulation, simulate
 from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views import fire_limits
 
 PREVIEW_COUNT = 10
 
@@ -134,22 +134,11 @@ class _Restrictions:
 def _restrictions(params: Mapping[str, Any]) -> _Restrictions:
     """The windows, blackout dates, condition and max runs the form holds, checked as a save
     would check them (fields the form does not have are left out)."""
-    raw_windows = params.get("windows")
-    parsed_windows = None
-    if not _blank(raw_windows):
-        try:
-            parsed_windows = json.loads(str(raw_windows)[: windows.MAX_WINDOWS * 200])
-        except ValueError as exc:
-            raise InvalidInputError("windows must be a JSON list", field="windows") from exc
-    raw_dates = params.get("blackout_dates")
-    dates = None
-    if not _blank(raw_dates):
-        dates = [d for d in str(raw_dates)[:20_000].replace(",", " ").split() if d]
     raw_max = params.get("max_runs")
     return _Restrictions(
-        windows=windows.normalize_windows(parsed_windows),
-        blackout_dates=windows.normalize_blackout_dates(dates),
-        condition=None if _blank(params.get("condition")) else str(params.get("condition")),
+        windows=fire_limits.read_windows(str(params.get("windows") or "")),
+        blackout_dates=fire_limits.read_blackout_dates(str(params.get("blackout_dates") or "")),
+        condition=fire_limits.read_condition(str(params.get("condition") or "")),
         max_runs=None
         if _blank(raw_max)
         else inputs.integer(raw_max, "max_runs", minimum=1, maximum=2**31 - 1),
