@@ -57,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/ui.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tickwork.db tickwork.db-wal tickwork.db-shm
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tickwork.db tickwork.db-wal tickwork.db-shm tickwork.db-lock

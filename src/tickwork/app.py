@@ -27,10 +27,11 @@ from tickwork.domain.errors import InvalidInputError
 from tickwork.domain.flows import GroupSettings, group_settings
 from tickwork.domain.models import Run, Schedule
 from tickwork.domain.tasks import DEFAULT_MAX_PAYLOAD_BYTES, Handler, TaskRegistry, make_task
+from tickwork.duties.listening_wakeup import subscribe_listening
 from tickwork.duties.node_heartbeat import DEFAULT_HEARTBEAT_INTERVAL
 from tickwork.duties.runner import Duty, DutyRunner
 from tickwork.duties.scheduler import Scheduler, SchedulerConfig
-from tickwork.duties.wakeup import NotificationListener, WakeupHub
+from tickwork.duties.wakeup import CHANNELS, NotificationListener, WakeupHub
 from tickwork.duties.worker import Worker, WorkerConfig
 from tickwork.facades import Alerts, Channels, Queues, Runs, Schedules
 from tickwork.reads import Reads
@@ -547,7 +548,8 @@ class Tickwork:
         """Start relaying PostgreSQL notifications to this process's services (once)."""
         with self._lock:
             if self._listener is None and self.db.dialect.supports_notify:
-                self._listener = NotificationListener(self.db.url, self.hub)
+                channels = self.hub.relayed_channels(CHANNELS)
+                self._listener = NotificationListener(self.db.url, self.hub, channels)
                 self._listener.start()
 
     def scheduler(self, config: SchedulerConfig | None = None) -> Scheduler:
@@ -568,7 +570,7 @@ class Tickwork:
         return Worker(
             self.db,
             self.registry,
-            self.hub.subscribe(RUNS_CHANNEL),
+            subscribe_listening(self.hub, self.db, RUNS_CHANNEL),
             config,
             cancel_wakeup=self.hub.subscribe(CANCEL_CHANNEL),
             flows=self.flow_store,

@@ -167,3 +167,7 @@ def test_backfill_and_run_missed_of_a_group_schedule(
     assert f"created {count} flows ({count * 5} runs)" in ran.out
     assert flows_cli("flows", "run-missed", str(done.json()["flow_ids"][0])).code == 2
     assert flows_cli("flows", "run-missed", "0").code == 2
+    app.schedules.create(name="etl-2", group="nightly-etl", cron="0 * * * *")
+    ran_both = flows_cli("schedules", "run", "etl", "etl-2")
+    assert ran_both.code == 0, ran_both.err
+    assert "started 2 flows for 2 of 2 matching schedules" in ran_both.out

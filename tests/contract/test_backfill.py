@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.support.schedules import audit_actions, register_schedule_tasks, runs_of
 from tickwork import FakeClock, Tickwork
-from tickwork.domain.actor import Actor, Role
+from tickwork.domain.actor import PYTHON, Actor, Role
+from tickwork.domain.backfill import BackfillResult
 from tickwork.domain.errors import (
     InvalidInputError,
     NotFoundError,
@@ -185,3 +187,32 @@ def test_a_group_schedule_whose_group_is_not_declared_here_is_refused_naming_gro
         elsewhere.close()
     assert runs_of(app, schedule.id) == []
     assert app.schedules.backfill(schedule.id, at(0), at(180)).runs_created == 3
+
+
+def test_a_backfill_racing_another_counts_only_the_runs_it_created(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    """Another backfill holds uncommitted runs for 00:00 and 00:10 while this one runs: this
+    one waits on the unique fire-time key (PostgreSQL) or the write lock (SQLite), then
+    counts those fire times as existing, not as its own."""
+    register_schedule_tasks(app)
+    schedule = app.schedules.create(name="r", task="noop", cron="*/10 * * * *")
+    clock.set(at(120))
+    results: list[BackfillResult] = []
+    other = threading.Thread(
+        target=lambda: results.append(app.schedules.backfill(schedule.id, at(0), at(40)))
+    )
+    service = app.backfill_service
+    with app.db.write() as conn:
+        rows = service._rows(PYTHON, app.schedules.get(schedule.id), [at(0), at(10)], at(120))
+        assert len(service.store.insert(conn, rows)) == 2
+        other.start()
+        other.join(0.3)
+        assert other.is_alive()
+    other.join(20)
+    (result,) = results
+    assert (result.created, result.existing) == (2, 2)
+    assert result.existing_fire_times == [at(0), at(10)]
+    mine = [r for r in runs_of(app, schedule.id) if r.scheduled_for in (at(20), at(30))]
+    assert result.run_ids == sorted(r.id for r in mine)
+    assert len(runs_of(app, schedule.id)) == 4

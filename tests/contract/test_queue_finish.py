@@ -3,6 +3,7 @@ running attempt is fenced by its token, so a superseded attempt changes nothing.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from tickwork import FakeClock
 from tickwork.domain.models import RunStatus
 from tickwork.storage.database import Database
-from tickwork.storage.queue_sql import Outcome, OutcomeValues
+from tickwork.storage.queue_sql import _FINISH_POSTGRESQL, Outcome, OutcomeValues
 from tickwork.storage.run_store import RunStore
 from tickwork.storage.tables import runs
 
@@ -225,3 +226,29 @@ def test_next_run_at_is_the_earliest_runnable_time_of_the_queues(
         conn.execute(runs.update().values(status=sa.literal("running")))
     with db.read() as conn:
         assert store.next_run_at(conn) is None
+
+
+def test_a_batch_of_outcomes_does_not_read_the_whole_running_index(
+    pg_database_url: str, clock: FakeClock
+) -> None:
+    """However few runs the statistics say are running (they were gathered while every run
+    was queued), the finish statement never reads the whole running index for its batch."""
+    db = Database(pg_database_url, clock=clock)
+    store = RunStore(db.dialect)
+    try:
+        for _ in range(300):
+            enqueue(db, store, clock.now())
+        with db.write() as conn:
+            conn.execute(sa.text("ANALYZE runs"))
+        claimed = claim(db, store, clock.now(), limit=250)
+        batch = [succeeded(run.id, "t1", clock.now()).as_values() for run in claimed[:100]]
+        with db.write(queue=True) as conn:
+            plan = "\n".join(
+                conn.exec_driver_sql(
+                    "EXPLAIN " + _FINISH_POSTGRESQL, {"batch": json.dumps(batch)}
+                ).scalars()
+            )
+            conn.rollback()
+        assert "ix_runs_running" not in plan
+    finally:
+        db.dispose()

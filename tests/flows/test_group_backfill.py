@@ -264,3 +264,26 @@ def test_a_paused_group_schedule_does_not_hold_its_backfilled_flows(
     clock.advance(1)
     app.worker(concurrency=2).run_until_idle(30)
     assert [f.status.value for f in flows_of(app, schedule_id)] == ["succeeded"] * 2
+
+
+def test_run_now_of_a_paused_group_schedule_runs_every_step(
+    app: Tickwork, clock: FakeClock
+) -> None:
+    """The hold of a paused schedule lets pass the later steps (trigger ``dependency``) of
+    a flow the operator started, as it lets pass its first."""
+    add_etl(app)
+    schedule_id = group_schedule(app)
+    app.schedules.pause(schedule_id)
+    flow = app.schedules.run_now(schedule_id)
+    assert isinstance(flow, Flow)
+    app.worker(concurrency=2).run_until_idle(30)
+    assert app.flows.get(flow.id).status.value == "succeeded"
+    # A fired flow of a paused schedule stays held.
+    app.schedules.resume(schedule_id)
+    clock.advance(600)
+    app.scheduler().tick()
+    app.schedules.pause(schedule_id)
+    app.worker(concurrency=2).run_until_idle(5)
+    fired = [f for f in flows_of(app, schedule_id) if f.trigger == "cron"]
+    assert [f.status.value for f in fired] == ["running"]
+    assert {s.status for s in fired[0].steps} == {"queued", "waiting"}

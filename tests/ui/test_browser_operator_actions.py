@@ -1,6 +1,7 @@
 """The operator actions in a real browser (Chromium through Playwright) against ``tickwork
 run`` on PostgreSQL: ticking a page of schedules and pausing them after a confirmation that
-states the count, a backfill previewed before it is confirmed, and pausing a queue."""
+states the count, a backfill previewed before it is confirmed (of a task's schedule, and of
+a group schedule in flows and runs), and pausing a queue."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.apps.ui_app import PIPELINE
 from tests.support.browser import TIMEOUT_MS, BrowserServer, login_page
 from tests.support.requirements import require
 
@@ -83,3 +85,30 @@ def test_operator_actions_in_a_browser(browser: Browser, server: BrowserServer) 
     page.get_by_role("button", name="Resume queue browser-slow").click()
     expect(page.get_by_role("button", name="Pause queue browser-slow")).to_be_visible()
     page.context.close()
+
+
+def test_a_group_schedule_backfill_in_a_browser(browser: Browser, server: BrowserServer) -> None:
+    """The preview and the confirmation count flows and their runs; the flows it starts
+    are listed with trigger backfill and run to the end."""
+    app = server.app
+    schedule = app.schedules.create(name="pipeline hourly", group=PIPELINE, cron="0 * * * *")
+    page = login_page(browser, server, "ada")
+    page.goto(f"{server.url}/schedules/{schedule.id}")
+    page.get_by_role("link", name="Backfill…").click()
+    day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0)
+    page.get_by_label("From (included)").fill(day.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_label("To (excluded)").fill(day.replace(hour=3).strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#backfill-preview h2")).to_have_text(
+        "3 fire times: 3 without a flow, so 3 flows (12 runs) to create"
+    )
+    page.screenshot(path=str(SHOTS / "backfill-group-preview.png"))
+    assert app.flows.list(schedule_id=schedule.id) == []
+    page.get_by_role("button", name="Create 3 flows (12 runs)").click()
+    expect(page.locator(".banner.ok")).to_contain_text("its flows started")
+    page.goto(f"{server.url}/flows?schedule={schedule.id}&trigger=backfill")
+    expect(page.locator("#flow-list tbody tr")).to_have_count(3)
+    rows = page.locator("#flow-list tbody tr")
+    expect(rows.filter(has_text="4/4 succeeded")).to_have_count(3)
+    expect(rows.first.locator("td[data-label=Trigger]")).to_contain_text("fire time")
+    assert {f.trigger for f in app.flows.list(schedule_id=schedule.id)} == {"backfill"}

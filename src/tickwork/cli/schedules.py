@@ -346,4 +346,11 @@ def run_now(
     if payload is not None:
         raise InvalidInputError("--payload applies to one schedule at a time", field="payload")
     result = tickwork.schedules.bulk("run", actor=CLI_ACTOR, **_chosen(tickwork, refs, filters))
-    report(result, "queued runs of", "schedules", as_json)
+    verb = "queued runs of"
+    if result.flow_ids:
+        flows, runs = len(result.flow_ids), len(result.run_ids)
+        verb = f"started {flows} flow{'s' if flows != 1 else ''}"
+        if runs:
+            verb += f" and queued {runs} run{'s' if runs != 1 else ''}"
+        verb += " for"
+    report(result, verb, "schedules", as_json)

@@ -18,9 +18,16 @@ from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, SCHEDULES_CHA
 
 log = logging.getLogger("tickwork.listener")
 
+# The channels a process listens on.
+CHANNELS = (SCHEDULES_CHANNEL, RUNS_CHANNEL, CANCEL_CHANNEL)
+
 
 class Wakeup:
     """A flag a sleeping service waits on; setting it ends the wait early."""
+
+    # Whether the waiter hears its channel's notifications on its own connection, so the
+    # process's listener need not relay them (see tickwork.duties.listening_wakeup).
+    listens_itself = False
 
     def __init__(self) -> None:
         self._event = threading.Event()
@@ -38,6 +45,9 @@ class Wakeup:
             # through it, up to its whole next timeout).
             self._event.clear()
         return woken
+
+    def close(self) -> None:
+        """Release what waiting holds (nothing, for an in-process flag)."""
 
 
 class WakeupHub:
@@ -59,12 +69,25 @@ class WakeupHub:
         with self._lock:
             self._subscribers[channel].append(wakeup)
 
-    def publish(self, channel: str) -> None:
-        """Wake every subscriber of ``channel``."""
+    def publish(self, channel: str, *, relayed: bool = False) -> None:
+        """Wake every subscriber of ``channel``; a notification ``relayed`` from the
+        database skips those that heard it themselves."""
         with self._lock:
             targets = list(self._subscribers.get(channel, ()))
         for wakeup in targets:
-            wakeup.set()
+            if not (relayed and wakeup.listens_itself):
+                wakeup.set()
+
+    def relayed_channels(self, channels: tuple[str, ...]) -> tuple[str, ...]:
+        """Those of ``channels`` some subscriber needs relayed: all but the channels whose
+        every subscriber listens itself."""
+        with self._lock:
+            return tuple(
+                channel
+                for channel in channels
+                if not self._subscribers.get(channel)
+                or not all(w.listens_itself for w in self._subscribers[channel])
+            )
 
     def publish_all(self) -> None:
         """Wake everyone (after a reconnect, notifications may have been missed)."""
@@ -87,7 +110,7 @@ class NotificationListener(threading.Thread):
         self,
         url: str,
         hub: WakeupHub,
-        channels: tuple[str, ...] = (SCHEDULES_CHANNEL, RUNS_CHANNEL, CANCEL_CHANNEL),
+        channels: tuple[str, ...] = CHANNELS,
         *,
         retry_delay: float = 1.0,
     ) -> None:
@@ -124,7 +147,7 @@ class NotificationListener(threading.Thread):
                     delay = self.retry_delay
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
-                            self.hub.publish(note.channel)
+                            self.hub.publish(note.channel, relayed=True)
             except Exception as exc:
                 self.connected.clear()
                 self._conn = None

@@ -128,10 +128,14 @@ class BackfillService:
         rows = self._rows(actor, schedule, missing, now)
         skipped = [row for row in rows if entries.get(row["scheduled_for"]) == _SKIPPED]
         fresh = [row for row in rows if entries.get(row["scheduled_for"]) != _SKIPPED]
-        self.store.revive_skipped(conn, schedule.id, skipped)
-        self.store.insert(conn, fresh)
-        result.run_ids = self.store.run_ids(conn, schedule.id, missing, _BACKFILL)
-        result.created = result.runs_created = len(result.run_ids)
+        created = self.store.insert(conn, fresh)
+        created.update(self.store.revive_skipped(conn, schedule.id, skipped))
+        result.run_ids = sorted(created.values())
+        result.created = result.runs_created = len(created)
+        # What this call found: a fire time another process filled in meanwhile (its entry
+        # committed while this one waited on the unique key) counts as existing.
+        result.existing = len(result.fire_times) - result.created
+        result.existing_fire_times = [t for t in result.fire_times if t not in created]
 
     def _create_flows(
         self,

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tickwork.domain.models import RunStatus
-from tickwork.storage import firing_sql
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
 from tickwork.storage.tables import flows, runs
 
 _SKIPPED = RunStatus.SKIPPED.value
+_FIRE_TIME_WHERE = "schedule_id IS NOT NULL AND scheduled_for IS NOT NULL"
 
 
 class BackfillStore:
@@ -57,15 +57,15 @@ class BackfillStore:
 
     def revive_skipped(
         self, conn: Connection, schedule_id: int, rows: Sequence[dict[str, Any]]
-    ) -> list[int]:
+    ) -> dict[datetime, int]:
         """Turn the skipped entries of the fire times in ``rows`` into the runs ``rows``
         describe, keeping each skip's reason and details under ``details["skipped"]``.
 
         An entry that is no longer skipped (a worker or another backfill got there first)
-        is left alone. Returns the ids of the entries turned into runs.
+        is left alone. Returns the id of each entry turned into a run, by fire time.
         """
         if not rows:
-            return []
+            return {}
         by_time = {row["scheduled_for"]: row for row in rows}
         found = conn.execute(
             self.dialect.lock(
@@ -78,7 +78,7 @@ class BackfillStore:
                 .order_by(runs.c.scheduled_for)
             )
         ).all()
-        revived: list[int] = []
+        revived: dict[datetime, int] = {}
         for entry in found:
             values = {
                 **by_time[entry.scheduled_for],
@@ -95,27 +95,27 @@ class BackfillStore:
                 .values(**values)
             )
             if changed.rowcount:
-                revived.append(entry.id)
+                revived[entry.scheduled_for] = entry.id
         if revived:
             self.dialect.notify(conn, RUNS_CHANNEL)
         return revived
 
-    def insert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    def insert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[datetime, int]:
         """Insert runs for fire times; one that already has an entry is left out (the unique
-        fire-time key). Returns how many were inserted."""
+        fire-time key firing inserts under; another transaction's uncommitted entry is
+        waited for). Returns the id of each run inserted, by fire time."""
         if not rows:
-            return 0
-        return firing_sql.insert_fired_runs(conn, self.dialect, rows, notify=RUNS_CHANNEL)
-
-    def run_ids(
-        self, conn: Connection, schedule_id: int, fire_times: Sequence[datetime], trigger: str
-    ) -> list[int]:
-        """The ids of the runs with ``trigger`` at ``fire_times`` of the schedule."""
-        if not fire_times:
-            return []
-        query = sa.select(runs.c.id).where(
-            runs.c.schedule_id == schedule_id,
-            runs.c.scheduled_for.in_(sorted(fire_times)),
-            runs.c.trigger == trigger,
+            return {}
+        statement = (
+            self.dialect.insert(runs)
+            .values(list(rows))
+            .on_conflict_do_nothing(
+                index_elements=[runs.c.schedule_id, runs.c.scheduled_for],
+                index_where=sa.text(_FIRE_TIME_WHERE),
+            )
+            .returning(runs.c.scheduled_for, runs.c.id)
         )
-        return sorted(row[0] for row in conn.execute(query))
+        inserted = {row.scheduled_for: row.id for row in conn.execute(statement)}
+        if inserted:
+            self.dialect.notify(conn, RUNS_CHANNEL)
+        return inserted

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from tickwork.clock import Clock, DatabaseClock, SystemClock
 from tickwork.domain.errors import DatabaseUnavailableError, SchemaNotCurrentError
 from tickwork.storage.dialect import Dialect, dialect_for
+from tickwork.storage.sqlite_write_gate import SqliteWriteGate
 
 DEFAULT_DATABASE_URL = "sqlite:///tickwork.db"
 
@@ -157,8 +158,13 @@ class Database:
             _postgresql_setup(self.engine, queue=False)
             _postgresql_setup(self._queue_engine, queue=True)
         self.dialect: Dialect = dialect_for(self.engine.dialect.name)
+        # Writers to a SQLite file queue for it instead of sleeping in SQLite's busy handler.
+        self._write_gate: SqliteWriteGate | None = None
         if self.dialect.is_sqlite:
             _sqlite_setup(self.engine)
+            path = sa.engine.make_url(self.url).database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                self._write_gate = SqliteWriteGate(os.path.abspath(path))
         if clock is not None:
             self.clock: Clock = clock
         elif self.dialect.has_server_clock:
@@ -201,7 +207,9 @@ class Database:
         ``queue=True`` is for the worker's hot path, whose callers retry on
         :class:`DatabaseUnavailableError`: its connections are not pinged before use.
         """
+        gate = self._write_gate.held() if self._write_gate else contextlib.nullcontext()
         with (
+            gate,
             self._translate_errors(),
             self.connect(write=True, queue=queue) as conn,
             conn.begin(),
@@ -282,6 +290,8 @@ class Database:
             watcher.close()
         self._watchers.clear()
         self.engine.dispose()
+        if self._write_gate is not None:
+            self._write_gate.close()
         if self._queue_engine is not self.engine:
             self._queue_engine.dispose()
 

@@ -353,7 +353,11 @@ _OUTCOME_POSTGRESQL = {
 }
 
 _FINISH_POSTGRESQL = f"""
-    WITH finished AS (
+    WITH v AS (
+        SELECT {", ".join(f"{sql} AS {name}" for name, sql in _OUTCOME_POSTGRESQL.items())}
+        FROM jsonb_array_elements(CAST(%(batch)s AS jsonb)) AS e
+    ),
+    finished AS (
         UPDATE runs AS r SET
             status = v.status,
             finished_at = v.finished_at,
@@ -366,12 +370,13 @@ _FINISH_POSTGRESQL = f"""
             token = CASE WHEN v.next_attempt = 1 THEN NULL ELSE r.token END,
             worker_id = CASE WHEN v.next_attempt = 1 THEN NULL ELSE r.worker_id END,
             heartbeat_at = CASE WHEN v.next_attempt = 1 THEN NULL ELSE r.heartbeat_at END
-        FROM (
-            SELECT
-                {", ".join(f"{sql} AS {name}" for name, sql in _OUTCOME_POSTGRESQL.items())}
-            FROM jsonb_array_elements(CAST(%(batch)s AS jsonb)) AS e
-        ) AS v
-        WHERE r.id = v.id AND r.token = v.token AND r.status = 'running'
+        FROM v
+        -- By primary key, always. Written ``status = 'running'``, the condition would let the
+        -- planner (whose statistics say few runs are running) read the whole running index
+        -- instead, every running run and the entries of runs finished since the last vacuum,
+        -- for each batch; written so, it matches no index.
+        WHERE r.id = ANY(ARRAY(SELECT id FROM v)) AND r.id = v.id AND r.token = v.token
+            AND (r.status = 'running') IS TRUE
         RETURNING {", ".join(f"r.{name}" for name in _FINISHED)}
     )
     SELECT json_agg(json_build_array({", ".join(_FINISHED)}))

@@ -210,6 +210,7 @@ class Worker:
         self._executor.wake()
         self._heartbeat.join(timeout=5)
         self._executor.join(timeout=5)
+        self.wakeup.close()
         log.info("worker %s stopped", self.worker_id)
 
     def _release(self, items: list[InFlight]) -> None:
