@@ -433,12 +433,22 @@ def require_role(role: Role) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
+def return_path(request: Request) -> str:
+    """Where to come back to after logging in: the page asked for; for htmx's requests (a
+    list's poll, a fragment, an action's POST) the page that sent them, which htmx names in
+    ``HX-Current-URL`` (a fragment is no page, and a POST's path answers no GET)."""
+    path, query = request.url.path, request.url.query
+    if request.headers.get("hx-request") == "true" and request.headers.get("hx-current-url"):
+        page = urlsplit(request.headers["hx-current-url"])
+        path, query = page.path, page.query
+    return path + (f"?{query}" if query else "")
+
+
 async def get_page_principal(request: Request) -> Principal:
     """The caller of an HTML page; unauthenticated callers are sent to ``/login``."""
     principal = await optional_principal(request)
     if principal is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(target)
+        raise LoginRequired(return_path(request))
     await check_csrf(request, principal)
     return principal
 
