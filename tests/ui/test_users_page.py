@@ -53,7 +53,9 @@ def test_demoting_or_disabling_the_last_admin_answers_next_to_its_row(ui: Ui) ->
         assert _text(message.group(2)) == (
             "&#39;admin-all&#39; is the last admin; create another admin first"
         )
-        assert f'aria-describedby="user-{admin_id}-error"' in row
+        # The role select is marked only when the role was refused (not a disable).
+        marked = f'aria-invalid="true" aria-describedby="user-{admin_id}-error"' in row
+        assert marked == path.endswith("/role"), path
         # The role shown is the one the user still has.
         assert '<option value="admin" selected>' in row
         assert refused.text.count('class="field-error"') == 1

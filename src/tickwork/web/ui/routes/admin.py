@@ -83,7 +83,8 @@ async def _update_user(request: Request, principal: Any, user_id: int, **change:
             ui.app.users.update_user(principal.actor("ui"), user_id, **change)
         except TickworkError as exc:
             viewer = _viewer(request, principal, ui)
-            context = admin.users_context(ui, viewer, row_errors={user_id: exc.message})
+            refused = admin.RowError(exc.message, on_role=exc.field == "role")
+            context = admin.users_context(ui, viewer, row_errors={user_id: refused})
             return render("pages/users.html", context, status_code=exc.status_code)
         return redirect("/admin/users")
 

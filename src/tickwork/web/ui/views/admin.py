@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from tickwork.auth.models import ApiToken, User
@@ -23,6 +24,15 @@ EXPIRY_CHOICES = {
 DEFAULT_TOKEN_EXPIRY = "90d"
 
 
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """Why a change of one user was refused, shown next to their row."""
+
+    message: str
+    # Whether it was the role (the role select is then marked invalid) or, say, disabling.
+    on_role: bool
+
+
 def users_context(
     ui: UiDependencies,
     viewer: Viewer,
@@ -31,7 +41,7 @@ def users_context(
     errors: Mapping[str, str] | None = None,
     created: tuple[User, str | None] | None = None,
     reset: tuple[User, str] | None = None,
-    row_errors: Mapping[int, str] | None = None,
+    row_errors: Mapping[int, RowError] | None = None,
 ) -> dict[str, Any]:
     """The users page: the list (with a refused change's message next to its user), and the
     create form (with errors after a refused save)."""
