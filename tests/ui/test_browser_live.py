@@ -327,3 +327,25 @@ def test_a_demotion_is_confirmed_and_the_last_admin_is_refused_next_to_its_row(
     assert not next(u for u in users.list_users(ADMIN_ACTOR) if u.username == "ada").disabled
     users.update_user(ADMIN_ACTOR, dora.id, disabled=True)
     page.context.close()
+
+
+def test_a_page_refreshing_itself_keeps_the_focus_and_catches_up_when_shown(
+    browser: Browser, server: BrowserServer
+) -> None:
+    """The dashboard replaces itself every 15 s: a keyboard user on one of its links was
+    sent back to the top of the page each time. Shown again after being hidden, it refreshes
+    at once."""
+    page = login_page(browser, server, "ada")
+    page.goto(f"{server.url}/")
+    card = page.locator("#dashboard a[href='/schedules?status=active']").first
+    card.focus()
+    with page.expect_response(lambda r: "/ui/partials/dashboard" in r.url):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_function(
+        "() => !document.querySelector('#dashboard').classList.contains('htmx-settling')"
+    )
+    expect(card).to_be_focused()
+    assert page.evaluate("document.activeElement.getAttribute('href')") == (
+        "/schedules?status=active"
+    )
+    page.context.close()

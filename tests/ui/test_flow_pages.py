@@ -76,7 +76,7 @@ def test_run_group_starts_a_flow_and_its_page_shows_steps_turning_green(flows_ui
     page = client.get(flow_url).text
     assert _status(page, "pipe.fetch") == "queued"
     assert _status(page, "pipe.publish") == "waiting"
-    assert 'hx-trigger="every 1s"' in page  # refreshes while the flow runs
+    assert 'hx-trigger="every 1s, twvisible from:body"' in page  # refreshes while the flow runs
     assert "Cancel flow" in page
     flow = app.flows.get(flow_id)
     assert flow.created_by is not None

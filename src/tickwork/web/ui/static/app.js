@@ -111,21 +111,44 @@
     if (busy || same) event.detail.shouldSwap = false;
   });
 
-  // A live section swapped whole (a running run's page) keeps the <details> the viewer
-  // opened; the focus follows by id (htmx), so its buttons and summaries carry ids.
+  // A live section swapped whole (a running run's page, the dashboard, the flows) keeps
+  // the <details> the viewer opened and the focus: on the element with the same id, else
+  // the same kind of element with the same link, label and text.
   var openDetails = [];
+  var liveFocus = null;
+  function focusKey(el) {
+    return {
+      id: el.id, tag: el.tagName, href: el.getAttribute("href"),
+      label: el.getAttribute("aria-label"), text: el.textContent.trim().slice(0, 80),
+    };
+  }
+  function findByKey(root, key) {
+    if (key.id) return document.getElementById(key.id);
+    return Array.prototype.find.call(root.querySelectorAll(key.tag), function (el) {
+      return el.getAttribute("href") === key.href && el.getAttribute("aria-label") === key.label &&
+        el.textContent.trim().slice(0, 80) === key.text;
+    });
+  }
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail.target;
     if (!target || !target.hasAttribute || !target.hasAttribute("data-live")) return;
     openDetails = Array.prototype.map.call(target.querySelectorAll("details[open][id]"), function (d) {
       return d.id;
     });
+    var active = document.activeElement;
+    liveFocus = active && active !== document.body && target.contains(active) ? focusKey(active) : null;
   });
-  function reopenDetails(root) {
+  function restoreLiveState(root) {
     openDetails.forEach(function (id) {
       var details = document.getElementById(id);
       if (details && root.contains(details)) details.open = true;
     });
+    openDetails = [];
+    if (liveFocus) {
+      var again = findByKey(root, liveFocus);
+      if (again && root.contains(again) && document.activeElement !== again) again.focus({ preventScroll: true });
+      liveFocus = null;
+    }
   }
 
   // Show 4xx responses that carry HTML (validation errors) instead of dropping them.
@@ -573,7 +596,7 @@
   }
 
   function onLoad(root) {
-    reopenDetails(root);
+    restoreLiveState(root);
     root.querySelectorAll("form[data-schedule-form]").forEach(initWindowsEditor);
     root.querySelectorAll("form[data-schedule-form]").forEach(showTriggerSection);
     if (root.matches && root.matches("form[data-schedule-form]")) showTriggerSection(root);
