@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import quote
 
 from tests.support.web import Ui
 
@@ -147,3 +148,28 @@ def test_a_session_that_ends_while_the_list_polls_logs_in_back_to_the_page(ui: U
         headers={**HTMX, "HX-Current-URL": "https://evil.example//evil.example/x"},
     )
     assert elsewhere.headers["HX-Redirect"] == "/login?next=/"
+
+
+def test_a_poll_leaves_out_the_rows_the_page_shows_unchanged(ui: Ui) -> None:
+    """The page names the rows it shows with their fingerprints: a poll of a long list sent
+    every row every 3 s."""
+    app = ui.app
+    first, second = (
+        app.schedules.create(name=n, task="greet", cron="0 3 * * *", payload={"name": n})
+        for n in ("first", "second")
+    )
+    client, _ = ui.login("viewer")
+    page = client.get("/schedules").text
+    shown = _rows(page)
+    poll = _poll_url(page)
+
+    def answer(sigs: str) -> set[int]:
+        return set(_rows(client.get(f"{poll}&sigs={quote(sigs)}", headers=HTMX).text))
+
+    sigs = ",".join(f"{i}:{sig}" for i, (sig, _, _) in shown.items())
+    assert answer(sigs) == set()
+    app.schedules.pause(second.id)
+    assert answer(sigs) == {second.id}
+    # Without fingerprints (or with nonsense), every row comes.
+    for junk in ("", "x:y,1:<b>,99999999999999999999:ab", f"{first.id}:zz"):
+        assert answer(junk) == {first.id, second.id}, junk

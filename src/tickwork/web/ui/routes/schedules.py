@@ -78,6 +78,7 @@ def live_schedule_rows(request: Request, principal: PageViewer) -> Response:
         list(dict.fromkeys(shown))[: schedules.PAGE_SIZES[-1]],
         int(total) if total.isdigit() and len(total) < 19 else -1,
     )
+    context["known"] = schedules.known_rows(params.get("sigs", ""))
     return render("partials/schedules_live.html", context)
 
 

@@ -96,6 +96,16 @@
       event.preventDefault();
     }
   });
+  // A poller that asks for rows ([data-live-sigs]) says which it shows as they are, by id
+  // and fingerprint: the answer leaves those out.
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    var source = event.detail.elt;
+    if (!source || !source.hasAttribute || !source.hasAttribute("data-live-sigs")) return;
+    var rows = document.querySelectorAll("[data-live-row][data-sig]");
+    event.detail.parameters.sigs = Array.prototype.map.call(rows, function (row) {
+      return row.id.replace(/^\D+/, "") + ":" + row.dataset.sig;
+    }).join(",");
+  });
   // Back in view: pollers catch up at once (they listen for "twvisible" on the body).
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden && window.htmx) htmx.trigger(document.body, "twvisible");

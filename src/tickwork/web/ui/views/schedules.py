@@ -357,6 +357,17 @@ def list_context(ui: UiDependencies, viewer: Viewer, query: ScheduleQuery) -> di
     }
 
 
+def known_rows(text: str) -> dict[int, str]:
+    """The rows a page already shows, as its poll names them (``"id:sig,id:sig"``): the poll
+    leaves out those whose fingerprint is unchanged. Anything malformed is ignored."""
+    known: dict[int, str] = {}
+    for pair in text.split(",")[: PAGE_SIZES[-1]]:
+        ident, _, sig = pair.partition(":")
+        if ident.isdigit() and len(ident) < 19 and sig.isalnum() and len(sig) <= 32:
+            known[int(ident)] = sig
+    return known
+
+
 def live_context(
     ui: UiDependencies, viewer: Viewer, query: ScheduleQuery, shown: list[int], shown_total: int
 ) -> dict[str, object]:
