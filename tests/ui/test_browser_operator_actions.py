@@ -5,6 +5,7 @@ a group schedule in flows and runs), and pausing a queue."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,12 +16,19 @@ from tests.support.browser import TIMEOUT_MS, BrowserServer, login_page
 from tests.support.requirements import require
 
 require("playwright")
-from playwright.sync_api import Browser, expect  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow, pytest.mark.xdist_group("ui-browser")]
 
 expect.set_options(timeout=TIMEOUT_MS)
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Set to docs/screenshots to refresh the documentation's pictures; a test run leaves them be.
+SHOTS = os.environ.get("TICKWORK_SCREENSHOTS")
+
+
+def shot(page: Page, name: str) -> None:
+    """Save a screenshot of the page as ``name`` when pictures are being refreshed."""
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / name))
 
 
 def test_operator_actions_in_a_browser(browser: Browser, server: BrowserServer) -> None:
@@ -47,7 +55,7 @@ def test_operator_actions_in_a_browser(browser: Browser, server: BrowserServer) 
     # The confirmation states the count; nothing changed yet.
     expect(page.get_by_role("heading", level=1)).to_have_text("Pause 3 schedules?")
     assert {app.schedules.get(i).status.value for i in ids} == {"active"}
-    page.screenshot(path=str(SHOTS / "bulk-confirm.png"))
+    shot(page, "bulk-confirm.png")
     page.get_by_role("button", name="Pause 3 schedules").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("3 of 3 schedules changed")
     assert {app.schedules.get(i).pause_note for i in ids} == {"moving the database"}
@@ -68,7 +76,7 @@ def test_operator_actions_in_a_browser(browser: Browser, server: BrowserServer) 
     page.get_by_label("To (excluded)").fill(day.replace(hour=3).strftime("%Y-%m-%dT%H:%M:%S"))
     page.get_by_role("button", name="Preview").click()
     expect(page.locator("#backfill-preview h2")).to_have_text("3 fire times: 3 without a run")
-    page.screenshot(path=str(SHOTS / "backfill-preview.png"))
+    shot(page, "backfill-preview.png")
     page.get_by_role("button", name="Create 3 runs").click()
     expect(page.locator(".banner.ok")).to_contain_text("Backfill done")
     assert len(app.runs.list(schedule_id=ids[0], trigger="backfill")) == 3
@@ -81,7 +89,7 @@ def test_operator_actions_in_a_browser(browser: Browser, server: BrowserServer) 
     page.get_by_role("button", name="Pause queue browser-slow").click()
     expect(page.locator(".banner.ok")).to_contain_text("Queue paused")
     expect(page.get_by_role("button", name="Resume queue browser-slow")).to_be_visible()
-    page.screenshot(path=str(SHOTS / "queues.png"))
+    shot(page, "queues.png")
     page.get_by_role("button", name="Resume queue browser-slow").click()
     expect(page.get_by_role("button", name="Pause queue browser-slow")).to_be_visible()
     page.context.close()
@@ -102,7 +110,7 @@ def test_a_group_schedule_backfill_in_a_browser(browser: Browser, server: Browse
     expect(page.locator("#backfill-preview h2")).to_have_text(
         "3 fire times: 3 without a flow, so 3 flows (12 runs) to create"
     )
-    page.screenshot(path=str(SHOTS / "backfill-group-preview.png"))
+    shot(page, "backfill-group-preview.png")
     assert app.flows.list(schedule_id=schedule.id) == []
     page.get_by_role("button", name="Create 3 flows (12 runs)").click()
     expect(page.locator(".banner.ok")).to_contain_text("its flows started")
