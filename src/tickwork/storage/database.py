@@ -152,11 +152,27 @@ class Database:
             if self.url.startswith("sqlite")
             else sa.create_engine(self.url, **{**options, "pool_size": 4, "max_overflow": 8})
         )
+        # Statements that commit on their own (write_statement) take connections that stay in
+        # autocommit: no switch of the isolation level at checkout and back at return, and no
+        # rollback at return (an enqueue's client time, and an idle worker's claim's).
+        self._statement_engines: dict[bool, Engine] = {}
         if self._queue_engine is not self.engine:
+            autocommit = {
+                **options,
+                "isolation_level": "AUTOCOMMIT",
+                "pool_reset_on_return": None,
+                "pool_size": 4,
+                "max_overflow": 8,
+            }
+            self._statement_engines = {
+                queue: sa.create_engine(self.url, **autocommit) for queue in (False, True)
+            }
             # Pooled connections are checked at checkout without a round trip instead of
             # being pinged before every transaction.
             _postgresql_setup(self.engine, queue=False)
             _postgresql_setup(self._queue_engine, queue=True)
+            for queue, engine in self._statement_engines.items():
+                _postgresql_setup(engine, queue=queue)
         self.dialect: Dialect = dialect_for(self.engine.dialect.name)
         # Writers to a SQLite file queue for it instead of sleeping in SQLite's busy handler.
         self._write_gate: SqliteWriteGate | None = None
@@ -229,9 +245,8 @@ class Database:
             with self.write(queue=queue) as conn:
                 yield conn
             return
-        engine = self._queue_engine if queue else self.engine
-        with self._translate_errors(), engine.connect() as raw:
-            yield raw.execution_options(isolation_level="AUTOCOMMIT")
+        with self._translate_errors(), self._statement_engines[queue].connect() as conn:
+            yield conn
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -290,6 +305,8 @@ class Database:
             watcher.close()
         self._watchers.clear()
         self.engine.dispose()
+        for engine in self._statement_engines.values():
+            engine.dispose()
         if self._write_gate is not None:
             self._write_gate.close()
         if self._queue_engine is not self.engine:
