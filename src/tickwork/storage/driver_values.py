@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from tickwork.storage.dialect import Dialect
 
@@ -64,9 +64,33 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def fetch_all(conn: Connection, sql: str, params: dict[str, Any]) -> Sequence[Row[Any]]:
-    """Every row of a driver-level statement."""
-    return conn.exec_driver_sql(sql, params).all()
+def fetch_all(conn: Connection, sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+    """Every row of a driver-level statement, as tuples.
+
+    The statement runs on the driver's cursor, without SQLAlchemy's execution context and
+    result (a third of an enqueue's client time); a driver error is raised as SQLAlchemy
+    would raise it, and a lost connection is invalidated so the pool replaces it.
+    """
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+    except conn.dialect.loaded_dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, driver, cursor)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            sql,
+            params,
+            exc,
+            conn.dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+        ) from exc
+    finally:
+        cursor.close()
 
 
 def sqlite_timestamp(value: datetime) -> str:
