@@ -95,6 +95,34 @@ def _postgresql_setup(engine: Engine, *, queue: bool) -> None:
             raise DisconnectionError("the server closed this pooled connection")
 
 
+def _postgresql_pools(
+    url: str, engine: Engine, options: dict[str, Any]
+) -> tuple[Engine, dict[bool, Engine]]:
+    """Set up ``engine`` and make the pools beside it: the queue's, and those of statements
+    that commit on their own (by whether they are the queue's)."""
+    # The queue's hot path (claims, outcomes, heartbeats) has a small pool of its own, whose
+    # sessions never sort (see _postgresql_setup).
+    queue_engine = sa.create_engine(url, **{**options, "pool_size": 4, "max_overflow": 8})
+    # Statements that commit on their own (write_statement) take connections that stay in
+    # autocommit: no switch of the isolation level at checkout and back at return, and no
+    # rollback at return (an enqueue's client time, and an idle worker's claim's).
+    autocommit = {
+        **options,
+        "isolation_level": "AUTOCOMMIT",
+        "pool_reset_on_return": None,
+        "pool_size": 4,
+        "max_overflow": 8,
+    }
+    statement_engines = {queue: sa.create_engine(url, **autocommit) for queue in (False, True)}
+    # Pooled connections are checked at checkout without a round trip instead of being
+    # pinged before every transaction.
+    _postgresql_setup(engine, queue=False)
+    _postgresql_setup(queue_engine, queue=True)
+    for queue, statement_engine in statement_engines.items():
+        _postgresql_setup(statement_engine, queue=queue)
+    return queue_engine, statement_engines
+
+
 def _still_connected(connection: Any) -> bool:
     """Whether an idle psycopg connection is still open, without a round trip.
 
@@ -145,34 +173,12 @@ class Database:
             options["pool_recycle"] = 1800
         self.engine: Engine = sa.create_engine(self.url, **options)
         self._watchers: list[sqlite3.Connection] = []
-        # The queue's hot path (claims, outcomes, heartbeats) has a small pool of its own,
-        # whose sessions never sort (see _postgresql_setup).
-        self._queue_engine: Engine = (
-            self.engine
-            if self.url.startswith("sqlite")
-            else sa.create_engine(self.url, **{**options, "pool_size": 4, "max_overflow": 8})
-        )
-        # Statements that commit on their own (write_statement) take connections that stay in
-        # autocommit: no switch of the isolation level at checkout and back at return, and no
-        # rollback at return (an enqueue's client time, and an idle worker's claim's).
+        self._queue_engine = self.engine
         self._statement_engines: dict[bool, Engine] = {}
-        if self._queue_engine is not self.engine:
-            autocommit = {
-                **options,
-                "isolation_level": "AUTOCOMMIT",
-                "pool_reset_on_return": None,
-                "pool_size": 4,
-                "max_overflow": 8,
-            }
-            self._statement_engines = {
-                queue: sa.create_engine(self.url, **autocommit) for queue in (False, True)
-            }
-            # Pooled connections are checked at checkout without a round trip instead of
-            # being pinged before every transaction.
-            _postgresql_setup(self.engine, queue=False)
-            _postgresql_setup(self._queue_engine, queue=True)
-            for queue, engine in self._statement_engines.items():
-                _postgresql_setup(engine, queue=queue)
+        if not self.url.startswith("sqlite"):
+            self._queue_engine, self._statement_engines = _postgresql_pools(
+                self.url, self.engine, options
+            )
         self.dialect: Dialect = dialect_for(self.engine.dialect.name)
         # Writers to a SQLite file queue for it instead of sleeping in SQLite's busy handler.
         self._write_gate: SqliteWriteGate | None = None
