@@ -23,14 +23,13 @@ from time import monotonic
 
 import psycopg
 
-from tickwork.duties.wakeup import Wakeup, WakeupHub, libpq_conninfo
+from tickwork.duties.wakeup import MAX_RETRY_DELAY, Wakeup, WakeupHub, libpq_conninfo, listen
 from tickwork.storage.database import Database
 
 log = logging.getLogger("tickwork.listener")
 
-# First and longest pause between attempts to open the listening connection again.
+# First pause between attempts to open the listening connection again.
 RETRY_DELAY = 1.0
-MAX_RETRY_DELAY = 10.0
 
 
 def _close_pipe(selector: selectors.BaseSelector, read_fd: int, write_fd: int) -> None:
@@ -48,11 +47,10 @@ class ListeningWakeup(Wakeup):
 
     listens_itself = True
 
-    def __init__(self, url: str, channel: str, *, connect_timeout: int = 5) -> None:
+    def __init__(self, url: str, channel: str) -> None:
         super().__init__()
         self.channel = channel
         self._conninfo = libpq_conninfo(url)
-        self._connect_timeout = connect_timeout
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
         os.set_blocking(self._write_fd, False)
@@ -126,10 +124,7 @@ class ListeningWakeup(Wakeup):
         if monotonic() < self._retry_at:
             return False
         try:
-            conn = psycopg.connect(
-                self._conninfo, autocommit=True, connect_timeout=self._connect_timeout
-            )
-            conn.execute(f"LISTEN {self.channel}")
+            conn = listen(self._conninfo, (self.channel,))
         except psycopg.Error as exc:
             log.warning("cannot listen for new runs (%s); polling meanwhile", exc)
             self._retry_at = monotonic() + self._retry_delay

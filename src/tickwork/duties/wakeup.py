@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Iterable
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -103,6 +104,24 @@ def libpq_conninfo(sqlalchemy_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+# How long a listening connection may take to open, and the longest pause between attempts
+# to open one again (the pause doubles from the first retry delay up to this).
+CONNECT_TIMEOUT = 5
+MAX_RETRY_DELAY = 10.0
+
+
+def listen(conninfo: str, channels: Iterable[str]) -> psycopg.Connection[tuple[object, ...]]:
+    """A new autocommit connection that LISTENs on ``channels``."""
+    conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+    try:
+        for channel in channels:
+            conn.execute(f"LISTEN {channel}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class NotificationListener(threading.Thread):
     """Relays PostgreSQL notifications on tickwork's channels to a :class:`WakeupHub`."""
 
@@ -137,10 +156,8 @@ class NotificationListener(threading.Thread):
         delay = self.retry_delay
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                with listen(self.conninfo, self.channels) as conn:
                     self._conn = conn
-                    for channel in self.channels:
-                        conn.execute(f"LISTEN {channel}")
                     self.connected.set()
                     # Anything sent while we were away is lost: let everyone look once.
                     self.hub.publish_all()
@@ -155,5 +172,5 @@ class NotificationListener(threading.Thread):
                     break
                 log.warning("notification listener lost its connection (%s); retrying", exc)
                 self._stop.wait(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
         self._conn = None
