@@ -15,6 +15,7 @@ run, and the skip is kept in the run's details.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,6 +109,14 @@ class BackfillResult:
     def capped(self) -> bool:
         """Whether the cap cut the span short."""
         return self.capped_reason is not None
+
+    def count_created(self, created: Collection[datetime]) -> None:
+        """Count what this call wrote: the fire times in ``created``. A fire time another
+        process filled in meanwhile (its entry committed while this one waited on the unique
+        key) counts as existing."""
+        self.created = len(created)
+        self.existing = len(self.fire_times) - self.created
+        self.existing_fire_times = [t for t in self.fire_times if t not in created]
 
     def to_dict(self) -> dict[str, Any]:
         """As the API returns it."""

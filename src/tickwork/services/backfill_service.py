@@ -130,12 +130,9 @@ class BackfillService:
         fresh = [row for row in rows if entries.get(row["scheduled_for"]) != _SKIPPED]
         created = self.store.insert(conn, fresh)
         created.update(self.store.revive_skipped(conn, schedule.id, skipped))
+        result.count_created(created)
         result.run_ids = sorted(created.values())
-        result.created = result.runs_created = len(created)
-        # What this call found: a fire time another process filled in meanwhile (its entry
-        # committed while this one waited on the unique key) counts as existing.
-        result.existing = len(result.fire_times) - result.created
-        result.existing_fire_times = [t for t in result.fire_times if t not in created]
+        result.runs_created = result.created
 
     def _create_flows(
         self,
@@ -147,8 +144,8 @@ class BackfillService:
         now: datetime,
         result: BackfillResult,
     ) -> None:
-        """One flow per missing fire time. A fire time another process gave a flow since
-        this backfill looked counts as existing, so the counts say what this call did."""
+        """One flow per missing fire time (counted as :meth:`BackfillResult.count_created`
+        says)."""
         created = self.groups.backfill(
             conn,
             schedule,
@@ -158,10 +155,8 @@ class BackfillService:
             created_by=actor.name,
             start_of=lambda index: self.config.start_of(index, now),
         )
+        result.count_created(created)
         result.flow_ids = sorted(created.values())
-        result.created = len(created)
-        result.existing = len(result.fire_times) - result.created
-        result.existing_fire_times = [t for t in result.fire_times if t not in created]
         result.run_ids = self.store.flow_run_ids(conn, result.flow_ids)
         result.runs_created = len(result.run_ids)
 
