@@ -21,6 +21,7 @@ from tickwork.web.ui.routes.common import (
     viewer_for,
 )
 from tickwork.web.ui.views import runs
+from tickwork.web.ui.views.query_string import id_list, id_param
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,11 +56,10 @@ def live_rows(request: Request, principal: PageViewer) -> Response:
     viewer = viewer_for(request, principal, ui)
     params = request.query_params
     query = runs.RunQuery.from_params(params)
-    ids = [int(p) for p in params.get("ids", "").split(",") if p.isdigit() and len(p) < 19]
-    top = params.get("top", "0")
+    ids = id_list(params.get("ids"))
     layout = "history" if params.get("layout") == "history" else "runs"
     context = runs.live_context(
-        ui, viewer, query, ids[:MAX_LIVE_IDS], int(top) if top.isdigit() and len(top) < 19 else 0
+        ui, viewer, query, ids[:MAX_LIVE_IDS], id_param(params.get("top")) or 0
     )
     context["layout"] = layout
     return render("partials/runs_live.html", context)

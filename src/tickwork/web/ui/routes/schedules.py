@@ -27,6 +27,7 @@ from tickwork.web.ui.routes.common import (
     viewer_for,
 )
 from tickwork.web.ui.views import group_form, schedule_detail, schedule_form, schedules
+from tickwork.web.ui.views.query_string import id_list, id_param
 from tickwork.web.ui.views.timing_preview import preview
 
 router = APIRouter(include_in_schema=False)
@@ -69,15 +70,9 @@ def live_schedule_rows(request: Request, principal: PageViewer) -> Response:
     viewer = viewer_for(request, principal, ui)
     params = request.query_params
     query = schedules.ScheduleQuery.from_params(params)
-    shown = [int(p) for p in params.get("ids", "").split(",") if p.isdigit() and len(p) < 19]
-    total = params.get("total", "")
-    context = schedules.live_context(
-        ui,
-        viewer,
-        query,
-        list(dict.fromkeys(shown))[: schedules.PAGE_SIZES[-1]],
-        int(total) if total.isdigit() and len(total) < 19 else -1,
-    )
+    shown = list(dict.fromkeys(id_list(params.get("ids"))))[: schedules.PAGE_SIZES[-1]]
+    total = id_param(params.get("total"))
+    context = schedules.live_context(ui, viewer, query, shown, -1 if total is None else total)
     context["known"] = schedules.known_rows(params.get("sigs", ""))
     return render("partials/schedules_live.html", context)
 

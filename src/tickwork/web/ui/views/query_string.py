@@ -17,3 +17,8 @@ def id_param(value: str | None) -> int | None:
     if value and value.isdigit() and len(value) < 19:
         return int(value)
     return None
+
+
+def id_list(value: str | None) -> list[int]:
+    """The record ids of a comma-separated query parameter; anything else in it is ignored."""
+    return [i for i in (id_param(part) for part in (value or "").split(",")) if i is not None]

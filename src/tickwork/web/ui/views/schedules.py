@@ -27,6 +27,7 @@ from tickwork.reads.schedules import SORTS
 from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.formatting import absolute, relative
 from tickwork.web.ui.viewer import Viewer
+from tickwork.web.ui.views.query_string import id_param
 
 PAGE_SIZES = (25, 50, 100)
 SPARK_RUNS = 16
@@ -363,8 +364,9 @@ def known_rows(text: str) -> dict[int, str]:
     known: dict[int, str] = {}
     for pair in text.split(",")[: PAGE_SIZES[-1]]:
         ident, _, sig = pair.partition(":")
-        if ident.isdigit() and len(ident) < 19 and sig.isalnum() and len(sig) <= 32:
-            known[int(ident)] = sig
+        schedule_id = id_param(ident)
+        if schedule_id is not None and sig.isalnum() and len(sig) <= 32:
+            known[schedule_id] = sig
     return known
 
 
