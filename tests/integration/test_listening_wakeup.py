@@ -82,7 +82,7 @@ def test_a_lost_connection_makes_the_waiter_look_once_then_listen_again(
     with psycopg.connect(_libpq(pg_database_url), autocommit=True) as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE query = %s AND pid <> pg_backend_pid()",
+            "WHERE datname = current_database() AND query = %s AND pid <> pg_backend_pid()",
             (f"LISTEN {RUNS_CHANNEL}",),
         )
     # The end of the connection wakes the waiter: notifications sent meanwhile are lost.
