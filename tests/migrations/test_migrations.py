@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.schema import CreateIndex
 
 from tickwork.storage import migrate
 from tickwork.storage.database import Database
+from tickwork.storage.queue_sql import _CLAIM_SQLITE_ALL
 from tickwork.storage.tables import metadata
 
 
@@ -60,6 +64,79 @@ def test_claim_index_exists(database_url: str) -> None:
         with db.engine.connect() as conn:
             names = {ix["name"] for ix in sa.inspect(conn).get_indexes("runs")}
         assert "ix_runs_claim" in names
+    finally:
+        db.dispose()
+
+
+def _stored_index_definitions(db: Database) -> dict[str, str]:
+    """Each index of the database as the database states it, by name."""
+    sql = (
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        if db.dialect.is_sqlite
+        else "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+    )
+    with db.engine.connect() as conn:
+        return {name: " ".join(text.split()) for name, text in conn.exec_driver_sql(sql)}
+
+
+def _column_orders(definition: str) -> list[bool]:
+    """Whether each column of an index definition (``CREATE INDEX … ON t (a DESC, b) …``)
+    is descending, by position."""
+    start = definition.index("(", definition.index(" ON "))
+    depth, item, items = 0, "", []
+    for char in definition[start + 1 :]:
+        depth += (char == "(") - (char == ")")
+        if depth < 0:
+            break
+        if char == "," and depth == 0:
+            items.append(item)
+            item = ""
+        else:
+            item += char
+    items.append(item)
+    return [item.strip().upper().endswith(" DESC") for item in items]
+
+
+def test_every_index_keeps_its_declared_column_order(database_url: str) -> None:
+    """Autogenerate compares no column order (and SQLite reflects no expression index at
+    all): an index rebuilt without its ``DESC`` went unnoticed once, and each claim on
+    SQLite sorted the whole backlog. So each declared index's columns and their order are
+    compared with the definition the database holds, after upgrading from nothing and again
+    after a round trip down to base and up."""
+    db = Database(database_url)
+    try:
+        for _ in range(2):
+            stored = _stored_index_definitions(db)
+            for table in metadata.tables.values():
+                for index in table.indexes:
+                    declared = str(CreateIndex(index).compile(dialect=db.engine.dialect))
+                    assert index.name in stored, index.name
+                    assert _column_orders(stored[index.name]) == _column_orders(declared), (
+                        stored[index.name],
+                        declared,
+                    )
+            migrate.downgrade(db, "base")
+            migrate.upgrade(db)
+    finally:
+        db.dispose()
+
+
+def test_claim_on_sqlite_reads_the_claim_index_in_order(tmp_path: Path) -> None:
+    """SQLite walks the claim index in the claim's order and stops at its limit, instead
+    of sorting every runnable run (a claim's cost must not grow with the backlog)."""
+    db = Database(f"sqlite:///{tmp_path / 'claim.db'}")
+    try:
+        migrate.upgrade(db)
+        with db.engine.connect() as conn:
+            plan = [
+                row[-1]
+                for row in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + _CLAIM_SQLITE_ALL,
+                    {"now": "2030-01-01", "limit": 10, "worker_id": "w", "token": "t"},
+                )
+            ]
+        assert any("ix_runs_claim" in step for step in plan), plan
+        assert not any("TEMP B-TREE" in step for step in plan), plan
     finally:
         db.dispose()
 
