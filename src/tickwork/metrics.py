@@ -30,6 +30,7 @@ from prometheus_client import generate_latest as _generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from tickwork.domain.actor import SYSTEM
+from tickwork.outcome_metrics import OutcomeMetrics
 from tickwork.reads.flows import FlowReads
 from tickwork.reads.stats import StatsReads, SystemFigures
 
@@ -188,19 +189,8 @@ class Metrics:
         self.flows = None if reads is None else reads.flows
         self.cache_seconds = cache_seconds
         self.registry = CollectorRegistry(auto_describe=True)
-        self.run_duration = Histogram(
-            "tickwork_run_duration_seconds",
-            "Duration of attempts executed by workers in this process, by outcome.",
-            ["status"],
-            buckets=DURATION_BUCKETS,
-            registry=self.registry,
-        )
-        self.runs_finished = Counter(
-            "tickwork_runs_finished",
-            "Attempts recorded by workers in this process, by outcome.",
-            ["status"],
-            registry=self.registry,
-        )
+        self.outcomes = OutcomeMetrics(DURATION_BUCKETS)
+        self.registry.register(self.outcomes)
         self.fire_lateness = Histogram(
             "tickwork_fire_lateness_seconds",
             "How long after its fire time a scheduler in this process created each run.",
@@ -239,13 +229,7 @@ class Metrics:
         self, finished: Sequence[FinishedRun], outcomes: Sequence[Outcome]
     ) -> None:
         """The worker's ``on_finished`` hook."""
-        ended = {o.run_id: o for o in outcomes}
-        for run in finished:
-            self.runs_finished.labels(run.status).inc()
-            outcome = ended.get(run.id)
-            if outcome is not None and run.started_at is not None:
-                seconds = (outcome.finished_at - run.started_at).total_seconds()
-                self.run_duration.labels(run.status).observe(max(0.0, seconds))
+        self.outcomes.observe(finished, outcomes)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """One HTTP request served (``route`` is the path template, never the raw path)."""
