@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -78,19 +78,28 @@ def fetch_all(conn: Connection, sql: str, params: dict[str, Any]) -> Sequence[Se
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description is not None else []
     except conn.dialect.loaded_dbapi.Error as exc:
-        lost = conn.dialect.is_disconnect(exc, driver, cursor)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(
-            sql,
-            params,
-            exc,
-            conn.dialect.loaded_dbapi.Error,
-            connection_invalidated=lost,
-            dialect=conn.dialect,
-        ) from exc
+        raise_translated(conn, sql, params, exc, driver, cursor)
     finally:
         cursor.close()
+
+
+def raise_translated(
+    conn: Connection, sql: str, params: Any, exc: Any, driver: Any, cursor: Any
+) -> NoReturn:
+    """Raise the driver's error ``exc`` (an instance of its ``Error``) as SQLAlchemy would
+    for a statement on ``conn``; a lost connection is invalidated first, so the pool
+    replaces it."""
+    lost = conn.dialect.is_disconnect(exc, driver, cursor)
+    if lost:
+        conn.invalidate(exc)
+    raise DBAPIError.instance(
+        sql,
+        params,
+        exc,
+        conn.dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=conn.dialect,
+    ) from exc
 
 
 def sqlite_timestamp(value: datetime) -> str:

@@ -28,6 +28,7 @@ from tickwork.storage.driver_values import (
     timestamp_text,
     without_nul,
 )
+from tickwork.storage.pg_prepared import PreparedStatement
 
 # Columns an enqueue sets; the rest take their defaults.
 INSERT_COLUMN_NAMES = (*NEW_RUN_COLUMNS, "created_at", "created_by")
@@ -92,6 +93,7 @@ _ENQUEUE_POSTGRESQL = f"""
     audited AS ({_ENQUEUE_AUDIT_POSTGRESQL})
     SELECT id, pg_notify(%(channel)s, CAST(%(queue)s AS text)) FROM inserted
 """
+_ENQUEUE_POSTGRESQL_STATEMENT = PreparedStatement("tickwork_enqueue_run", _ENQUEUE_POSTGRESQL)
 _ENQUEUE_SQLITE = f"""
     INSERT INTO runs ({", ".join(_ENQUEUED)})
     VALUES ({", ".join(f":{name}" for name in _ENQUEUED)})
@@ -127,8 +129,8 @@ def enqueue_run(
             "source": source,
             "channel": notify,
         }
-        found = fetch_all(conn, _ENQUEUE_POSTGRESQL, params)
-        return int(found[0][0]) if found else None
+        rows = _ENQUEUE_POSTGRESQL_STATEMENT.rows(conn, params)
+        return int(rows[0][0] or b"") if rows else None
     created_at = timestamp_text(dialect, values["created_at"])
     params = {
         **values,
