@@ -16,6 +16,7 @@ from tests.support.databases import pg_admin, pg_url
 from tests.support.requirements import require
 from tickwork import Tickwork
 from tickwork.domain.errors import SchemaNotCurrentError
+from tickwork.storage import pg_prepared
 from tickwork.storage.driver_values import fetch_all
 from tickwork.storage.pg_prepared import PreparedStatement, _text
 
@@ -110,6 +111,48 @@ def test_a_statement_error_arrives_as_sqlalchemys(pg_database_url: str) -> None:
             statement.rows(conn, {"x": "not a number"})
         with app.db.write_statement() as conn:
             assert statement.rows(conn, {"x": "5"}) == [[b"5"]]
+    finally:
+        app.close()
+
+
+def test_an_interrupted_statement_does_not_go_back_to_the_pool(
+    pg_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _app(pg_database_url)
+    try:
+        app.enqueue("noop")
+        pid = _backend_pid(app)
+        waits = []
+
+        def interrupted(fd: int, event: int) -> None:
+            waits.append(event)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(pg_prepared, "_wait", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            app.enqueue("noop", {"slow": True})
+        monkeypatch.undo()
+        assert waits
+        # The connection was mid-command: a fresh one serves the next enqueue.
+        assert app.enqueue("noop").id > 0
+        assert _backend_pid(app) != pid
+    finally:
+        app.close()
+
+
+def test_a_forgotten_statement_inside_a_transaction_fails_it(pg_database_url: str) -> None:
+    """Inside a transaction the failed call aborted it: there is nothing to retry on."""
+    app = _app(pg_database_url)
+    statement = PreparedStatement("tickwork_test_tx", "SELECT CAST(%(x)s AS int)")
+    try:
+        with app.db.write() as conn:
+            assert statement.rows(conn, {"x": "1"}) == [[b"1"]]
+            fetch_all(conn, "DEALLOCATE ALL", {})
+            with pytest.raises(sa.exc.ProgrammingError, match="does not exist"):
+                statement.rows(conn, {"x": "2"})
+            conn.rollback()
+        with app.db.write_statement() as conn:
+            assert statement.rows(conn, {"x": "3"}) == [[b"3"]]
     finally:
         app.close()
 

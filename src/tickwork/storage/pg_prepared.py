@@ -68,9 +68,9 @@ class PreparedStatement:
         connection in autocommit); return its rows' values as PostgreSQL's text."""
         driver = conn.connection.dbapi_connection
         assert isinstance(driver, psycopg.Connection)
+        values = [_text(params[name]) for name in self.parameters]
+        prepared = conn.connection.info.setdefault("tickwork_prepared", set())
         try:
-            values = [_text(params[name]) for name in self.parameters]
-            prepared = conn.connection.info.setdefault("tickwork_prepared", set())
             for attempt in range(2):
                 if self.name not in prepared:
                     made = _run(driver.pgconn, lambda p: p.send_prepare(self.name, self.sql))
@@ -78,7 +78,9 @@ class PreparedStatement:
                         _check(made)
                     prepared.add(self.name)
                 result = _run(driver.pgconn, lambda p: p.send_query_prepared(self.name, values))
-                if attempt == 0 and _code(result) == _UNKNOWN_STATEMENT:
+                # Outside a transaction (autocommit) the failure left nothing to roll back.
+                idle = driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
+                if attempt == 0 and _code(result) == _UNKNOWN_STATEMENT and idle:
                     prepared.discard(self.name)
                     continue
                 _check(result)
@@ -89,18 +91,24 @@ class PreparedStatement:
             raise AssertionError("unreachable: the second attempt returns or raises")
         except psycopg.Error as exc:
             raise_translated(conn, self.sql.decode(), params, exc, driver, None)
+        except BaseException:
+            # Interrupted while the server worked (KeyboardInterrupt, a signal handler's
+            # exception): the connection is mid-command, so it is not handed out again.
+            if driver.pgconn.transaction_status == pq.TransactionStatus.ACTIVE:
+                conn.invalidate()
+            raise
 
 
 def _run(pgconn: pq.abc.PGconn, send: Any) -> pq.abc.PGresult:
     """Send a command and wait, without blocking the process, for its one result."""
     send(pgconn)
     while pgconn.flush():
-        select.select([], [pgconn.socket], [])
+        _wait(pgconn.socket, select.POLLOUT)
     while True:
         pgconn.consume_input()
         if not pgconn.is_busy():
             break
-        select.select([pgconn.socket], [], [])
+        _wait(pgconn.socket, select.POLLIN)
     result = pgconn.get_result()
     # A command sent this way has one result; libpq ends the list with None.
     while pgconn.get_result() is not None:
@@ -108,6 +116,13 @@ def _run(pgconn: pq.abc.PGconn, send: Any) -> pq.abc.PGresult:
     if result is None:
         raise psycopg.OperationalError(f"the server sent no result: {pgconn.get_error_message()}")
     return result
+
+
+def _wait(fd: int, event: int) -> None:
+    """Sleep until the socket is ready (``poll``: no limit on the descriptor's number)."""
+    poller = select.poll()
+    poller.register(fd, event | select.POLLERR | select.POLLHUP)
+    poller.poll()
 
 
 def _code(result: pq.abc.PGresult) -> bytes | None:
