@@ -94,24 +94,11 @@ TEXT_FIELDS = (
     "metadata",
 )
 MOMENT_FIELDS = ("run_at", "start_at", "end_at")
-# Fields the service reads as the form holds them (an empty one: not set).
-PLAIN_FIELDS = (
-    "misfire_policy",
-    "misfire_grace",
-    "misfire_cap",
-    "overlap_policy",
-    "max_attempts",
-    "retry_backoff",
-    "timeout",
-    "priority",
-    "queue",
-    "jitter",
-    "max_runs",
-    "alert_after",
-    "auto_pause_after",
-    "alert_channels",
-    "metadata",
-)
+# Fields the service reads with a rule of their own (see service_fields), and those it reads
+# as the form holds them (an empty one: not set).
+TIMING_GROUP = ("trigger", "cron", "interval", "run_at", "timezone", "start_at", "end_at")
+_READ_BY_RULE = ("name", "description", "tenant_id", *TIMING_GROUP, *fire_limits.FIELDS)
+PLAIN_FIELDS = tuple(key for key in TEXT_FIELDS if key not in _READ_BY_RULE)
 # Where an error about a field not on the form is shown.
 FIELD_ALIASES = {"trigger": "cron", "status": "form", "source": "form", "id": "form"}
 
@@ -367,7 +354,6 @@ def _fire_limits(values: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, s
 _PROBE_TASK = "__probe__"
 _PROBE_REGISTRY = TaskRegistry()
 _PROBE_REGISTRY.register(make_task(_PROBE_TASK, lambda ctx: None))
-TIMING_GROUP = ("trigger", "cron", "interval", "run_at", "timezone", "start_at", "end_at")
 ONE_BY_ONE = tuple(
     key
     for key in TEXT_FIELDS

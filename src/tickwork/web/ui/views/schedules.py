@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tickwork.domain import triggers
+from tickwork.domain.actor import Actor
 from tickwork.domain.errors import NotFoundError
 from tickwork.domain.models import (
     MisfirePolicy,
@@ -23,7 +24,7 @@ from tickwork.domain.models import (
 )
 from tickwork.domain.queries import ScheduleFilter
 from tickwork.domain.read_models import HistoryEntry, success_rate_of
-from tickwork.reads.schedules import SORTS
+from tickwork.reads.schedules import SORTS, ScheduleReads
 from tickwork.web.ui.dependencies import UiDependencies
 from tickwork.web.ui.formatting import absolute, relative
 from tickwork.web.ui.viewer import Viewer
@@ -320,17 +321,24 @@ def row_context(ui: UiDependencies, viewer: Viewer, schedule_id: int) -> dict[st
     return {"row": build_rows(ui, viewer, [schedule], outcomes)[0], "view": viewer}
 
 
-def list_context(ui: UiDependencies, viewer: Viewer, query: ScheduleQuery) -> dict[str, object]:
-    """Everything the schedules page (and its table partial) shows."""
-    actor = viewer.actor
-    reads = ui.app.reads.schedules
-    page_rows, total = reads.page(
+def _page_of(
+    reads: ScheduleReads, actor: Actor, query: ScheduleQuery
+) -> tuple[list[Schedule], int]:
+    """The schedules of the page ``query`` asks for, and how many match its filters."""
+    return reads.page(
         actor,
         query.filters(),
         sort=query.sort,
         offset=(query.page - 1) * query.per_page,
         limit=query.per_page,
     )
+
+
+def list_context(ui: UiDependencies, viewer: Viewer, query: ScheduleQuery) -> dict[str, object]:
+    """Everything the schedules page (and its table partial) shows."""
+    actor = viewer.actor
+    reads = ui.app.reads.schedules
+    page_rows, total = _page_of(reads, actor, query)
     outcomes = reads.recent_history(actor, [s.id for s in page_rows], SPARK_RUNS)
     tenants = reads.tenants(actor)
     task_names = ui.task_choices(actor)
@@ -378,13 +386,7 @@ def live_context(
     whether what the filters match changed since the page loaded."""
     actor = viewer.actor
     reads = ui.app.reads.schedules
-    page_rows, total = reads.page(
-        actor,
-        query.filters(),
-        sort=query.sort,
-        offset=(query.page - 1) * query.per_page,
-        limit=query.per_page,
-    )
+    page_rows, total = _page_of(reads, actor, query)
     found = {s.id: s for s in page_rows}
     gone: list[int] = []
     for schedule_id in shown:
