@@ -13,10 +13,9 @@ from sqlalchemy.engine import Connection
 
 from tickwork.domain.models import RunStatus
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
-from tickwork.storage.tables import flows, runs
+from tickwork.storage.tables import FIRE_TIME_KEY, flows, runs
 
 _SKIPPED = RunStatus.SKIPPED.value
-_FIRE_TIME_WHERE = "schedule_id IS NOT NULL AND scheduled_for IS NOT NULL"
 
 
 class BackfillStore:
@@ -111,7 +110,7 @@ class BackfillStore:
             .values(list(rows))
             .on_conflict_do_nothing(
                 index_elements=[runs.c.schedule_id, runs.c.scheduled_for],
-                index_where=sa.text(_FIRE_TIME_WHERE),
+                index_where=sa.text(FIRE_TIME_KEY),
             )
             .returning(runs.c.scheduled_for, runs.c.id)
         )

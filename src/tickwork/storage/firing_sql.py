@@ -23,6 +23,7 @@ from tickwork.storage.driver_values import (
     timestamp_encoder,
     without_nul,
 )
+from tickwork.storage.tables import FIRE_TIME_KEY
 
 # Columns of the runs a scheduler writes for fire times (queued or skipped).
 FIRED_COLUMN_NAMES = (
@@ -36,10 +37,7 @@ FIRED_COLUMN_NAMES = (
     "details",
 )
 # The unique fire-time index is partial; ON CONFLICT must name its predicate to match it.
-_FIRE_TIME_CONFLICT = (
-    "ON CONFLICT (schedule_id, scheduled_for) "
-    "WHERE schedule_id IS NOT NULL AND scheduled_for IS NOT NULL DO NOTHING"
-)
+_FIRE_TIME_CONFLICT = f"ON CONFLICT (schedule_id, scheduled_for) WHERE {FIRE_TIME_KEY} DO NOTHING"
 
 
 def _insert_fired_postgresql(batch: str) -> str:

@@ -23,6 +23,7 @@ from tickwork.domain.flows import FlowStatus, SettlePlan, plan_settle
 from tickwork.domain.models import PENDING_RUN_STATUSES, RunStatus, SkipReason
 from tickwork.storage.dialect import CANCEL_CHANNEL, RUNS_CHANNEL, Dialect
 from tickwork.storage.tables import (
+    FIRE_TIME_KEY,
     FLOW_KEY_RUNNING,
     flow_gate,
     flows,
@@ -37,8 +38,6 @@ _WAITING = RunStatus.WAITING.value
 _ACTIVE_RUNS = (RunStatus.QUEUED.value, RunStatus.RETRYING.value, RunStatus.RUNNING.value)
 _RETRIED = (RunStatus.FAILED.value, RunStatus.CANCELLED.value, RunStatus.SKIPPED.value)
 _GATE = "release"
-# Statuses a flow's final status may replace: only a running flow settles.
-_FIRE_TIME_WHERE = "schedule_id IS NOT NULL AND scheduled_for IS NOT NULL"
 # What settling reads of a flow.
 _HEAD_COLUMNS = (
     flows.c.id,
@@ -171,7 +170,7 @@ class FlowStore:
         if values.get("schedule_id") is not None and values.get("scheduled_for") is not None:
             statement = statement.on_conflict_do_nothing(
                 index_elements=[flows.c.schedule_id, flows.c.scheduled_for],
-                index_where=sa.text(_FIRE_TIME_WHERE),
+                index_where=sa.text(FIRE_TIME_KEY),
             )
         elif values.get("key") is not None:
             statement = statement.on_conflict_do_nothing(

@@ -50,6 +50,11 @@ def tenant_scope(column: Any) -> ColumnElement[Any]:
     return func.coalesce(column, literal_column("''"))
 
 
+# The predicate of the unique fire-time keys of runs and of flows (one entry per fire time of
+# a schedule, however many schedulers run); an ON CONFLICT on either must name it.
+FIRE_TIME_KEY = "schedule_id IS NOT NULL AND scheduled_for IS NOT NULL"
+
+
 def _where(condition: str) -> dict[str, Any]:
     """A partial-index predicate for both dialects."""
     return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
@@ -179,7 +184,7 @@ runs = Table(
         "schedule_id",
         "scheduled_for",
         unique=True,
-        **_where("schedule_id IS NOT NULL AND scheduled_for IS NOT NULL"),
+        **_where(FIRE_TIME_KEY),
     ),
     # The claim path: runnable runs by priority, then due time.
     Index(
@@ -376,7 +381,7 @@ flows = Table(
         "schedule_id",
         "scheduled_for",
         unique=True,
-        **_where("schedule_id IS NOT NULL AND scheduled_for IS NOT NULL"),
+        **_where(FIRE_TIME_KEY),
     ),
     Index("ix_flows_schedule_id", "schedule_id", "id", **_where("schedule_id IS NOT NULL")),
     Index("ix_flows_running", "id", **_where("status = 'running'")),
