@@ -6,6 +6,7 @@ lost connection replaced, a missing schema named)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
@@ -36,125 +37,111 @@ def _backend_pid(app: Tickwork) -> int:
         return int(fetch_all(conn, "SELECT pg_backend_pid()", {})[0][0])
 
 
-def test_every_field_comes_back_as_written(pg_database_url: str) -> None:
-    app = _app(pg_database_url)
-    try:
-        run_at = datetime(2031, 1, 2, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=5)))
-        run = app.enqueue(
-            "noop",
-            {"text": "é ✓ 'quoted' \\ back", "n": 1.5, "deep": [None, True]},
-            run_at=run_at,
-            key="k-1",
-            queue="reports",
-            priority=-7,
-            max_attempts=4,
-            timeout=2.25,
-            tenant_id="acme",
-        )
-        stored = app.runs.get(run.id)
-        assert (stored.payload, stored.key, stored.queue, stored.priority) == (
-            {"text": "é ✓ 'quoted' \\ back", "n": 1.5, "deep": [None, True]},
-            "k-1",
-            "reports",
-            -7,
-        )
-        assert (stored.max_attempts, stored.timeout, stored.tenant_id) == (4, 2.25, "acme")
-        assert stored.run_at == run_at.astimezone(UTC)
-        # The same key while the run is pending returns it.
-        assert app.enqueue("noop", key="k-1", tenant_id="acme").id == run.id
-    finally:
-        app.close()
+@pytest.fixture
+def app(pg_database_url: str) -> Iterator[Tickwork]:
+    """An app with a ``noop`` task on a fresh PostgreSQL database."""
+    tickwork = _app(pg_database_url)
+    yield tickwork
+    tickwork.close()
 
 
-def test_a_statement_the_server_forgot_is_prepared_again(pg_database_url: str) -> None:
-    app = _app(pg_database_url)
-    try:
-        first = app.enqueue("noop")
-        pid = _backend_pid(app)
-        with app.db.write_statement() as conn:
-            fetch_all(conn, "DEALLOCATE ALL", {})
-        second = app.enqueue("noop")
-        # On the same connection: the statement was prepared there again.
-        assert _backend_pid(app) == pid
-        assert second.id == first.id + 1
-    finally:
-        app.close()
+def test_every_field_comes_back_as_written(app: Tickwork) -> None:
+    run_at = datetime(2031, 1, 2, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=5)))
+    run = app.enqueue(
+        "noop",
+        {"text": "é ✓ 'quoted' \\ back", "n": 1.5, "deep": [None, True]},
+        run_at=run_at,
+        key="k-1",
+        queue="reports",
+        priority=-7,
+        max_attempts=4,
+        timeout=2.25,
+        tenant_id="acme",
+    )
+    stored = app.runs.get(run.id)
+    assert (stored.payload, stored.key, stored.queue, stored.priority) == (
+        {"text": "é ✓ 'quoted' \\ back", "n": 1.5, "deep": [None, True]},
+        "k-1",
+        "reports",
+        -7,
+    )
+    assert (stored.max_attempts, stored.timeout, stored.tenant_id) == (4, 2.25, "acme")
+    assert stored.run_at == run_at.astimezone(UTC)
+    # The same key while the run is pending returns it.
+    assert app.enqueue("noop", key="k-1", tenant_id="acme").id == run.id
 
 
-def test_a_connection_lost_under_the_statement_is_replaced(pg_database_url: str) -> None:
-    app = _app(pg_database_url)
+def test_a_statement_the_server_forgot_is_prepared_again(app: Tickwork) -> None:
+    first = app.enqueue("noop")
+    pid = _backend_pid(app)
+    with app.db.write_statement() as conn:
+        fetch_all(conn, "DEALLOCATE ALL", {})
+    second = app.enqueue("noop")
+    # On the same connection: the statement was prepared there again.
+    assert _backend_pid(app) == pid
+    assert second.id == first.id + 1
+
+
+def test_a_connection_lost_under_the_statement_is_replaced(
+    app: Tickwork, pg_database_url: str
+) -> None:
     statement = PreparedStatement("tickwork_test_one", "SELECT CAST(%(x)s AS int) + 1")
-    try:
-        with app.db.write_statement() as conn:
-            assert statement.rows(conn, {"x": 1}) == [[b"2"]]
-            pid = fetch_all(conn, "SELECT pg_backend_pid()", {})[0][0]
-            with psycopg.connect(pg_database_url, autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            with pytest.raises(sa.exc.OperationalError) as lost:
-                statement.rows(conn, {"x": 1})
-            assert lost.value.connection_invalidated
-            assert conn.invalidated
-        # The pool's next connection prepares the statements again and works.
-        with app.db.write_statement() as conn:
-            assert statement.rows(conn, {"x": 2}) == [[b"3"]]
-        assert app.enqueue("noop").id > 0
-        assert _backend_pid(app) != pid
-    finally:
-        app.close()
+    with app.db.write_statement() as conn:
+        assert statement.rows(conn, {"x": 1}) == [[b"2"]]
+        pid = fetch_all(conn, "SELECT pg_backend_pid()", {})[0][0]
+        with psycopg.connect(pg_database_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(sa.exc.OperationalError) as lost:
+            statement.rows(conn, {"x": 1})
+        assert lost.value.connection_invalidated
+        assert conn.invalidated
+    # The pool's next connection prepares the statements again and works.
+    with app.db.write_statement() as conn:
+        assert statement.rows(conn, {"x": 2}) == [[b"3"]]
+    assert app.enqueue("noop").id > 0
+    assert _backend_pid(app) != pid
 
 
-def test_a_statement_error_arrives_as_sqlalchemys(pg_database_url: str) -> None:
-    app = _app(pg_database_url)
+def test_a_statement_error_arrives_as_sqlalchemys(app: Tickwork) -> None:
     statement = PreparedStatement("tickwork_test_cast", "SELECT CAST(%(x)s AS int)")
-    try:
-        with pytest.raises(sa.exc.DataError), app.db.write_statement() as conn:
-            statement.rows(conn, {"x": "not a number"})
-        with app.db.write_statement() as conn:
-            assert statement.rows(conn, {"x": "5"}) == [[b"5"]]
-    finally:
-        app.close()
+    with pytest.raises(sa.exc.DataError), app.db.write_statement() as conn:
+        statement.rows(conn, {"x": "not a number"})
+    with app.db.write_statement() as conn:
+        assert statement.rows(conn, {"x": "5"}) == [[b"5"]]
 
 
 def test_an_interrupted_statement_does_not_go_back_to_the_pool(
-    pg_database_url: str, monkeypatch: pytest.MonkeyPatch
+    app: Tickwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = _app(pg_database_url)
-    try:
-        app.enqueue("noop")
-        pid = _backend_pid(app)
-        waits = []
+    app.enqueue("noop")
+    pid = _backend_pid(app)
+    waits = []
 
-        def interrupted(fd: int, event: int) -> None:
-            waits.append(event)
-            raise KeyboardInterrupt
+    def interrupted(fd: int, event: int) -> None:
+        waits.append(event)
+        raise KeyboardInterrupt
 
-        monkeypatch.setattr(pg_prepared, "_wait", interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            app.enqueue("noop", {"slow": True})
-        monkeypatch.undo()
-        assert waits
-        # The connection was mid-command: a fresh one serves the next enqueue.
-        assert app.enqueue("noop").id > 0
-        assert _backend_pid(app) != pid
-    finally:
-        app.close()
+    monkeypatch.setattr(pg_prepared, "_wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        app.enqueue("noop", {"slow": True})
+    monkeypatch.undo()
+    assert waits
+    # The connection was mid-command: a fresh one serves the next enqueue.
+    assert app.enqueue("noop").id > 0
+    assert _backend_pid(app) != pid
 
 
-def test_a_forgotten_statement_inside_a_transaction_fails_it(pg_database_url: str) -> None:
+def test_a_forgotten_statement_inside_a_transaction_fails_it(app: Tickwork) -> None:
     """Inside a transaction the failed call aborted it: there is nothing to retry on."""
-    app = _app(pg_database_url)
     statement = PreparedStatement("tickwork_test_tx", "SELECT CAST(%(x)s AS int)")
-    try:
-        with app.db.write() as conn:
-            assert statement.rows(conn, {"x": "1"}) == [[b"1"]]
-            fetch_all(conn, "DEALLOCATE ALL", {})
-            with pytest.raises(sa.exc.ProgrammingError, match="does not exist"):
-                statement.rows(conn, {"x": "2"})
-            conn.rollback()
-        with app.db.write_statement() as conn:
-            assert statement.rows(conn, {"x": "3"}) == [[b"3"]]
-    finally:
-        app.close()
+    with app.db.write() as conn:
+        assert statement.rows(conn, {"x": "1"}) == [[b"1"]]
+        fetch_all(conn, "DEALLOCATE ALL", {})
+        with pytest.raises(sa.exc.ProgrammingError, match="does not exist"):
+            statement.rows(conn, {"x": "2"})
+        conn.rollback()
+    with app.db.write_statement() as conn:
+        assert statement.rows(conn, {"x": "3"}) == [[b"3"]]
 
 
 def test_a_database_without_the_schema_is_named() -> None:
