@@ -46,6 +46,19 @@ def _visible_count(page: Page, text: str) -> int:
     return int(page.evaluate("t => document.body.innerText.split(t).length - 1", text))
 
 
+def _new_greet_schedule(
+    browser: Browser, server: BrowserServer, name: str, cron: str, *, bypass_csp: bool = False
+) -> Page:
+    """ada's new-schedule form, filled in for a cron schedule of ``greet`` (not saved)."""
+    page = login_page(browser, server, "ada", bypass_csp=bypass_csp)
+    page.goto(f"{server.url}/schedules/new")
+    page.locator("#field-name").fill(name)
+    page.locator("#field-task").select_option("greet")
+    page.locator("#cfg-name").fill("ada")
+    page.get_by_label("Cron expression").fill(cron)
+    return page
+
+
 def _preview_loaded(page: Page) -> None:
     expect(page.locator("#timing-preview")).not_to_contain_text("Loading preview")
 
@@ -81,12 +94,7 @@ def switching_tasks_shows_the_new_tasks_defaults_and_labels(
 def a_refused_save_names_the_field_once_and_focuses_it(
     browser: Browser, server: BrowserServer
 ) -> None:
-    page = login_page(browser, server, "ada")
-    page.goto(f"{server.url}/schedules/new")
-    page.locator("#field-name").fill("bad-hour")
-    page.locator("#field-task").select_option("greet")
-    page.locator("#cfg-name").fill("ada")
-    page.get_by_label("Cron expression").fill("0 24 * * *")
+    page = _new_greet_schedule(browser, server, "bad-hour", "0 24 * * *")
     page.get_by_role("button", name="Create schedule").click()
     expect(page.get_by_role("alert").first).to_contain_text("The schedule was not saved")
     _preview_loaded(page)
@@ -124,12 +132,7 @@ def allowed_times_blackouts_and_a_condition_are_previewed_saved_and_shown(
     browser: Browser, server: BrowserServer
 ) -> None:
     server.app.flags.set(ADMIN_ACTOR, "open-hours", True)
-    page = login_page(browser, server, "ada", bypass_csp=True)
-    page.goto(f"{server.url}/schedules/new")
-    page.locator("#field-name").fill("limits-browser")
-    page.locator("#field-task").select_option("greet")
-    page.locator("#cfg-name").fill("ada")
-    page.get_by_label("Cron expression").fill("0 9 * * *")
+    page = _new_greet_schedule(browser, server, "limits-browser", "0 9 * * *", bypass_csp=True)
     page.get_by_label("Time zone").fill("UTC")
     page.get_by_label("Preview from").fill("2030-01-05T00:00")  # a Saturday
     page.get_by_role("button", name="Add window").click()
@@ -176,12 +179,7 @@ def allowed_times_blackouts_and_a_condition_are_previewed_saved_and_shown(
 def windows_are_added_and_removed_by_keyboard_and_a_refused_one_takes_focus(
     browser: Browser, server: BrowserServer
 ) -> None:
-    page = login_page(browser, server, "ada")
-    page.goto(f"{server.url}/schedules/new")
-    page.locator("#field-name").fill("same-times")
-    page.locator("#field-task").select_option("greet")
-    page.locator("#cfg-name").fill("ada")
-    page.get_by_label("Cron expression").fill("0 * * * *")
+    page = _new_greet_schedule(browser, server, "same-times", "0 * * * *")
     expect(page.get_by_text("Any time: no windows.")).to_be_visible()
     add = page.get_by_role("button", name="Add window")
     add.focus()
