@@ -23,13 +23,17 @@ from time import monotonic
 
 import psycopg
 
-from tickwork.duties.wakeup import MAX_RETRY_DELAY, Wakeup, WakeupHub, libpq_conninfo, listen
+from tickwork.duties.wakeup import (
+    MAX_RETRY_DELAY,
+    RETRY_DELAY,
+    Wakeup,
+    WakeupHub,
+    libpq_conninfo,
+    listen,
+)
 from tickwork.storage.database import Database
 
 log = logging.getLogger("tickwork.listener")
-
-# First pause between attempts to open the listening connection again.
-RETRY_DELAY = 1.0
 
 
 def _close_pipe(selector: selectors.BaseSelector, read_fd: int, write_fd: int) -> None:

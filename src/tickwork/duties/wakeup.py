@@ -104,9 +104,10 @@ def libpq_conninfo(sqlalchemy_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-# How long a listening connection may take to open, and the longest pause between attempts
-# to open one again (the pause doubles from the first retry delay up to this).
+# How long a listening connection may take to open, and the pauses between attempts to open
+# one again (the first, doubling up to the longest).
 CONNECT_TIMEOUT = 5
+RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 10.0
 
 
@@ -131,7 +132,7 @@ class NotificationListener(threading.Thread):
         hub: WakeupHub,
         channels: tuple[str, ...] = CHANNELS,
         *,
-        retry_delay: float = 1.0,
+        retry_delay: float = RETRY_DELAY,
     ) -> None:
         super().__init__(name="tickwork-listener", daemon=True)
         self.conninfo = libpq_conninfo(url)
