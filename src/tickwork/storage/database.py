@@ -123,6 +123,15 @@ def _postgresql_pools(
     return queue_engine, statement_engines
 
 
+def _sqlite_file(url: str) -> str | None:
+    """The path of the file a SQLite URL names; ``None`` for an in-memory database or a
+    ``file:`` URI."""
+    path = sa.engine.make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return path
+
+
 def _still_connected(connection: Any) -> bool:
     """Whether an idle psycopg connection is still open, without a round trip.
 
@@ -184,8 +193,8 @@ class Database:
         self._write_gate: SqliteWriteGate | None = None
         if self.dialect.is_sqlite:
             _sqlite_setup(self.engine)
-            path = sa.engine.make_url(self.url).database
-            if path and path != ":memory:" and not path.startswith("file:"):
+            path = _sqlite_file(self.url)
+            if path is not None:
                 self._write_gate = SqliteWriteGate(os.path.abspath(path))
         if clock is not None:
             self.clock: Clock = clock
@@ -195,8 +204,8 @@ class Database:
             self.clock = SystemClock()
 
     def _ensure_sqlite_folder(self) -> None:
-        path = sa.engine.make_url(self.url).database
-        if path and path != ":memory:" and not path.startswith("file:"):
+        path = _sqlite_file(self.url)
+        if path is not None:
             folder = os.path.dirname(os.path.abspath(path))
             os.makedirs(folder, exist_ok=True)
 
@@ -291,8 +300,8 @@ class Database:
         """
         if not self.dialect.is_sqlite:
             return None
-        path = sa.engine.make_url(self.url).database
-        if not path or path == ":memory:" or path.startswith("file:"):
+        path = _sqlite_file(self.url)
+        if path is None:
             return None
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._watchers.append(conn)
