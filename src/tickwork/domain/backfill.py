@@ -15,7 +15,7 @@ run, and the skip is kept in the run's details.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,23 @@ DEFAULT_BACKFILL_CAP = 1_000
 DEFAULT_BACKFILL_RATE = 10.0
 MAX_BACKFILL_CAP = 100_000
 _TICK = timedelta(microseconds=1)
+
+
+def revived_columns(
+    values: Mapping[str, Any], skip_reason: str | None, skip_details: Any
+) -> dict[str, Any]:
+    """The columns that turn a skipped entry (a run, or a group schedule's flow) into the
+    entry ``values`` describe: no longer finished or skipped, the skip's reason and details
+    kept under ``details["skipped"]`` (where a "run missed" of it still finds its span)."""
+    return {
+        **values,
+        "finished_at": None,
+        "skip_reason": None,
+        "details": {
+            **(values.get("details") or {}),
+            "skipped": {"reason": skip_reason, "details": skip_details},
+        },
+    }
 
 
 @dataclass(frozen=True, slots=True)

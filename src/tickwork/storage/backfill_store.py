@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tickwork.domain.backfill import revived_columns
 from tickwork.domain.models import RunStatus
 from tickwork.storage.dialect import RUNS_CHANNEL, Dialect
 from tickwork.storage.tables import FIRE_TIME_KEY, flows, runs
@@ -79,15 +80,7 @@ class BackfillStore:
         ).all()
         revived: dict[datetime, int] = {}
         for entry in found:
-            values = {
-                **by_time[entry.scheduled_for],
-                "finished_at": None,
-                "skip_reason": None,
-                "details": {
-                    **(by_time[entry.scheduled_for].get("details") or {}),
-                    "skipped": {"reason": entry.skip_reason, "details": entry.details},
-                },
-            }
+            values = revived_columns(by_time[entry.scheduled_for], entry.skip_reason, entry.details)
             changed = conn.execute(
                 runs.update()
                 .where(runs.c.id == entry.id, runs.c.status == _SKIPPED)

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tickwork.domain.backfill import revived_columns
 from tickwork.domain.errors import ConflictError
 from tickwork.domain.flows import FlowStatus, SettlePlan, plan_settle
 from tickwork.domain.models import PENDING_RUN_STATUSES, RunStatus, SkipReason
@@ -129,14 +130,7 @@ class FlowStore:
         ).first()
         if found is None:
             return None
-        skipped = {"reason": found.skip_reason, "details": found.details}
-        changes = {
-            **values,
-            "status": _RUNNING,
-            "skip_reason": None,
-            "finished_at": None,
-            "details": {**(values.get("details") or {}), "skipped": skipped},
-        }
+        changes = revived_columns({**values, "status": _RUNNING}, found.skip_reason, found.details)
         changed = conn.execute(flows.update().where(flows.c.id == found.id, *where).values(changes))
         if not changed.rowcount:
             return None
